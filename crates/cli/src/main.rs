@@ -1,0 +1,126 @@
+//! `berth`: the one binary. It parses the command line, loads configuration, and is the only
+//! place where concrete stores (filesystem blobs, SQLite metadata) are wired into the server.
+
+mod serve;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Berth: a private container registry for Kubernetes.
+#[derive(Parser)]
+#[command(name = "berth", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the registry (with no configuration: ./berth-data on 127.0.0.1:5000).
+    Serve(ConfigArgs),
+    /// Work with configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Verify every stored blob against its digest and every manifest's references.
+    Fsck(ConfigArgs),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration and print the effective result, without serving.
+    Check(ConfigArgs),
+}
+
+/// Flags that override the configuration file and `BERTH__*` environment variables.
+#[derive(Args, Clone, Default)]
+struct ConfigArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "BERTH_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on, ADDR:PORT (port 0 picks a free port).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Directory for blobs and metadata.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// TLS: `off`, `files` (implied by --tls-cert) or `self-signed`.
+    #[arg(long, value_parser = ["off", "files", "self-signed"])]
+    tls: Option<String>,
+    /// PEM certificate chain.
+    #[arg(long)]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key.
+    #[arg(long)]
+    tls_key: Option<PathBuf>,
+    /// Host name for the self-signed certificate (repeatable).
+    #[arg(long = "hostname")]
+    hostnames: Vec<String>,
+}
+
+#[derive(Serialize, Default)]
+struct Overrides {
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    server: serde_json::Map<String, serde_json::Value>,
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    tls: serde_json::Map<String, serde_json::Value>,
+}
+
+impl ConfigArgs {
+    fn load(&self) -> Result<berth_server::Config> {
+        let mut o = Overrides::default();
+        if let Some(l) = &self.listen {
+            o.server.insert("listen".into(), l.clone().into());
+        }
+        if let Some(d) = &self.data_dir {
+            o.server.insert("data_dir".into(), d.to_string_lossy().into_owned().into());
+        }
+        let mode = self.tls.clone().or_else(|| self.tls_cert.as_ref().map(|_| "files".to_owned()));
+        if let Some(m) = mode {
+            o.tls.insert("mode".into(), m.into());
+        }
+        for (key, value) in [("cert", &self.tls_cert), ("key", &self.tls_key)] {
+            if let Some(v) = value {
+                o.tls.insert(key.into(), v.to_string_lossy().into_owned().into());
+            }
+        }
+        if !self.hostnames.is_empty() {
+            o.tls.insert("hostnames".into(), self.hostnames.clone().into());
+        }
+        Ok(berth_server::Config::load(self.config.as_deref(), o)?)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Config(ConfigCommand::Check(args)) => config_check(&args),
+        Command::Fsck(args) => serve::fsck(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("berth: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn config_check(args: &ConfigArgs) -> Result<ExitCode> {
+    let config = args.load()?;
+    println!("{}", serde_json::to_string_pretty(&config)?);
+    eprintln!("berth: the configuration is valid");
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,118 @@
+//! `berth serve` and `berth fsck`: open the embedded stores and run.
+
+use crate::ConfigArgs;
+use anyhow::{Context, Result};
+use berth_core::{BlobStore, MetadataStore};
+use berth_meta::SqliteMeta;
+use berth_registry::{Limits, RegistryService};
+use berth_server::auth::Challenge;
+use berth_server::body::MinRate;
+use berth_server::config::TlsMode;
+use berth_server::metrics::Metrics;
+use berth_server::serve::ServeOptions;
+use berth_server::{AppState, Config};
+use berth_storage::FsBlobStore;
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+async fn open_stores(config: &Config) -> Result<(Arc<dyn BlobStore>, Arc<dyn MetadataStore>)> {
+    let dir = &config.server.data_dir;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    let blobs = FsBlobStore::open(dir).with_context(|| format!("cannot open blob storage in {}", dir.display()))?;
+    let meta = SqliteMeta::open(&dir.join("meta.db"))
+        .await
+        .with_context(|| format!("cannot open the metadata database in {}", dir.display()))?;
+    Ok((Arc::new(blobs), Arc::new(meta)))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG").unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// Runs the registry until SIGTERM or SIGINT.
+pub fn run(args: ConfigArgs) -> Result<ExitCode> {
+    let config = args.load()?;
+    init_logging();
+    runtime()?.block_on(async move {
+        let (blobs, meta) = open_stores(&config).await?;
+        let tls = berth_server::tls::setup(&config.tls, &config.server.data_dir).map_err(anyhow::Error::msg)?;
+        let listener = tokio::net::TcpListener::bind(config.server.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+        let addr = listener.local_addr()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let host = match config.tls.mode {
+            TlsMode::SelfSigned => format!("{}:{}", config.tls.hostnames[0], addr.port()),
+            _ => addr.to_string(),
+        };
+        let public_url = config.server.public_url.clone().unwrap_or_else(|| format!("{scheme}://{host}"));
+        let limits = &config.limits;
+        let registry = RegistryService::new(blobs, meta, Limits { max_manifest_bytes: limits.max_manifest_bytes });
+        let state = Arc::new(AppState {
+            registry: Arc::new(registry),
+            policy: Default::default(),
+            challenge: Challenge { realm: format!("{public_url}/oauth2/token"), service: host.clone() },
+            min_rate: MinRate {
+                window: Duration::from_secs(limits.body_rate_window_secs),
+                min_bytes: limits.body_min_bytes_per_window,
+            },
+            metrics: Arc::new(Metrics::default()),
+        });
+        let opts = ServeOptions {
+            max_connections: limits.max_connections,
+            header_timeout: Duration::from_secs(limits.header_timeout_secs),
+            grace: Duration::from_secs(limits.shutdown_grace_secs),
+            tls: tls.as_ref().map(|t| t.config.clone()),
+        };
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "berth: data in {}", config.server.data_dir.display())?;
+        if let Some(ca) = tls.as_ref().and_then(|t| t.ca_path.as_ref()) {
+            writeln!(out, "berth: clients must trust the CA certificate {}", ca.display())?;
+            writeln!(
+                out,
+                "berth: for a containerd node (kind, minikube), install it with this hosts.toml:\n{}",
+                berth_server::tls::containerd_hosts_toml(&host)
+            )?;
+        }
+        writeln!(out, "berth: listening on {scheme}://{addr}")?;
+        out.flush()?;
+        drop(out);
+        berth_server::serve::serve(listener, berth_server::router(state), opts, shutdown_signal()).await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Checks stored data and reports; exit code 1 when damage is found.
+pub fn fsck(args: ConfigArgs) -> Result<ExitCode> {
+    let config = args.load()?;
+    runtime()?.block_on(async move {
+        let (blobs, meta) = open_stores(&config).await?;
+        let report = berth_registry::fsck::run(blobs.as_ref(), meta.as_ref()).await.map_err(anyhow::Error::msg)?;
+        for f in &report.findings {
+            println!("{}: {f}", if f.is_error() { "ERROR" } else { "note" });
+        }
+        let errors = report.findings.iter().filter(|f| f.is_error()).count();
+        println!("checked {} blobs and {} manifests: {errors} errors", report.blobs_checked, report.manifests_checked);
+        Ok(if errors == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    })
+}

@@ -1,0 +1,29 @@
+//! berth-core: the vocabulary every other Berth crate shares.
+//!
+//! Identifiers with validating constructors ([`Digest`], [`RepoName`], [`Tag`], [`Reference`],
+//! [`UploadId`]), the OCI error-code table ([`ErrorCode`]), manifest parsing and validation,
+//! `Range`/`Content-Range` grammar, the access grammar with the pure policy function
+//! [`access::grant`], and the storage traits [`BlobStore`] and [`MetadataStore`].
+//!
+//! Dependency rule: this crate is below everything. It knows no HTTP framework, no database
+//! driver and no cloud SDK.
+#![deny(missing_docs)]
+
+pub mod access;
+pub mod digest;
+pub mod error;
+pub mod manifest;
+pub mod media;
+pub mod name;
+pub mod range;
+pub mod store;
+pub mod upload;
+
+pub use digest::{Algorithm, Digest, DigestError, Hasher};
+pub use error::ErrorCode;
+pub use name::{NameError, Reference, RepoName, Tag};
+pub use store::{
+    BlobMeta, BlobStore, ByteStream, ManifestRecord, ManifestRefs, MetaError, MetadataStore, Page, Referrer,
+    StorageError,
+};
+pub use upload::{UploadId, UploadSession};

@@ -1,0 +1,242 @@
+//! The storage traits: [`BlobStore`] holds bytes by digest, [`MetadataStore`] holds what
+//! repositories, tags, manifests and uploads mean. Implementations live in `berth-storage`
+//! and `berth-meta`; the registry sees only these traits.
+
+use crate::digest::{Digest, Hasher};
+use crate::name::{RepoName, Tag};
+use crate::range::ByteRange;
+use crate::upload::{UploadId, UploadSession};
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use std::io;
+
+/// A stream of bytes, as read from a client or from storage.
+pub type ByteStream = BoxStream<'static, io::Result<Bytes>>;
+
+/// Size of a stored blob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobMeta {
+    /// Its digest.
+    pub digest: Digest,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// Errors of a [`BlobStore`]. No HTTP in here: the server maps them.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The blob or upload does not exist.
+    #[error("not found")]
+    NotFound,
+    /// An append did not start where the upload ends.
+    #[error("offset mismatch: upload holds {current} bytes")]
+    OffsetMismatch {
+        /// Bytes the upload holds.
+        current: u64,
+    },
+    /// The client's body failed (disconnect, timeout, short body). Nothing was kept.
+    #[error("request body: {0}")]
+    Body(io::Error),
+    /// The append would exceed the caller's limit.
+    #[error("more bytes than announced")]
+    TooLong,
+    /// The backend failed or is unreachable.
+    #[error("storage unavailable: {0}")]
+    Unavailable(io::Error),
+}
+
+/// Content-addressed bytes. Knows nothing about repositories, tags or callers.
+#[async_trait]
+pub trait BlobStore: Send + Sync + 'static {
+    /// Size of a committed blob, `None` if absent.
+    async fn stat(&self, digest: &Digest) -> Result<Option<u64>, StorageError>;
+
+    /// Streams a committed blob, or the inclusive `range` of it. `NotFound` if absent.
+    async fn read(&self, digest: &Digest, range: Option<ByteRange>) -> Result<ByteStream, StorageError>;
+
+    /// Removes a committed blob. Idempotent: an absent blob is `Ok`.
+    async fn delete(&self, digest: &Digest) -> Result<(), StorageError>;
+
+    /// Every committed blob (for `fsck` and garbage collection).
+    async fn list(&self) -> Result<Vec<Digest>, StorageError>;
+
+    /// Creates an empty upload. Idempotent.
+    async fn begin_upload(&self, id: &UploadId) -> Result<(), StorageError>;
+
+    /// Appends `body` at `offset`, feeding every byte to `hasher`, and returns the new size
+    /// and the hasher. Bytes beyond `offset` left by an earlier failed append are discarded
+    /// first; fewer bytes than `offset` is `OffsetMismatch`. Past `max_len` total bytes the
+    /// append stops with `TooLong`. The appended bytes are durable when this returns `Ok`;
+    /// on error the upload's durable length is still `offset`.
+    async fn append(
+        &self,
+        id: &UploadId,
+        offset: u64,
+        body: ByteStream,
+        hasher: Hasher,
+        max_len: Option<u64>,
+    ) -> Result<(u64, Hasher), StorageError>;
+
+    /// Makes the first `size` bytes of the upload the blob `digest` (already verified by the
+    /// caller from the hash state) and removes the upload. Atomic: the blob is either absent
+    /// or complete and durable. Committing a blob that already exists just drops the upload.
+    async fn commit(&self, id: &UploadId, size: u64, digest: &Digest) -> Result<(), StorageError>;
+
+    /// Streams the first `size` bytes of an upload (to re-hash it under another algorithm).
+    async fn read_upload(&self, id: &UploadId, size: u64) -> Result<ByteStream, StorageError>;
+
+    /// Discards an upload. Idempotent.
+    async fn abort(&self, id: &UploadId) -> Result<(), StorageError>;
+
+    /// Fails when the backend cannot serve (for `/readyz`).
+    async fn ping(&self) -> Result<(), StorageError>;
+}
+
+/// Errors of a [`MetadataStore`].
+#[derive(Debug, thiserror::Error)]
+pub enum MetaError {
+    /// A manifest references blobs or manifests the repository does not hold.
+    #[error("missing references")]
+    MissingReferences(Vec<Digest>),
+    /// A conditional update lost a race (another request moved the upload first).
+    #[error("conflict")]
+    Conflict,
+    /// The database failed or is unreachable.
+    #[error("metadata unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A manifest as stored: exact bytes plus what the registry indexes about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManifestRecord {
+    /// Digest of `bytes`.
+    pub digest: Digest,
+    /// Media type served as `Content-Type`.
+    pub media_type: String,
+    /// The bytes exactly as pushed.
+    pub bytes: Bytes,
+    /// `artifactType`, else the config media type.
+    pub artifact_type: Option<String>,
+    /// Subject digest, for the referrers index.
+    pub subject: Option<Digest>,
+    /// Annotations as JSON text.
+    pub annotations: Option<String>,
+}
+
+/// What a manifest references: each must be present in its repository when it is stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ManifestRefs {
+    /// Blobs (config and layers) that must be linked in the repository.
+    pub blobs: Vec<Digest>,
+    /// Child manifests of an index that must exist in the repository.
+    pub children: Vec<Digest>,
+}
+
+/// One entry of a referrers response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Referrer {
+    /// The referring manifest's digest.
+    pub digest: Digest,
+    /// Its media type.
+    pub media_type: String,
+    /// Its size.
+    pub size: u64,
+    /// Its artifact type.
+    pub artifact_type: Option<String>,
+    /// Its annotations as JSON text.
+    pub annotations: Option<String>,
+}
+
+/// One page request: at most `n` items strictly after `last`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Page {
+    /// Results start strictly after this value.
+    pub last: Option<String>,
+    /// At most this many results; `None` means all.
+    pub n: Option<u32>,
+}
+
+/// Repository-scoped metadata: the source of truth for what is visible where.
+#[async_trait]
+pub trait MetadataStore: Send + Sync + 'static {
+    /// Fails when the database cannot serve (for `/readyz`).
+    async fn ping(&self) -> Result<(), MetaError>;
+
+    /// Size of `digest` if it is a committed blob anywhere in the registry.
+    async fn blob_size(&self, digest: &Digest) -> Result<Option<u64>, MetaError>;
+
+    /// Size of `digest` if it is linked into `repo`.
+    async fn repo_blob(&self, repo: &RepoName, digest: &Digest) -> Result<Option<u64>, MetaError>;
+
+    /// Links a committed blob into `repo` (creating the repository). Idempotent.
+    async fn link_blob(&self, repo: &RepoName, digest: &Digest, size: u64) -> Result<(), MetaError>;
+
+    /// Unlinks a blob from `repo`; `false` if it was not linked.
+    async fn unlink_blob(&self, repo: &RepoName, digest: &Digest) -> Result<bool, MetaError>;
+
+    /// In one transaction: checks every reference in `refs` is present in `repo`
+    /// (`MissingReferences` otherwise, nothing written), stores the manifest, indexes its
+    /// subject and points `tag` at it.
+    async fn put_manifest(
+        &self,
+        repo: &RepoName,
+        m: &ManifestRecord,
+        refs: &ManifestRefs,
+        tag: Option<&Tag>,
+    ) -> Result<(), MetaError>;
+
+    /// The manifest a tag points to.
+    async fn manifest_by_tag(&self, repo: &RepoName, tag: &Tag) -> Result<Option<ManifestRecord>, MetaError>;
+
+    /// A manifest of `repo` by digest.
+    async fn manifest_by_digest(&self, repo: &RepoName, digest: &Digest) -> Result<Option<ManifestRecord>, MetaError>;
+
+    /// Deletes a manifest and every tag pointing at it; `false` if absent.
+    async fn delete_manifest(&self, repo: &RepoName, digest: &Digest) -> Result<bool, MetaError>;
+
+    /// Deletes a tag; `false` if absent.
+    async fn delete_tag(&self, repo: &RepoName, tag: &Tag) -> Result<bool, MetaError>;
+
+    /// Tags of `repo` in byte order, paged; `None` if the repository is unknown.
+    async fn list_tags(&self, repo: &RepoName, page: &Page) -> Result<Option<Vec<String>>, MetaError>;
+
+    /// Repository names in byte order, paged.
+    async fn list_repos(&self, page: &Page) -> Result<Vec<String>, MetaError>;
+
+    /// Manifests of `repo` whose subject is `subject`, optionally of one artifact type.
+    async fn referrers(
+        &self,
+        repo: &RepoName,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Referrer>, MetaError>;
+
+    /// Records a new upload session.
+    async fn create_upload(&self, s: &UploadSession) -> Result<(), MetaError>;
+
+    /// An upload session by id.
+    async fn upload(&self, id: &UploadId) -> Result<Option<UploadSession>, MetaError>;
+
+    /// Moves an upload from `from_offset` to `s.offset` with `s.hash_state`; `Conflict` if
+    /// its stored offset is no longer `from_offset` (a concurrent request won).
+    async fn advance_upload(&self, s: &UploadSession, from_offset: u64) -> Result<(), MetaError>;
+
+    /// In one transaction: removes the upload and links blob `digest` into its repository.
+    async fn complete_upload(
+        &self,
+        id: &UploadId,
+        repo: &RepoName,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<(), MetaError>;
+
+    /// Removes an upload session; `false` if absent.
+    async fn delete_upload(&self, id: &UploadId) -> Result<bool, MetaError>;
+
+    /// Every blob known to the registry with its recorded size (for `fsck`).
+    async fn all_blobs(&self) -> Result<Vec<(Digest, u64)>, MetaError>;
+
+    /// Every manifest of every repository (for `fsck`), as (repository, record).
+    async fn all_manifests(&self) -> Result<Vec<(String, ManifestRecord)>, MetaError>;
+}

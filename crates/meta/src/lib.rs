@@ -1,0 +1,11 @@
+//! berth-meta: implementations of [`berth_core::MetadataStore`].
+//!
+//! Dependency rule: depends on `berth-core` only. SQL is checked at run time (`sqlx::query`),
+//! with one migration list per backend, so SQLite and PostgreSQL can share the trait tests in
+//! [`testsuite`].
+
+mod migrations;
+pub mod sqlite;
+pub mod testsuite;
+
+pub use sqlite::SqliteMeta;

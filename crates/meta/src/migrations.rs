@@ -1,0 +1,57 @@
+//! Schema migrations per backend, applied in order; `PRAGMA user_version` records how many
+//! ran. Never edit a shipped migration: append a new one.
+
+/// SQLite migrations.
+pub const SQLITE: &[&str] = &[r#"
+CREATE TABLE repositories (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE blobs (
+    digest     TEXT PRIMARY KEY,
+    size       INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE repo_blobs (
+    repo_id INTEGER NOT NULL REFERENCES repositories(id),
+    digest  TEXT NOT NULL REFERENCES blobs(digest),
+    PRIMARY KEY (repo_id, digest)
+) WITHOUT ROWID;
+CREATE TABLE manifests (
+    repo_id       INTEGER NOT NULL REFERENCES repositories(id),
+    digest        TEXT NOT NULL,
+    media_type    TEXT NOT NULL,
+    content       BLOB NOT NULL,
+    artifact_type TEXT,
+    subject       TEXT,
+    annotations   TEXT,
+    created_at    INTEGER NOT NULL,
+    PRIMARY KEY (repo_id, digest)
+);
+CREATE INDEX manifests_by_subject ON manifests(repo_id, subject) WHERE subject IS NOT NULL;
+CREATE TABLE manifest_refs (
+    repo_id         INTEGER NOT NULL,
+    manifest_digest TEXT NOT NULL,
+    ref_digest      TEXT NOT NULL,
+    is_manifest     INTEGER NOT NULL,
+    PRIMARY KEY (repo_id, manifest_digest, ref_digest, is_manifest)
+) WITHOUT ROWID;
+CREATE TABLE tags (
+    repo_id    INTEGER NOT NULL REFERENCES repositories(id),
+    name       TEXT NOT NULL,
+    digest     TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (repo_id, name)
+) WITHOUT ROWID;
+CREATE INDEX tags_by_digest ON tags(repo_id, digest);
+CREATE TABLE uploads (
+    id         TEXT PRIMARY KEY,
+    repo       TEXT NOT NULL,
+    "offset"   INTEGER NOT NULL,
+    algorithm  TEXT NOT NULL,
+    hash_state BLOB NOT NULL,
+    started_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+"#];

@@ -1,0 +1,478 @@
+//! The SQLite metadata store, the embedded default.
+//!
+//! WAL mode with `synchronous = FULL` (a committed transaction survives power loss), one
+//! writer connection (SQLite admits one writer; queueing in the pool beats `SQLITE_BUSY`) and a
+//! small pool of read-only connections that never wait for the writer.
+
+use crate::migrations;
+use async_trait::async_trait;
+use berth_core::{
+    Algorithm, Digest, ManifestRecord, ManifestRefs, MetaError, MetadataStore, Page, Referrer, RepoName, Tag, UploadId,
+    UploadSession,
+};
+use bytes::Bytes;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, Row, SqlitePool};
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Metadata in one SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteMeta {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+fn db(e: sqlx::Error) -> MetaError {
+    MetaError::Unavailable(e.to_string())
+}
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+fn digest(row: &SqliteRow, col: &str) -> Result<Digest, MetaError> {
+    let s: String = row.try_get(col).map_err(db)?;
+    Digest::parse(&s).map_err(|e| MetaError::Unavailable(format!("stored digest {s:?}: {e}")))
+}
+
+fn opt_digest(row: &SqliteRow, col: &str) -> Result<Option<Digest>, MetaError> {
+    let s: Option<String> = row.try_get(col).map_err(db)?;
+    s.map(|s| Digest::parse(&s).map_err(|e| MetaError::Unavailable(format!("stored digest {s:?}: {e}")))).transpose()
+}
+
+const MANIFEST_COLUMNS: &str = "m.digest, m.media_type, m.content, m.artifact_type, m.subject, m.annotations";
+
+fn manifest(row: &SqliteRow) -> Result<ManifestRecord, MetaError> {
+    Ok(ManifestRecord {
+        digest: digest(row, "digest")?,
+        media_type: row.try_get("media_type").map_err(db)?,
+        bytes: Bytes::from(row.try_get::<Vec<u8>, _>("content").map_err(db)?),
+        artifact_type: row.try_get("artifact_type").map_err(db)?,
+        subject: opt_digest(row, "subject")?,
+        annotations: row.try_get("annotations").map_err(db)?,
+    })
+}
+
+fn limit(page: &Page) -> i64 {
+    page.n.map_or(-1, i64::from)
+}
+
+impl SqliteMeta {
+    /// Opens (creating if needed) the database file at `path` and migrates it.
+    pub async fn open(path: &Path) -> Result<Self, MetaError> {
+        let base = SqliteConnectOptions::new()
+            .filename(path)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(base.clone().create_if_missing(true))
+            .await
+            .map_err(db)?;
+        Self::migrate(&writer).await?;
+        let reader =
+            SqlitePoolOptions::new().max_connections(4).connect_with(base.read_only(true)).await.map_err(db)?;
+        Ok(SqliteMeta { writer, reader })
+    }
+
+    async fn migrate(pool: &SqlitePool) -> Result<(), MetaError> {
+        let applied: i64 = sqlx::query_scalar("PRAGMA user_version").fetch_one(pool).await.map_err(db)?;
+        for (i, sql) in migrations::SQLITE.iter().enumerate().skip(applied as usize) {
+            let mut tx = pool.begin().await.map_err(db)?;
+            sqlx::raw_sql(*sql).execute(&mut *tx).await.map_err(db)?;
+            sqlx::raw_sql(AssertSqlSafe(format!("PRAGMA user_version = {}", i + 1)))
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            tx.commit().await.map_err(db)?;
+            tracing::info!(migration = i + 1, "applied SQLite migration");
+        }
+        Ok(())
+    }
+
+    async fn repo_id(&self, repo: &RepoName) -> Result<Option<i64>, MetaError> {
+        sqlx::query_scalar("SELECT id FROM repositories WHERE name = ?")
+            .bind(repo.as_str())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db)
+    }
+}
+
+async fn ensure_repo(conn: &mut sqlx::SqliteConnection, repo: &RepoName) -> Result<i64, MetaError> {
+    sqlx::query_scalar(
+        "INSERT INTO repositories (name, created_at) VALUES (?, ?)
+         ON CONFLICT(name) DO UPDATE SET name = excluded.name RETURNING id",
+    )
+    .bind(repo.as_str())
+    .bind(now())
+    .fetch_one(conn)
+    .await
+    .map_err(db)
+}
+
+async fn link(conn: &mut sqlx::SqliteConnection, repo: &RepoName, d: &Digest, size: u64) -> Result<(), MetaError> {
+    sqlx::query("INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+        .bind(d.to_string())
+        .bind(size as i64)
+        .bind(now())
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    let repo_id = ensure_repo(conn, repo).await?;
+    sqlx::query("INSERT INTO repo_blobs (repo_id, digest) VALUES (?, ?) ON CONFLICT DO NOTHING")
+        .bind(repo_id)
+        .bind(d.to_string())
+        .execute(conn)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+fn session(row: &SqliteRow) -> Result<UploadSession, MetaError> {
+    let bad = |what: &str| MetaError::Unavailable(format!("stored upload has a bad {what}"));
+    let id: String = row.try_get("id").map_err(db)?;
+    let repo: String = row.try_get("repo").map_err(db)?;
+    let alg: String = row.try_get("algorithm").map_err(db)?;
+    Ok(UploadSession {
+        id: UploadId::parse(&id).ok_or_else(|| bad("id"))?,
+        repo: RepoName::parse(&repo).map_err(|_| bad("repository"))?,
+        offset: row.try_get::<i64, _>("offset").map_err(db)? as u64,
+        algorithm: Algorithm::parse(&alg).map_err(|_| bad("algorithm"))?,
+        hash_state: row.try_get("hash_state").map_err(db)?,
+        started_at: row.try_get("started_at").map_err(db)?,
+    })
+}
+
+#[async_trait]
+impl MetadataStore for SqliteMeta {
+    async fn ping(&self) -> Result<(), MetaError> {
+        sqlx::query("SELECT 1").execute(&self.reader).await.map_err(db)?;
+        sqlx::query("SELECT 1").execute(&self.writer).await.map_err(db)?;
+        Ok(())
+    }
+
+    async fn blob_size(&self, d: &Digest) -> Result<Option<u64>, MetaError> {
+        let size: Option<i64> = sqlx::query_scalar("SELECT size FROM blobs WHERE digest = ?")
+            .bind(d.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db)?;
+        Ok(size.map(|s| s as u64))
+    }
+
+    async fn repo_blob(&self, repo: &RepoName, d: &Digest) -> Result<Option<u64>, MetaError> {
+        let size: Option<i64> = sqlx::query_scalar(
+            "SELECT b.size FROM repo_blobs rb
+             JOIN repositories r ON r.id = rb.repo_id
+             JOIN blobs b ON b.digest = rb.digest
+             WHERE r.name = ? AND rb.digest = ?",
+        )
+        .bind(repo.as_str())
+        .bind(d.to_string())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?;
+        Ok(size.map(|s| s as u64))
+    }
+
+    async fn link_blob(&self, repo: &RepoName, d: &Digest, size: u64) -> Result<(), MetaError> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        link(&mut tx, repo, d, size).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn unlink_blob(&self, repo: &RepoName, d: &Digest) -> Result<bool, MetaError> {
+        let r = sqlx::query(
+            "DELETE FROM repo_blobs WHERE digest = ? AND repo_id = (SELECT id FROM repositories WHERE name = ?)",
+        )
+        .bind(d.to_string())
+        .bind(repo.as_str())
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn put_manifest(
+        &self,
+        repo: &RepoName,
+        m: &ManifestRecord,
+        refs: &ManifestRefs,
+        tag: Option<&Tag>,
+    ) -> Result<(), MetaError> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let repo_id = ensure_repo(&mut tx, repo).await?;
+        let mut missing = Vec::new();
+        for (list, sql) in [
+            (&refs.blobs, "SELECT 1 FROM repo_blobs WHERE repo_id = ? AND digest = ?"),
+            (&refs.children, "SELECT 1 FROM manifests WHERE repo_id = ? AND digest = ?"),
+        ] {
+            for d in list {
+                let found: Option<i64> = sqlx::query_scalar(sql)
+                    .bind(repo_id)
+                    .bind(d.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                if found.is_none() && !missing.contains(d) {
+                    missing.push(d.clone());
+                }
+            }
+        }
+        if !missing.is_empty() {
+            return Err(MetaError::MissingReferences(missing));
+        }
+        let digest = m.digest.to_string();
+        sqlx::query(
+            "INSERT INTO manifests (repo_id, digest, media_type, content, artifact_type, subject, annotations, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(repo_id)
+        .bind(&digest)
+        .bind(&m.media_type)
+        .bind(m.bytes.as_ref())
+        .bind(&m.artifact_type)
+        .bind(m.subject.as_ref().map(Digest::to_string))
+        .bind(&m.annotations)
+        .bind(now())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        for (list, is_manifest) in [(&refs.blobs, 0), (&refs.children, 1)] {
+            for d in list {
+                sqlx::query(
+                    "INSERT INTO manifest_refs (repo_id, manifest_digest, ref_digest, is_manifest)
+                     VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                )
+                .bind(repo_id)
+                .bind(&digest)
+                .bind(d.to_string())
+                .bind(is_manifest)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            }
+        }
+        if let Some(tag) = tag {
+            sqlx::query(
+                "INSERT INTO tags (repo_id, name, digest, updated_at) VALUES (?, ?, ?, ?)
+                 ON CONFLICT(repo_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at",
+            )
+            .bind(repo_id)
+            .bind(tag.as_str())
+            .bind(&digest)
+            .bind(now())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn manifest_by_tag(&self, repo: &RepoName, tag: &Tag) -> Result<Option<ManifestRecord>, MetaError> {
+        let sql = format!(
+            "SELECT {MANIFEST_COLUMNS} FROM tags t
+             JOIN repositories r ON r.id = t.repo_id
+             JOIN manifests m ON m.repo_id = t.repo_id AND m.digest = t.digest
+             WHERE r.name = ? AND t.name = ?"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(repo.as_str())
+            .bind(tag.as_str())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(manifest).transpose()
+    }
+
+    async fn manifest_by_digest(&self, repo: &RepoName, d: &Digest) -> Result<Option<ManifestRecord>, MetaError> {
+        let sql = format!(
+            "SELECT {MANIFEST_COLUMNS} FROM manifests m
+             JOIN repositories r ON r.id = m.repo_id
+             WHERE r.name = ? AND m.digest = ?"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(repo.as_str())
+            .bind(d.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(manifest).transpose()
+    }
+
+    async fn delete_manifest(&self, repo: &RepoName, d: &Digest) -> Result<bool, MetaError> {
+        let Some(repo_id) = self.repo_id(repo).await? else { return Ok(false) };
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let digest = d.to_string();
+        let deleted = sqlx::query("DELETE FROM manifests WHERE repo_id = ? AND digest = ?")
+            .bind(repo_id)
+            .bind(&digest)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        for sql in [
+            "DELETE FROM tags WHERE repo_id = ? AND digest = ?",
+            "DELETE FROM manifest_refs WHERE repo_id = ? AND manifest_digest = ?",
+        ] {
+            sqlx::query(sql).bind(repo_id).bind(&digest).execute(&mut *tx).await.map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(deleted > 0)
+    }
+
+    async fn delete_tag(&self, repo: &RepoName, tag: &Tag) -> Result<bool, MetaError> {
+        let r =
+            sqlx::query("DELETE FROM tags WHERE name = ? AND repo_id = (SELECT id FROM repositories WHERE name = ?)")
+                .bind(tag.as_str())
+                .bind(repo.as_str())
+                .execute(&self.writer)
+                .await
+                .map_err(db)?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn list_tags(&self, repo: &RepoName, page: &Page) -> Result<Option<Vec<String>>, MetaError> {
+        let Some(repo_id) = self.repo_id(repo).await? else { return Ok(None) };
+        let tags = sqlx::query_scalar("SELECT name FROM tags WHERE repo_id = ? AND name > ? ORDER BY name LIMIT ?")
+            .bind(repo_id)
+            .bind(page.last.as_deref().unwrap_or(""))
+            .bind(limit(page))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?;
+        Ok(Some(tags))
+    }
+
+    async fn list_repos(&self, page: &Page) -> Result<Vec<String>, MetaError> {
+        sqlx::query_scalar("SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?")
+            .bind(page.last.as_deref().unwrap_or(""))
+            .bind(limit(page))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)
+    }
+
+    async fn referrers(
+        &self,
+        repo: &RepoName,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Referrer>, MetaError> {
+        let rows = sqlx::query(
+            "SELECT m.digest, m.media_type, length(m.content) AS size, m.artifact_type, m.annotations
+             FROM manifests m JOIN repositories r ON r.id = m.repo_id
+             WHERE r.name = ? AND m.subject = ? AND (? IS NULL OR m.artifact_type = ?)
+             ORDER BY m.created_at, m.digest",
+        )
+        .bind(repo.as_str())
+        .bind(subject.to_string())
+        .bind(artifact_type)
+        .bind(artifact_type)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|row| {
+                Ok(Referrer {
+                    digest: digest(row, "digest")?,
+                    media_type: row.try_get("media_type").map_err(db)?,
+                    size: row.try_get::<i64, _>("size").map_err(db)? as u64,
+                    artifact_type: row.try_get("artifact_type").map_err(db)?,
+                    annotations: row.try_get("annotations").map_err(db)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn create_upload(&self, s: &UploadSession) -> Result<(), MetaError> {
+        sqlx::query(
+            "INSERT INTO uploads (id, repo, \"offset\", algorithm, hash_state, started_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(s.id.as_str())
+        .bind(s.repo.as_str())
+        .bind(s.offset as i64)
+        .bind(s.algorithm.as_str())
+        .bind(&s.hash_state)
+        .bind(s.started_at)
+        .bind(now())
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn upload(&self, id: &UploadId) -> Result<Option<UploadSession>, MetaError> {
+        // Read through the writer: the answer must include the last advance of any request.
+        let row = sqlx::query("SELECT * FROM uploads WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(session).transpose()
+    }
+
+    async fn advance_upload(&self, s: &UploadSession, from_offset: u64) -> Result<(), MetaError> {
+        let r = sqlx::query(
+            "UPDATE uploads SET \"offset\" = ?, hash_state = ?, updated_at = ? WHERE id = ? AND \"offset\" = ?",
+        )
+        .bind(s.offset as i64)
+        .bind(&s.hash_state)
+        .bind(now())
+        .bind(s.id.as_str())
+        .bind(from_offset as i64)
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
+        if r.rows_affected() == 0 {
+            return Err(MetaError::Conflict);
+        }
+        Ok(())
+    }
+
+    async fn complete_upload(&self, id: &UploadId, repo: &RepoName, d: &Digest, size: u64) -> Result<(), MetaError> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        sqlx::query("DELETE FROM uploads WHERE id = ?").bind(id.as_str()).execute(&mut *tx).await.map_err(db)?;
+        link(&mut tx, repo, d, size).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn delete_upload(&self, id: &UploadId) -> Result<bool, MetaError> {
+        let r = sqlx::query("DELETE FROM uploads WHERE id = ?")
+            .bind(id.as_str())
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn all_blobs(&self) -> Result<Vec<(Digest, u64)>, MetaError> {
+        let rows =
+            sqlx::query("SELECT digest, size FROM blobs ORDER BY digest").fetch_all(&self.reader).await.map_err(db)?;
+        rows.iter().map(|r| Ok((digest(r, "digest")?, r.try_get::<i64, _>("size").map_err(db)? as u64))).collect()
+    }
+
+    async fn all_manifests(&self) -> Result<Vec<(String, ManifestRecord)>, MetaError> {
+        let sql = format!(
+            "SELECT r.name AS repo, {MANIFEST_COLUMNS} FROM manifests m
+             JOIN repositories r ON r.id = m.repo_id ORDER BY r.name, m.digest"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(&self.reader).await.map_err(db)?;
+        rows.iter().map(|r| Ok((r.try_get("repo").map_err(db)?, manifest(r)?))).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn passes_the_meta_testsuite() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = super::SqliteMeta::open(&dir.path().join("meta.db")).await.unwrap();
+        crate::testsuite::run(&meta).await;
+    }
+}

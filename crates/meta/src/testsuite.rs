@@ -1,0 +1,99 @@
+//! The behaviour every [`MetadataStore`] must show, run against each backend by its tests.
+
+use berth_core::{
+    Algorithm, Digest, Hasher, ManifestRecord, ManifestRefs, MetaError, MetadataStore, Page, RepoName, Tag, UploadId,
+    UploadSession,
+};
+use bytes::Bytes;
+
+fn repo(s: &str) -> RepoName {
+    RepoName::parse(s).unwrap()
+}
+
+fn record(body: &str, subject: Option<&Digest>, artifact_type: &str) -> ManifestRecord {
+    ManifestRecord {
+        digest: Digest::of(Algorithm::Sha256, body.as_bytes()),
+        media_type: berth_core::media::OCI_MANIFEST.into(),
+        bytes: Bytes::from(body.to_owned()),
+        artifact_type: Some(artifact_type.into()),
+        subject: subject.cloned(),
+        annotations: None,
+    }
+}
+
+/// Runs every check against `meta`, which must be empty. Panics on the first failure.
+pub async fn run(meta: &dyn MetadataStore) {
+    meta.ping().await.unwrap();
+    manifests_and_tags(meta).await;
+    uploads(meta).await;
+}
+
+async fn manifests_and_tags(meta: &dyn MetadataStore) {
+    let r = repo("team/app");
+    let layer = Digest::of(Algorithm::Sha256, b"layer");
+    let m = record("{\"m\":1}", None, "application/vnd.example");
+    let refs = ManifestRefs { blobs: vec![layer.clone()], children: vec![] };
+    let v1 = Tag::parse("v1").unwrap();
+    match meta.put_manifest(&r, &m, &refs, Some(&v1)).await {
+        Err(MetaError::MissingReferences(missing)) => assert_eq!(missing, vec![layer.clone()]),
+        other => panic!("expected missing references, got {other:?}"),
+    }
+    assert_eq!(meta.manifest_by_tag(&r, &v1).await.unwrap(), None);
+    meta.link_blob(&r, &layer, 5).await.unwrap();
+    assert_eq!(meta.repo_blob(&r, &layer).await.unwrap(), Some(5));
+    assert_eq!(meta.repo_blob(&repo("other"), &layer).await.unwrap(), None);
+    assert_eq!(meta.blob_size(&layer).await.unwrap(), Some(5));
+    meta.put_manifest(&r, &m, &refs, Some(&v1)).await.unwrap();
+    for t in ["b", "a", "c"] {
+        meta.put_manifest(&r, &m, &refs, Some(&Tag::parse(t).unwrap())).await.unwrap();
+    }
+    assert_eq!(meta.manifest_by_tag(&r, &v1).await.unwrap(), Some(m.clone()));
+    assert_eq!(meta.manifest_by_digest(&r, &m.digest).await.unwrap(), Some(m.clone()));
+    let all = meta.list_tags(&r, &Page::default()).await.unwrap().unwrap();
+    assert_eq!(all, ["a", "b", "c", "v1"]);
+    let page = Page { last: Some("a".into()), n: Some(2) };
+    assert_eq!(meta.list_tags(&r, &page).await.unwrap().unwrap(), ["b", "c"]);
+    assert_eq!(meta.list_tags(&repo("nope"), &Page::default()).await.unwrap(), None);
+    assert_eq!(meta.list_repos(&Page::default()).await.unwrap(), ["team/app"]);
+
+    let sig = record("{\"sig\":1}", Some(&m.digest), "application/vnd.sig");
+    let sbom = record("{\"sbom\":1}", Some(&m.digest), "application/vnd.sbom");
+    for x in [&sig, &sbom] {
+        meta.put_manifest(&r, x, &ManifestRefs::default(), None).await.unwrap();
+    }
+    assert_eq!(meta.referrers(&r, &m.digest, None).await.unwrap().len(), 2);
+    let only = meta.referrers(&r, &m.digest, Some("application/vnd.sbom")).await.unwrap();
+    assert_eq!(only.len(), 1);
+    assert_eq!(only[0].digest, sbom.digest);
+
+    assert!(meta.delete_tag(&r, &Tag::parse("a").unwrap()).await.unwrap());
+    assert!(!meta.delete_tag(&r, &Tag::parse("a").unwrap()).await.unwrap());
+    assert!(meta.delete_manifest(&r, &m.digest).await.unwrap());
+    assert_eq!(meta.manifest_by_tag(&r, &v1).await.unwrap(), None);
+    assert_eq!(meta.list_tags(&r, &Page::default()).await.unwrap().unwrap(), Vec::<String>::new());
+    assert!(meta.unlink_blob(&r, &layer).await.unwrap());
+    assert_eq!(meta.repo_blob(&r, &layer).await.unwrap(), None);
+}
+
+async fn uploads(meta: &dyn MetadataStore) {
+    let r = repo("up");
+    let mut s = UploadSession {
+        id: UploadId::generate(),
+        repo: r.clone(),
+        offset: 0,
+        algorithm: Algorithm::Sha512,
+        hash_state: Hasher::new(Algorithm::Sha512).save(),
+        started_at: 1,
+    };
+    meta.create_upload(&s).await.unwrap();
+    assert_eq!(meta.upload(&s.id).await.unwrap(), Some(s.clone()));
+    s.offset = 10;
+    meta.advance_upload(&s, 0).await.unwrap();
+    assert!(matches!(meta.advance_upload(&s, 0).await, Err(MetaError::Conflict)));
+    let d = Digest::of(Algorithm::Sha512, b"0123456789");
+    meta.complete_upload(&s.id, &r, &d, 10).await.unwrap();
+    assert_eq!(meta.upload(&s.id).await.unwrap(), None);
+    assert_eq!(meta.repo_blob(&r, &d).await.unwrap(), Some(10));
+    assert!(!meta.delete_upload(&s.id).await.unwrap());
+    assert!(meta.all_blobs().await.unwrap().iter().any(|(x, n)| x == &d && *n == 10));
+}

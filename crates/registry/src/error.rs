@@ -1,0 +1,98 @@
+//! The registry's domain errors. The server turns each into the spec's error JSON.
+
+use berth_core::{Digest, ErrorCode, MetaError, StorageError};
+
+/// Why a registry operation was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The blob is not in the repository.
+    #[error("blob unknown to registry")]
+    BlobUnknown,
+    /// No such upload session in this repository.
+    #[error("blob upload unknown to registry")]
+    UploadUnknown,
+    /// The upload request is malformed or its body failed.
+    #[error("{0}")]
+    UploadInvalid(String),
+    /// The content does not match the digest given, or the digest is malformed.
+    #[error("{0}")]
+    DigestInvalid(String),
+    /// The digest's algorithm is well formed but not one Berth verifies.
+    #[error("unsupported digest algorithm {0:?}")]
+    DigestUnsupported(String),
+    /// A manifest references blobs or manifests missing from the repository.
+    #[error("manifest references unknown blobs or manifests: {}", list(.0))]
+    ManifestBlobUnknown(Vec<Digest>),
+    /// The manifest is malformed or inconsistent.
+    #[error("{0}")]
+    ManifestInvalid(String),
+    /// No such manifest or tag.
+    #[error("manifest unknown to registry")]
+    ManifestUnknown,
+    /// The repository does not exist.
+    #[error("repository name not known to registry")]
+    NameUnknown,
+    /// `Content-Length` disagrees with `Content-Range` or the body.
+    #[error("{0}")]
+    SizeInvalid(String),
+    /// A chunk does not start where the upload ends; `current` bytes are held.
+    #[error("chunk does not start at offset {current}")]
+    RangeInvalid {
+        /// Bytes the upload holds.
+        current: u64,
+    },
+    /// The body exceeds a limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// Storage or metadata is unreachable.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+fn list(d: &[Digest]) -> String {
+    d.iter().map(Digest::to_string).collect::<Vec<_>>().join(", ")
+}
+
+impl RegistryError {
+    /// The spec error code, which decides the HTTP status.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            RegistryError::BlobUnknown => ErrorCode::BlobUnknown,
+            RegistryError::UploadUnknown => ErrorCode::BlobUploadUnknown,
+            RegistryError::UploadInvalid(_) => ErrorCode::BlobUploadInvalid,
+            RegistryError::DigestInvalid(_) | RegistryError::DigestUnsupported(_) => ErrorCode::DigestInvalid,
+            RegistryError::ManifestBlobUnknown(_) => ErrorCode::ManifestBlobUnknown,
+            RegistryError::ManifestInvalid(_) => ErrorCode::ManifestInvalid,
+            RegistryError::ManifestUnknown => ErrorCode::ManifestUnknown,
+            RegistryError::NameUnknown => ErrorCode::NameUnknown,
+            RegistryError::SizeInvalid(_) => ErrorCode::SizeInvalid,
+            RegistryError::RangeInvalid { .. } => ErrorCode::RangeInvalid,
+            RegistryError::TooLarge(_) => ErrorCode::PayloadTooLarge,
+            RegistryError::Unavailable(_) => ErrorCode::Unavailable,
+        }
+    }
+}
+
+impl From<MetaError> for RegistryError {
+    fn from(e: MetaError) -> Self {
+        match e {
+            MetaError::MissingReferences(d) => RegistryError::ManifestBlobUnknown(d),
+            MetaError::Conflict => RegistryError::UploadInvalid("the upload was changed concurrently".into()),
+            MetaError::Unavailable(s) => RegistryError::Unavailable(s),
+        }
+    }
+}
+
+impl From<StorageError> for RegistryError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::NotFound => RegistryError::UploadUnknown,
+            StorageError::OffsetMismatch { current } => RegistryError::RangeInvalid { current },
+            StorageError::Body(e) => RegistryError::UploadInvalid(format!("request body failed: {e}")),
+            StorageError::TooLong => {
+                RegistryError::SizeInvalid("body longer than its Content-Length or Content-Range".into())
+            }
+            StorageError::Unavailable(e) => RegistryError::Unavailable(e.to_string()),
+        }
+    }
+}

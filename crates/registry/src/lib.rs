@@ -1,0 +1,18 @@
+//! berth-registry: what the registry does, independent of HTTP and of storage engines.
+//!
+//! [`RegistryService`] implements push, pull, uploads, mount, referrers and deletes on top of
+//! the `BlobStore` and `MetadataStore` traits; [`fsck`] checks stored data against itself.
+//!
+//! Dependency rule: depends on `berth-core` only. It never names a concrete store, an HTTP type
+//! or a database driver; `cli` wires the implementations in.
+
+mod error;
+pub mod fsck;
+mod manifests;
+mod service;
+mod uploads;
+
+pub use error::RegistryError;
+pub use manifests::PutManifest;
+pub use service::{Limits, MountOutcome, RegistryService};
+pub use uploads::Chunk;

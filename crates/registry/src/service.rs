@@ -1,0 +1,141 @@
+//! [`RegistryService`]: the registry's operations on repositories, blobs, tags and referrers.
+//! Uploads and manifests are in their own modules, as further `impl` blocks.
+
+use crate::error::RegistryError;
+use berth_core::range::ByteRange;
+use berth_core::{
+    BlobStore, ByteStream, Digest, MetadataStore, Page, Referrer, RepoName, StorageError, UploadId, UploadSession,
+};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+/// Limits the service enforces.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest manifest accepted, in bytes.
+    pub max_manifest_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_manifest_bytes: berth_core::manifest::MAX_MANIFEST_BYTES }
+    }
+}
+
+/// The registry: everything the OCI endpoints do, on top of the storage traits.
+pub struct RegistryService {
+    pub(crate) blobs: Arc<dyn BlobStore>,
+    pub(crate) meta: Arc<dyn MetadataStore>,
+    pub(crate) limits: Limits,
+    /// Uploads with a request in flight: a second concurrent request on one upload is refused
+    /// rather than interleaved.
+    busy: Mutex<HashSet<UploadId>>,
+}
+
+/// Marks an upload busy until dropped.
+pub(crate) struct BusyGuard<'a> {
+    set: &'a Mutex<HashSet<UploadId>>,
+    id: UploadId,
+}
+
+impl Drop for BusyGuard<'_> {
+    fn drop(&mut self) {
+        self.set.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.id);
+    }
+}
+
+/// What a mount request became.
+#[derive(Debug)]
+pub enum MountOutcome {
+    /// The blob is now linked into the repository (201).
+    Mounted,
+    /// It could not be mounted; an ordinary upload session began (202).
+    Session(UploadSession),
+}
+
+impl RegistryService {
+    /// A service over the given stores.
+    pub fn new(blobs: Arc<dyn BlobStore>, meta: Arc<dyn MetadataStore>, limits: Limits) -> Self {
+        RegistryService { blobs, meta, limits, busy: Mutex::new(HashSet::new()) }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub(crate) fn claim(&self, id: &UploadId, current: u64) -> Result<BusyGuard<'_>, RegistryError> {
+        let mut set = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+        if !set.insert(id.clone()) {
+            return Err(RegistryError::RangeInvalid { current });
+        }
+        Ok(BusyGuard { set: &self.busy, id: id.clone() })
+    }
+
+    /// Whether both stores answer (for `/readyz`).
+    pub async fn ready(&self) -> Result<(), RegistryError> {
+        self.meta.ping().await?;
+        self.blobs.ping().await?;
+        Ok(())
+    }
+
+    /// Size of a blob linked into `repo`.
+    pub async fn blob_size(&self, repo: &RepoName, digest: &Digest) -> Result<u64, RegistryError> {
+        self.meta.repo_blob(repo, digest).await?.ok_or(RegistryError::BlobUnknown)
+    }
+
+    /// Streams a blob of `repo` (all of it, or `range`).
+    pub async fn read_blob(&self, digest: &Digest, range: Option<ByteRange>) -> Result<ByteStream, RegistryError> {
+        match self.blobs.read(digest, range).await {
+            Ok(s) => Ok(s),
+            Err(StorageError::NotFound) => {
+                tracing::error!(%digest, "blob recorded in metadata is missing from storage");
+                Err(RegistryError::BlobUnknown)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Unlinks a blob from `repo`. The bytes stay until garbage collection finds them unused.
+    pub async fn delete_blob(&self, repo: &RepoName, digest: &Digest) -> Result<(), RegistryError> {
+        if self.meta.unlink_blob(repo, digest).await? { Ok(()) } else { Err(RegistryError::BlobUnknown) }
+    }
+
+    /// Links `digest` from `from` into `repo` when `from` holds it; otherwise starts an upload.
+    /// Without `from` Berth does not search other repositories: that would reveal their
+    /// content to a caller who may not read them.
+    pub async fn mount(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+        from: Option<&RepoName>,
+    ) -> Result<MountOutcome, RegistryError> {
+        if let Some(from) = from
+            && let Some(size) = self.meta.repo_blob(from, digest).await?
+        {
+            self.meta.link_blob(repo, digest, size).await?;
+            return Ok(MountOutcome::Mounted);
+        }
+        Ok(MountOutcome::Session(self.start_upload(repo, digest.algorithm()).await?))
+    }
+
+    /// Tags of `repo` in byte order, paged.
+    pub async fn tags(&self, repo: &RepoName, page: &Page) -> Result<Vec<String>, RegistryError> {
+        self.meta.list_tags(repo, page).await?.ok_or(RegistryError::NameUnknown)
+    }
+
+    /// Repository names in byte order, paged.
+    pub async fn catalog(&self, page: &Page) -> Result<Vec<String>, RegistryError> {
+        Ok(self.meta.list_repos(page).await?)
+    }
+
+    /// Manifests of `repo` whose subject is `subject`, optionally filtered by artifact type.
+    pub async fn referrers(
+        &self,
+        repo: &RepoName,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Referrer>, RegistryError> {
+        Ok(self.meta.referrers(repo, subject, artifact_type).await?)
+    }
+}

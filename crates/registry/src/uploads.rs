@@ -1,0 +1,176 @@
+//! Blob uploads: start, append (chunked or streamed), finish with digest verification, cancel.
+//!
+//! The session's offset and serialized hash state are stored in the metadata store after each
+//! durable append, so any later request (after a restart, or on another replica) continues
+//! from there without re-reading what was received.
+
+use crate::error::RegistryError;
+use crate::service::RegistryService;
+use berth_core::range::ByteRange;
+use berth_core::{Algorithm, ByteStream, Digest, Hasher, MetaError, RepoName, UploadId, UploadSession};
+use futures_util::StreamExt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// How a chunk positions itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Chunk {
+    /// `Content-Range`, when sent.
+    pub range: Option<ByteRange>,
+    /// `Content-Length`, when sent.
+    pub length: Option<u64>,
+}
+
+impl RegistryService {
+    /// Starts an upload session for `repo`, hashing with `algorithm`.
+    pub async fn start_upload(&self, repo: &RepoName, algorithm: Algorithm) -> Result<UploadSession, RegistryError> {
+        let session = UploadSession {
+            id: UploadId::generate(),
+            repo: repo.clone(),
+            offset: 0,
+            algorithm,
+            hash_state: Hasher::new(algorithm).save(),
+            started_at: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64),
+        };
+        self.blobs.begin_upload(&session.id).await?;
+        self.meta.create_upload(&session).await?;
+        Ok(session)
+    }
+
+    /// The session `id` of `repo`.
+    pub async fn upload(&self, repo: &RepoName, id: &UploadId) -> Result<UploadSession, RegistryError> {
+        match self.meta.upload(id).await? {
+            Some(s) if &s.repo == repo => Ok(s),
+            _ => Err(RegistryError::UploadUnknown),
+        }
+    }
+
+    /// Appends a chunk. With `Content-Range` it must start at the current offset (else 416)
+    /// and match `Content-Length`; without, the body is streamed at the current offset.
+    pub async fn append(
+        &self,
+        repo: &RepoName,
+        id: &UploadId,
+        chunk: Chunk,
+        body: ByteStream,
+    ) -> Result<UploadSession, RegistryError> {
+        let session = self.upload(repo, id).await?;
+        let _busy = self.claim(id, session.offset)?;
+        self.append_claimed(session, chunk, body).await
+    }
+
+    async fn append_claimed(
+        &self,
+        session: UploadSession,
+        chunk: Chunk,
+        body: ByteStream,
+    ) -> Result<UploadSession, RegistryError> {
+        let max_len = match (chunk.range, chunk.length) {
+            (Some(r), _) if r.start != session.offset => {
+                return Err(RegistryError::RangeInvalid { current: session.offset });
+            }
+            (Some(r), Some(len)) if r.len() != len => {
+                return Err(RegistryError::SizeInvalid(format!(
+                    "Content-Length {len} does not match Content-Range {}-{}",
+                    r.start, r.end
+                )));
+            }
+            (Some(r), _) => Some(r.end + 1),
+            (None, Some(len)) => Some(session.offset + len),
+            (None, None) => None,
+        };
+        let hasher = Hasher::restore(session.algorithm, &session.hash_state)
+            .ok_or_else(|| RegistryError::Unavailable("stored hash state is unreadable".into()))?;
+        let (offset, hasher) = self.blobs.append(&session.id, session.offset, body, hasher, max_len).await?;
+        if let Some(max) = max_len
+            && offset != max
+        {
+            // The body was shorter than announced; forget what it sent.
+            self.blobs
+                .append(
+                    &session.id,
+                    session.offset,
+                    futures_util::stream::empty().boxed(),
+                    Hasher::new(session.algorithm),
+                    None,
+                )
+                .await?;
+            return Err(RegistryError::SizeInvalid(format!(
+                "body ended after {} of {} bytes",
+                offset - session.offset,
+                max - session.offset
+            )));
+        }
+        let next = UploadSession { offset, hash_state: hasher.save(), ..session.clone() };
+        match self.meta.advance_upload(&next, session.offset).await {
+            Ok(()) => Ok(next),
+            Err(MetaError::Conflict) => Err(RegistryError::RangeInvalid { current: session.offset }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Appends the final chunk (if any), verifies the whole upload against `digest`, makes the
+    /// blob visible in `repo`, and ends the session. On a digest mismatch the upload is
+    /// discarded and nothing is stored.
+    pub async fn finish(
+        &self,
+        repo: &RepoName,
+        id: &UploadId,
+        digest: &Digest,
+        chunk: Chunk,
+        body: Option<ByteStream>,
+    ) -> Result<u64, RegistryError> {
+        let mut session = self.upload(repo, id).await?;
+        let _busy = self.claim(id, session.offset)?;
+        if let Some(body) = body {
+            session = self.append_claimed(session, chunk, body).await?;
+        }
+        let actual = if session.algorithm == digest.algorithm() {
+            Hasher::restore(session.algorithm, &session.hash_state)
+                .ok_or_else(|| RegistryError::Unavailable("stored hash state is unreadable".into()))?
+                .finish()
+        } else {
+            self.rehash(&session, digest.algorithm()).await?
+        };
+        if &actual != digest {
+            self.blobs.abort(id).await?;
+            self.meta.delete_upload(id).await?;
+            return Err(RegistryError::DigestInvalid(format!("content digest is {actual}, not {digest}")));
+        }
+        self.blobs.commit(id, session.offset, digest).await?;
+        self.meta.complete_upload(id, repo, digest, session.offset).await?;
+        Ok(session.offset)
+    }
+
+    /// Stores a whole blob in one request (`POST ?digest=`, or `PUT` after an empty `POST`).
+    pub async fn upload_whole(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+        length: Option<u64>,
+        body: ByteStream,
+    ) -> Result<u64, RegistryError> {
+        let session = self.start_upload(repo, digest.algorithm()).await?;
+        let chunk = Chunk { range: None, length };
+        self.finish(repo, &session.id, digest, chunk, Some(body)).await
+    }
+
+    /// Cancels an upload.
+    pub async fn cancel_upload(&self, repo: &RepoName, id: &UploadId) -> Result<(), RegistryError> {
+        let session = self.upload(repo, id).await?;
+        let _busy = self.claim(id, session.offset)?;
+        self.meta.delete_upload(id).await?;
+        self.blobs.abort(id).await?;
+        Ok(())
+    }
+
+    /// The digest of an upload under another algorithm than its session's (the client chose
+    /// the algorithm only on the final PUT): one read of the bytes.
+    async fn rehash(&self, session: &UploadSession, algorithm: Algorithm) -> Result<Digest, RegistryError> {
+        let mut stream = self.blobs.read_upload(&session.id, session.offset).await?;
+        let mut hasher = Hasher::new(algorithm);
+        while let Some(chunk) = stream.next().await {
+            hasher.update(&chunk.map_err(|e| RegistryError::Unavailable(e.to_string()))?);
+        }
+        Ok(hasher.finish())
+    }
+}

@@ -1,0 +1,148 @@
+//! The server's configuration: one typed `Config`, loaded in layers (defaults, then a TOML
+//! file, then `BERTH__SECTION__KEY` environment variables, then command-line flags). Unknown
+//! keys are errors, so a typo never silently falls back to a default.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Everything `berth serve` can be told.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Listening and data.
+    pub server: ServerConfig,
+    /// TLS.
+    pub tls: TlsConfig,
+    /// Limits that keep one client from exhausting the server.
+    pub limits: LimitsConfig,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Where blobs (`blobs/`, `uploads/`) and metadata (`meta.db`) live.
+    pub data_dir: PathBuf,
+    /// The URL clients use, when it differs from the listen address (behind a proxy).
+    pub public_url: Option<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 5000)),
+            data_dir: PathBuf::from("berth-data"),
+            public_url: None,
+        }
+    }
+}
+
+/// `[tls]`: off, certificate files, or a self-signed CA kept in the data directory.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// `off` (default), `files` or `self-signed`.
+    pub mode: TlsMode,
+    /// PEM certificate chain (`files`).
+    pub cert: Option<PathBuf>,
+    /// PEM private key (`files`).
+    pub key: Option<PathBuf>,
+    /// Names the self-signed server certificate covers (`self-signed`).
+    pub hostnames: Vec<String>,
+}
+
+/// How the listener speaks TLS.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsMode {
+    /// Plain HTTP.
+    #[default]
+    Off,
+    /// Certificate and key from files.
+    Files,
+    /// A CA and server certificate created in `<data_dir>/tls` and kept across restarts.
+    SelfSigned,
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// Seconds a client has to send complete request headers.
+    pub header_timeout_secs: u64,
+    /// Window over which a request body's rate is measured, in seconds.
+    pub body_rate_window_secs: u64,
+    /// Bytes a request body must deliver per window.
+    pub body_min_bytes_per_window: u64,
+    /// Largest manifest accepted, in bytes.
+    pub max_manifest_bytes: usize,
+    /// Seconds in-flight requests get to finish after SIGTERM or SIGINT.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_connections: 1024,
+            header_timeout_secs: 30,
+            body_rate_window_secs: 30,
+            body_min_bytes_per_window: 16 * 1024,
+            max_manifest_bytes: berth_core::manifest::MAX_MANIFEST_BYTES,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+/// Why a configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Loads defaults, then `file` (if given), then `BERTH__*` variables, then `overrides`
+    /// (flags, as a partial TOML-shaped value), and validates the result.
+    pub fn load(file: Option<&Path>, overrides: impl Serialize) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(ConfigError(format!("configuration file {} does not exist", file.display())));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        let config: Config = figment
+            .merge(Env::prefixed("BERTH__").split("__"))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what types alone cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |s: &str| Err(ConfigError(s.into()));
+        match self.tls.mode {
+            TlsMode::Files if self.tls.cert.is_none() || self.tls.key.is_none() => {
+                return fail("tls.mode = \"files\" needs both tls.cert and tls.key (--tls-cert, --tls-key)");
+            }
+            TlsMode::SelfSigned if self.tls.hostnames.is_empty() => {
+                return fail("tls.mode = \"self-signed\" needs at least one hostname (--hostname)");
+            }
+            _ => {}
+        }
+        if self.limits.max_connections == 0 {
+            return fail("limits.max_connections must be at least 1");
+        }
+        if self.limits.body_rate_window_secs == 0 || self.limits.header_timeout_secs == 0 {
+            return fail("limits.body_rate_window_secs and limits.header_timeout_secs must be at least 1");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,101 @@
+//! `ApiError`: the only error type that becomes an HTTP response.
+//!
+//! Policy: handlers return `Result<_, ApiError>`; every refusal is written as the spec's
+//! `{"errors":[{"code","message","detail"}]}` with the status of its code, plus the headers the
+//! code implies (`Range` on 416, `WWW-Authenticate` on 401, `Retry-After` on 429). Unavailable
+//! storage answers 503. Internal details are logged, never sent. `anyhow` is not used here.
+
+use crate::route::RouteError;
+use axum::response::{IntoResponse, Response};
+use berth_core::ErrorCode;
+use berth_registry::RegistryError;
+use http::{HeaderValue, StatusCode, header};
+use serde_json::json;
+
+/// A refusal, ready to be written.
+#[derive(Debug)]
+pub struct ApiError {
+    /// The spec code; decides the status.
+    pub code: ErrorCode,
+    /// A sentence for the client (never a secret, never an internal path).
+    pub detail: Option<String>,
+    /// Extra headers.
+    pub headers: Vec<(header::HeaderName, HeaderValue)>,
+}
+
+impl ApiError {
+    /// An error with the code's own message and no detail.
+    pub fn new(code: ErrorCode) -> Self {
+        ApiError { code, detail: None, headers: Vec::new() }
+    }
+
+    /// Adds a detail sentence.
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(e: RegistryError) -> Self {
+        let code = e.code();
+        match e {
+            RegistryError::Unavailable(cause) => {
+                tracing::error!(%cause, "storage or metadata unavailable");
+                ApiError::new(code)
+            }
+            RegistryError::RangeInvalid { current } => {
+                let range = if current == 0 { "0-0".to_owned() } else { format!("0-{}", current - 1) };
+                ApiError::new(code)
+                    .detail(format!("the upload holds {current} bytes; the next chunk must start there"))
+                    .header(header::RANGE, HeaderValue::from_str(&range).expect("ascii"))
+            }
+            RegistryError::BlobUnknown
+            | RegistryError::UploadUnknown
+            | RegistryError::ManifestUnknown
+            | RegistryError::NameUnknown => ApiError::new(code),
+            other => {
+                let detail = other.to_string();
+                ApiError::new(code).detail(detail)
+            }
+        }
+    }
+}
+
+impl From<RouteError> for ApiError {
+    fn from(e: RouteError) -> Self {
+        match e {
+            RouteError::NotFound => ApiError::new(ErrorCode::NameUnknown).detail("no such endpoint"),
+            RouteError::NameInvalid => ApiError::new(ErrorCode::NameInvalid),
+            RouteError::DigestInvalid => {
+                ApiError::new(ErrorCode::DigestInvalid).detail("malformed or unsupported digest")
+            }
+            RouteError::ReferenceInvalid => {
+                ApiError::new(ErrorCode::ManifestInvalid).detail("reference is neither a valid tag nor a digest")
+            }
+            RouteError::UploadUnknown => ApiError::new(ErrorCode::BlobUploadUnknown),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut error = json!({ "code": self.code, "message": self.code.message() });
+        if let Some(detail) = self.detail {
+            error["detail"] = json!(detail);
+        }
+        let body = json!({ "errors": [error] }).to_string();
+        let mut response = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+        for (name, value) in self.headers {
+            response.headers_mut().append(name, value);
+        }
+        response
+    }
+}

@@ -1,0 +1,57 @@
+//! end-2 (GET/HEAD blob, with `Range`) and end-10 (DELETE blob).
+
+use super::{AppState, header_str, hv};
+use crate::auth::Authorized;
+use crate::error::ApiError;
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use berth_core::range::{RangeRequest, parse_range};
+use berth_core::{Digest, ErrorCode, RepoName};
+use http::{HeaderMap, StatusCode, header};
+
+pub(super) async fn get(
+    st: &AppState,
+    _: &Authorized,
+    name: &RepoName,
+    digest: &Digest,
+    headers: &HeaderMap,
+    head: bool,
+) -> Result<Response, ApiError> {
+    let size = st.registry.blob_size(name, digest).await?;
+    let range = match header_str(headers, &header::RANGE).map(|v| parse_range(v, size)) {
+        None | Some(RangeRequest::Full) => None,
+        Some(RangeRequest::Partial(r)) => Some(r),
+        Some(RangeRequest::Unsatisfiable) => {
+            return Err(ApiError::new(ErrorCode::RangeInvalid)
+                .detail(format!("the blob has {size} bytes"))
+                .header(header::CONTENT_RANGE, hv(&format!("bytes */{size}"))));
+        }
+    };
+    let (status, len) = match range {
+        Some(r) => (StatusCode::PARTIAL_CONTENT, r.len()),
+        None => (StatusCode::OK, size),
+    };
+    let body = if head { Body::empty() } else { Body::from_stream(st.registry.read_blob(digest, range).await?) };
+    let mut response = (status, body).into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, hv("application/octet-stream"));
+    h.insert(header::CONTENT_LENGTH, hv(&len.to_string()));
+    h.insert("docker-content-digest", hv(&digest.to_string()));
+    h.insert(header::ACCEPT_RANGES, hv("bytes"));
+    h.insert(header::ETAG, hv(&format!("\"{digest}\"")));
+    h.insert(header::CACHE_CONTROL, hv("max-age=31536000"));
+    if let Some(r) = range {
+        h.insert(header::CONTENT_RANGE, hv(&format!("bytes {}-{}/{size}", r.start, r.end)));
+    }
+    Ok(response)
+}
+
+pub(super) async fn delete(
+    st: &AppState,
+    _: &Authorized,
+    name: &RepoName,
+    digest: &Digest,
+) -> Result<Response, ApiError> {
+    st.registry.delete_blob(name, digest).await?;
+    Ok(StatusCode::ACCEPTED.into_response())
+}

@@ -1,0 +1,94 @@
+//! end-8 (tags list), `_catalog`, and end-12 (referrers, with the `artifactType` filter).
+
+use super::{AppState, Query, hv};
+use crate::auth::Authorized;
+use crate::error::ApiError;
+use crate::route::OciRoute;
+use axum::response::{IntoResponse, Response};
+use berth_core::{Digest, ErrorCode, Page, RepoName, media};
+use http::{StatusCode, header};
+use serde_json::{Value, json};
+
+/// Parses `n` and `last`. One more item than asked is fetched to know whether a next page
+/// exists, so `Link` is sent only when there is one.
+fn page(query: &Query) -> Result<(Page, Option<u32>), ApiError> {
+    let n = match query.get("n") {
+        None => None,
+        Some(v) => Some(v.parse::<u32>().map_err(|_| {
+            ApiError::new(ErrorCode::PaginationNumberInvalid)
+                .detail(format!("n must be a non-negative integer, not {v:?}"))
+        })?),
+    };
+    let page = Page { last: query.get("last").map(str::to_owned), n: n.map(|n| n.saturating_add(1)) };
+    Ok((page, n))
+}
+
+/// Trims the extra item and renders `Link` for the next page.
+fn paged(mut items: Vec<String>, n: Option<u32>, base: &str) -> (Vec<String>, Option<String>) {
+    match n {
+        Some(n) if items.len() > n as usize => {
+            items.truncate(n as usize);
+            let link = items.last().map(|last| {
+                let q: String = form_urlencoded::Serializer::new(String::new())
+                    .append_pair("n", &n.to_string())
+                    .append_pair("last", last)
+                    .finish();
+                format!("<{base}?{q}>; rel=\"next\"")
+            });
+            (items, link)
+        }
+        _ => (items, None),
+    }
+}
+
+fn json_response(body: Value, link: Option<String>) -> Response {
+    let mut response = (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response();
+    if let Some(link) = link {
+        response.headers_mut().insert(header::LINK, hv(&link));
+    }
+    response
+}
+
+pub(super) async fn tags(st: &AppState, _: &Authorized, name: &RepoName, query: &Query) -> Result<Response, ApiError> {
+    let (page, n) = page(query)?;
+    let tags = st.registry.tags(name, &page).await?;
+    let (tags, link) = paged(tags, n, &OciRoute::Tags { name: name.clone() }.path());
+    Ok(json_response(json!({ "name": name.as_str(), "tags": tags }), link))
+}
+
+pub(super) async fn catalog(st: &AppState, _: &Authorized, query: &Query) -> Result<Response, ApiError> {
+    let (page, n) = page(query)?;
+    let repos = st.registry.catalog(&page).await?;
+    let (repos, link) = paged(repos, n, &OciRoute::Catalog.path());
+    Ok(json_response(json!({ "repositories": repos }), link))
+}
+
+pub(super) async fn referrers(
+    st: &AppState,
+    _: &Authorized,
+    name: &RepoName,
+    digest: &Digest,
+    query: &Query,
+) -> Result<Response, ApiError> {
+    let artifact_type = query.get("artifactType");
+    let found = st.registry.referrers(name, digest, artifact_type).await?;
+    let manifests: Vec<Value> = found
+        .into_iter()
+        .map(|r| {
+            let mut d = json!({ "mediaType": r.media_type, "digest": r.digest.to_string(), "size": r.size });
+            if let Some(t) = r.artifact_type {
+                d["artifactType"] = json!(t);
+            }
+            if let Some(a) = r.annotations.and_then(|a| serde_json::from_str::<Value>(&a).ok()) {
+                d["annotations"] = a;
+            }
+            d
+        })
+        .collect();
+    let body = json!({ "schemaVersion": 2, "mediaType": media::OCI_INDEX, "manifests": manifests });
+    let mut response = (StatusCode::OK, [(header::CONTENT_TYPE, media::OCI_INDEX)], body.to_string()).into_response();
+    if artifact_type.is_some() {
+        response.headers_mut().insert("oci-filters-applied", hv("artifactType"));
+    }
+    Ok(response)
+}

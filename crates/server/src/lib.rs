@@ -1,0 +1,21 @@
+//! berth-server: the HTTP face of the registry.
+//!
+//! The axum router and its one OCI path parser ([`route`]), authentication and the single
+//! authorisation point ([`auth`]), the error policy ([`error`]), request-body guards
+//! ([`body`]), metrics, configuration, TLS and the accept loop.
+//!
+//! Dependency rule: sees `berth-registry` and `berth-core`; never a concrete store. `cli`
+//! wires the stores in.
+
+pub mod auth;
+pub mod body;
+pub mod config;
+pub mod error;
+pub mod handlers;
+pub mod metrics;
+pub mod route;
+pub mod serve;
+pub mod tls;
+
+pub use config::Config;
+pub use handlers::{AppState, router};
