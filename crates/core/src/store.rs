@@ -177,13 +177,13 @@ pub trait MetadataStore: Send + Sync + 'static {
 
     /// In one transaction: checks every reference in `refs` is present in `repo`
     /// (`MissingReferences` otherwise, nothing written), stores the manifest, indexes its
-    /// subject and points `tag` at it.
+    /// subject and points every tag of `tags` at it.
     async fn put_manifest(
         &self,
         repo: &RepoName,
         m: &ManifestRecord,
         refs: &ManifestRefs,
-        tag: Option<&Tag>,
+        tags: &[Tag],
     ) -> Result<(), MetaError>;
 
     /// The manifest a tag points to.

@@ -202,7 +202,7 @@ impl MetadataStore for SqliteMeta {
         repo: &RepoName,
         m: &ManifestRecord,
         refs: &ManifestRefs,
-        tag: Option<&Tag>,
+        tags: &[Tag],
     ) -> Result<(), MetaError> {
         let mut tx = self.writer.begin().await.map_err(db)?;
         let repo_id = ensure_repo(&mut tx, repo).await?;
@@ -257,7 +257,7 @@ impl MetadataStore for SqliteMeta {
                 .map_err(db)?;
             }
         }
-        if let Some(tag) = tag {
+        for tag in tags {
             sqlx::query(
                 "INSERT INTO tags (repo_id, name, digest, updated_at) VALUES (?, ?, ?, ?)
                  ON CONFLICT(repo_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at",

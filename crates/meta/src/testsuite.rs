@@ -34,7 +34,7 @@ async fn manifests_and_tags(meta: &dyn MetadataStore) {
     let m = record("{\"m\":1}", None, "application/vnd.example");
     let refs = ManifestRefs { blobs: vec![layer.clone()], children: vec![] };
     let v1 = Tag::parse("v1").unwrap();
-    match meta.put_manifest(&r, &m, &refs, Some(&v1)).await {
+    match meta.put_manifest(&r, &m, &refs, std::slice::from_ref(&v1)).await {
         Err(MetaError::MissingReferences(missing)) => assert_eq!(missing, vec![layer.clone()]),
         other => panic!("expected missing references, got {other:?}"),
     }
@@ -43,9 +43,9 @@ async fn manifests_and_tags(meta: &dyn MetadataStore) {
     assert_eq!(meta.repo_blob(&r, &layer).await.unwrap(), Some(5));
     assert_eq!(meta.repo_blob(&repo("other"), &layer).await.unwrap(), None);
     assert_eq!(meta.blob_size(&layer).await.unwrap(), Some(5));
-    meta.put_manifest(&r, &m, &refs, Some(&v1)).await.unwrap();
+    meta.put_manifest(&r, &m, &refs, std::slice::from_ref(&v1)).await.unwrap();
     for t in ["b", "a", "c"] {
-        meta.put_manifest(&r, &m, &refs, Some(&Tag::parse(t).unwrap())).await.unwrap();
+        meta.put_manifest(&r, &m, &refs, &[Tag::parse(t).unwrap()]).await.unwrap();
     }
     assert_eq!(meta.manifest_by_tag(&r, &v1).await.unwrap(), Some(m.clone()));
     assert_eq!(meta.manifest_by_digest(&r, &m.digest).await.unwrap(), Some(m.clone()));
@@ -59,7 +59,7 @@ async fn manifests_and_tags(meta: &dyn MetadataStore) {
     let sig = record("{\"sig\":1}", Some(&m.digest), "application/vnd.sig");
     let sbom = record("{\"sbom\":1}", Some(&m.digest), "application/vnd.sbom");
     for x in [&sig, &sbom] {
-        meta.put_manifest(&r, x, &ManifestRefs::default(), None).await.unwrap();
+        meta.put_manifest(&r, x, &ManifestRefs::default(), &[]).await.unwrap();
     }
     assert_eq!(meta.referrers(&r, &m.digest, None).await.unwrap().len(), 2);
     let only = meta.referrers(&r, &m.digest, Some("application/vnd.sbom")).await.unwrap();

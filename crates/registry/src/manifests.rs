@@ -3,7 +3,7 @@
 use crate::error::RegistryError;
 use crate::service::RegistryService;
 use berth_core::manifest::{self, ManifestError};
-use berth_core::{Algorithm, Digest, ManifestRecord, ManifestRefs, Reference, RepoName};
+use berth_core::{Algorithm, Digest, ManifestRecord, ManifestRefs, Reference, RepoName, Tag};
 use bytes::Bytes;
 
 /// The result of a manifest PUT.
@@ -13,6 +13,8 @@ pub struct PutManifest {
     pub digest: Digest,
     /// The subject, for the `OCI-Subject` header.
     pub subject: Option<Digest>,
+    /// Tags now pointing at it, for the `OCI-Tag` header.
+    pub tags: Vec<Tag>,
 }
 
 impl RegistryService {
@@ -25,13 +27,15 @@ impl RegistryService {
         found.ok_or(RegistryError::ManifestUnknown)
     }
 
-    /// Validates and stores a manifest pushed with `content_type`, under a tag or a digest.
-    /// A digest reference must match the bytes. Every referenced blob and child manifest must
-    /// already be in `repo`; a `subject` need not be.
+    /// Validates and stores a manifest pushed with `content_type`, under a tag or a digest,
+    /// and points `extra_tags` at it too (end-7b, `?tag=` on a push by digest). A digest
+    /// reference must match the bytes; a tag push is addressed by its sha256 digest. Every
+    /// referenced blob and child manifest must already be in `repo`; a `subject` need not be.
     pub async fn put_manifest(
         &self,
         repo: &RepoName,
         reference: &Reference,
+        extra_tags: &[Tag],
         content_type: &str,
         bytes: Bytes,
     ) -> Result<PutManifest, RegistryError> {
@@ -44,15 +48,19 @@ impl RegistryService {
                 RegistryError::ManifestInvalid(format!("unsupported manifest media type {m:?}"))
             }
         })?;
-        let (digest, tag) = match reference {
+        let mut tags = extra_tags.to_vec();
+        let digest = match reference {
             Reference::Digest(d) => {
                 let actual = Digest::of(d.algorithm(), &bytes);
                 if &actual != d {
                     return Err(RegistryError::DigestInvalid(format!("manifest digest is {actual}, not {d}")));
                 }
-                (actual, None)
+                actual
             }
-            Reference::Tag(t) => (Digest::of(Algorithm::Sha256, &bytes), Some(t)),
+            Reference::Tag(t) => {
+                tags.push(t.clone());
+                Digest::of(Algorithm::Sha256, &bytes)
+            }
         };
         let record = ManifestRecord {
             digest: digest.clone(),
@@ -63,8 +71,8 @@ impl RegistryService {
             annotations: parsed.annotations,
         };
         let refs = ManifestRefs { blobs: parsed.blobs, children: parsed.children };
-        self.meta.put_manifest(repo, &record, &refs, tag).await?;
-        Ok(PutManifest { digest, subject: parsed.subject })
+        self.meta.put_manifest(repo, &record, &refs, &tags).await?;
+        Ok(PutManifest { digest, subject: parsed.subject, tags })
     }
 
     /// Deletes a tag, or a manifest by digest together with every tag pointing at it.

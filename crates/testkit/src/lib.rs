@@ -1,1 +1,11 @@
+//! berth-testkit: what the integration tests share (dev-dependency only).
+//!
+//! [`TestServer`] runs the real `berth serve` binary on an ephemeral port with its own data
+//! directory; [`image`] builds images with known digests and writes OCI layouts; [`oci`] is a
+//! thin raw-HTTP helper for pushing and pulling with exact control over headers.
 
+pub mod image;
+pub mod oci;
+mod server;
+
+pub use server::TestServer;

@@ -1,12 +1,12 @@
 //! end-3 (GET/HEAD manifest), end-7 (PUT manifest), end-9 (DELETE manifest or tag).
 
-use super::{AppState, header_str, hv};
+use super::{AppState, Query, header_str, hv};
 use crate::auth::Authorized;
 use crate::error::ApiError;
 use crate::route::OciRoute;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use berth_core::{ErrorCode, Reference, RepoName};
+use berth_core::{ErrorCode, Reference, RepoName, Tag};
 use http::{HeaderMap, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 
@@ -35,8 +35,18 @@ pub(super) async fn put(
     name: &RepoName,
     reference: &Reference,
     headers: &HeaderMap,
+    query: &Query,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let extra_tags = query
+        .all("tag")
+        .map(|t| {
+            Tag::parse(t).map_err(|_| ApiError::new(ErrorCode::ManifestInvalid).detail(format!("invalid tag {t:?}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if !extra_tags.is_empty() && matches!(reference, Reference::Tag(_)) {
+        return Err(ApiError::new(ErrorCode::ManifestInvalid).detail("?tag= is only allowed on a push by digest"));
+    }
     let max = st.registry.limits().max_manifest_bytes;
     let too_large =
         || ApiError::new(ErrorCode::PayloadTooLarge).detail(format!("manifests are limited to {max} bytes"));
@@ -50,7 +60,7 @@ pub(super) async fn put(
     };
     st.metrics.bytes_in.inc_by(bytes.len() as u64);
     let content_type = header_str(headers, &header::CONTENT_TYPE).unwrap_or("");
-    let put = st.registry.put_manifest(name, reference, content_type, bytes).await?;
+    let put = st.registry.put_manifest(name, reference, &extra_tags, content_type, bytes).await?;
     let location = OciRoute::Manifest { name: name.clone(), reference: Reference::Digest(put.digest.clone()) }.path();
     let mut response = StatusCode::CREATED.into_response();
     let h = response.headers_mut();
@@ -58,6 +68,11 @@ pub(super) async fn put(
     h.insert("docker-content-digest", hv(&put.digest.to_string()));
     if let Some(subject) = put.subject {
         h.insert("oci-subject", hv(&subject.to_string()));
+    }
+    if !extra_tags.is_empty() {
+        for t in &put.tags {
+            h.append("oci-tag", hv(t.as_str()));
+        }
     }
     Ok(response)
 }

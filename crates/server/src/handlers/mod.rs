@@ -99,6 +99,11 @@ impl Query {
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
+
+    /// Every value of `key`, in order.
+    pub(crate) fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
 }
 
 /// A header as text.
@@ -161,7 +166,7 @@ async fn handle(
             manifests::get(st, a, name, reference, head).await
         }
         (Method::PUT, OciRoute::Manifest { name, reference }) => {
-            manifests::put(st, a, name, reference, headers, body).await
+            manifests::put(st, a, name, reference, headers, query, body).await
         }
         (Method::DELETE, OciRoute::Manifest { name, reference }) => manifests::delete(st, a, name, reference).await,
         (Method::GET | Method::HEAD, OciRoute::Blob { name, digest }) => {

@@ -1,0 +1,60 @@
+//! Shared by the integration tests: start a server, build a client, send raw HTTP.
+#![allow(dead_code)]
+
+use berth_testkit::TestServer;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::Duration;
+
+/// A fresh `berth serve` with `extra` flags.
+pub fn server(extra: &[&str]) -> TestServer {
+    TestServer::start(Path::new(env!("CARGO_BIN_EXE_berth")), extra)
+}
+
+/// An HTTP client that follows no redirects, so tests see exact statuses.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+/// Sends `request` (raw bytes, exactly as given: no path normalisation) and returns the
+/// status code and the whole response text.
+pub fn raw(addr: &str, request: &[u8]) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(request).unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                if complete(&buf) {
+                    break;
+                }
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, text)
+}
+
+/// Whether `buf` holds a whole response with a `content-length` body.
+fn complete(buf: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(buf);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else { return false };
+    let len = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0))
+        })
+        .unwrap_or(0);
+    body.len() >= len
+}
+
+/// A GET of `path` with no normalisation.
+pub fn raw_get(addr: &str, path: &str) -> (u16, String) {
+    raw(addr, format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
+}

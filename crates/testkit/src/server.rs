@@ -1,0 +1,135 @@
+//! A real `berth serve` process for a test.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `berth serve`, killed when dropped. Its data directory outlives restarts.
+pub struct TestServer {
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+    extra: Vec<String>,
+    child: Option<Child>,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+}
+
+impl TestServer {
+    /// Starts `bin serve` on `127.0.0.1:0` with a fresh data directory and `extra` flags.
+    pub fn start(bin: &Path, extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut s = TestServer {
+            bin: bin.to_owned(),
+            dir,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            child: None,
+            addr: String::new(),
+            base: String::new(),
+        };
+        s.launch("127.0.0.1:0");
+        s
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The server's log (stderr) so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    fn launch(&mut self, listen: &str) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("server.log"))
+            .expect("log file");
+        let mut child = Command::new(&self.bin)
+            .arg("serve")
+            .args(["--listen", listen, "--data-dir"])
+            .arg(self.dir.path().join("data"))
+            .args(&self.extra)
+            .env("BERTH_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("start berth serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let url = loop {
+            assert!(Instant::now() < deadline, "berth serve did not start");
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(url) = line.strip_prefix("berth: listening on ") {
+                        break url.to_owned();
+                    }
+                }
+                _ => panic!("berth serve exited before listening: {}", self.log()),
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        self.base = url.clone();
+        self.addr = url.rsplit("://").next().unwrap_or_default().to_owned();
+        self.child = Some(child);
+    }
+
+    /// Sends a signal (`"TERM"`, `"INT"`, …) to the server process, with kill(1).
+    pub fn signal(&self, signal: &str) {
+        if let Some(c) = &self.child {
+            let status = Command::new("kill").args(["-s", signal, &c.id().to_string()]).status().expect("run kill");
+            assert!(status.success(), "kill -s {signal} failed");
+        }
+    }
+
+    /// SIGKILLs the server and waits for it to die.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Waits for the server to exit (after a signal); its exit status.
+    pub fn wait(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        let c = self.child.as_mut()?;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = c.try_wait() {
+                self.child = None;
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// Starts the server again on the same port and data directory (after `kill`).
+    pub fn restart(&mut self) {
+        self.kill();
+        let addr = self.addr.clone();
+        self.launch(&addr);
+    }
+
+    /// Runs another `berth` subcommand against this server's data directory.
+    pub fn berth(&self, args: &[&str]) -> std::process::Output {
+        Command::new(&self.bin)
+            .args(args)
+            .arg("--data-dir")
+            .arg(self.dir.path().join("data"))
+            .output()
+            .expect("run berth")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
