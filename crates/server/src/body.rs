@@ -70,3 +70,32 @@ pub fn guarded(body: Body, rate: MinRate, counter: Counter) -> ByteStream {
     })
     .boxed()
 }
+
+/// Why [`read_to_limit`] gave up.
+#[derive(Debug)]
+pub enum LimitedError {
+    /// More than the limit was sent.
+    TooLarge,
+    /// The body failed.
+    Body(String),
+}
+
+/// Reads a whole body of at most `max` bytes. A larger body is still read (and thrown away)
+/// up to `drain` bytes, so the client, still sending, receives the 413 instead of a reset
+/// connection; beyond `drain` the connection is given up.
+pub async fn read_to_limit(body: Body, max: usize, drain: usize) -> Result<bytes::Bytes, LimitedError> {
+    let mut stream = body.into_data_stream();
+    let mut buf = bytes::BytesMut::new();
+    let mut total = 0usize;
+    while let Some(frame) = stream.next().await {
+        let frame = frame.map_err(|e| LimitedError::Body(e.to_string()))?;
+        total += frame.len();
+        if total > drain {
+            return Err(LimitedError::TooLarge);
+        }
+        if total <= max {
+            buf.extend_from_slice(&frame);
+        }
+    }
+    if total > max { Err(LimitedError::TooLarge) } else { Ok(buf.freeze()) }
+}

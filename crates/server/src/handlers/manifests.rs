@@ -2,13 +2,13 @@
 
 use super::{AppState, Query, header_str, hv};
 use crate::auth::Authorized;
+use crate::body::{LimitedError, read_to_limit};
 use crate::error::ApiError;
 use crate::route::OciRoute;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use berth_core::{ErrorCode, Reference, RepoName, Tag};
 use http::{HeaderMap, StatusCode, header};
-use http_body_util::{BodyExt, Limited};
 
 pub(super) async fn get(
     st: &AppState,
@@ -48,16 +48,16 @@ pub(super) async fn put(
         return Err(ApiError::new(ErrorCode::ManifestInvalid).detail("?tag= is only allowed on a push by digest"));
     }
     let max = st.registry.limits().max_manifest_bytes;
+    let drain = max.saturating_mul(4);
     let too_large =
         || ApiError::new(ErrorCode::PayloadTooLarge).detail(format!("manifests are limited to {max} bytes"));
-    if super::content_length(headers).is_some_and(|n| n > max as u64) {
+    if super::content_length(headers).is_some_and(|n| n > drain as u64) {
         return Err(too_large());
     }
-    let bytes = match Limited::new(body, max).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => return Err(too_large()),
-        Err(e) => return Err(ApiError::new(ErrorCode::ManifestInvalid).detail(format!("request body failed: {e}"))),
-    };
+    let bytes = read_to_limit(body, max, drain).await.map_err(|e| match e {
+        LimitedError::TooLarge => too_large(),
+        LimitedError::Body(e) => ApiError::new(ErrorCode::ManifestInvalid).detail(format!("request body failed: {e}")),
+    })?;
     st.metrics.bytes_in.inc_by(bytes.len() as u64);
     let content_type = header_str(headers, &header::CONTENT_TYPE).unwrap_or("");
     let put = st.registry.put_manifest(name, reference, &extra_tags, content_type, bytes).await?;
