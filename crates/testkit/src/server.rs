@@ -15,6 +15,8 @@ pub struct TestServer {
     pub addr: String,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
+    /// What the server printed on stdout up to and including its "listening on" line.
+    pub banner: Vec<String>,
 }
 
 impl TestServer {
@@ -28,6 +30,7 @@ impl TestServer {
             child: None,
             addr: String::new(),
             base: String::new(),
+            banner: Vec::new(),
         };
         s.launch("127.0.0.1:0");
         s
@@ -62,10 +65,12 @@ impl TestServer {
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         let deadline = Instant::now() + Duration::from_secs(30);
+        self.banner.clear();
         let url = loop {
             assert!(Instant::now() < deadline, "berth serve did not start");
             match lines.next() {
                 Some(Ok(line)) => {
+                    self.banner.push(line.clone());
                     if let Some(url) = line.strip_prefix("berth: listening on ") {
                         break url.to_owned();
                     }
