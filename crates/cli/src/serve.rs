@@ -49,10 +49,32 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
+/// Takes the data directory for this process: two servers on one directory would interleave
+/// uploads. The lock is released when the process exits, however it exits.
+fn lock_data_dir(config: &Config) -> Result<std::fs::File> {
+    let dir = &config.server.data_dir;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    let path = dir.join("berth.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            anyhow::bail!("another berth server is using {}; stop it or choose another --data-dir", dir.display())
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+    }
+}
+
 /// Runs the registry until SIGTERM or SIGINT.
 pub fn run(args: ConfigArgs) -> Result<ExitCode> {
     let config = args.load()?;
     init_logging();
+    let _lock = lock_data_dir(&config)?;
     runtime()?.block_on(async move {
         let (blobs, meta) = open_stores(&config).await?;
         let tls = berth_server::tls::setup(&config.tls, &config.server.data_dir).map_err(anyhow::Error::msg)?;

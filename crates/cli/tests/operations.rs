@@ -176,3 +176,13 @@ fn config_check_validates_files_environment_and_flags() {
         assert!(err.starts_with("berth: ") && err.contains(mentions), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn a_second_server_on_the_same_data_directory_is_refused() {
+    let s = server(&[]);
+    let data = s.data_dir().join("data");
+    let out = berth(&["serve", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()], &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("another berth server is using"), "{err}");
+}
