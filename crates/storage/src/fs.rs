@@ -17,9 +17,11 @@ use berth_core::{Algorithm, ByteStream, Digest, Hasher, StorageError, UploadId};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use tokio::sync::mpsc;
+use std::sync::Arc;
+use tokio::task::JoinHandle;
 
 /// Bytes gathered before one write (and one hash update) on the blocking writer thread.
 const WRITE_BUFFER: usize = 1024 * 1024;
@@ -64,30 +66,82 @@ impl FsBlobStore {
     }
 }
 
-/// Reads `len` bytes from `file` on a blocking thread into a bounded channel.
-fn stream_file(mut file: File, mut len: u64) -> ByteStream {
-    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(2);
-    tokio::task::spawn_blocking(move || {
-        while len > 0 {
-            let want = len.min(READ_BUFFER as u64) as usize;
-            let mut buf = BytesMut::zeroed(want);
-            let item = match file.read(&mut buf) {
-                Ok(0) => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "blob shorter than recorded")),
-                Ok(n) => {
-                    buf.truncate(n);
-                    len -= n as u64;
-                    Ok(buf.freeze())
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => Err(e),
-            };
-            let failed = item.is_err();
-            if tx.blocking_send(item).is_err() || failed {
-                return;
-            }
+/// Streams bytes `start..end` of `file`. Each read runs as its own blocking task and the next
+/// one starts before the current chunk is yielded, so disk reads overlap with the network, no
+/// thread waits on a slow client, and at most two chunks per download are in memory.
+fn stream_file(file: File, start: u64, end: u64) -> ByteStream {
+    struct Reader {
+        file: Arc<File>,
+        pos: u64,
+        end: u64,
+        next: Option<JoinHandle<io::Result<Bytes>>>,
+    }
+    fn read_at(file: &Arc<File>, pos: u64, end: u64) -> Option<JoinHandle<io::Result<Bytes>>> {
+        if pos >= end {
+            return None;
         }
-    });
-    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|i| (i, rx)) }).boxed()
+        let (file, n) = (file.clone(), (end - pos).min(READ_BUFFER as u64) as usize);
+        Some(tokio::task::spawn_blocking(move || {
+            let mut buf = BytesMut::zeroed(n);
+            file.read_exact_at(&mut buf, pos)?;
+            Ok(buf.freeze())
+        }))
+    }
+    let file = Arc::new(file);
+    let next = read_at(&file, start, end);
+    futures_util::stream::unfold(Reader { file, pos: start, end, next }, |mut r| async move {
+        let chunk = r.next.take()?.await.unwrap_or_else(|e| Err(io::Error::other(e)));
+        if let Ok(bytes) = &chunk {
+            r.pos += bytes.len() as u64;
+            r.next = read_at(&r.file, r.pos, r.end);
+        }
+        Some((chunk, r))
+    })
+    .boxed()
+}
+
+/// Hashes and writes an upload's buffers, one blocking task at a time, while the caller
+/// receives the next buffer: no thread waits on a slow client.
+struct ChunkWriter {
+    file: Arc<File>,
+    pos: u64,
+    hasher: Option<Hasher>,
+    inflight: Option<JoinHandle<io::Result<Hasher>>>,
+}
+
+impl ChunkWriter {
+    fn new(file: File, pos: u64, hasher: Hasher) -> Self {
+        ChunkWriter { file: Arc::new(file), pos, hasher: Some(hasher), inflight: None }
+    }
+
+    async fn wait(&mut self) -> io::Result<()> {
+        if let Some(task) = self.inflight.take() {
+            self.hasher = Some(task.await.map_err(io::Error::other)??);
+        }
+        Ok(())
+    }
+
+    /// Queues `buf` after the previous write has finished.
+    async fn push(&mut self, buf: Bytes) -> io::Result<()> {
+        self.wait().await?;
+        let mut hasher = self.hasher.take().ok_or_else(|| io::Error::other("upload writer lost its hash state"))?;
+        let (file, pos) = (self.file.clone(), self.pos);
+        self.pos += buf.len() as u64;
+        self.inflight = Some(tokio::task::spawn_blocking(move || {
+            hasher.update(&buf);
+            file.write_all_at(&buf, pos)?;
+            Ok(hasher)
+        }));
+        Ok(())
+    }
+
+    /// Waits for the last write and syncs the file; the hash of everything written.
+    async fn finish(mut self) -> io::Result<Hasher> {
+        self.wait().await?;
+        let file = self.file.clone();
+        tokio::task::spawn_blocking(move || file.sync_data()).await.map_err(io::Error::other)??;
+        self.hasher.take().ok_or_else(|| io::Error::other("upload writer lost its hash state"))
+    }
 }
 
 #[async_trait]
@@ -102,23 +156,19 @@ impl berth_core::BlobStore for FsBlobStore {
 
     async fn read(&self, digest: &Digest, range: Option<ByteRange>) -> Result<ByteStream, StorageError> {
         let path = self.blob_path(digest);
-        let (file, len) = blocking(move || {
-            let mut file = File::open(&path).map_err(|e| match e.kind() {
+        let (file, size) = blocking(move || {
+            let file = File::open(&path).map_err(|e| match e.kind() {
                 io::ErrorKind::NotFound => StorageError::NotFound,
                 _ => unavailable(e),
             })?;
             let size = file.metadata().map_err(unavailable)?.len();
-            let len = match range {
-                Some(r) => {
-                    file.seek(SeekFrom::Start(r.start)).map_err(unavailable)?;
-                    r.len().min(size.saturating_sub(r.start))
-                }
-                None => size,
-            };
-            Ok((file, len))
+            Ok((file, size))
         })
         .await?;
-        Ok(stream_file(file, len))
+        Ok(match range {
+            Some(r) => stream_file(file, r.start, (r.end + 1).min(size)),
+            None => stream_file(file, 0, size),
+        })
     }
 
     async fn delete(&self, digest: &Digest) -> Result<(), StorageError> {
@@ -165,12 +215,12 @@ impl berth_core::BlobStore for FsBlobStore {
         id: &UploadId,
         offset: u64,
         mut body: ByteStream,
-        mut hasher: Hasher,
+        hasher: Hasher,
         max_len: Option<u64>,
     ) -> Result<(u64, Hasher), StorageError> {
         let path = self.upload_path(id);
-        let mut file = blocking(move || {
-            let mut file = OpenOptions::new().read(true).write(true).open(&path).map_err(|e| match e.kind() {
+        let file = blocking(move || {
+            let file = OpenOptions::new().read(true).write(true).open(&path).map_err(|e| match e.kind() {
                 io::ErrorKind::NotFound => StorageError::NotFound,
                 _ => unavailable(e),
             })?;
@@ -181,23 +231,11 @@ impl berth_core::BlobStore for FsBlobStore {
             if len > offset {
                 file.set_len(offset).map_err(unavailable)?;
             }
-            file.seek(SeekFrom::Start(offset)).map_err(unavailable)?;
             Ok(file)
         })
         .await?;
 
-        // The network side gathers buffers; a blocking thread hashes and writes them, so
-        // receiving the next megabyte overlaps with hashing and writing the last one.
-        let (tx, mut rx) = mpsc::channel::<Bytes>(4);
-        let writer = tokio::task::spawn_blocking(move || -> io::Result<(File, Hasher)> {
-            while let Some(buf) = rx.blocking_recv() {
-                hasher.update(&buf);
-                file.write_all(&buf)?;
-            }
-            file.sync_data()?;
-            Ok((file, hasher))
-        });
-
+        let mut writer = ChunkWriter::new(file, offset, hasher);
         let mut total = offset;
         let mut pending = BytesMut::new();
         let mut failure = None;
@@ -215,27 +253,30 @@ impl berth_core::BlobStore for FsBlobStore {
                 break;
             }
             pending.extend_from_slice(&chunk);
-            if pending.len() >= WRITE_BUFFER && tx.send(pending.split().freeze()).await.is_err() {
+            if pending.len() >= WRITE_BUFFER
+                && let Err(e) = writer.push(pending.split().freeze()).await
+            {
+                failure = Some(unavailable(e));
                 break;
             }
         }
         if failure.is_none() && !pending.is_empty() {
-            let _ = tx.send(pending.freeze()).await;
+            failure = writer.push(pending.freeze()).await.err().map(unavailable);
         }
-        drop(tx);
-        let written = writer.await.map_err(|e| unavailable(io::Error::other(e)))?;
-        match (failure, written) {
-            (None, Ok((_, hasher))) => Ok((total, hasher)),
-            (failure, written) => {
+        let written = match failure {
+            None => writer.finish().await.map_err(unavailable),
+            Some(failure) => Err(failure),
+        };
+        match written {
+            Ok(hasher) => Ok((total, hasher)),
+            Err(failure) => {
                 // Leave the upload at its durable length `offset`.
                 let path = self.upload_path(id);
                 blocking(move || {
                     OpenOptions::new().write(true).open(&path).and_then(|f| f.set_len(offset)).map_err(unavailable)
                 })
                 .await?;
-                Err(failure.unwrap_or_else(|| {
-                    unavailable(written.err().unwrap_or_else(|| io::Error::other("writer stopped")))
-                }))
+                Err(failure)
             }
         }
     }
@@ -278,7 +319,7 @@ impl berth_core::BlobStore for FsBlobStore {
             })
         })
         .await?;
-        Ok(stream_file(file, size))
+        Ok(stream_file(file, 0, size))
     }
 
     async fn abort(&self, id: &UploadId) -> Result<(), StorageError> {

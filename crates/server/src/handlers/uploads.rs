@@ -12,6 +12,7 @@ use berth_core::range::parse_content_range;
 use berth_core::{Algorithm, Digest, DigestError, ErrorCode, RepoName, UploadId, UploadSession};
 use berth_registry::{Chunk, MountOutcome, RegistryError};
 use http::{HeaderMap, StatusCode, header};
+use http_body::Body as _;
 
 fn digest_param(query: &Query) -> Result<Option<Digest>, ApiError> {
     query
@@ -135,8 +136,9 @@ pub(super) async fn put(
     let digest = digest_param(query)?
         .ok_or_else(|| ApiError::new(ErrorCode::DigestInvalid).detail("the digest query parameter is required"))?;
     let chunk = chunk(headers)?;
-    let stream = guarded(body, st.min_rate, st.metrics.bytes_in.clone());
-    match st.registry.finish(name, id, &digest, chunk, Some(stream)).await {
+    // A PUT that only closes the upload has no body to append.
+    let stream = (!body.is_end_stream()).then(|| guarded(body, st.min_rate, st.metrics.bytes_in.clone()));
+    match st.registry.finish(name, id, &digest, chunk, stream).await {
         Ok(_) => {
             st.metrics.upload("completed");
             Ok(created(name, &digest))
