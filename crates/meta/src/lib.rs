@@ -4,6 +4,7 @@
 //! with one migration list per backend, so SQLite and PostgreSQL can share the trait tests in
 //! [`testsuite`].
 
+mod cache;
 mod migrations;
 pub mod sqlite;
 pub mod testsuite;

@@ -4,6 +4,7 @@
 //! writer connection (SQLite admits one writer; queueing in the pool beats `SQLITE_BUSY`) and a
 //! small pool of read-only connections that never wait for the writer.
 
+use crate::cache::ManifestCache;
 use crate::migrations;
 use async_trait::async_trait;
 use berth_core::{
@@ -16,11 +17,12 @@ use sqlx::{AssertSqlSafe, Row, SqlitePool};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Metadata in one SQLite file.
-#[derive(Debug, Clone)]
+/// Metadata in one SQLite file. Meant to be owned by one process (the server locks its data
+/// directory): manifest lookups are cached in memory and invalidated by this process's writes.
 pub struct SqliteMeta {
     writer: SqlitePool,
     reader: SqlitePool,
+    cache: ManifestCache,
 }
 
 fn db(e: sqlx::Error) -> MetaError {
@@ -41,7 +43,25 @@ fn opt_digest(row: &SqliteRow, col: &str) -> Result<Option<Digest>, MetaError> {
     s.map(|s| Digest::parse(&s).map_err(|e| MetaError::Unavailable(format!("stored digest {s:?}: {e}")))).transpose()
 }
 
-const MANIFEST_COLUMNS: &str = "m.digest, m.media_type, m.content, m.artifact_type, m.subject, m.annotations";
+macro_rules! manifest_columns {
+    () => {
+        "m.digest, m.media_type, m.content, m.artifact_type, m.subject, m.annotations"
+    };
+}
+
+const MANIFEST_BY_TAG: &str = concat!(
+    "SELECT ",
+    manifest_columns!(),
+    " FROM tags t JOIN repositories r ON r.id = t.repo_id
+      JOIN manifests m ON m.repo_id = t.repo_id AND m.digest = t.digest
+      WHERE r.name = ? AND t.name = ?"
+);
+
+const MANIFEST_BY_DIGEST: &str = concat!(
+    "SELECT ",
+    manifest_columns!(),
+    " FROM manifests m JOIN repositories r ON r.id = m.repo_id WHERE r.name = ? AND m.digest = ?"
+);
 
 fn manifest(row: &SqliteRow) -> Result<ManifestRecord, MetaError> {
     Ok(ManifestRecord {
@@ -75,7 +95,7 @@ impl SqliteMeta {
         Self::migrate(&writer).await?;
         let reader =
             SqlitePoolOptions::new().max_connections(4).connect_with(base.read_only(true)).await.map_err(db)?;
-        Ok(SqliteMeta { writer, reader })
+        Ok(SqliteMeta { writer, reader, cache: ManifestCache::default() })
     }
 
     async fn migrate(pool: &SqlitePool) -> Result<(), MetaError> {
@@ -91,6 +111,25 @@ impl SqliteMeta {
             tracing::info!(migration = i + 1, "applied SQLite migration");
         }
         Ok(())
+    }
+
+    /// A manifest by tag or digest (`sql` binds repository then `key`), through the cache.
+    async fn cached_manifest(
+        &self,
+        repo: &RepoName,
+        key: &str,
+        sql: &'static str,
+    ) -> Result<Option<ManifestRecord>, MetaError> {
+        let generation = match self.cache.get(repo.as_str(), key) {
+            Ok(hit) => return Ok(Some(hit)),
+            Err(generation) => generation,
+        };
+        let row = sqlx::query(sql).bind(repo.as_str()).bind(key).fetch_optional(&self.reader).await.map_err(db)?;
+        let found = row.as_ref().map(manifest).transpose()?;
+        if let Some(m) = &found {
+            self.cache.store(generation, repo.as_str(), key, m);
+        }
+        Ok(found)
     }
 
     async fn repo_id(&self, repo: &RepoName) -> Result<Option<i64>, MetaError> {
@@ -270,38 +309,17 @@ impl MetadataStore for SqliteMeta {
             .await
             .map_err(db)?;
         }
-        tx.commit().await.map_err(db)
+        let committed = tx.commit().await.map_err(db);
+        self.cache.invalidate();
+        committed
     }
 
     async fn manifest_by_tag(&self, repo: &RepoName, tag: &Tag) -> Result<Option<ManifestRecord>, MetaError> {
-        let sql = format!(
-            "SELECT {MANIFEST_COLUMNS} FROM tags t
-             JOIN repositories r ON r.id = t.repo_id
-             JOIN manifests m ON m.repo_id = t.repo_id AND m.digest = t.digest
-             WHERE r.name = ? AND t.name = ?"
-        );
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(repo.as_str())
-            .bind(tag.as_str())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db)?;
-        row.as_ref().map(manifest).transpose()
+        self.cached_manifest(repo, tag.as_str(), MANIFEST_BY_TAG).await
     }
 
     async fn manifest_by_digest(&self, repo: &RepoName, d: &Digest) -> Result<Option<ManifestRecord>, MetaError> {
-        let sql = format!(
-            "SELECT {MANIFEST_COLUMNS} FROM manifests m
-             JOIN repositories r ON r.id = m.repo_id
-             WHERE r.name = ? AND m.digest = ?"
-        );
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(repo.as_str())
-            .bind(d.to_string())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db)?;
-        row.as_ref().map(manifest).transpose()
+        self.cached_manifest(repo, &d.to_string(), MANIFEST_BY_DIGEST).await
     }
 
     async fn delete_manifest(&self, repo: &RepoName, d: &Digest) -> Result<bool, MetaError> {
@@ -321,7 +339,9 @@ impl MetadataStore for SqliteMeta {
         ] {
             sqlx::query(sql).bind(repo_id).bind(&digest).execute(&mut *tx).await.map_err(db)?;
         }
-        tx.commit().await.map_err(db)?;
+        let committed = tx.commit().await.map_err(db);
+        self.cache.invalidate();
+        committed?;
         Ok(deleted > 0)
     }
 
@@ -332,8 +352,9 @@ impl MetadataStore for SqliteMeta {
                 .bind(repo.as_str())
                 .execute(&self.writer)
                 .await
-                .map_err(db)?;
-        Ok(r.rows_affected() > 0)
+                .map_err(db);
+        self.cache.invalidate();
+        Ok(r?.rows_affected() > 0)
     }
 
     async fn list_tags(&self, repo: &RepoName, page: &Page) -> Result<Option<Vec<String>>, MetaError> {
@@ -458,11 +479,12 @@ impl MetadataStore for SqliteMeta {
     }
 
     async fn all_manifests(&self) -> Result<Vec<(String, ManifestRecord)>, MetaError> {
-        let sql = format!(
-            "SELECT r.name AS repo, {MANIFEST_COLUMNS} FROM manifests m
-             JOIN repositories r ON r.id = m.repo_id ORDER BY r.name, m.digest"
+        let sql = concat!(
+            "SELECT r.name AS repo, ",
+            manifest_columns!(),
+            " FROM manifests m JOIN repositories r ON r.id = m.repo_id ORDER BY r.name, m.digest"
         );
-        let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(&self.reader).await.map_err(db)?;
+        let rows = sqlx::query(sql).fetch_all(&self.reader).await.map_err(db)?;
         rows.iter().map(|r| Ok((r.try_get("repo").map_err(db)?, manifest(r)?))).collect()
     }
 }
