@@ -2,13 +2,15 @@
 
 use crate::ConfigArgs;
 use anyhow::{Context, Result};
-use berth_core::{BlobStore, MetadataStore};
+use berth_core::{BlobStore, IdentityStore, MetadataStore};
 use berth_meta::SqliteMeta;
+use berth_registry::auth::{AuthService, NewSecret};
 use berth_registry::{Limits, RegistryService};
 use berth_server::auth::Challenge;
 use berth_server::body::MinRate;
 use berth_server::config::TlsMode;
 use berth_server::metrics::Metrics;
+use berth_server::ratelimit::FailureLimiter;
 use berth_server::serve::ServeOptions;
 use berth_server::{AppState, Config};
 use berth_storage::FsBlobStore;
@@ -17,14 +19,42 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-async fn open_stores(config: &Config) -> Result<(Arc<dyn BlobStore>, Arc<dyn MetadataStore>)> {
+/// The embedded stores: blobs on the filesystem; metadata and identities in one SQLite file.
+struct Stores {
+    blobs: Arc<dyn BlobStore>,
+    meta: Arc<dyn MetadataStore>,
+    identities: Arc<dyn IdentityStore>,
+}
+
+async fn open_stores(config: &Config) -> Result<Stores> {
     let dir = &config.server.data_dir;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create the data directory {}", dir.display()))?;
     let blobs = FsBlobStore::open(dir).with_context(|| format!("cannot open blob storage in {}", dir.display()))?;
-    let meta = SqliteMeta::open(&dir.join("meta.db"))
-        .await
-        .with_context(|| format!("cannot open the metadata database in {}", dir.display()))?;
-    Ok((Arc::new(blobs), Arc::new(meta)))
+    let meta = Arc::new(
+        SqliteMeta::open(&dir.join("meta.db"))
+            .await
+            .with_context(|| format!("cannot open the metadata database in {}", dir.display()))?,
+    );
+    Ok(Stores { blobs: Arc::new(blobs), meta: meta.clone(), identities: meta })
+}
+
+/// Name of the Owner created on the first start of an empty registry.
+const BOOTSTRAP_OWNER: &str = "berth-owner";
+
+/// Writes the bootstrap Owner's credentials, readable by this user only.
+fn write_bootstrap(path: &std::path::Path, created: &NewSecret) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let body = serde_json::json!({ "appId": created.principal.app_id, "password": created.password });
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(serde_json::to_string_pretty(&body)?.as_bytes())?;
+    f.sync_all()?;
+    Ok(())
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -76,7 +106,7 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
     init_logging();
     let _lock = lock_data_dir(&config)?;
     runtime()?.block_on(async move {
-        let (blobs, meta) = open_stores(&config).await?;
+        let stores = open_stores(&config).await?;
         let tls = berth_server::tls::setup(&config.tls, &config.server.data_dir).map_err(anyhow::Error::msg)?;
         let listener = tokio::net::TcpListener::bind(config.server.listen)
             .await
@@ -88,12 +118,26 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
             _ => addr.to_string(),
         };
         let public_url = config.server.public_url.clone().unwrap_or_else(|| format!("{scheme}://{host}"));
+        let service = public_url.split("://").nth(1).unwrap_or(&host).trim_end_matches('/').to_lowercase();
         let limits = &config.limits;
-        let registry = RegistryService::new(blobs, meta, Limits { max_manifest_bytes: limits.max_manifest_bytes });
+        let auth = AuthService::new(stores.identities.clone(), service.clone(), config.auth.access_token_ttl_secs)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        let bootstrap_path = config.server.data_dir.join("bootstrap-credentials.json");
+        let bootstrapped = auth.bootstrap(BOOTSTRAP_OWNER).await.context("cannot create the bootstrap owner")?;
+        if let Some(created) = &bootstrapped {
+            write_bootstrap(&bootstrap_path, created)?;
+        }
+        let registry =
+            RegistryService::new(stores.blobs, stores.meta, Limits { max_manifest_bytes: limits.max_manifest_bytes });
         let state = Arc::new(AppState {
             registry: Arc::new(registry),
-            policy: Default::default(),
-            challenge: Challenge { realm: format!("{public_url}/oauth2/token"), service: host.clone() },
+            auth: Arc::new(auth),
+            limiter: FailureLimiter::new(
+                config.auth.failed_auth_limit,
+                Duration::from_secs(config.auth.failed_auth_window_secs),
+            ),
+            challenge: Challenge { realm: format!("{public_url}/oauth2/token"), service },
             min_rate: MinRate {
                 window: Duration::from_secs(limits.body_rate_window_secs),
                 min_bytes: limits.body_min_bytes_per_window,
@@ -108,6 +152,13 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
         };
         let mut out = std::io::stdout().lock();
         writeln!(out, "berth: data in {}", config.server.data_dir.display())?;
+        if bootstrapped.is_some() {
+            writeln!(
+                out,
+                "berth: created the owner {BOOTSTRAP_OWNER}; its credentials are in {}",
+                bootstrap_path.display()
+            )?;
+        }
         if let Some(ca) = tls.as_ref().and_then(|t| t.ca_path.as_ref()) {
             writeln!(out, "berth: clients must trust the CA certificate {}", ca.display())?;
             writeln!(
@@ -128,8 +179,9 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
 pub fn fsck(args: ConfigArgs) -> Result<ExitCode> {
     let config = args.load()?;
     runtime()?.block_on(async move {
-        let (blobs, meta) = open_stores(&config).await?;
-        let report = berth_registry::fsck::run(blobs.as_ref(), meta.as_ref()).await.map_err(anyhow::Error::msg)?;
+        let stores = open_stores(&config).await?;
+        let report =
+            berth_registry::fsck::run(stores.blobs.as_ref(), stores.meta.as_ref()).await.map_err(anyhow::Error::msg)?;
         for f in &report.findings {
             println!("{}: {f}", if f.is_error() { "ERROR" } else { "note" });
         }

@@ -4,9 +4,10 @@
 mod common;
 
 use berth_core::Algorithm;
+use berth_testkit::TestServer;
 use berth_testkit::image::{Blob, Image, random_bytes};
 use berth_testkit::oci::{absolute, error_code, push_blob, push_image, put_manifest};
-use common::{client, raw, raw_get, server};
+use common::{raw, raw_get, server, started};
 use reqwest::StatusCode;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -21,8 +22,8 @@ fn raw_code(response: &str) -> String {
     v["errors"][0]["code"].as_str().unwrap_or_default().to_owned()
 }
 
-fn assert_raw(addr: &str, path: &str, status: u16, code: &str) {
-    let (got, text) = raw_get(addr, path);
+fn assert_raw(s: &TestServer, path: &str, status: u16, code: &str) {
+    let (got, text) = raw_get(s, path);
     assert_eq!((got, raw_code(&text)), (status, code.to_owned()), "GET {path}: {text}");
 }
 
@@ -31,10 +32,10 @@ fn invalid_repository_names_are_name_invalid() {
     let s = server(&[]);
     let long = "a".repeat(256);
     for name in ["Upper", "a/../b", "a//b", long.as_str(), "a%2Fb", "a/./b", "-a", "a_", ".."] {
-        assert_raw(&s.addr, &format!("/v2/{name}/tags/list"), 400, "NAME_INVALID");
-        assert_raw(&s.addr, &format!("/v2/{name}/manifests/latest"), 400, "NAME_INVALID");
+        assert_raw(&s, &format!("/v2/{name}/tags/list"), 400, "NAME_INVALID");
+        assert_raw(&s, &format!("/v2/{name}/manifests/latest"), 400, "NAME_INVALID");
     }
-    let (status, _) = raw_get(&s.addr, &format!("/v2/{}/tags/list", "a".repeat(255)));
+    let (status, _) = raw_get(&s, &format!("/v2/{}/tags/list", "a".repeat(255)));
     assert_eq!(status, 404, "255 characters is a valid (unknown) name");
 }
 
@@ -42,10 +43,10 @@ fn invalid_repository_names_are_name_invalid() {
 fn invalid_digests_and_unknown_algorithms_are_digest_invalid() {
     let s = server(&[]);
     for d in ["sha256:xyz", "sha256:ABCDEF", "sha256", "sha256:", "md5:d41d8cd98f00b204e9800998ecf8427e", "SHA256:00"] {
-        assert_raw(&s.addr, &format!("/v2/{REPO}/blobs/{d}"), 400, "DIGEST_INVALID");
-        assert_raw(&s.addr, &format!("/v2/{REPO}/referrers/{d}"), 400, "DIGEST_INVALID");
+        assert_raw(&s, &format!("/v2/{REPO}/blobs/{d}"), 400, "DIGEST_INVALID");
+        assert_raw(&s, &format!("/v2/{REPO}/referrers/{d}"), 400, "DIGEST_INVALID");
     }
-    assert_raw(&s.addr, &format!("/v2/{REPO}/manifests/sha256:nothex"), 400, "DIGEST_INVALID");
+    assert_raw(&s, &format!("/v2/{REPO}/manifests/sha256:nothex"), 400, "DIGEST_INVALID");
 }
 
 #[test]
@@ -62,13 +63,13 @@ fn path_traversal_in_any_segment_is_refused() {
         ("/v2/%2E%2E/tags/list", 400, "NAME_INVALID"),
     ];
     for (path, status, code) in cases {
-        assert_raw(&s.addr, path, status, code);
+        assert_raw(&s, path, status, code);
     }
 }
 
 #[tokio::test]
 async fn wrong_digest_on_put_stores_nothing() {
-    let (s, c) = (server(&[]), client());
+    let (s, c) = started();
     let content = random_bytes(1, 4000);
     let claimed = Blob::new(Algorithm::Sha256, "x", random_bytes(2, 4000)).digest;
     let actual = Blob::new(Algorithm::Sha256, "x", content.clone()).digest;
@@ -106,23 +107,24 @@ fn lying_request(addr: &str, head: &str, announced: usize, sent: usize) -> (u16,
 
 #[tokio::test]
 async fn a_content_length_that_lies_is_refused_and_keeps_nothing() {
-    let (s, c) = (server(&[]), client());
+    let (s, c) = started();
+    let auth = s.basic();
     let r = c.post(format!("{}/v2/{REPO}/blobs/uploads/", s.base)).send().await.unwrap();
     let loc = r.headers()["location"].to_str().unwrap().to_owned();
-    let (status, text) = lying_request(&s.addr, &format!("PATCH {loc} HTTP/1.1\r\n"), 100, 50);
+    let (status, text) = lying_request(&s.addr, &format!("PATCH {loc} HTTP/1.1\r\nAuthorization: {auth}\r\n"), 100, 50);
     assert_eq!((status, raw_code(&text)), (400, "BLOB_UPLOAD_INVALID".to_owned()), "{text}");
     let r = c.get(absolute(&s.base, &loc)).send().await.unwrap();
     assert_eq!(r.headers()["range"], "0-0", "the short body left nothing behind");
 
     let (status, text) = raw(
         &s.addr,
-        format!("PATCH {loc} HTTP/1.1\r\nHost: x\r\nContent-Range: 0-99\r\nContent-Length: 10\r\n\r\n0123456789")
+        format!("PATCH {loc} HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\nContent-Range: 0-99\r\nContent-Length: 10\r\n\r\n0123456789")
             .as_bytes(),
     );
     assert_eq!((status, raw_code(&text)), (400, "SIZE_INVALID".to_owned()), "{text}");
 
     let digest = Blob::new(Algorithm::Sha256, "x", vec![b'x'; 100]).digest;
-    let head = format!("POST /v2/{REPO}/blobs/uploads/?digest={digest} HTTP/1.1\r\n");
+    let head = format!("POST /v2/{REPO}/blobs/uploads/?digest={digest} HTTP/1.1\r\nAuthorization: {auth}\r\n");
     let (status, text) = lying_request(&s.addr, &head, 100, 60);
     assert_eq!((status, raw_code(&text)), (400, "BLOB_UPLOAD_INVALID".to_owned()), "{text}");
     let r = c.head(format!("{}/v2/{REPO}/blobs/{digest}", s.base)).send().await.unwrap();
@@ -131,7 +133,7 @@ async fn a_content_length_that_lies_is_refused_and_keeps_nothing() {
 
 #[tokio::test]
 async fn manifest_refusals() {
-    let (s, c) = (server(&[]), client());
+    let (s, c) = started();
     let img = Image::oci(Algorithm::Sha256, 3, &[100], "amd64");
     let put = |reference: String, content_type: &'static str, body: Vec<u8>| {
         let (c, base) = (c.clone(), s.base.clone());
@@ -168,7 +170,7 @@ async fn manifest_refusals() {
 
 #[tokio::test]
 async fn refused_methods_are_unsupported() {
-    let (s, c) = (server(&[]), client());
+    let (s, c) = started();
     push_image(&c, &s.base, REPO, &Image::oci(Algorithm::Sha256, 4, &[10], "amd64"), "v1").await;
     let r = c.post(format!("{}/v2/{REPO}/manifests/v1", s.base)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
@@ -185,6 +187,7 @@ fn a_slow_client_does_not_hold_the_server() {
     )
     .unwrap();
     let s = server(&["--config", config.to_str().unwrap()]);
+    let auth = s.basic();
 
     // Headers one byte a second: the connection is closed after the header timeout.
     let started = Instant::now();
@@ -203,12 +206,15 @@ fn a_slow_client_does_not_hold_the_server() {
     // A body one byte a second: the upload is cut off after one rate window.
     let (_, text) = raw(
         &s.addr,
-        format!("POST /v2/{REPO}/blobs/uploads/ HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").as_bytes(),
+        format!(
+            "POST /v2/{REPO}/blobs/uploads/ HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\nContent-Length: 0\r\n\r\n"
+        )
+        .as_bytes(),
     );
     let loc = text.lines().find_map(|l| l.strip_prefix("location: ")).unwrap().trim().to_owned();
     let mut tcp = TcpStream::connect(&s.addr).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
-    write!(tcp, "PATCH {loc} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n").unwrap();
+    write!(tcp, "PATCH {loc} HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\nContent-Length: 1000\r\n\r\n").unwrap();
     let started = Instant::now();
     let mut answer = String::new();
     while started.elapsed() < Duration::from_secs(15) {
@@ -226,5 +232,5 @@ fn a_slow_client_does_not_hold_the_server() {
     assert!(answer.starts_with("HTTP/1.1 400"), "slow body answered with: {answer:?}");
     assert_eq!(raw_code(&answer), "BLOB_UPLOAD_INVALID");
     // The server still serves others.
-    assert_eq!(raw_get(&s.addr, "/v2/").0, 200);
+    assert_eq!(raw_get(&s, "/v2/").0, 200);
 }

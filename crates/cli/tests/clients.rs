@@ -2,6 +2,9 @@
 //! containerd's `ctr` (pull and unpack from a private containerd) and oras-py (an artifact
 //! with a subject, found through the referrers API).
 //!
+//! The server requires authentication: every client signs in as the bootstrap Owner (and is
+//! refused with a wrong password) through the registry's token flow.
+//!
 //! The tools are installed by `scripts/install-test-deps`; a missing tool fails the test with
 //! a sentence saying so, it never skips.
 
@@ -29,6 +32,28 @@ const LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
 
 fn server() -> TestServer {
     TestServer::start(Path::new(env!("CARGO_BIN_EXE_berth")), &[])
+}
+
+/// The Owner's `ID:PASSWORD`, as skopeo's `--*-creds` and ctr's `--user` take it.
+fn creds(srv: &TestServer) -> String {
+    format!("{}:{}", srv.owner.0, srv.owner.1)
+}
+
+/// The Owner's ID with a password that is not the Owner's.
+fn wrong_creds(srv: &TestServer) -> String {
+    format!("{}:{}x", srv.owner.0, srv.owner.1)
+}
+
+/// Asserts `out` is a failed run whose stderr says the registry refused the credentials.
+fn assert_refused(what: &str, out: &Output, srv: &TestServer) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lower = stderr.to_lowercase();
+    assert!(
+        !out.status.success() && (lower.contains("401") || lower.contains("unauthorized")),
+        "{what} with a wrong password: want a failure naming 401/unauthorized, got {}\nstderr:\n{stderr}\nserver log:\n{}",
+        out.status,
+        srv.log()
+    );
 }
 
 /// Runs `cmd` to completion (stdin closed, output captured), killing it after `timeout`.
@@ -92,21 +117,27 @@ fn skopeo(args: &[&str], timeout: Duration) -> Output {
     succeed(Command::new("skopeo").args(args), timeout)
 }
 
-/// `skopeo copy` from an OCI layout to the registry.
-fn skopeo_push(layout: &Path, tag: &str, dest: &str, extra: &[&str]) {
-    let src = format!("oci:{}:{tag}", layout.display());
-    let dest = format!("docker://{dest}");
-    let mut args = vec!["copy", "--quiet", "--preserve-digests", "--dest-tls-verify=false"];
-    args.extend_from_slice(extra);
-    args.extend([src.as_str(), dest.as_str()]);
-    skopeo(&args, LONG);
+/// The arguments of `skopeo copy` from an OCI layout to the registry as `creds`.
+fn skopeo_push_args(layout: &Path, tag: &str, dest: &str, creds: &str, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> =
+        ["copy", "--quiet", "--preserve-digests", "--dest-tls-verify=false", "--dest-creds", creds]
+            .map(String::from)
+            .into();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args.extend([format!("oci:{}:{tag}", layout.display()), format!("docker://{dest}")]);
+    args
 }
 
-/// `skopeo copy` from the registry to an OCI layout.
-fn skopeo_pull(src: &str, layout: &Path, tag: &str, extra: &[&str]) {
+/// `skopeo copy` from an OCI layout to the registry, signed in with `creds`.
+fn skopeo_push(layout: &Path, tag: &str, dest: &str, creds: &str, extra: &[&str]) {
+    succeed(Command::new("skopeo").args(skopeo_push_args(layout, tag, dest, creds, extra)), LONG);
+}
+
+/// `skopeo copy` from the registry to an OCI layout, signed in with `creds`.
+fn skopeo_pull(src: &str, layout: &Path, tag: &str, creds: &str, extra: &[&str]) {
     let src = format!("docker://{src}");
     let dest = format!("oci:{}:{tag}", layout.display());
-    let mut args = vec!["copy", "--quiet", "--preserve-digests", "--src-tls-verify=false"];
+    let mut args = vec!["copy", "--quiet", "--preserve-digests", "--src-tls-verify=false", "--src-creds", creds];
     args.extend_from_slice(extra);
     args.extend([src.as_str(), dest.as_str()]);
     skopeo(&args, LONG);
@@ -303,15 +334,23 @@ async fn skopeo_oci_round_trip() {
     image::write_layout(&src, &blobs, &img.manifest, "v1");
 
     let remote = format!("{}/clients/round-trip:v1", srv.addr);
-    skopeo_push(&src, "v1", &remote, &[]);
+    // A wrong password: skopeo is refused and nothing lands under the tag.
+    let refused =
+        run(Command::new("skopeo").args(skopeo_push_args(&src, "v1", &remote, &wrong_creds(&srv), &[])), SHORT);
+    assert_refused("skopeo copy", &refused, &srv);
+    let http = srv.client();
+    let r = http.get(format!("{}/v2/clients/round-trip/manifests/v1", srv.base)).send().await.unwrap();
+    assert_eq!(r.status(), 404, "the refused push stored a manifest");
+
+    skopeo_push(&src, "v1", &remote, &creds(&srv), &[]);
 
     // What the registry now serves under the tag is the source manifest, unchanged.
-    let r = reqwest::get(format!("{}/v2/clients/round-trip/manifests/v1", srv.base)).await.unwrap();
+    let r = http.get(format!("{}/v2/clients/round-trip/manifests/v1", srv.base)).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["docker-content-digest"], img.manifest.digest.to_string().as_str());
     assert_eq!(r.bytes().await.unwrap(), img.manifest.bytes);
 
-    skopeo_pull(&remote, &out, "v1", &[]);
+    skopeo_pull(&remote, &out, "v1", &creds(&srv), &[]);
     assert_same_layout(&src, &out);
     assert_eq!(layout_top(&out), img.manifest.digest.to_string());
 }
@@ -330,10 +369,10 @@ async fn skopeo_multi_arch_index_all() {
     image::write_layout(&src, &blobs, &index, "multi");
 
     let remote = format!("{}/clients/multi:multi", srv.addr);
-    skopeo_push(&src, "multi", &remote, &["--all"]);
+    skopeo_push(&src, "multi", &remote, &creds(&srv), &["--all"]);
 
     // The index by tag: the same bytes, as an index.
-    let http = reqwest::Client::new();
+    let http = srv.client();
     let r = http
         .get(format!("{}/v2/clients/multi/manifests/multi", srv.base))
         .header("accept", media::OCI_INDEX)
@@ -362,7 +401,7 @@ async fn skopeo_multi_arch_index_all() {
         }
     }
 
-    skopeo_pull(&remote, &out, "multi", &["--all"]);
+    skopeo_pull(&remote, &out, "multi", &creds(&srv), &["--all"]);
     assert_same_layout(&src, &out);
     assert_eq!(layout_top(&out), index.digest.to_string());
 }
@@ -395,13 +434,13 @@ async fn skopeo_one_gib_image() {
 
     let remote = format!("{}/clients/big:big", srv.addr);
     let t = Instant::now();
-    skopeo_push(&src, "big", &remote, &[]);
+    skopeo_push(&src, "big", &remote, &creds(&srv), &[]);
     eprintln!("skopeo_one_gib_image: push took {:?}", t.elapsed());
     // Only the registry's copy and the pulled one on disk from here on.
     std::fs::remove_dir_all(&src).unwrap();
 
     let t = Instant::now();
-    skopeo_pull(&remote, &out, "big", &[]);
+    skopeo_pull(&remote, &out, "big", &creds(&srv), &[]);
     eprintln!("skopeo_one_gib_image: pull took {:?}", t.elapsed());
 
     assert_eq!(layout_top(&out), manifest.digest.to_string());
@@ -433,10 +472,21 @@ async fn ctr_pulls_image_pushed_by_skopeo() {
     blobs.push(&img.manifest);
     image::write_layout(tmp.path(), &blobs, &img.manifest, "v1");
     let reference = format!("{}/clients/ctr:v1", srv.addr);
-    skopeo_push(tmp.path(), "v1", &reference, &[]);
+    skopeo_push(tmp.path(), "v1", &reference, &creds(&srv), &[]);
 
     let containerd = Containerd::start();
-    containerd.ctr(&["images", "pull", "--plain-http", "--snapshotter", "native", &reference]);
+    let pull = |user: &str| {
+        let mut cmd = Command::new("ctr");
+        cmd.arg("-a").arg(containerd.socket());
+        cmd.args(["images", "pull", "--plain-http", "--snapshotter", "native", "--user", user, &reference]);
+        cmd
+    };
+    // A wrong password: the pull is refused and nothing is unpacked.
+    let out = run(&mut pull(&wrong_creds(&srv)), SHORT);
+    assert_refused("ctr images pull", &out, &srv);
+    assert!(containerd.unpacked("hello.txt").is_empty(), "a refused pull unpacked the layer");
+
+    succeed(&mut pull(&creds(&srv)), SHORT);
 
     let listed = String::from_utf8(containerd.ctr(&["images", "ls"]).stdout).unwrap();
     let digest = img.manifest.digest.to_string();
@@ -454,7 +504,7 @@ async fn ctr_pulls_image_pushed_by_skopeo() {
 async fn oras_pushes_artifact_with_subject_and_referrers_lists_it() {
     const ARTIFACT_TYPE: &str = "application/vnd.berth.test.sbom";
     let srv = server();
-    let http = reqwest::Client::new();
+    let http = srv.client();
     let img = Image::oci(Algorithm::Sha256, 41, &[10_000], "amd64");
     berth_testkit::oci::push_image(&http, &srv.base, "clients/oras", &img, "v1").await;
 
@@ -481,8 +531,10 @@ async fn oras_pushes_artifact_with_subject_and_referrers_lists_it() {
     std::fs::write(work.path().join("sbom.json"), br#"{"spdxVersion":"SPDX-2.3"}"#).unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/oras_push.py");
     let target = format!("{}/clients/oras:sbom", srv.addr);
-    let out = succeed(
-        Command::new("python3").arg(script).current_dir(work.path()).args([
+    let oras_push = |password: &str| {
+        let mut cmd = Command::new("python3");
+        cmd.arg(script).current_dir(work.path()).env("ORAS_USER", &srv.owner.0).env("ORAS_PASSWORD", password);
+        cmd.args([
             target.as_str(),
             &subject_type,
             &subject_digest,
@@ -490,9 +542,16 @@ async fn oras_pushes_artifact_with_subject_and_referrers_lists_it() {
             ARTIFACT_TYPE,
             "sbom.json:application/spdx+json",
             "org.example.kind=sbom",
-        ]),
-        SHORT,
-    );
+        ]);
+        cmd
+    };
+    // A wrong password: oras-py is refused and the subject gains no referrer.
+    let out = run(&mut oras_push(&format!("{}x", srv.owner.1)), SHORT);
+    assert_refused("oras push", &out, &srv);
+    let r = http.get(format!("{}/v2/clients/oras/manifests/sbom", srv.base)).send().await.unwrap();
+    assert_eq!(r.status(), 404, "the refused push stored a manifest");
+
+    let out = succeed(&mut oras_push(&srv.owner.1), SHORT);
     let artifact = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     Digest::parse(&artifact).unwrap_or_else(|_| panic!("oras_push.py printed {artifact:?}, not a digest"));
 

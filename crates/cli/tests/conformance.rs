@@ -7,7 +7,7 @@ mod common;
 use berth_core::{Algorithm, Digest, media};
 use berth_testkit::image::{Blob, Image, artifact, random_bytes};
 use berth_testkit::oci::{absolute, error_code, push_blob, push_image, put_manifest};
-use common::{client, server};
+use common::started;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -61,14 +61,18 @@ for_both_algorithms!(
 );
 
 async fn end_1_base_answers_with_api_version(_: Algorithm) {
-    let s = server(&[]);
-    let r = client().get(format!("{}/v2/", s.base)).send().await.unwrap();
+    let (s, c) = started();
+    let r = c.get(format!("{}/v2/", s.base)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(hdr(&r, "docker-distribution-api-version"), "registry/2.0");
+    let r = common::anonymous().get(format!("{}/v2/", s.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "the registry is private");
+    assert_eq!(hdr(&r, "www-authenticate"), format!("Bearer realm=\"{}/oauth2/token\",service=\"{}\"", s.base, s.addr));
     assert_eq!(hdr(&r, "docker-distribution-api-version"), "registry/2.0");
 }
 
 async fn end_2_blob_get_head_and_missing(alg: Algorithm) {
-    let (s, c) = (server(&[]), client());
+    let (s, c) = started();
     let blob = Blob::new(alg, "application/octet-stream", random_bytes(2, 3000));
     let url = format!("{}/v2/{REPO}/blobs/{}", s.base, blob.digest);
     let r = c.head(&url).send().await.unwrap();
@@ -90,7 +94,7 @@ async fn end_2_blob_get_head_and_missing(alg: Algorithm) {
 }
 
 async fn end_2_blob_range_is_206_and_416(alg: Algorithm) {
-    let (s, c) = (server(&[]), client());
+    let (s, c) = started();
     let blob = Blob::new(alg, "application/octet-stream", random_bytes(3, 1000));
     push_blob(&c, &s.base, REPO, &blob).await;
     let url = format!("{}/v2/{REPO}/blobs/{}", s.base, blob.digest);
@@ -107,7 +111,7 @@ async fn end_2_blob_range_is_206_and_416(alg: Algorithm) {
 }
 
 async fn end_3_manifest_get_head_by_tag_and_digest(alg: Algorithm) {
-    let (s, c) = (server(&[]), client());
+    let (s, c) = started();
     let img = image(alg, 4);
     let missing = format!("{}/v2/{REPO}/manifests/latest", s.base);
     let r = c.get(&missing).send().await.unwrap();
@@ -129,7 +133,7 @@ async fn end_3_manifest_get_head_by_tag_and_digest(alg: Algorithm) {
 }
 
 async fn end_4a_end_6_post_then_put(alg: Algorithm) {
-    let (s, c) = (server(&[]), client());
+    let (s, c) = started();
     let blob = Blob::new(alg, "application/octet-stream", random_bytes(5, 5000));
     let r = c.post(format!("{}/v2/{REPO}/blobs/uploads/", s.base)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
@@ -143,7 +147,7 @@ async fn end_4a_end_6_post_then_put(alg: Algorithm) {
 }
 
 async fn end_4b_monolithic_post_with_digest(alg: Algorithm) {
-    let (s, c) = (server(&[]), client());
+    let (s, c) = started();
     let blob = Blob::new(alg, "application/octet-stream", random_bytes(6, 4096));
     let r = c
         .post(format!("{}/v2/{REPO}/blobs/uploads/?digest={}", s.base, blob.digest))
@@ -159,7 +163,7 @@ async fn end_4b_monolithic_post_with_digest(alg: Algorithm) {
 }
 
 async fn end_4c_post_with_digest_algorithm(alg: Algorithm) {
-    let (s, c) = (server(&[]), client());
+    let (s, c) = started();
     let blob = Blob::new(alg, "application/octet-stream", random_bytes(7, 777));
     let r =
         c.post(format!("{}/v2/{REPO}/blobs/uploads/?digest-algorithm={}", s.base, alg.as_str())).send().await.unwrap();
@@ -173,7 +177,7 @@ async fn end_4c_post_with_digest_algorithm(alg: Algorithm) {
 }
 
 async fn end_5_end_13_chunked_upload_in_order_only(alg: Algorithm) {
-    let (s, c) = (server(&[]), client());
+    let (s, c) = started();
     let blob = Blob::new(alg, "application/octet-stream", random_bytes(8, 3000));
     let (a, b) = blob.bytes.split_at(1200);
     let r = c.post(format!("{}/v2/{REPO}/blobs/uploads/", s.base)).header("content-length", "0").send().await.unwrap();
@@ -214,7 +218,7 @@ async fn end_5_end_13_chunked_upload_in_order_only(alg: Algorithm) {
 }
 
 async fn end_5_streamed_patch_without_content_range(alg: Algorithm) {
-    let (s, c) = (server(&[]), client());
+    let (s, c) = started();
     let blob = Blob::new(alg, "application/octet-stream", random_bytes(9, 70_000));
     let r = c.post(format!("{}/v2/{REPO}/blobs/uploads/", s.base)).send().await.unwrap();
     let loc = absolute(&s.base, &hdr(&r, "location"));
@@ -228,7 +232,7 @@ async fn end_5_streamed_patch_without_content_range(alg: Algorithm) {
 }
 
 async fn end_7_manifest_put_with_and_without_layers(alg: Algorithm) {
-    let (s, c) = (server(&[]), client());
+    let (s, c) = started();
     let img = image(alg, 10);
     push_image(&c, &s.base, REPO, &img, "v1").await;
     let empty = Image::with_parts(alg, img.config.clone(), vec![], None);
@@ -241,7 +245,7 @@ async fn end_7_manifest_put_with_and_without_layers(alg: Algorithm) {
 }
 
 async fn end_7_index_and_docker_manifest_list(alg: Algorithm) {
-    let (s, c) = (server(&[]), client());
+    let (s, c) = started();
     let (amd, arm) = (image(alg, 11), image(alg, 12));
     let index = berth_testkit::image::index(alg, &[(&amd, "amd64"), (&arm, "arm64")]);
     let r = put_manifest(&c, &s.base, REPO, "multi", &index).await;
@@ -269,7 +273,7 @@ async fn end_7_index_and_docker_manifest_list(alg: Algorithm) {
 }
 
 async fn end_8_tags_list_paginates(alg: Algorithm) {
-    let (s, c) = (server(&[]), client());
+    let (s, c) = started();
     let r = c.get(format!("{}/v2/{REPO}/tags/list", s.base)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_code(r).await, "NAME_UNKNOWN");
@@ -302,7 +306,7 @@ async fn end_8_tags_list_paginates(alg: Algorithm) {
 }
 
 async fn end_9_delete_tag_and_manifest(alg: Algorithm) {
-    let (s, c) = (server(&[]), client());
+    let (s, c) = started();
     let img = image(alg, 14);
     push_image(&c, &s.base, REPO, &img, "one").await;
     let r = put_manifest(&c, &s.base, REPO, &format!("{}?tag=two&tag=three", img.manifest.digest), &img.manifest).await;
@@ -327,7 +331,7 @@ async fn end_9_delete_tag_and_manifest(alg: Algorithm) {
 }
 
 async fn end_10_delete_blob(alg: Algorithm) {
-    let (s, c) = (server(&[]), client());
+    let (s, c) = started();
     let blob = Blob::new(alg, "application/octet-stream", random_bytes(15, 100));
     push_blob(&c, &s.base, REPO, &blob).await;
     let url = format!("{}/v2/{REPO}/blobs/{}", s.base, blob.digest);
@@ -339,7 +343,7 @@ async fn end_10_delete_blob(alg: Algorithm) {
 }
 
 async fn end_11_mount_from_other_repository(alg: Algorithm) {
-    let (s, c) = (server(&[]), client());
+    let (s, c) = started();
     let blob = Blob::new(alg, "application/octet-stream", random_bytes(16, 2048));
     push_blob(&c, &s.base, OTHER, &blob).await;
     let r =
@@ -358,7 +362,7 @@ async fn end_11_mount_from_other_repository(alg: Algorithm) {
 }
 
 async fn end_12_referrers_and_artifact_type_filter(alg: Algorithm) {
-    let (s, c) = (server(&[]), client());
+    let (s, c) = started();
     let img = image(alg, 17);
     let url = |d: &Digest, q: &str| format!("{}/v2/{REPO}/referrers/{d}{q}", s.base);
     let r = c.get(url(&img.manifest.digest, "")).send().await.unwrap();
@@ -400,7 +404,7 @@ async fn end_12_referrers_and_artifact_type_filter(alg: Algorithm) {
 }
 
 async fn end_14_cancel_upload(alg: Algorithm) {
-    let (s, c) = (server(&[]), client());
+    let (s, c) = started();
     let r =
         c.post(format!("{}/v2/{REPO}/blobs/uploads/?digest-algorithm={}", s.base, alg.as_str())).send().await.unwrap();
     let loc = absolute(&s.base, &hdr(&r, "location"));
@@ -414,7 +418,7 @@ async fn end_14_cancel_upload(alg: Algorithm) {
 }
 
 async fn catalog_paginates(alg: Algorithm) {
-    let (s, c) = (server(&[]), client());
+    let (s, c) = started();
     for (i, repo) in ["zeta", "alpha/one", "alpha/two"].iter().enumerate() {
         push_image(&c, &s.base, repo, &image(alg, 20 + i as u64), "v1").await;
     }

@@ -7,7 +7,7 @@ mod common;
 use berth_core::Algorithm;
 use berth_testkit::image::{Blob, Image, random_bytes};
 use berth_testkit::oci::{absolute, push_blob, put_manifest};
-use common::{client, server};
+use common::started;
 use reqwest::{Client, StatusCode};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -52,8 +52,7 @@ async fn put_manifest_soft(c: &Client, base: &str, repo: &str, reference: &str, 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_concurrent_pushes_loses_nothing_acknowledged() {
-    let mut s = server(&[]);
-    let c = client();
+    let (mut s, c) = started();
 
     // An upload interrupted by the crash: its first chunk is acknowledged before the kill.
     let resumable = Blob::new(Algorithm::Sha256, "application/octet-stream", random_bytes(99, 300_000));

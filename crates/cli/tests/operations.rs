@@ -6,7 +6,7 @@ mod common;
 use berth_core::Algorithm;
 use berth_testkit::image::{Image, random_bytes};
 use berth_testkit::oci::{absolute, push_image};
-use common::{client, server};
+use common::{server, started};
 use reqwest::StatusCode;
 use std::process::Command;
 use std::time::Duration;
@@ -17,8 +17,7 @@ fn berth(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_in_flight_requests_then_exits() {
-    let mut s = server(&[]);
-    let c = client();
+    let (mut s, c) = started();
     let r = c.post(format!("{}/v2/slow/upload/blobs/uploads/", s.base)).send().await.unwrap();
     let loc = absolute(&s.base, r.headers()["location"].to_str().unwrap());
     // A body that takes about a second to arrive.
@@ -66,7 +65,8 @@ fn self_signed_tls_keeps_its_ca_and_files_mode_serves_a_given_certificate() {
     );
     let port = s.addr.rsplit(':').next().unwrap().to_owned();
     let url = format!("https://localhost:{port}/v2/");
-    let ok = curl(&["--cacert", ca.to_str().unwrap(), "-o", "/dev/null", "-w", "%{http_code}", &url]);
+    let user = format!("{}:{}", s.owner.0, s.owner.1);
+    let ok = curl(&["-u", &user, "--cacert", ca.to_str().unwrap(), "-o", "/dev/null", "-w", "%{http_code}", &url]);
     assert_eq!(String::from_utf8_lossy(&ok.stdout), "200", "{}", String::from_utf8_lossy(&ok.stderr));
     let untrusted = curl(&["-o", "/dev/null", &url]);
     assert!(!untrusted.status.success(), "without the CA the certificate is not trusted");
@@ -75,20 +75,21 @@ fn self_signed_tls_keeps_its_ca_and_files_mode_serves_a_given_certificate() {
     s.restart();
     assert_eq!(std::fs::read(&ca).unwrap(), before, "the CA is kept across restarts");
     let url = format!("https://localhost:{}/v2/", s.addr.rsplit(':').next().unwrap());
-    let ok = curl(&["--cacert", ca.to_str().unwrap(), "-o", "/dev/null", "-w", "%{http_code}", &url]);
+    let ok = curl(&["-u", &user, "--cacert", ca.to_str().unwrap(), "-o", "/dev/null", "-w", "%{http_code}", &url]);
     assert_eq!(String::from_utf8_lossy(&ok.stdout), "200");
 
     let tls = s.data_dir().join("data/tls");
     let (cert, key) = (tls.join("server.pem"), tls.join("server-key.pem"));
     let files = server(&["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
     let url = format!("https://localhost:{}/v2/", files.addr.rsplit(':').next().unwrap());
-    let ok = curl(&["--cacert", ca.to_str().unwrap(), "-o", "/dev/null", "-w", "%{http_code}", &url]);
+    let user = format!("{}:{}", files.owner.0, files.owner.1);
+    let ok = curl(&["-u", &user, "--cacert", ca.to_str().unwrap(), "-o", "/dev/null", "-w", "%{http_code}", &url]);
     assert_eq!(String::from_utf8_lossy(&ok.stdout), "200");
 }
 
 #[tokio::test]
 async fn health_readiness_and_metrics() {
-    let (s, c) = (server(&[]), client());
+    let (s, c) = started();
     assert_eq!(c.get(format!("{}/healthz", s.base)).send().await.unwrap().status(), StatusCode::OK);
     assert_eq!(c.get(format!("{}/readyz", s.base)).send().await.unwrap().status(), StatusCode::OK);
     let img = Image::oci(Algorithm::Sha256, 1, &[5000], "amd64");
@@ -119,7 +120,7 @@ async fn health_readiness_and_metrics() {
 
 #[tokio::test]
 async fn fsck_reports_damage_and_never_repairs() {
-    let (mut s, c) = (server(&[]), client());
+    let (mut s, c) = started();
     let img = Image::oci(Algorithm::Sha256, 2, &[4000, 3000], "amd64");
     push_image(&c, &s.base, "ops/fsck", &img, "v1").await;
     s.kill();

@@ -4,6 +4,7 @@
 //! `:` (a registry host with a port), so the type is split off the front and the actions off
 //! the back.
 
+use crate::identity::Permissions;
 use std::fmt;
 
 /// An action on a resource.
@@ -61,6 +62,11 @@ impl Access {
         Access { resource_type: "repository".into(), name: name.into(), actions }
     }
 
+    /// `admin:api:*`: the admin API (Owner at registry scope).
+    pub fn admin() -> Self {
+        Access { resource_type: "admin".into(), name: "api".into(), actions: vec![Action::All] }
+    }
+
     /// `registry:catalog:*`.
     pub fn catalog() -> Self {
         Access { resource_type: "registry".into(), name: "catalog".into(), actions: vec![Action::All] }
@@ -87,20 +93,32 @@ impl fmt::Display for Access {
     }
 }
 
-/// The policy in force. Until identities exist (issue #3) it allows everything; the shape of
-/// [`grant`] is the one the role-based policy will keep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Policy {
-    /// Every request is allowed.
-    #[default]
-    AllowAll,
-}
-
-/// The part of `wanted` that `policy` allows: the intersection, never an error.
-pub fn grant(policy: &Policy, wanted: &[Access]) -> Vec<Access> {
-    match policy {
-        Policy::AllowAll => wanted.to_vec(),
-    }
+/// The part of `wanted` that `permissions` allow: the intersection, never an error. Entries
+/// left with no action are dropped, as distribution's token server does.
+pub fn grant(permissions: &Permissions, wanted: &[Access]) -> Vec<Access> {
+    wanted
+        .iter()
+        .filter_map(|w| {
+            let allowed: Vec<Action> = match (w.resource_type.as_str(), w.name.as_str()) {
+                ("repository", name) => {
+                    let on = permissions.actions_on(name);
+                    w.actions.iter().copied().filter(|a| on.contains(a)).collect()
+                }
+                ("registry", "catalog") if permissions.catalog => {
+                    w.actions.iter().copied().filter(|a| *a == Action::All).collect()
+                }
+                ("admin", "api") if permissions.admin => {
+                    w.actions.iter().copied().filter(|a| *a == Action::All).collect()
+                }
+                _ => Vec::new(),
+            };
+            (!allowed.is_empty()).then(|| Access {
+                resource_type: w.resource_type.clone(),
+                name: w.name.clone(),
+                actions: allowed,
+            })
+        })
+        .collect()
 }
 
 /// Whether `granted` covers every action of every access in `wanted`.
@@ -127,9 +145,19 @@ mod tests {
     }
 
     #[test]
-    fn allow_all_covers() {
-        let want = vec![Access::repository("a", &[Action::Pull, Action::Push])];
-        assert!(covers(&grant(&Policy::AllowAll, &want), &want));
-        assert!(!covers(&[], &want));
+    fn grant_is_the_intersection() {
+        use crate::identity::{Role, RoleScope};
+        let scope: RoleScope = "repositories/team/*".parse().unwrap();
+        let p = Permissions::from_roles([(Role::AcrPull, &scope)]);
+        let want = vec![
+            Access::repository("team/app", &[Action::Pull, Action::Push]),
+            Access::repository("other", &[Action::Pull]),
+            Access::catalog(),
+        ];
+        let granted = grant(&p, &want);
+        assert_eq!(granted, vec![Access::repository("team/app", &[Action::Pull]), Access::catalog()]);
+        assert!(!covers(&granted, &want[..1]));
+        assert!(covers(&granted, &[Access::repository("team/app", &[Action::Pull])]));
+        assert!(grant(&Permissions::default(), &want).is_empty());
     }
 }

@@ -42,6 +42,8 @@ pub enum ErrorCode {
     PaginationNumberInvalid,
     /// A request body larger than the limit (413; the spec names the status, not a code).
     PayloadTooLarge,
+    /// A malformed request outside the OCI API (token endpoint, admin API).
+    InvalidRequest,
     /// A dependency (storage, database) is unreachable.
     Unavailable,
     /// Anything else; details are only in the server log.
@@ -60,7 +62,8 @@ impl ErrorCode {
             | ManifestInvalid
             | NameInvalid
             | SizeInvalid
-            | PaginationNumberInvalid => 400,
+            | PaginationNumberInvalid
+            | InvalidRequest => 400,
             Unauthorized => 401,
             Denied => 403,
             Unsupported => 405,
@@ -93,6 +96,7 @@ impl ErrorCode {
             RangeInvalid => "invalid content range",
             PaginationNumberInvalid => "invalid number of results requested",
             PayloadTooLarge => "payload too large",
+            InvalidRequest => "invalid request",
             Unavailable => "service unavailable",
             Unknown => "unknown error",
         }

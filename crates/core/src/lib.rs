@@ -12,6 +12,8 @@
 pub mod access;
 pub mod digest;
 pub mod error;
+pub mod identities;
+pub mod identity;
 pub mod manifest;
 pub mod media;
 pub mod name;
@@ -21,6 +23,7 @@ pub mod upload;
 
 pub use digest::{Algorithm, Digest, DigestError, Hasher};
 pub use error::ErrorCode;
+pub use identities::IdentityStore;
 pub use name::{NameError, Reference, RepoName, Tag};
 pub use store::{
     BlobMeta, BlobStore, ByteStream, ManifestRecord, ManifestRefs, MetaError, MetadataStore, Page, Referrer,

@@ -7,6 +7,7 @@
 mod cache;
 mod migrations;
 pub mod sqlite;
+mod sqlite_identity;
 pub mod testsuite;
 
 pub use sqlite::SqliteMeta;

@@ -2,7 +2,8 @@
 //! ran. Never edit a shipped migration: append a new one.
 
 /// SQLite migrations.
-pub const SQLITE: &[&str] = &[r#"
+pub const SQLITE: &[&str] = &[
+    r#"
 CREATE TABLE repositories (
     id         INTEGER PRIMARY KEY,
     name       TEXT NOT NULL UNIQUE,
@@ -54,4 +55,39 @@ CREATE TABLE uploads (
     started_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 ) WITHOUT ROWID;
-"#];
+"#,
+    r#"
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE principals (
+    app_id       TEXT PRIMARY KEY,
+    display_name TEXT NOT NULL UNIQUE,
+    created_at   INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE credentials (
+    key_id       TEXT PRIMARY KEY,
+    app_id       TEXT NOT NULL REFERENCES principals(app_id) ON DELETE CASCADE,
+    display_name TEXT,
+    start_at     INTEGER NOT NULL,
+    end_at       INTEGER NOT NULL,
+    secret_hash  BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX credentials_by_principal ON credentials(app_id);
+CREATE TABLE role_assignments (
+    app_id TEXT NOT NULL REFERENCES principals(app_id) ON DELETE CASCADE,
+    role   TEXT NOT NULL,
+    scope  TEXT NOT NULL,
+    PRIMARY KEY (app_id, role, scope)
+) WITHOUT ROWID;
+CREATE TABLE audit_log (
+    id     INTEGER PRIMARY KEY,
+    at     INTEGER NOT NULL,
+    actor  TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    remote TEXT NOT NULL
+);
+"#,
+];

@@ -20,16 +20,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Metadata in one SQLite file. Meant to be owned by one process (the server locks its data
 /// directory): manifest lookups are cached in memory and invalidated by this process's writes.
 pub struct SqliteMeta {
-    writer: SqlitePool,
-    reader: SqlitePool,
+    pub(crate) writer: SqlitePool,
+    pub(crate) reader: SqlitePool,
     cache: ManifestCache,
 }
 
-fn db(e: sqlx::Error) -> MetaError {
+pub(crate) fn db(e: sqlx::Error) -> MetaError {
     MetaError::Unavailable(e.to_string())
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
@@ -496,5 +496,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let meta = super::SqliteMeta::open(&dir.path().join("meta.db")).await.unwrap();
         crate::testsuite::run(&meta).await;
+        crate::testsuite::run_identities(&meta).await;
     }
 }

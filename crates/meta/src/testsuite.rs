@@ -1,5 +1,7 @@
 //! The behaviour every [`MetadataStore`] must show, run against each backend by its tests.
 
+use berth_core::identities::{AuditEvent, Credential, IdentityStore, Principal, RoleAssignment};
+use berth_core::identity::Role;
 use berth_core::{
     Algorithm, Digest, Hasher, ManifestRecord, ManifestRefs, MetaError, MetadataStore, Page, RepoName, Tag, UploadId,
     UploadSession,
@@ -96,4 +98,62 @@ async fn uploads(meta: &dyn MetadataStore) {
     assert_eq!(meta.repo_blob(&r, &d).await.unwrap(), Some(10));
     assert!(!meta.delete_upload(&s.id).await.unwrap());
     assert!(meta.all_blobs().await.unwrap().iter().any(|(x, n)| x == &d && *n == 10));
+}
+
+/// Runs every identity check against `ids`, which must be empty. Panics on the first failure.
+pub async fn run_identities(ids: &dyn IdentityStore) {
+    let settings = ids.settings().await.unwrap();
+    assert_eq!(ids.settings().await.unwrap(), settings, "the tenant is created once");
+    assert!(!settings.anonymous_pull);
+    ids.set_anonymous_pull(true).await.unwrap();
+    assert!(ids.settings().await.unwrap().anonymous_pull);
+    let key = ids.signing_key(b"first").await.unwrap();
+    assert_eq!(key, b"first");
+    assert_eq!(ids.signing_key(b"second").await.unwrap(), b"first", "the first key wins");
+
+    let cred = |id: &str, byte: u8| Credential {
+        key_id: id.into(),
+        display_name: None,
+        start: 1,
+        end: 2,
+        secret_hash: [byte; 32],
+    };
+    let p =
+        Principal { app_id: "00000000-0000-0000-0000-0000000000a1".into(), display_name: "ci".into(), created_at: 5 };
+    ids.create_principal(&p, &cred("k1", 1)).await.unwrap();
+    let twin = Principal { app_id: "00000000-0000-0000-0000-0000000000a2".into(), ..p.clone() };
+    assert!(matches!(ids.create_principal(&twin, &cred("k2", 2)).await, Err(MetaError::Conflict)));
+    assert_eq!(ids.principal("ci").await.unwrap(), Some(p.clone()));
+    assert_eq!(ids.principal(&p.app_id).await.unwrap(), Some(p.clone()));
+    ids.add_credential(&p.app_id, &cred("k3", 3), false).await.unwrap();
+    assert_eq!(ids.credentials(&p.app_id).await.unwrap().len(), 2);
+    ids.add_credential(&p.app_id, &cred("k4", 4), true).await.unwrap();
+    let left = ids.credentials(&p.app_id).await.unwrap();
+    assert_eq!(
+        left.iter().map(|c| c.key_id.as_str()).collect::<Vec<_>>(),
+        ["k4"],
+        "replace drops every old credential"
+    );
+
+    let a =
+        RoleAssignment { app_id: p.app_id.clone(), role: Role::AcrPull, scope: "repositories/team/*".parse().unwrap() };
+    ids.assign_role(&a).await.unwrap();
+    ids.assign_role(&a).await.unwrap();
+    assert_eq!(ids.role_assignments(Some(&p.app_id)).await.unwrap(), vec![a.clone()]);
+    assert!(ids.unassign_role(&a).await.unwrap());
+    assert!(!ids.unassign_role(&a).await.unwrap());
+    ids.assign_role(&a).await.unwrap();
+    assert!(ids.delete_principal(&p.app_id).await.unwrap());
+    assert!(ids.role_assignments(None).await.unwrap().is_empty(), "assignments go with their principal");
+    assert!(ids.credentials(&p.app_id).await.unwrap().is_empty());
+
+    let e = AuditEvent {
+        at: 9,
+        actor: "x".into(),
+        action: "auth.failed".into(),
+        target: "t".into(),
+        remote: "127.0.0.1".into(),
+    };
+    ids.audit(&e).await.unwrap();
+    assert_eq!(ids.audit_log(10).await.unwrap(), vec![e]);
 }

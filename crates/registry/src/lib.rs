@@ -6,6 +6,7 @@
 //! Dependency rule: depends on `berth-core` only. It never names a concrete store, an HTTP type
 //! or a database driver; `cli` wires the implementations in.
 
+pub mod auth;
 mod error;
 pub mod fsck;
 mod manifests;

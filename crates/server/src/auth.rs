@@ -1,22 +1,52 @@
 //! Authentication and the single authorisation point.
 //!
-//! Authentication turns a request's credentials into a [`Caller`]; it never decides access.
-//! Authorisation is [`authorize`]: it computes what the route needs ([`required_access`]),
-//! asks the pure policy function [`berth_core::access::grant`], and only on success builds an
-//! [`Authorized`] value. Handlers take `Authorized`, whose constructor is private to this
-//! module, so no handler can run without passing through here.
+//! [`authenticate`] turns a request's `Authorization` header into a [`Caller`] (a Bearer
+//! access token, Basic credentials of a principal, or nobody); it never decides access. Bad
+//! credentials are refused, never downgraded to anonymous. [`authorize`] (OCI routes) and
+//! [`authorize_admin`] (admin API) compute what the request needs, ask the pure policy function
+//! [`berth_core::access::grant`], and only on success build the capability value a handler
+//! takes ([`Authorized`], [`AdminAuthorized`]), whose constructors are private to this module.
 
 use crate::error::ApiError;
+use crate::ratelimit::FailureLimiter;
 use crate::route::OciRoute;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use berth_core::ErrorCode;
-use berth_core::access::{self, Access, Action, Policy};
-use http::{HeaderValue, Method, header};
+use berth_core::access::{self, Access, Action};
+use berth_core::identity::Permissions;
+use berth_registry::auth::{AuthError, AuthService, Authenticated};
+use http::{HeaderMap, HeaderValue, Method, header};
+use std::net::IpAddr;
 
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
-    /// No credentials.
-    Anonymous,
+    /// No credentials; `permissions` are the anonymous-pull setting's.
+    Anonymous {
+        /// Pull everything, or nothing.
+        permissions: Permissions,
+    },
+    /// Basic credentials of a principal (or the null GUID and a refresh token).
+    Basic(Authenticated),
+    /// A Bearer access token and the access it carries.
+    Bearer {
+        /// The token's subject.
+        subject: String,
+        /// What the token grants.
+        access: Vec<Access>,
+    },
+}
+
+impl Caller {
+    /// The subject for logs and audit (`anonymous` when nobody).
+    pub fn subject(&self) -> &str {
+        match self {
+            Caller::Anonymous { .. } => "anonymous",
+            Caller::Basic(a) => &a.subject,
+            Caller::Bearer { subject, .. } => subject,
+        }
+    }
 }
 
 /// A route the caller may use. Only [`authorize`] constructs one.
@@ -35,6 +65,45 @@ impl Authorized {
     /// Who was authorised.
     pub fn caller(&self) -> &Caller {
         &self.caller
+    }
+}
+
+/// Proof that the caller may use the admin API. Only [`authorize_admin`] constructs one.
+#[derive(Debug)]
+pub struct AdminAuthorized {
+    caller: Caller,
+}
+
+impl AdminAuthorized {
+    /// Who was authorised.
+    pub fn caller(&self) -> &Caller {
+        &self.caller
+    }
+}
+
+/// Where clients get tokens: the `realm` and `service` of `WWW-Authenticate`.
+#[derive(Debug, Clone)]
+pub struct Challenge {
+    /// Token endpoint URL.
+    pub realm: String,
+    /// Service name (the registry host).
+    pub service: String,
+}
+
+impl Challenge {
+    /// 401 with a `Bearer` challenge naming the scopes wanted, and `error` when a credential
+    /// was presented (`invalid_token`, `insufficient_scope`).
+    pub fn refuse(&self, wanted: &[Access], error: Option<&str>) -> ApiError {
+        let mut value = format!("Bearer realm=\"{}\",service=\"{}\"", self.realm, self.service);
+        let scopes: Vec<String> = wanted.iter().map(Access::to_string).collect();
+        if !scopes.is_empty() {
+            value.push_str(&format!(",scope=\"{}\"", scopes.join(" ")));
+        }
+        if let Some(error) = error {
+            value.push_str(&format!(",error=\"{error}\""));
+        }
+        let value = HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("Bearer"));
+        ApiError::new(ErrorCode::Unauthorized).header(header::WWW_AUTHENTICATE, value)
     }
 }
 
@@ -61,46 +130,123 @@ pub fn required_access(route: &OciRoute, method: &Method, mount_from: Option<&st
     wanted
 }
 
-/// The one authorisation point. On refusal the caller gets `challenge`'s 401.
+/// Basic credentials from an `Authorization` value, if it is Basic.
+pub fn basic_credentials(value: &str) -> Option<(String, String)> {
+    let (scheme, rest) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(STANDARD.decode(rest.trim()).ok()?).ok()?;
+    let (user, pass) = decoded.split_once(':')?;
+    Some((user.to_owned(), pass.to_owned()))
+}
+
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+}
+
+/// Checks Basic credentials with failed-attempt limiting per client address: after too many
+/// failures the address gets 429 until its window passes; successes are never slowed.
+pub async fn check_basic(
+    auth: &AuthService,
+    limiter: &FailureLimiter,
+    remote: IpAddr,
+    user: &str,
+    pass: &str,
+    refuse: impl FnOnce() -> ApiError,
+) -> Result<Authenticated, ApiError> {
+    if let Err(wait) = limiter.check(remote) {
+        return Err(ApiError::new(ErrorCode::TooManyRequests)
+            .detail("too many failed authentication attempts from this address")
+            .header(header::RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1))));
+    }
+    match auth.basic(user, pass).await {
+        Ok(a) => Ok(a),
+        Err(AuthError::BadCredentials) => {
+            limiter.failed(remote);
+            // The username is not a secret; the password never leaves this function.
+            auth.audit(user, "auth.failed", auth.service(), &remote.to_string()).await;
+            Err(refuse().detail("invalid username or password"))
+        }
+        Err(AuthError::Unavailable(cause)) => {
+            tracing::error!(%cause, "identity store unavailable");
+            Err(ApiError::new(ErrorCode::Unavailable))
+        }
+    }
+}
+
+/// Turns the request's credentials into a [`Caller`]. Invalid credentials are a 401 (with the
+/// challenge), never anonymous access.
+pub async fn authenticate(
+    auth: &AuthService,
+    limiter: &FailureLimiter,
+    challenge: &Challenge,
+    headers: &HeaderMap,
+    remote: IpAddr,
+) -> Result<Caller, ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        let permissions = auth.anonymous().await.map_err(|e| {
+            tracing::error!(cause = %e, "identity store unavailable");
+            ApiError::new(ErrorCode::Unavailable)
+        })?;
+        return Ok(Caller::Anonymous { permissions });
+    };
+    if let Some(token) = bearer(value) {
+        return match auth.verify_access(token) {
+            Ok((subject, access)) => Ok(Caller::Bearer { subject, access }),
+            Err(e) => Err(challenge.refuse(&[], Some("invalid_token")).detail(e.to_string())),
+        };
+    }
+    let Some((user, pass)) = basic_credentials(value) else {
+        return Err(challenge.refuse(&[], Some("invalid_request")).detail("unsupported Authorization header"));
+    };
+    check_basic(auth, limiter, remote, &user, &pass, || challenge.refuse(&[], None)).await.map(Caller::Basic)
+}
+
+fn allowed(caller: &Caller, wanted: &[Access]) -> bool {
+    match caller {
+        Caller::Anonymous { permissions } | Caller::Basic(Authenticated { permissions, .. }) => {
+            access::covers(&access::grant(permissions, wanted), wanted)
+        }
+        Caller::Bearer { access, .. } => access::covers(access, wanted),
+    }
+}
+
+fn refusal(caller: &Caller, wanted: &[Access], challenge: &Challenge) -> ApiError {
+    match caller {
+        Caller::Anonymous { .. } => challenge.refuse(wanted, None),
+        _ => challenge.refuse(wanted, Some("insufficient_scope")),
+    }
+}
+
+/// The one authorisation point of the OCI API. `/v2/` itself needs an authenticated caller
+/// (its 401 is what starts `docker login`); everything else needs [`required_access`].
 pub fn authorize(
-    policy: &Policy,
     caller: Caller,
     route: OciRoute,
     method: &Method,
     mount_from: Option<&str>,
     challenge: &Challenge,
 ) -> Result<Authorized, ApiError> {
-    let wanted = required_access(&route, method, mount_from);
-    let granted = access::grant(policy, &wanted);
-    if access::covers(&granted, &wanted) { Ok(Authorized { route, caller }) } else { Err(challenge.refuse(&wanted)) }
-}
-
-/// Where clients get tokens: the `realm` and `service` of `WWW-Authenticate`.
-#[derive(Debug, Clone)]
-pub struct Challenge {
-    /// Token endpoint URL.
-    pub realm: String,
-    /// Service name (the registry host).
-    pub service: String,
-}
-
-impl Challenge {
-    /// 401 with a `Bearer` challenge naming the scopes that were missing.
-    pub fn refuse(&self, wanted: &[Access]) -> ApiError {
-        let mut value = format!("Bearer realm=\"{}\",service=\"{}\"", self.realm, self.service);
-        let scopes: Vec<String> = wanted.iter().map(Access::to_string).collect();
-        if !scopes.is_empty() {
-            value.push_str(&format!(",scope=\"{}\"", scopes.join(" ")));
-        }
-        let value = HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("Bearer"));
-        ApiError::new(ErrorCode::Unauthorized).header(header::WWW_AUTHENTICATE, value)
+    if route == OciRoute::Base && matches!(caller, Caller::Anonymous { .. }) {
+        return Err(challenge.refuse(&[], None));
     }
+    let wanted = required_access(&route, method, mount_from);
+    if allowed(&caller, &wanted) { Ok(Authorized { route, caller }) } else { Err(refusal(&caller, &wanted, challenge)) }
+}
+
+/// The admin API's use of the same point: it needs `admin:api:*` (Owner at registry scope).
+pub fn authorize_admin(caller: Caller, challenge: &Challenge) -> Result<AdminAuthorized, ApiError> {
+    let wanted = [Access::admin()];
+    if allowed(&caller, &wanted) { Ok(AdminAuthorized { caller }) } else { Err(refusal(&caller, &wanted, challenge)) }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use berth_core::RepoName;
+    use berth_core::identity::{Role, RoleScope};
 
     #[test]
     fn access_table() {
@@ -111,13 +257,37 @@ mod tests {
         assert_eq!(s(required_access(&tags, &Method::GET, None)), ["repository:team/app:pull"]);
         assert_eq!(
             s(required_access(&uploads, &Method::POST, Some("other"))),
-            ["repository:other:pull", "repository:team/app:pull,push"]
-                .iter()
-                .rev()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>()
+            ["repository:team/app:pull,push", "repository:other:pull"]
         );
         assert_eq!(s(required_access(&OciRoute::Catalog, &Method::GET, None)), ["registry:catalog:*"]);
         assert!(required_access(&OciRoute::Base, &Method::GET, None).is_empty());
+    }
+
+    #[test]
+    fn refusals_carry_the_right_challenge() {
+        let ch = Challenge { realm: "http://r/oauth2/token".into(), service: "r".into() };
+        let tags = OciRoute::Tags { name: RepoName::parse("a").unwrap() };
+        let anon = Caller::Anonymous { permissions: Permissions::default() };
+        let e = authorize(anon, tags.clone(), &Method::GET, None, &ch).unwrap_err();
+        assert_eq!(e.headers[0].1, "Bearer realm=\"http://r/oauth2/token\",service=\"r\",scope=\"repository:a:pull\"");
+        let scope: RoleScope = "repositories/b".parse().unwrap();
+        let basic = Caller::Basic(Authenticated {
+            subject: "s".into(),
+            permissions: Permissions::from_roles([(Role::AcrPull, &scope)]),
+            credential: "k".into(),
+        });
+        let e = authorize(basic.clone(), tags, &Method::GET, None, &ch).unwrap_err();
+        assert!(e.headers[0].1.to_str().unwrap().ends_with(",error=\"insufficient_scope\""));
+        assert!(authorize_admin(basic, &ch).is_err());
+        assert!(
+            authorize(
+                Caller::Anonymous { permissions: Permissions::pull_everything() },
+                OciRoute::Base,
+                &Method::GET,
+                None,
+                &ch
+            )
+            .is_err()
+        );
     }
 }

@@ -18,6 +18,26 @@ pub struct Config {
     pub tls: TlsConfig,
     /// Limits that keep one client from exhausting the server.
     pub limits: LimitsConfig,
+    /// Authentication.
+    pub auth: AuthConfig,
+}
+
+/// `[auth]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Lifetime of access tokens, in seconds (at least 60).
+    pub access_token_ttl_secs: u64,
+    /// Failed authentications allowed per client address per window; then 429.
+    pub failed_auth_limit: u32,
+    /// The window of `failed_auth_limit`, in seconds.
+    pub failed_auth_window_secs: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig { access_token_ttl_secs: 300, failed_auth_limit: 10, failed_auth_window_secs: 60 }
+    }
 }
 
 /// `[server]`.
@@ -136,6 +156,9 @@ impl Config {
                 return fail("tls.mode = \"self-signed\" needs at least one hostname (--hostname)");
             }
             _ => {}
+        }
+        if self.auth.access_token_ttl_secs < 60 {
+            return fail("auth.access_token_ttl_secs must be at least 60 (clients treat shorter tokens as 60 s)");
         }
         if self.limits.max_connections == 0 {
             return fail("limits.max_connections must be at least 1");

@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod handlers;
 pub mod metrics;
+pub mod ratelimit;
 pub mod route;
 pub mod serve;
 pub mod tls;

@@ -6,7 +6,8 @@
 //! a TLS handshake). On shutdown the listener closes, in-flight requests finish, and idle
 //! keep-alive connections are closed; after `grace` the rest are dropped.
 
-use axum::Router;
+use crate::handlers::ClientAddr;
+use axum::{Extension, Router};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -44,7 +45,7 @@ pub async fn serve(listener: TcpListener, app: Router, opts: ServeOptions, shutd
             p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
             () = &mut shutdown => break,
         };
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(s) => s,
                 Err(e) => {
@@ -57,7 +58,7 @@ pub async fn serve(listener: TcpListener, app: Router, opts: ServeOptions, shutd
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
+        let service = TowerToHyperService::new(app.clone().layer(Extension(ClientAddr(peer.ip()))));
         let watcher = graceful.watcher();
         let builder = builder.clone();
         let acceptor = acceptor.clone();

@@ -17,6 +17,8 @@ pub struct TestServer {
     pub base: String,
     /// What the server printed on stdout up to and including its "listening on" line.
     pub banner: Vec<String>,
+    /// The bootstrap Owner's application ID and password (from `bootstrap-credentials.json`).
+    pub owner: (String, String),
 }
 
 impl TestServer {
@@ -31,6 +33,7 @@ impl TestServer {
             addr: String::new(),
             base: String::new(),
             banner: Vec::new(),
+            owner: (String::new(), String::new()),
         };
         s.launch("127.0.0.1:0");
         s
@@ -80,9 +83,30 @@ impl TestServer {
         };
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
+        let creds = std::fs::read_to_string(self.dir.path().join("data/bootstrap-credentials.json"))
+            .expect("berth serve writes bootstrap-credentials.json on first start");
+        let creds: serde_json::Value = serde_json::from_str(&creds).expect("bootstrap credentials are JSON");
+        self.owner =
+            (creds["appId"].as_str().unwrap_or_default().into(), creds["password"].as_str().unwrap_or_default().into());
         self.base = url.clone();
         self.addr = url.rsplit("://").next().unwrap_or_default().to_owned();
         self.child = Some(child);
+    }
+
+    /// `Authorization: Basic …` for the bootstrap Owner.
+    pub fn basic(&self) -> String {
+        basic(&self.owner.0, &self.owner.1)
+    }
+
+    /// An HTTP client that authenticates as the Owner (Basic) and follows no redirects.
+    pub fn client(&self) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::AUTHORIZATION, self.basic().parse().expect("ASCII header"));
+        reqwest::Client::builder()
+            .default_headers(headers)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("HTTP client")
     }
 
     /// Sends a signal (`"TERM"`, `"INT"`, …) to the server process, with kill(1).
@@ -137,4 +161,10 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// `Basic base64(user:password)`.
+pub fn basic(user: &str, password: &str) -> String {
+    use base64::Engine;
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
 }

@@ -12,8 +12,15 @@ pub fn server(extra: &[&str]) -> TestServer {
     TestServer::start(Path::new(env!("CARGO_BIN_EXE_berth")), extra)
 }
 
-/// An HTTP client that follows no redirects, so tests see exact statuses.
-pub fn client() -> reqwest::Client {
+/// A fresh server and a client authenticated as its Owner.
+pub fn started() -> (TestServer, reqwest::Client) {
+    let s = server(&[]);
+    let c = s.client();
+    (s, c)
+}
+
+/// A client without credentials that follows no redirects.
+pub fn anonymous() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
@@ -54,7 +61,11 @@ fn complete(buf: &[u8]) -> bool {
     body.len() >= len
 }
 
-/// A GET of `path` with no normalisation.
-pub fn raw_get(addr: &str, path: &str) -> (u16, String) {
-    raw(addr, format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
+/// A GET of `path` as the Owner, with no normalisation.
+pub fn raw_get(s: &TestServer, path: &str) -> (u16, String) {
+    let (addr, auth) = (&s.addr, s.basic());
+    raw(
+        addr,
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {auth}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
 }

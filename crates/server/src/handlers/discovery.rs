@@ -1,11 +1,12 @@
 //! end-8 (tags list), `_catalog`, and end-12 (referrers, with the `artifactType` filter).
 
 use super::{AppState, Query, hv};
-use crate::auth::Authorized;
+use crate::auth::{Authorized, Caller};
 use crate::error::ApiError;
 use crate::route::OciRoute;
 use axum::response::{IntoResponse, Response};
 use berth_core::{Digest, ErrorCode, Page, RepoName, media};
+use berth_registry::RegistryError;
 use http::{StatusCode, header};
 use serde_json::{Value, json};
 
@@ -56,10 +57,33 @@ pub(super) async fn tags(st: &AppState, _: &Authorized, name: &RepoName, query: 
     Ok(json_response(json!({ "name": name.as_str(), "tags": tags }), link))
 }
 
-pub(super) async fn catalog(st: &AppState, _: &Authorized, query: &Query) -> Result<Response, ApiError> {
+/// Repositories the caller can pull, paged. The listing is filtered before paging, so `n`
+/// counts only what the caller may see.
+pub(super) async fn catalog(st: &AppState, auth: &Authorized, query: &Query) -> Result<Response, ApiError> {
+    const BATCH: u32 = 1000;
     let (page, n) = page(query)?;
-    let repos = st.registry.catalog(&page).await?;
-    let (repos, link) = paged(repos, n, &OciRoute::Catalog.path());
+    let permissions = match auth.caller() {
+        Caller::Basic(a) => a.permissions.clone(),
+        Caller::Anonymous { permissions } => permissions.clone(),
+        Caller::Bearer { subject, .. } => {
+            st.auth.permissions(subject).await.map_err(|e| ApiError::from(RegistryError::from(e)))?
+        }
+    };
+    let mut visible = Vec::new();
+    let mut last = page.last.clone();
+    loop {
+        let batch = st.registry.catalog(&Page { last: last.clone(), n: Some(BATCH) }).await?;
+        let exhausted = batch.len() < BATCH as usize;
+        last = batch.last().cloned();
+        visible.extend(batch.into_iter().filter(|r| permissions.can_see(r)));
+        if exhausted || page.n.is_some_and(|want| visible.len() >= want as usize) {
+            break;
+        }
+    }
+    if let Some(want) = page.n {
+        visible.truncate(want as usize);
+    }
+    let (repos, link) = paged(visible, n, &OciRoute::Catalog.path());
     Ok(json_response(json!({ "repositories": repos }), link))
 }
 

@@ -3,25 +3,28 @@
 //! single authorisation point ([`crate::auth::authorize`]) and only then reaches a handler,
 //! which receives the resulting [`Authorized`].
 
+mod admin;
 mod blobs;
 mod discovery;
 mod manifests;
+mod token;
 mod uploads;
 
-use crate::auth::{Authorized, Caller, Challenge, authorize};
+use crate::auth::{Authorized, Challenge, authenticate, authorize};
 use crate::body::MinRate;
 use crate::error::ApiError;
 use crate::metrics::{Metrics, RequestLabels, RouteLabels};
+use crate::ratelimit::FailureLimiter;
 use crate::route::OciRoute;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use berth_core::ErrorCode;
-use berth_core::access::Policy;
 use berth_registry::RegistryService;
+use berth_registry::auth::AuthService;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use std::sync::Arc;
 use std::time::Instant;
@@ -30,8 +33,10 @@ use std::time::Instant;
 pub struct AppState {
     /// The registry.
     pub registry: Arc<RegistryService>,
-    /// The access policy.
-    pub policy: Policy,
+    /// Authentication, permissions and tokens.
+    pub auth: Arc<AuthService>,
+    /// Failed-authentication limiting per client address.
+    pub limiter: FailureLimiter,
     /// The 401 challenge.
     pub challenge: Challenge,
     /// Minimum rate of request bodies.
@@ -39,6 +44,10 @@ pub struct AppState {
     /// Metrics.
     pub metrics: Arc<Metrics>,
 }
+
+/// The client's address, set on every request by the accept loop.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub std::net::IpAddr);
 
 /// The route label a handler leaves on its response for metrics.
 #[derive(Clone, Copy)]
@@ -50,6 +59,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v2", any(dispatch))
         .route("/v2/", any(dispatch))
         .route("/v2/{*rest}", any(dispatch))
+        .route("/oauth2/token", get(token::get).post(token::post))
+        .route("/oauth2/exchange", post(token::exchange))
+        .route("/admin/v1/{*rest}", any(admin::admin))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -85,6 +97,22 @@ async fn observe(State(st): State<Arc<AppState>>, req: Request, next: Next) -> R
     }
     response.headers_mut().insert("docker-distribution-api-version", HeaderValue::from_static("registry/2.0"));
     response
+}
+
+/// RFC 3339 for seconds since the epoch (UTC).
+pub(crate) fn rfc3339(secs: i64) -> String {
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 /// Query parameters in order, repeated keys kept.
@@ -133,9 +161,13 @@ async fn dispatch(State(st): State<Arc<AppState>>, req: Request) -> Response {
     };
     let label = route.label();
     let query = Query::parse(parts.uri.query());
-    let caller = parts.extensions.get::<Caller>().cloned().unwrap_or(Caller::Anonymous);
+    let remote = parts.extensions.get::<ClientAddr>().map_or(std::net::Ipv4Addr::LOCALHOST.into(), |c| c.0);
     let mount_from = query.get("mount").and(query.get("from"));
-    let mut response = match authorize(&st.policy, caller, route, &parts.method, mount_from, &st.challenge) {
+    let authorized = match authenticate(&st.auth, &st.limiter, &st.challenge, &parts.headers, remote).await {
+        Ok(caller) => authorize(caller, route, &parts.method, mount_from, &st.challenge),
+        Err(e) => Err(e),
+    };
+    let mut response = match authorized {
         Ok(auth) => handle(&st, auth, &parts.method, &parts.headers, &query, body)
             .await
             .unwrap_or_else(IntoResponse::into_response),
@@ -181,5 +213,15 @@ async fn handle(
         (Method::GET, OciRoute::Tags { name }) => discovery::tags(st, a, name, query).await,
         (Method::GET, OciRoute::Referrers { name, digest }) => discovery::referrers(st, a, name, digest, query).await,
         _ => Err(unsupported()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::rfc3339(1_258_405_200), "2009-11-16T21:00:00Z");
+        assert_eq!(super::rfc3339(1_795_996_800), "2026-11-30T00:00:00Z");
     }
 }

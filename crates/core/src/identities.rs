@@ -1,0 +1,134 @@
+//! The identity records and the [`IdentityStore`] trait that keeps them.
+//!
+//! Secrets never enter this module in clear: a credential holds only the SHA-256 of its
+//! secret. Implementations live in `berth-meta`, next to the metadata tables.
+
+use crate::identity::{Role, RoleScope};
+use crate::store::MetaError;
+use async_trait::async_trait;
+
+/// A service principal: an application ID and a display name, like an Entra app registration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The application (client) ID, a UUID; the username clients present.
+    pub app_id: String,
+    /// A unique, human-chosen name.
+    pub display_name: String,
+    /// Seconds since the epoch.
+    pub created_at: i64,
+}
+
+/// A password credential of a principal. The secret itself is never stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    /// The credential's own ID (a UUID), `keyId` in `az` output.
+    pub key_id: String,
+    /// Optional name (`--display-name`).
+    pub display_name: Option<String>,
+    /// Valid from, seconds since the epoch.
+    pub start: i64,
+    /// Valid until, seconds since the epoch.
+    pub end: i64,
+    /// SHA-256 of the secret.
+    pub secret_hash: [u8; 32],
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("key_id", &self.key_id)
+            .field("display_name", &self.display_name)
+            .field("start", &self.start)
+            .field("end", &self.end)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A role held by a principal at a scope.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RoleAssignment {
+    /// The principal's application ID.
+    pub app_id: String,
+    /// The role.
+    pub role: Role,
+    /// Where it applies.
+    pub scope: RoleScope,
+}
+
+/// Registry-wide settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrySettings {
+    /// The registry's tenant UUID (reported with principals, as `az` does).
+    pub tenant: String,
+    /// Anonymous pull of every repository (off by default).
+    pub anonymous_pull: bool,
+}
+
+/// One line of the audit log. Never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// Seconds since the epoch.
+    pub at: i64,
+    /// Who acted (an application ID, a username as presented, or `anonymous`).
+    pub actor: String,
+    /// What happened (`auth.failed`, `sp.create`, `sp.credential.reset`, …).
+    pub action: String,
+    /// What it happened to.
+    pub target: String,
+    /// The client's address.
+    pub remote: String,
+}
+
+/// How a principal is named on the command line: application ID, display name, or the legacy
+/// `http://<name>` form `az` still prints.
+pub fn principal_key(name: &str) -> &str {
+    name.strip_prefix("http://").unwrap_or(name)
+}
+
+/// Identities, credentials, role assignments, settings and the audit log.
+#[async_trait]
+pub trait IdentityStore: Send + Sync + 'static {
+    /// The registry settings, created with a fresh tenant on first use.
+    async fn settings(&self) -> Result<RegistrySettings, MetaError>;
+
+    /// Turns anonymous pull on or off.
+    async fn set_anonymous_pull(&self, enabled: bool) -> Result<(), MetaError>;
+
+    /// The token-signing key (PKCS#8), storing `candidate` if none exists yet. Every replica
+    /// gets the same key: the first writer wins.
+    async fn signing_key(&self, candidate: &[u8]) -> Result<Vec<u8>, MetaError>;
+
+    /// Creates a principal with one credential. `Conflict` if the display name is taken.
+    async fn create_principal(&self, p: &Principal, credential: &Credential) -> Result<(), MetaError>;
+
+    /// A principal by application ID or display name.
+    async fn principal(&self, key: &str) -> Result<Option<Principal>, MetaError>;
+
+    /// Every principal, by display name.
+    async fn principals(&self) -> Result<Vec<Principal>, MetaError>;
+
+    /// Deletes a principal with its credentials and role assignments; `false` if absent.
+    async fn delete_principal(&self, app_id: &str) -> Result<bool, MetaError>;
+
+    /// A principal's credentials.
+    async fn credentials(&self, app_id: &str) -> Result<Vec<Credential>, MetaError>;
+
+    /// Adds a credential; with `replace`, in the same transaction every other credential of
+    /// the principal is deleted, so old secrets stop working at once.
+    async fn add_credential(&self, app_id: &str, credential: &Credential, replace: bool) -> Result<(), MetaError>;
+
+    /// Role assignments, of one principal or of all.
+    async fn role_assignments(&self, app_id: Option<&str>) -> Result<Vec<RoleAssignment>, MetaError>;
+
+    /// Adds a role assignment. Idempotent.
+    async fn assign_role(&self, a: &RoleAssignment) -> Result<(), MetaError>;
+
+    /// Removes a role assignment; `false` if absent.
+    async fn unassign_role(&self, a: &RoleAssignment) -> Result<bool, MetaError>;
+
+    /// Appends to the audit log.
+    async fn audit(&self, e: &AuditEvent) -> Result<(), MetaError>;
+
+    /// The newest `limit` audit events, newest first.
+    async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEvent>, MetaError>;
+}

@@ -1,0 +1,370 @@
+//! [`AuthService`]: who a caller is (service principals by application ID and secret, refresh
+//! tokens), what their role assignments add up to, and the tokens that carry a grant.
+//!
+//! Contracts:
+//! - Secrets are generated here, returned once, and stored only as SHA-256; checks compare
+//!   hashes in constant time, and an unknown principal costs the same as a wrong secret.
+//! - Access tokens are verified without the database; refresh tokens are checked against the
+//!   database, so resetting a credential revokes the refresh tokens it produced.
+//! - Nothing here logs or formats a secret.
+
+pub mod jwt;
+pub mod secret;
+
+use berth_core::MetaError;
+use berth_core::access::Access;
+use berth_core::identities::{
+    AuditEvent, Credential, IdentityStore, Principal, RegistrySettings, RoleAssignment, principal_key,
+};
+use berth_core::identity::{Permissions, Role, RoleScope};
+use jwt::{AccessClaim, Claims, TokenError, TokenKeys};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The username that says "the password is a refresh token" (ACR's convention).
+pub const NULL_GUID: &str = "00000000-0000-0000-0000-000000000000";
+/// Seconds in a (non-leap) year, for credential lifetimes.
+const YEAR: i64 = 365 * 24 * 3600;
+/// How long settings read from the store are trusted (replicas converge within this).
+const SETTINGS_TTL: Duration = Duration::from_secs(2);
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated {
+    /// Application ID.
+    pub subject: String,
+    /// What its role assignments add up to.
+    pub permissions: Permissions,
+    /// The credential used (binds refresh tokens to it).
+    pub credential: String,
+}
+
+/// Why authentication failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Unknown user, wrong or expired secret, invalid refresh token: all look the same.
+    #[error("invalid username or password")]
+    BadCredentials,
+    /// The identity store is unreachable.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl From<MetaError> for AuthError {
+    fn from(e: MetaError) -> Self {
+        AuthError::Unavailable(e.to_string())
+    }
+}
+
+/// A signed access token and its lifetime.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    /// The JWT.
+    pub token: String,
+    /// Seconds it lives.
+    pub expires_in: u64,
+    /// Issue time, seconds since the epoch.
+    pub issued_at: i64,
+}
+
+/// A new secret shown once, with the principal it belongs to.
+#[derive(Debug, Clone)]
+pub struct NewSecret {
+    /// The principal.
+    pub principal: Principal,
+    /// The secret, in clear, to be shown once and never stored.
+    pub password: String,
+    /// The registry's tenant.
+    pub tenant: String,
+    /// The new credential's ID.
+    pub key_id: String,
+    /// Valid until, seconds since the epoch.
+    pub end: i64,
+}
+
+/// Lifetime of a new credential: `years` from now, or until `end`.
+#[derive(Debug, Clone, Copy)]
+pub enum Lifetime {
+    /// Whole years (the default is one, as `az`).
+    Years(u32),
+    /// Until this time, seconds since the epoch.
+    Until(i64),
+}
+
+/// Authentication, permissions and tokens.
+pub struct AuthService {
+    ids: Arc<dyn IdentityStore>,
+    keys: TokenKeys,
+    service: String,
+    access_ttl: u64,
+    refresh_ttl: u64,
+    settings: Mutex<Option<(Instant, RegistrySettings)>>,
+    dummy_hash: [u8; 32],
+}
+
+impl AuthService {
+    /// Loads (or creates, once for all replicas) the signing key from the store. `service` is
+    /// the audience of every token; `access_ttl` the access-token lifetime in seconds (≥ 60).
+    pub async fn new(ids: Arc<dyn IdentityStore>, service: String, access_ttl: u64) -> Result<Self, String> {
+        let key = ids.signing_key(&TokenKeys::generate_pkcs8()).await.map_err(|e| e.to_string())?;
+        let keys = TokenKeys::from_pkcs8(&key)?;
+        Ok(AuthService {
+            ids,
+            keys,
+            service,
+            access_ttl: access_ttl.max(60),
+            refresh_ttl: 3 * 3600,
+            settings: Mutex::new(None),
+            dummy_hash: secret::hash(&secret::generate()),
+        })
+    }
+
+    /// The audience tokens carry (the registry host).
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+
+    /// The identity store.
+    pub fn identities(&self) -> &Arc<dyn IdentityStore> {
+        &self.ids
+    }
+
+    /// Registry settings, cached for a moment.
+    pub async fn settings(&self) -> Result<RegistrySettings, MetaError> {
+        if let Some((at, s)) = self.settings.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
+            && at.elapsed() < SETTINGS_TTL
+        {
+            return Ok(s.clone());
+        }
+        let fresh = self.ids.settings().await?;
+        *self.settings.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), fresh.clone()));
+        Ok(fresh)
+    }
+
+    /// Forgets cached settings (after this process changed them).
+    pub fn settings_changed(&self) {
+        *self.settings.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// What an anonymous caller may do: pull everything when anonymous pull is on, else nothing.
+    pub async fn anonymous(&self) -> Result<Permissions, MetaError> {
+        Ok(if self.settings().await?.anonymous_pull { Permissions::pull_everything() } else { Permissions::default() })
+    }
+
+    /// The permissions of a principal, from its current role assignments.
+    pub async fn permissions(&self, app_id: &str) -> Result<Permissions, MetaError> {
+        let assignments = self.ids.role_assignments(Some(app_id)).await?;
+        Ok(Permissions::from_roles(assignments.iter().map(|a| (a.role, &a.scope))))
+    }
+
+    /// Checks `username:password` as Basic credentials: an application ID and a secret, or the
+    /// null GUID and a refresh token.
+    pub async fn basic(&self, username: &str, password: &str) -> Result<Authenticated, AuthError> {
+        if username == NULL_GUID {
+            return self.refresh(password, &self.service).await;
+        }
+        let presented = secret::hash(password);
+        let principal = self.ids.principal(username).await?.filter(|p| p.app_id == username);
+        let Some(principal) = principal else {
+            // Spend the same comparison as a real principal would, so timing tells nothing.
+            let _ = secret::same(&presented, &self.dummy_hash);
+            return Err(AuthError::BadCredentials);
+        };
+        let t = now();
+        let credentials = self.ids.credentials(&principal.app_id).await?;
+        let mut matched = None;
+        for c in &credentials {
+            if secret::same(&presented, &c.secret_hash) && c.start <= t && t < c.end {
+                matched = Some(c.key_id.clone());
+            }
+        }
+        let credential = matched.ok_or(AuthError::BadCredentials)?;
+        Ok(Authenticated {
+            permissions: self.permissions(&principal.app_id).await?,
+            subject: principal.app_id,
+            credential,
+        })
+    }
+
+    /// Checks a refresh token issued for `service`; its principal and credential must still
+    /// exist (a credential reset revokes it).
+    pub async fn refresh(&self, token: &str, service: &str) -> Result<Authenticated, AuthError> {
+        if service != self.service {
+            return Err(AuthError::BadCredentials);
+        }
+        let claims =
+            self.keys.verify(token, &self.service, "refresh_token", now()).map_err(|_| AuthError::BadCredentials)?;
+        let credential = claims.credential.ok_or(AuthError::BadCredentials)?;
+        let t = now();
+        let alive = self
+            .ids
+            .credentials(&claims.sub)
+            .await?
+            .iter()
+            .any(|c| c.key_id == credential && c.start <= t && t < c.end);
+        if !alive {
+            return Err(AuthError::BadCredentials);
+        }
+        Ok(Authenticated { permissions: self.permissions(&claims.sub).await?, subject: claims.sub, credential })
+    }
+
+    fn claims(
+        &self,
+        subject: &str,
+        grant_type: &str,
+        ttl: u64,
+        access: Vec<AccessClaim>,
+        credential: Option<String>,
+    ) -> Claims {
+        let t = now();
+        Claims {
+            iss: jwt::ISSUER.into(),
+            sub: subject.into(),
+            aud: self.service.clone(),
+            exp: t + ttl as i64,
+            nbf: t,
+            iat: t,
+            jti: uuid::Uuid::new_v4().to_string(),
+            access,
+            grant_type: grant_type.into(),
+            credential,
+        }
+    }
+
+    /// Signs an access token for `subject` carrying exactly `granted`.
+    pub fn issue_access(&self, subject: &str, granted: &[Access]) -> IssuedToken {
+        let access = granted
+            .iter()
+            .map(|a| AccessClaim {
+                kind: a.resource_type.clone(),
+                name: a.name.clone(),
+                actions: a.actions.iter().map(|x| x.as_str().to_owned()).collect(),
+            })
+            .collect();
+        let claims = self.claims(subject, "access_token", self.access_ttl, access, None);
+        IssuedToken { token: self.keys.sign(&claims), expires_in: self.access_ttl, issued_at: claims.iat }
+    }
+
+    /// Signs a refresh token bound to the caller's principal, credential and this service.
+    pub fn issue_refresh(&self, caller: &Authenticated) -> String {
+        self.keys.sign(&self.claims(
+            &caller.subject,
+            "refresh_token",
+            self.refresh_ttl,
+            Vec::new(),
+            Some(caller.credential.clone()),
+        ))
+    }
+
+    /// Verifies an access token (signature, audience, expiry; no database) and returns its
+    /// subject and grant.
+    pub fn verify_access(&self, token: &str) -> Result<(String, Vec<Access>), TokenError> {
+        let claims = self.keys.verify(token, &self.service, "access_token", now())?;
+        let access = claims
+            .access
+            .into_iter()
+            .filter_map(|c| {
+                Access::parse(&format!("{}:{}:{}", c.kind, c.name, c.actions.join(",")))
+                    .filter(|a| !a.actions.is_empty() || c.actions.is_empty())
+            })
+            .collect();
+        Ok((claims.sub, access))
+    }
+
+    fn credential(lifetime: Lifetime, display_name: Option<String>) -> (Credential, String) {
+        let password = secret::generate();
+        let start = now();
+        let end = match lifetime {
+            Lifetime::Years(y) => start + i64::from(y.max(1)) * YEAR,
+            Lifetime::Until(end) => end,
+        };
+        let c = Credential {
+            key_id: uuid::Uuid::new_v4().to_string(),
+            display_name,
+            start,
+            end,
+            secret_hash: secret::hash(&password),
+        };
+        (c, password)
+    }
+
+    /// `sp create-for-rbac`: creates the principal `name` with a new secret, or, when it
+    /// exists, replaces all its secrets with a new one (as `az` does); then assigns `role` at
+    /// `scope` if given.
+    pub async fn create_for_rbac(
+        &self,
+        name: &str,
+        role: Option<(Role, RoleScope)>,
+        lifetime: Lifetime,
+    ) -> Result<NewSecret, MetaError> {
+        let tenant = self.settings().await?.tenant;
+        let (credential, password) = Self::credential(lifetime, None);
+        let principal = match self.ids.principal(name).await?.filter(|p| p.display_name == name) {
+            Some(existing) => {
+                self.ids.add_credential(&existing.app_id, &credential, true).await?;
+                existing
+            }
+            None => {
+                let p = Principal {
+                    app_id: uuid::Uuid::new_v4().to_string(),
+                    display_name: name.to_owned(),
+                    created_at: now(),
+                };
+                self.ids.create_principal(&p, &credential).await?;
+                p
+            }
+        };
+        if let Some((role, scope)) = role {
+            self.ids.assign_role(&RoleAssignment { app_id: principal.app_id.clone(), role, scope }).await?;
+        }
+        Ok(NewSecret { principal, password, tenant, key_id: credential.key_id, end: credential.end })
+    }
+
+    /// `sp credential reset`: a new secret for the principal named `key` (application ID,
+    /// display name or `http://name`); without `append`, every earlier secret stops working
+    /// at once. `None` if there is no such principal.
+    pub async fn reset_credential(
+        &self,
+        key: &str,
+        append: bool,
+        lifetime: Lifetime,
+        display_name: Option<String>,
+    ) -> Result<Option<NewSecret>, MetaError> {
+        let Some(principal) = self.ids.principal(principal_key(key)).await? else { return Ok(None) };
+        let tenant = self.settings().await?.tenant;
+        let (credential, password) = Self::credential(lifetime, display_name);
+        self.ids.add_credential(&principal.app_id, &credential, !append).await?;
+        Ok(Some(NewSecret { principal, password, tenant, key_id: credential.key_id, end: credential.end }))
+    }
+
+    /// On an empty registry, creates the bootstrap Owner and returns its secret; otherwise
+    /// `None`.
+    pub async fn bootstrap(&self, name: &str) -> Result<Option<NewSecret>, MetaError> {
+        if !self.ids.principals().await?.is_empty() {
+            return Ok(None);
+        }
+        let created =
+            self.create_for_rbac(name, Some((Role::Owner, RoleScope::registry())), Lifetime::Years(1)).await?;
+        self.audit(&created.principal.app_id, "sp.bootstrap", &created.principal.app_id, "local").await;
+        Ok(Some(created))
+    }
+
+    /// Records an audit event; a failure to record is logged, never fatal.
+    pub async fn audit(&self, actor: &str, action: &str, target: &str, remote: &str) {
+        let e = AuditEvent {
+            at: now(),
+            actor: actor.into(),
+            action: action.into(),
+            target: target.into(),
+            remote: remote.into(),
+        };
+        tracing::info!(target: "audit", actor, action, target = e.target.as_str(), remote, "audit");
+        if let Err(err) = self.ids.audit(&e).await {
+            tracing::error!(error = %err, "could not record an audit event");
+        }
+    }
+}

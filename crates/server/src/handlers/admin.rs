@@ -1,0 +1,296 @@
+//! The admin API (`/admin/v1/…`, JSON), used by the `berth` CLI: service principals, their
+//! credentials, role assignments, registry settings and the audit log. Every request passes
+//! [`authorize_admin`] (Owner at registry scope) before anything else runs, and every change
+//! is audited.
+
+use super::{AppState, ClientAddr, Query};
+use crate::auth::{AdminAuthorized, authenticate, authorize_admin};
+use crate::body::{LimitedError, read_to_limit};
+use crate::error::ApiError;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use berth_core::ErrorCode;
+use berth_core::identities::{Principal, RoleAssignment, principal_key};
+use berth_core::identity::{Role, RoleScope};
+use berth_registry::auth::{Lifetime, NewSecret};
+use http::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+fn invalid(detail: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::InvalidRequest).detail(detail)
+}
+
+fn not_found(what: &str) -> ApiError {
+    ApiError::new(ErrorCode::NameUnknown).detail(format!("{what} not found"))
+}
+
+fn unavailable(e: impl std::fmt::Display) -> ApiError {
+    tracing::error!(cause = %e, "identity store unavailable");
+    ApiError::new(ErrorCode::Unavailable)
+}
+
+fn json_response(status: StatusCode, v: Value) -> Response {
+    (status, [(http::header::CONTENT_TYPE, "application/json")], v.to_string()).into_response()
+}
+
+/// Seconds since the epoch of `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ` (UTC), as `--end-date`.
+pub fn parse_date(s: &str) -> Option<i64> {
+    let (date, time) = s.split_once('T').unwrap_or((s, "00:00:00Z"));
+    let mut d = date.split('-').map(|x| x.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    if d.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let time = time.strip_suffix('Z').or_else(|| time.strip_suffix("+00:00"))?;
+    let mut t = time.split(':').map(|x| x.parse::<i64>().ok());
+    let (hh, mm, ss) = (t.next()??, t.next()??, t.next()??);
+    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let doy = (153 * m + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some((era * 146_097 + doe - 719_468) * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+fn secret_json(s: &NewSecret, with_name: bool) -> Value {
+    let mut v = json!({ "appId": s.principal.app_id, "password": s.password, "tenant": s.tenant });
+    if with_name {
+        v["displayName"] = json!(s.principal.display_name);
+    }
+    v
+}
+
+fn assignment_json(a: &RoleAssignment, name: &str) -> Value {
+    json!({ "principalId": a.app_id, "principalName": name, "roleDefinitionName": a.role.as_str(), "scope": a.scope.to_string() })
+}
+
+async fn body<T: for<'de> Deserialize<'de>>(req: Body) -> Result<T, ApiError> {
+    let bytes = read_to_limit(req, 64 * 1024, 64 * 1024).await.map_err(|e| match e {
+        LimitedError::TooLarge => ApiError::new(ErrorCode::PayloadTooLarge),
+        LimitedError::Body(e) => invalid(format!("request body failed: {e}")),
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| invalid(format!("malformed JSON: {e}")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct CreateSp {
+    name: String,
+    role: Option<String>,
+    scopes: Option<String>,
+    years: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ResetCredential {
+    #[serde(default)]
+    append: bool,
+    years: Option<u32>,
+    end_date: Option<String>,
+    display_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct AssignmentBody {
+    assignee: String,
+    role: String,
+    scope: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RegistryUpdate {
+    anonymous_pull_enabled: Option<bool>,
+}
+
+fn lifetime(years: Option<u32>, end_date: Option<&str>) -> Result<Lifetime, ApiError> {
+    match (years, end_date) {
+        (Some(_), Some(_)) => Err(invalid("usage error: --years | --end-date")),
+        (_, Some(d)) => parse_date(d)
+            .map(Lifetime::Until)
+            .ok_or_else(|| invalid(format!("cannot read the date {d:?}; use YYYY-MM-DD"))),
+        (y, None) => Ok(Lifetime::Years(y.unwrap_or(1))),
+    }
+}
+
+fn role_and_scope(role: &str, scope: Option<&str>) -> Result<(Role, RoleScope), ApiError> {
+    let role = role.parse::<Role>().map_err(invalid)?;
+    let scope = scope.unwrap_or("/").parse::<RoleScope>().map_err(invalid)?;
+    Ok((role, scope))
+}
+
+async fn principal(st: &AppState, key: &str) -> Result<Principal, ApiError> {
+    st.auth
+        .identities()
+        .principal(principal_key(key))
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| not_found("service principal"))
+}
+
+/// Every `/admin/v1/…` request: authenticate, authorise, then route.
+pub(super) async fn admin(State(st): State<Arc<AppState>>, req: Request) -> Response {
+    let remote = req.extensions().get::<ClientAddr>().map_or(std::net::Ipv4Addr::LOCALHOST.into(), |c| c.0);
+    let (parts, body) = req.into_parts();
+    let result = async {
+        let caller = authenticate(&st.auth, &st.limiter, &st.challenge, &parts.headers, remote).await?;
+        let auth = authorize_admin(caller, &st.challenge)?;
+        route(&st, &auth, remote.to_string(), parts, body).await
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn route(
+    st: &AppState,
+    auth: &AdminAuthorized,
+    remote: String,
+    parts: http::request::Parts,
+    req: Body,
+) -> Result<Response, ApiError> {
+    let path = parts.uri.path().trim_start_matches("/admin/v1/").trim_end_matches('/').to_owned();
+    // Segments are decoded one by one, so `http:%2F%2Fname` names the principal `http://name`.
+    let decoded: Vec<String> =
+        path.split('/').map(|seg| percent_encoding::percent_decode_str(seg).decode_utf8_lossy().into_owned()).collect();
+    let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
+    let query = Query::parse(parts.uri.query());
+    let actor = auth.caller().subject().to_owned();
+    let ids = st.auth.identities().clone();
+    let audit = |action: &'static str, target: String| {
+        let (actor, remote) = (actor.clone(), remote.clone());
+        async move { st.auth.audit(&actor, action, &target, &remote).await }
+    };
+    match (parts.method.clone(), segments.as_slice()) {
+        (Method::POST, ["service-principals"]) => {
+            let b: CreateSp = body(req).await?;
+            let role = match (&b.role, &b.scopes) {
+                (Some(r), s) => Some(role_and_scope(r, s.as_deref())?),
+                (None, Some(_)) => {
+                    return Err(invalid("Usage error: To create role assignments, specify both --role and --scopes."));
+                }
+                (None, None) => None,
+            };
+            let created =
+                st.auth.create_for_rbac(&b.name, role, lifetime(b.years, None)?).await.map_err(unavailable)?;
+            audit("sp.create", created.principal.app_id.clone()).await;
+            Ok(json_response(StatusCode::CREATED, secret_json(&created, true)))
+        }
+        (Method::GET, ["service-principals"]) => {
+            let list = ids.principals().await.map_err(unavailable)?;
+            let v: Vec<Value> =
+                list.iter().map(|p| json!({ "appId": p.app_id, "displayName": p.display_name })).collect();
+            Ok(json_response(StatusCode::OK, json!(v)))
+        }
+        (Method::GET, ["service-principals", key]) => {
+            let p = principal(st, key).await?;
+            let creds = ids.credentials(&p.app_id).await.map_err(unavailable)?;
+            let roles = ids.role_assignments(Some(&p.app_id)).await.map_err(unavailable)?;
+            let credentials: Vec<Value> = creds
+                .iter()
+                .map(|c| json!({ "keyId": c.key_id, "displayName": c.display_name, "startDateTime": super::rfc3339(c.start), "endDateTime": super::rfc3339(c.end) }))
+                .collect();
+            let roles: Vec<Value> = roles.iter().map(|a| assignment_json(a, &p.display_name)).collect();
+            Ok(json_response(
+                StatusCode::OK,
+                json!({ "appId": p.app_id, "displayName": p.display_name, "passwordCredentials": credentials, "roleAssignments": roles }),
+            ))
+        }
+        (Method::DELETE, ["service-principals", key]) => {
+            let p = principal(st, key).await?;
+            ids.delete_principal(&p.app_id).await.map_err(unavailable)?;
+            audit("sp.delete", p.app_id).await;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        (Method::POST, ["service-principals", key, "credential-reset"]) => {
+            let key = key.to_string();
+            let b: ResetCredential = body(req).await?;
+            let life = lifetime(b.years, b.end_date.as_deref())?;
+            let reset = st.auth.reset_credential(&key, b.append, life, b.display_name).await.map_err(unavailable)?;
+            let reset = reset.ok_or_else(|| not_found("service principal"))?;
+            audit(
+                if b.append { "sp.credential.append" } else { "sp.credential.reset" },
+                reset.principal.app_id.clone(),
+            )
+            .await;
+            Ok(json_response(StatusCode::OK, secret_json(&reset, false)))
+        }
+        (Method::POST, ["role-assignments"]) => {
+            let b: AssignmentBody = body(req).await?;
+            let p = principal(st, &b.assignee).await?;
+            let (role, scope) = role_and_scope(&b.role, b.scope.as_deref())?;
+            let a = RoleAssignment { app_id: p.app_id.clone(), role, scope };
+            ids.assign_role(&a).await.map_err(unavailable)?;
+            audit("role.assign", format!("{} {} {}", p.app_id, a.role, a.scope)).await;
+            Ok(json_response(StatusCode::CREATED, assignment_json(&a, &p.display_name)))
+        }
+        (Method::GET, ["role-assignments"]) => {
+            let filter = match query.get("assignee") {
+                Some(k) => Some(principal(st, k).await?.app_id),
+                None => None,
+            };
+            let names: std::collections::HashMap<String, String> =
+                ids.principals().await.map_err(unavailable)?.into_iter().map(|p| (p.app_id, p.display_name)).collect();
+            let list = ids.role_assignments(filter.as_deref()).await.map_err(unavailable)?;
+            let v: Vec<Value> =
+                list.iter().map(|a| assignment_json(a, names.get(&a.app_id).map_or("", |s| s))).collect();
+            Ok(json_response(StatusCode::OK, json!(v)))
+        }
+        (Method::DELETE, ["role-assignments"]) => {
+            let assignee = query.get("assignee").ok_or_else(|| invalid("assignee is required"))?;
+            let p = principal(st, assignee).await?;
+            let (role, scope) =
+                role_and_scope(query.get("role").ok_or_else(|| invalid("role is required"))?, query.get("scope"))?;
+            let a = RoleAssignment { app_id: p.app_id.clone(), role, scope };
+            if !ids.unassign_role(&a).await.map_err(unavailable)? {
+                return Err(not_found("role assignment"));
+            }
+            audit("role.unassign", format!("{} {} {}", p.app_id, a.role, a.scope)).await;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        (Method::GET, ["registry"]) => registry_json(st).await,
+        (Method::PATCH, ["registry"]) => {
+            let b: RegistryUpdate = body(req).await?;
+            if let Some(on) = b.anonymous_pull_enabled {
+                ids.set_anonymous_pull(on).await.map_err(unavailable)?;
+                st.auth.settings_changed();
+                audit("registry.anonymous_pull", on.to_string()).await;
+            }
+            registry_json(st).await
+        }
+        (Method::GET, ["audit"]) => {
+            let limit = query.get("limit").and_then(|l| l.parse().ok()).unwrap_or(100);
+            let events = ids.audit_log(limit).await.map_err(unavailable)?;
+            let v: Vec<Value> = events
+                .iter()
+                .map(|e| json!({ "time": super::rfc3339(e.at), "actor": e.actor, "action": e.action, "target": e.target, "remote": e.remote }))
+                .collect();
+            Ok(json_response(StatusCode::OK, json!(v)))
+        }
+        _ => Err(ApiError::new(ErrorCode::NameUnknown).detail("no such admin endpoint")),
+    }
+}
+
+async fn registry_json(st: &AppState) -> Result<Response, ApiError> {
+    let s = st.auth.settings().await.map_err(unavailable)?;
+    Ok(json_response(
+        StatusCode::OK,
+        json!({ "loginServer": st.auth.service(), "tenant": s.tenant, "anonymousPullEnabled": s.anonymous_pull }),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dates() {
+        assert_eq!(super::parse_date("1970-01-01"), Some(0));
+        assert_eq!(super::parse_date("2299-12-31"), Some(10_413_705_600));
+        assert_eq!(super::parse_date("2020-12-31T11:59:59+00:00"), Some(1_609_415_999));
+        assert_eq!(super::parse_date("2020-13-01"), None);
+        assert_eq!(super::parse_date("tomorrow"), None);
+    }
+}

@@ -1,0 +1,183 @@
+//! The token service: `GET /oauth2/token` (Basic or anonymous, repeated `scope`,
+//! `offline_token`), `POST /oauth2/token` (form; `grant_type=password|refresh_token`, scopes
+//! repeated or space-separated, `access_type=offline`) and `POST /oauth2/exchange` (a valid
+//! credential for a refresh token). The grant is the intersection of what was asked and what
+//! is allowed, never an error; bad credentials are 401 on every form.
+
+use super::{AppState, ClientAddr, Query};
+use crate::auth::{basic_credentials, check_basic};
+use crate::body::{LimitedError, read_to_limit};
+use crate::error::ApiError;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use berth_core::ErrorCode;
+use berth_core::access::{Access, grant};
+use berth_core::identity::Permissions;
+use berth_registry::auth::{AuthError, Authenticated};
+use http::{HeaderMap, HeaderValue, header};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// Largest form accepted on the token endpoints.
+const MAX_FORM: usize = 64 * 1024;
+
+fn invalid(detail: &str) -> ApiError {
+    ApiError::new(ErrorCode::InvalidRequest).detail(detail.to_owned())
+}
+
+fn unauthorized() -> ApiError {
+    ApiError::new(ErrorCode::Unauthorized)
+        .detail("invalid username or password")
+        .header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"berth\""))
+}
+
+/// Every scope of every `scope` value (each may hold several, space-separated).
+fn scopes<'a>(values: impl Iterator<Item = &'a str>) -> Vec<Access> {
+    values.flat_map(str::split_whitespace).filter_map(Access::parse).collect()
+}
+
+async fn caller_permissions(st: &AppState, caller: &Option<Authenticated>) -> Result<Permissions, ApiError> {
+    match caller {
+        Some(a) => Ok(a.permissions.clone()),
+        None => st.auth.anonymous().await.map_err(|_| ApiError::new(ErrorCode::Unavailable)),
+    }
+}
+
+/// The access token (and optionally a refresh token) for `caller` and `wanted`.
+fn token_body(
+    st: &AppState,
+    caller: &Option<Authenticated>,
+    permissions: &Permissions,
+    wanted: &[Access],
+    refresh: bool,
+    get_form: bool,
+) -> Value {
+    let granted = grant(permissions, wanted);
+    let subject = caller.as_ref().map_or("", |a| a.subject.as_str());
+    let issued = st.auth.issue_access(subject, &granted);
+    let mut body = json!({
+        "access_token": issued.token,
+        "expires_in": issued.expires_in,
+        "issued_at": super::rfc3339(issued.issued_at),
+    });
+    if get_form {
+        body["token"] = body["access_token"].clone();
+    } else {
+        body["scope"] = json!(granted.iter().map(Access::to_string).collect::<Vec<_>>().join(" "));
+    }
+    if let (true, Some(a)) = (refresh, caller) {
+        body["refresh_token"] = json!(st.auth.issue_refresh(a));
+    }
+    body
+}
+
+fn ok(body: Value) -> Response {
+    ([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], body.to_string())
+        .into_response()
+}
+
+fn remote(req: &Request) -> std::net::IpAddr {
+    req.extensions().get::<ClientAddr>().map_or(std::net::Ipv4Addr::LOCALHOST.into(), |c| c.0)
+}
+
+async fn basic_caller(
+    st: &AppState,
+    headers: &HeaderMap,
+    remote: std::net::IpAddr,
+) -> Result<Option<Authenticated>, ApiError> {
+    match headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        None => Ok(None),
+        Some(v) => {
+            let (user, pass) = basic_credentials(v).ok_or_else(unauthorized)?;
+            check_basic(&st.auth, &st.limiter, remote, &user, &pass, unauthorized).await.map(Some)
+        }
+    }
+}
+
+/// `GET /oauth2/token`.
+pub(super) async fn get(State(st): State<Arc<AppState>>, req: Request) -> Response {
+    let remote = remote(&req);
+    let (parts, _) = req.into_parts();
+    let query = Query::parse(parts.uri.query());
+    let result = async {
+        let caller = basic_caller(&st, &parts.headers, remote).await?;
+        let permissions = caller_permissions(&st, &caller).await?;
+        let refresh = query.get("offline_token") == Some("true");
+        Ok::<_, ApiError>(ok(token_body(&st, &caller, &permissions, &scopes(query.all("scope")), refresh, true)))
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn form(body: Body) -> Result<Query, ApiError> {
+    let bytes = read_to_limit(body, MAX_FORM, MAX_FORM).await.map_err(|e| match e {
+        LimitedError::TooLarge => ApiError::new(ErrorCode::PayloadTooLarge),
+        LimitedError::Body(e) => invalid(&format!("request body failed: {e}")),
+    })?;
+    Ok(Query::parse(Some(&String::from_utf8_lossy(&bytes))))
+}
+
+/// Authenticates the credential a form (or its Basic header) carries.
+async fn form_caller(
+    st: &AppState,
+    headers: &HeaderMap,
+    f: &Query,
+    remote: std::net::IpAddr,
+) -> Result<Authenticated, ApiError> {
+    match f.get("grant_type") {
+        Some("password") => {
+            let (Some(user), Some(pass)) = (f.get("username"), f.get("password")) else {
+                return Err(invalid("grant_type=password needs username and password"));
+            };
+            check_basic(&st.auth, &st.limiter, remote, user, pass, unauthorized).await
+        }
+        Some("refresh_token") => {
+            let token =
+                f.get("refresh_token").ok_or_else(|| invalid("grant_type=refresh_token needs refresh_token"))?;
+            let service = f.get("service").unwrap_or(st.auth.service());
+            match st.auth.refresh(token, service).await {
+                Ok(a) => Ok(a),
+                Err(AuthError::BadCredentials) => {
+                    st.limiter.failed(remote);
+                    st.auth.audit("refresh_token", "auth.failed", st.auth.service(), &remote.to_string()).await;
+                    Err(unauthorized().detail("invalid refresh token"))
+                }
+                Err(AuthError::Unavailable(_)) => Err(ApiError::new(ErrorCode::Unavailable)),
+            }
+        }
+        None => basic_caller(st, headers, remote).await?.ok_or_else(unauthorized),
+        Some(other) => Err(invalid(&format!("unsupported grant_type {other:?}"))),
+    }
+}
+
+/// `POST /oauth2/token`.
+pub(super) async fn post(State(st): State<Arc<AppState>>, req: Request) -> Response {
+    let remote = remote(&req);
+    let (parts, body) = req.into_parts();
+    let result = async {
+        let f = form(body).await?;
+        if f.get("grant_type").is_none() {
+            return Err(invalid("grant_type is required"));
+        }
+        let caller = form_caller(&st, &parts.headers, &f, remote).await?;
+        let refresh = f.get("access_type") == Some("offline");
+        let permissions = caller.permissions.clone();
+        Ok(ok(token_body(&st, &Some(caller), &permissions, &scopes(f.all("scope")), refresh, false)))
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `POST /oauth2/exchange`: a refresh token for a valid credential (form grant or Basic).
+pub(super) async fn exchange(State(st): State<Arc<AppState>>, req: Request) -> Response {
+    let remote = remote(&req);
+    let (parts, body) = req.into_parts();
+    let result = async {
+        let f = form(body).await?;
+        let caller = form_caller(&st, &parts.headers, &f, remote).await?;
+        Ok::<_, ApiError>(ok(json!({ "refresh_token": st.auth.issue_refresh(&caller) })))
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
