@@ -1,6 +1,9 @@
 //! `berth`: the one binary. It parses the command line, loads configuration, and is the only
 //! place where concrete stores (filesystem blobs, SQLite metadata) are wired into the server.
 
+mod admin;
+mod login;
+mod output;
 mod serve;
 
 use anyhow::Result;
@@ -26,6 +29,29 @@ enum Command {
     Config(ConfigCommand),
     /// Verify every stored blob against its digest and every manifest's references.
     Fsck(ConfigArgs),
+    /// Log in to a registry (writes the docker config.json that skopeo and containerd read).
+    Login(admin::commands::LoginArgs),
+    /// Remove stored credentials for a registry.
+    Logout {
+        /// The registry, HOST[:PORT].
+        server: String,
+    },
+    /// Manage service principals.
+    #[command(subcommand)]
+    Sp(admin::commands::SpCommand),
+    /// Manage role assignments.
+    #[command(subcommand)]
+    Role(RoleCommand),
+    /// Registry settings.
+    #[command(subcommand)]
+    Registry(admin::commands::RegistryCommand),
+}
+
+#[derive(Subcommand)]
+enum RoleCommand {
+    /// Role assignments.
+    #[command(subcommand)]
+    Assignment(admin::commands::RoleAssignmentCommand),
 }
 
 #[derive(Subcommand)]
@@ -99,6 +125,13 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Config(ConfigCommand::Check(args)) => config_check(&args),
         Command::Fsck(args) => serve::fsck(args),
+        Command::Login(args) => admin::commands::login(args).map(|()| ExitCode::SUCCESS),
+        Command::Logout { server } => admin::commands::logout(&server).map(|()| ExitCode::SUCCESS),
+        Command::Sp(cmd) => admin::commands::sp(cmd).map(|()| ExitCode::SUCCESS),
+        Command::Role(RoleCommand::Assignment(cmd)) => {
+            admin::commands::role_assignment(cmd).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Registry(cmd) => admin::commands::registry(cmd).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use berth_core::Algorithm;
 use berth_testkit::image::{Blob, Image};
 use berth_testkit::oci::{push_blob, push_image, put_manifest};
-use berth_testkit::{TestServer, basic};
+use berth_testkit::{TestServer, basic, http_client};
 use common::{anonymous, server, started};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
@@ -30,7 +30,7 @@ async fn create_sp(s: &TestServer, owner: &Client, name: &str, role: Option<(&st
 fn as_user(id: &str, password: &str) -> Client {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(reqwest::header::AUTHORIZATION, basic(id, password).parse().unwrap());
-    Client::builder().default_headers(headers).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    http_client().default_headers(headers).build().unwrap()
 }
 
 async fn status_and_code(r: reqwest::Response) -> (u16, String) {
@@ -52,7 +52,7 @@ async fn token(s: &TestServer, c: &Client, scopes: &[&str], extra: &str) -> Valu
 fn bearer(token: &str) -> Client {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
-    Client::builder().default_headers(headers).build().unwrap()
+    http_client().default_headers(headers).build().unwrap()
 }
 
 #[tokio::test]

@@ -8,4 +8,4 @@ pub mod image;
 pub mod oci;
 mod server;
 
-pub use server::{TestServer, basic};
+pub use server::{TestServer, basic, http_client};

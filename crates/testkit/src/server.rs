@@ -102,11 +102,7 @@ impl TestServer {
     pub fn client(&self) -> reqwest::Client {
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert(reqwest::header::AUTHORIZATION, self.basic().parse().expect("ASCII header"));
-        reqwest::Client::builder()
-            .default_headers(headers)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("HTTP client")
+        http_client().default_headers(headers).redirect(reqwest::redirect::Policy::none()).build().expect("HTTP client")
     }
 
     /// Sends a signal (`"TERM"`, `"INT"`, …) to the server process, with kill(1).
@@ -167,4 +163,11 @@ impl Drop for TestServer {
 pub fn basic(user: &str, password: &str) -> String {
     use base64::Engine;
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
+}
+
+/// A reqwest client builder for tests: no redirects followed, TLS over the ring provider (the
+/// one the workspace uses; reqwest is built without a provider of its own).
+pub fn http_client() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none())
 }

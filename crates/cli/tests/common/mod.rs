@@ -21,7 +21,7 @@ pub fn started() -> (TestServer, reqwest::Client) {
 
 /// A client without credentials that follows no redirects.
 pub fn anonymous() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    berth_testkit::http_client().build().unwrap()
 }
 
 /// Sends `request` (raw bytes, exactly as given: no path normalisation) and returns the

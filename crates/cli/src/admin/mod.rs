@@ -1,0 +1,71 @@
+//! The admin commands (`sp`, `role assignment`, `registry`), `login` and `logout`: clients of
+//! the server's admin API, authenticated with the credentials `berth login` stored.
+
+pub mod commands;
+
+use crate::login;
+use anyhow::{Context, Result, bail};
+use reqwest::{Client, Method, StatusCode};
+use serde_json::Value;
+
+/// An authenticated connection to one registry's admin API.
+pub struct Admin {
+    base: String,
+    user: String,
+    password: String,
+    client: Client,
+}
+
+/// A client with the platform's roots, over the ring provider rustls already uses.
+pub fn http_client() -> Result<Client> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Ok(Client::builder().build()?)
+}
+
+/// The sentence in an error body, or the status.
+async fn explain(r: reqwest::Response) -> String {
+    let status = r.status();
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    let e = &body["errors"][0];
+    match (e["detail"].as_str(), e["message"].as_str()) {
+        (Some(d), _) => d.to_owned(),
+        (None, Some(m)) => m.to_owned(),
+        _ => format!("the registry answered {status}"),
+    }
+}
+
+impl Admin {
+    /// Connects to `registry` (or the last login server) with the stored credentials.
+    pub fn connect(registry: Option<&str>) -> Result<Self> {
+        let url = match registry {
+            Some(r) => r.to_owned(),
+            None => {
+                login::remembered()?.context("no registry: run `berth login SERVER` first or pass --registry URL")?
+            }
+        };
+        let (host, urls) = login::server_urls(&url);
+        let base = if url.contains("://") { url.trim_end_matches('/').to_owned() } else { urls[0].clone() };
+        let (user, password) = login::credentials(&host)?.with_context(|| {
+            format!("no credentials for {host}: run `berth login {host} -u APPID --password-stdin`")
+        })?;
+        Ok(Admin { base, user, password, client: http_client()? })
+    }
+
+    /// Sends a request to `/admin/v1/{path}`; the JSON answer, or a sentence on refusal.
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value> {
+        let url = format!("{}/admin/v1/{path}", self.base);
+        let mut req = self.client.request(method, &url).basic_auth(&self.user, Some(&self.password));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.with_context(|| format!("cannot reach {}", self.base))?;
+        match r.status() {
+            StatusCode::NO_CONTENT => Ok(Value::Null),
+            s if s.is_success() => Ok(r.json().await?),
+            StatusCode::UNAUTHORIZED => {
+                bail!("{}: the stored credentials are not accepted, or do not hold the Owner role", explain(r).await)
+            }
+            _ => bail!("{}", explain(r).await),
+        }
+    }
+}
