@@ -93,7 +93,7 @@ async fn docker_login_flow_and_token_forms() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let v: Value = r.json().await.unwrap();
-    assert_eq!(v["scope"], "repository:a:pull repository:b:push registry:catalog:*");
+    assert_eq!(v["scope"], "repository:a:pull,metadata_read repository:b:push registry:catalog:*");
     assert!(v["refresh_token"].is_string());
 
     // Refresh grant, bound to the service.
@@ -195,6 +195,7 @@ enum Class {
     Referrers,
     Catalog,
     Admin,
+    DeleteManifest,
 }
 
 async fn send(s: &TestServer, c: &Client, class: Class, img: &Image) -> (u16, String) {
@@ -211,6 +212,7 @@ async fn send(s: &TestServer, c: &Client, class: Class, img: &Image) -> (u16, St
         Class::Referrers => c.get(format!("{b}/v2/team/app/referrers/{}", img.manifest.digest)),
         Class::Catalog => c.get(format!("{b}/v2/_catalog")),
         Class::Admin => c.get(format!("{b}/admin/v1/service-principals")),
+        Class::DeleteManifest => c.delete(format!("{b}/v2/team/app/manifests/{}", img.manifest.digest)),
     };
     status_and_code(r.send().await.unwrap()).await
 }
@@ -225,29 +227,54 @@ async fn role_matrix_over_every_endpoint_class() {
     const OK: (u16, &str) = (200, "");
     const ACCEPTED: (u16, &str) = (202, "");
     const DENIED: (u16, &str) = (401, "UNAUTHORIZED");
-    let classes = [BlobRead, ManifestRead, Push, MountFromUnreadable, Delete, TagsList, Referrers, Catalog, Admin];
-    // Expected (status, code) per class, in the order of `classes`. A delete that is allowed
-    // deletes tag v2, re-pushed before each row.
-    type Row<'a> = (&'a str, Option<(&'a str, &'a str)>, [(u16, &'a str); 9]);
+    let classes = [
+        BlobRead,
+        ManifestRead,
+        Push,
+        MountFromUnreadable,
+        Delete,
+        TagsList,
+        Referrers,
+        Catalog,
+        Admin,
+        DeleteManifest,
+    ];
+    // Expected (status, code) per class, in the order of `classes`. `Delete` untags v2 (AcrPush
+    // may untag, as in ACR); `DeleteManifest` deletes by digest. Both tags are restored before
+    // each cell.
+    type Row<'a> = (&'a str, Option<(&'a str, &'a str)>, [(u16, &'a str); 10]);
     let rows: [Row; 7] = [
-        ("pull", Some(("AcrPull", "repositories/team/app")), [OK, OK, DENIED, DENIED, DENIED, OK, OK, OK, DENIED]),
-        ("push", Some(("AcrPush", "repositories/team/*")), [OK, OK, ACCEPTED, DENIED, DENIED, OK, OK, OK, DENIED]),
+        (
+            "pull",
+            Some(("AcrPull", "repositories/team/app")),
+            [OK, OK, DENIED, DENIED, DENIED, OK, OK, OK, DENIED, DENIED],
+        ),
+        (
+            "push",
+            Some(("AcrPush", "repositories/team/*")),
+            [OK, OK, ACCEPTED, DENIED, ACCEPTED, OK, OK, OK, DENIED, DENIED],
+        ),
         (
             "delete",
             Some(("AcrDelete", "repositories/team/app")),
-            [DENIED, DENIED, DENIED, DENIED, ACCEPTED, DENIED, DENIED, DENIED, DENIED],
+            [DENIED, DENIED, DENIED, DENIED, ACCEPTED, DENIED, DENIED, DENIED, DENIED, ACCEPTED],
         ),
-        ("reader", Some(("Reader", "/")), [OK, OK, DENIED, DENIED, DENIED, OK, OK, OK, DENIED]),
-        ("contributor", Some(("Contributor", "/")), [OK, OK, ACCEPTED, (201, ""), ACCEPTED, OK, OK, OK, DENIED]),
-        ("owner2", Some(("Owner", "/")), [OK, OK, ACCEPTED, (201, ""), ACCEPTED, OK, OK, OK, OK]),
-        ("norole", None, [DENIED, DENIED, DENIED, DENIED, DENIED, DENIED, DENIED, DENIED, DENIED]),
+        ("reader", Some(("Reader", "/")), [OK, OK, DENIED, DENIED, DENIED, OK, OK, OK, DENIED, DENIED]),
+        (
+            "contributor",
+            Some(("Contributor", "/")),
+            [OK, OK, ACCEPTED, (201, ""), ACCEPTED, OK, OK, OK, DENIED, ACCEPTED],
+        ),
+        ("owner2", Some(("Owner", "/")), [OK, OK, ACCEPTED, (201, ""), ACCEPTED, OK, OK, OK, OK, ACCEPTED]),
+        ("norole", None, [DENIED, DENIED, DENIED, DENIED, DENIED, DENIED, DENIED, DENIED, DENIED, DENIED]),
     ];
     for (name, role, expected) in rows {
         let (id, pw) = create_sp(&s, &owner, name, role).await;
         let c = as_user(&id, &pw);
         for (class, want) in classes.iter().zip(expected) {
+            let both = format!("{}?tag=v1&tag=v2", img.manifest.digest);
             assert_eq!(
-                put_manifest(&owner, &s.base, "team/app", "v2", &img.manifest).await.status(),
+                put_manifest(&owner, &s.base, "team/app", &both, &img.manifest).await.status(),
                 StatusCode::CREATED
             );
             let got = send(&s, &c, *class, &img).await;
@@ -267,7 +294,7 @@ async fn role_matrix_over_every_endpoint_class() {
         .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["anonymousPullEnabled"], true);
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    for (class, want) in classes.iter().zip([OK, OK, DENIED, DENIED, DENIED, OK, OK, DENIED, DENIED]) {
+    for (class, want) in classes.iter().zip([OK, OK, DENIED, DENIED, DENIED, OK, OK, DENIED, DENIED, DENIED]) {
         let got = send(&s, &anon, *class, &img).await;
         assert_eq!((got.0, got.1.as_str()), want, "anonymous pull on {class:?}");
     }

@@ -14,8 +14,12 @@ pub enum Action {
     Pull,
     /// Upload blobs and manifests, tag.
     Push,
-    /// Delete manifests, tags and blobs.
+    /// Delete manifests and blobs.
     Delete,
+    /// List tags and referrers (granted with `pull` when allowed).
+    MetadataRead,
+    /// Untag (granted with `delete` when allowed).
+    MetadataWrite,
     /// `registry:catalog:*`.
     All,
 }
@@ -27,6 +31,8 @@ impl Action {
             Action::Pull => "pull",
             Action::Push => "push",
             Action::Delete => "delete",
+            Action::MetadataRead => "metadata_read",
+            Action::MetadataWrite => "metadata_write",
             Action::All => "*",
         }
     }
@@ -36,6 +42,8 @@ impl Action {
             "pull" => Action::Pull,
             "push" => Action::Push,
             "delete" => Action::Delete,
+            "metadata_read" => Action::MetadataRead,
+            "metadata_write" => Action::MetadataWrite,
             "*" => Action::All,
             _ => return None,
         })
@@ -72,6 +80,23 @@ impl Access {
         Access { resource_type: "registry".into(), name: "catalog".into(), actions: vec![Action::All] }
     }
 
+    /// The same access in the words docker clients use to ask for it (`metadata_read` is
+    /// asked as `pull`, `metadata_write` as `delete`), for challenges.
+    pub fn as_requested(&self) -> Access {
+        let mut actions: Vec<Action> = self
+            .actions
+            .iter()
+            .map(|a| match a {
+                Action::MetadataRead => Action::Pull,
+                Action::MetadataWrite => Action::Delete,
+                other => *other,
+            })
+            .collect();
+        actions.sort();
+        actions.dedup();
+        Access { resource_type: self.resource_type.clone(), name: self.name.clone(), actions }
+    }
+
     /// Parses one scope; unknown actions are dropped (a grant never includes them).
     pub fn parse(scope: &str) -> Option<Self> {
         let (resource_type, rest) = scope.split_once(':')?;
@@ -93,8 +118,19 @@ impl fmt::Display for Access {
     }
 }
 
-/// The part of `wanted` that `permissions` allow: the intersection, never an error. Entries
-/// left with no action are dropped, as distribution's token server does.
+/// The metadata action that comes with a content action: docker clients ask for `pull` before
+/// listing tags and for `delete` before untagging, and know no other words.
+fn companion(a: Action) -> Option<Action> {
+    match a {
+        Action::Pull => Some(Action::MetadataRead),
+        Action::Delete => Some(Action::MetadataWrite),
+        _ => None,
+    }
+}
+
+/// The part of `wanted` that `permissions` allow: the intersection, never an error. A request
+/// for `pull` (or `delete`) also receives `metadata_read` (or `metadata_write`) when allowed.
+/// Entries left with no action are dropped, as distribution's token server does.
 pub fn grant(permissions: &Permissions, wanted: &[Access]) -> Vec<Access> {
     wanted
         .iter()
@@ -102,7 +138,11 @@ pub fn grant(permissions: &Permissions, wanted: &[Access]) -> Vec<Access> {
             let allowed: Vec<Action> = match (w.resource_type.as_str(), w.name.as_str()) {
                 ("repository", name) => {
                     let on = permissions.actions_on(name);
-                    w.actions.iter().copied().filter(|a| on.contains(a)).collect()
+                    let mut asked: Vec<Action> =
+                        w.actions.iter().copied().chain(w.actions.iter().filter_map(|a| companion(*a))).collect();
+                    asked.sort();
+                    asked.dedup();
+                    asked.into_iter().filter(|a| on.contains(a)).collect()
                 }
                 ("registry", "catalog") if permissions.catalog => {
                     w.actions.iter().copied().filter(|a| *a == Action::All).collect()
@@ -155,7 +195,10 @@ mod tests {
             Access::catalog(),
         ];
         let granted = grant(&p, &want);
-        assert_eq!(granted, vec![Access::repository("team/app", &[Action::Pull]), Access::catalog()]);
+        assert_eq!(
+            granted,
+            vec![Access::repository("team/app", &[Action::Pull, Action::MetadataRead]), Access::catalog()]
+        );
         assert!(!covers(&granted, &want[..1]));
         assert!(covers(&granted, &[Access::repository("team/app", &[Action::Pull])]));
         assert!(grant(&Permissions::default(), &want).is_empty());

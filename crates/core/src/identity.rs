@@ -47,10 +47,12 @@ impl Role {
     /// Repository actions the role grants.
     pub fn actions(self) -> &'static [Action] {
         match self {
-            Role::AcrPull | Role::Reader => &[Action::Pull],
-            Role::AcrPush => &[Action::Pull, Action::Push],
-            Role::AcrDelete => &[Action::Delete],
-            Role::Contributor | Role::Owner => &[Action::Pull, Action::Push, Action::Delete],
+            Role::AcrPull | Role::Reader => &[Action::Pull, Action::MetadataRead],
+            Role::AcrPush => &[Action::Pull, Action::Push, Action::MetadataRead, Action::MetadataWrite],
+            Role::AcrDelete => &[Action::Delete, Action::MetadataWrite],
+            Role::Contributor | Role::Owner => {
+                &[Action::Pull, Action::Push, Action::Delete, Action::MetadataRead, Action::MetadataWrite]
+            }
         }
     }
 
@@ -185,7 +187,11 @@ impl Permissions {
 
     /// Everything (the anonymous-pull case adds only pull).
     pub fn pull_everything() -> Self {
-        Permissions { rules: vec![(RepoPattern::All, vec![Action::Pull])], catalog: false, admin: false }
+        Permissions {
+            rules: vec![(RepoPattern::All, vec![Action::Pull, Action::MetadataRead])],
+            catalog: false,
+            admin: false,
+        }
     }
 
     /// The actions allowed on `repo`: the union over matching rules.
@@ -235,8 +241,11 @@ mod tests {
         let team: RoleScope = "repositories/team/*".parse().unwrap();
         let one: RoleScope = "repositories/team/app".parse().unwrap();
         let p = Permissions::from_roles([(Role::AcrPull, &team), (Role::AcrDelete, &one)]);
-        assert_eq!(p.actions_on("team/app"), [Action::Pull, Action::Delete]);
-        assert_eq!(p.actions_on("team/web"), [Action::Pull]);
+        assert_eq!(
+            p.actions_on("team/app"),
+            [Action::Pull, Action::Delete, Action::MetadataRead, Action::MetadataWrite]
+        );
+        assert_eq!(p.actions_on("team/web"), [Action::Pull, Action::MetadataRead]);
         assert!(p.actions_on("other").is_empty());
         assert!(p.catalog && !p.admin);
         let owner = Permissions::from_roles([(Role::Owner, &RoleScope::registry())]);

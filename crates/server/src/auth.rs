@@ -12,9 +12,9 @@ use crate::ratelimit::FailureLimiter;
 use crate::route::OciRoute;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use berth_core::ErrorCode;
 use berth_core::access::{self, Access, Action};
 use berth_core::identity::Permissions;
+use berth_core::{ErrorCode, Reference};
 use berth_registry::auth::{AuthError, AuthService, Authenticated};
 use http::{HeaderMap, HeaderValue, Method, header};
 use std::net::IpAddr;
@@ -95,7 +95,7 @@ impl Challenge {
     /// was presented (`invalid_token`, `insufficient_scope`).
     pub fn refuse(&self, wanted: &[Access], error: Option<&str>) -> ApiError {
         let mut value = format!("Bearer realm=\"{}\",service=\"{}\"", self.realm, self.service);
-        let scopes: Vec<String> = wanted.iter().map(Access::to_string).collect();
+        let scopes: Vec<String> = wanted.iter().map(|a| a.as_requested().to_string()).collect();
         if !scopes.is_empty() {
             value.push_str(&format!(",scope=\"{}\"", scopes.join(" ")));
         }
@@ -109,7 +109,10 @@ impl Challenge {
 
 /// What `method` on `route` needs, following distribution's `appendAccessRecords`: reads
 /// need pull; writes need pull and push; deletes need delete; a mount also needs pull on its
-/// source; the catalog needs `registry:catalog:*`. `/v2/` needs no access, only a caller.
+/// source; the catalog needs `registry:catalog:*`. Listing tags and referrers needs
+/// `metadata_read` and untagging `metadata_write`, which come with pull and delete (see
+/// [`berth_core::access::grant`]), so repository tokens can hold them apart as ACR's scope
+/// maps do. `/v2/` needs no access, only a caller.
 pub fn required_access(route: &OciRoute, method: &Method, mount_from: Option<&str>) -> Vec<Access> {
     let Some(repo) = route.repo() else {
         return match route {
@@ -119,6 +122,12 @@ pub fn required_access(route: &OciRoute, method: &Method, mount_from: Option<&st
     };
     let name = repo.as_str();
     let mut wanted = match (method, route) {
+        (&Method::GET, OciRoute::Tags { .. } | OciRoute::Referrers { .. }) => {
+            vec![Access::repository(name, &[Action::MetadataRead])]
+        }
+        (&Method::DELETE, OciRoute::Manifest { reference: Reference::Tag(_), .. }) => {
+            vec![Access::repository(name, &[Action::MetadataWrite])]
+        }
         (&Method::GET | &Method::HEAD, _) => vec![Access::repository(name, &[Action::Pull])],
         (&Method::DELETE, OciRoute::Upload { .. }) => vec![Access::repository(name, &[Action::Pull, Action::Push])],
         (&Method::DELETE, _) => vec![Access::repository(name, &[Action::Delete])],
@@ -254,7 +263,7 @@ mod tests {
         let uploads = OciRoute::Uploads { name: name.clone() };
         let tags = OciRoute::Tags { name };
         let s = |v: Vec<Access>| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
-        assert_eq!(s(required_access(&tags, &Method::GET, None)), ["repository:team/app:pull"]);
+        assert_eq!(s(required_access(&tags, &Method::GET, None)), ["repository:team/app:metadata_read"]);
         assert_eq!(
             s(required_access(&uploads, &Method::POST, Some("other"))),
             ["repository:team/app:pull,push", "repository:other:pull"]
