@@ -45,6 +45,12 @@ enum Command {
     /// Registry settings.
     #[command(subcommand)]
     Registry(admin::commands::RegistryCommand),
+    /// Manage repository-scoped tokens.
+    #[command(subcommand)]
+    Token(admin::tokens::TokenCommand),
+    /// Manage the scope maps tokens hold.
+    #[command(subcommand, name = "scope-map")]
+    ScopeMap(admin::tokens::ScopeMapCommand),
 }
 
 #[derive(Subcommand)]
@@ -132,6 +138,8 @@ fn main() -> ExitCode {
             admin::commands::role_assignment(cmd).map(|()| ExitCode::SUCCESS)
         }
         Command::Registry(cmd) => admin::commands::registry(cmd).map(|()| ExitCode::SUCCESS),
+        Command::Token(cmd) => admin::tokens::token(cmd).map(|()| ExitCode::SUCCESS),
+        Command::ScopeMap(cmd) => admin::tokens::scope_map(cmd).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

@@ -424,3 +424,114 @@ async fn no_secret_appears_in_logs_or_error_bodies() {
     );
     assert!(!audit.to_string().contains(&pw));
 }
+
+/// Creates a token through the admin API; its password1.
+async fn create_token(s: &TestServer, owner: &Client, name: &str, body: Value) -> String {
+    let mut body = body;
+    body["name"] = json!(name);
+    let r = owner.post(format!("{}/admin/v1/tokens", s.base)).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "create token {name}");
+    let v: Value = r.json().await.unwrap();
+    v["credentials"]["passwords"][0]["value"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn token_matrix_over_every_endpoint_class() {
+    use Class::*;
+    let (s, owner) = started();
+    let img = Image::oci(Algorithm::Sha256, 4, &[50], "amd64");
+    push_image(&owner, &s.base, "team/app", &img, "v1").await;
+    push_image(&owner, &s.base, "secret/vault", &img, "v1").await;
+    const OK: (u16, &str) = (200, "");
+    const ACCEPTED: (u16, &str) = (202, "");
+    const DENIED: (u16, &str) = (401, "UNAUTHORIZED");
+    let classes = [
+        BlobRead,
+        ManifestRead,
+        Push,
+        MountFromUnreadable,
+        Delete,
+        TagsList,
+        Referrers,
+        Catalog,
+        Admin,
+        DeleteManifest,
+    ];
+    let read = json!({ "actions": ["repositories/team/app/content/read"] });
+    let meta = json!({ "actions": ["repositories/team/app/content/read", "repositories/team/app/metadata/read"] });
+    let write = json!({ "actions": ["repositories/team/*/content/read", "repositories/team/*/content/write"] });
+    let delete = json!({ "actions": ["repositories/team/app/content/delete", "repositories/team/app/metadata/write"] });
+    let admin = json!({ "scopeMap": "_repositories_admin" });
+    type Row<'a> = (&'a str, Value, [(u16, &'a str); 10]);
+    let rows: [Row; 5] = [
+        ("tok-read", read, [OK, OK, DENIED, DENIED, DENIED, DENIED, DENIED, DENIED, DENIED, DENIED]),
+        ("tok-meta", meta, [OK, OK, DENIED, DENIED, DENIED, OK, OK, DENIED, DENIED, DENIED]),
+        ("tok-write", write, [OK, OK, ACCEPTED, DENIED, DENIED, DENIED, DENIED, DENIED, DENIED, DENIED]),
+        ("tok-delete", delete, [DENIED, DENIED, DENIED, DENIED, ACCEPTED, DENIED, DENIED, DENIED, DENIED, ACCEPTED]),
+        ("tok-admin", admin, [OK, OK, ACCEPTED, (201, ""), ACCEPTED, OK, OK, DENIED, DENIED, ACCEPTED]),
+    ];
+    for (name, body, expected) in rows {
+        let pw = create_token(&s, &owner, name, body).await;
+        let c = as_user(name, &pw);
+        for (class, want) in classes.iter().zip(expected) {
+            let both = format!("{}?tag=v1&tag=v2", img.manifest.digest);
+            assert_eq!(
+                put_manifest(&owner, &s.base, "team/app", &both, &img.manifest).await.status(),
+                StatusCode::CREATED
+            );
+            let got = send(&s, &c, *class, &img).await;
+            assert_eq!((got.0, got.1.as_str()), want, "{name} on {class:?}");
+        }
+    }
+    // A token's bearer grant never includes the catalog.
+    push_image(&owner, &s.base, "team/app", &img, "v1").await;
+    let pw = create_token(&s, &owner, "tok-cat", json!({ "scopeMap": "_repositories_admin" })).await;
+    let t = token(&s, &as_user("tok-cat", &pw), &["registry:catalog:*", "repository:team/app:pull"], "").await;
+    let r = bearer(t["token"].as_str().unwrap()).get(format!("{}/v2/_catalog", s.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r =
+        bearer(t["token"].as_str().unwrap()).get(format!("{}/v2/team/app/manifests/v1", s.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn disabled_tokens_and_expired_token_passwords() {
+    let (s, owner) = started();
+    let pw = create_token(&s, &owner, "tok-off", json!({ "scopeMap": "_repositories_pull" })).await;
+    let url = format!("{}/v2/", s.base);
+    assert_eq!(as_user("tok-off", &pw).get(&url).send().await.unwrap().status(), StatusCode::OK);
+    let r = owner
+        .patch(format!("{}/admin/v1/tokens/tok-off", s.base))
+        .json(&json!({"status": "disabled"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = as_user("tok-off", &pw).get(&url).send().await.unwrap();
+    assert_eq!(status_and_code(r).await, (403, "DENIED".into()), "a disabled token cannot be helped by a new token");
+    let r = as_user("tok-off", "berth_wrong").get(&url).send().await.unwrap();
+    assert_eq!(status_and_code(r).await, (401, "UNAUTHORIZED".into()), "a wrong password says nothing of the status");
+
+    let pw = create_token(&s, &owner, "tok-exp", json!({ "scopeMap": "_repositories_pull" })).await;
+    let r = owner
+        .post(format!("{}/admin/v1/tokens/tok-exp/credentials", s.base))
+        .json(&json!({"password2": true, "expirationInDays": 0}))
+        .send()
+        .await
+        .unwrap();
+    let expired = r.json::<Value>().await.unwrap()["passwords"][0]["value"].as_str().unwrap().to_owned();
+    assert_eq!(
+        status_and_code(as_user("tok-exp", &expired).get(&url).send().await.unwrap()).await,
+        (401, "UNAUTHORIZED".into())
+    );
+    assert_eq!(
+        as_user("tok-exp", &pw).get(&url).send().await.unwrap().status(),
+        StatusCode::OK,
+        "password1 still lives"
+    );
+    assert_eq!(
+        owner.delete(format!("{}/admin/v1/tokens/tok-exp", s.base)).send().await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(as_user("tok-exp", &pw).get(&url).send().await.unwrap().status(), StatusCode::UNAUTHORIZED, "deleted");
+}

@@ -18,6 +18,7 @@ pub mod manifest;
 pub mod media;
 pub mod name;
 pub mod range;
+pub mod scopemap;
 pub mod store;
 pub mod upload;
 

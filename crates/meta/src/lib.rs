@@ -8,6 +8,7 @@ mod cache;
 mod migrations;
 pub mod sqlite;
 mod sqlite_identity;
+mod sqlite_tokens;
 pub mod testsuite;
 
 pub use sqlite::SqliteMeta;

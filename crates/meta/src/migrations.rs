@@ -90,4 +90,26 @@ CREATE TABLE audit_log (
     remote TEXT NOT NULL
 );
 "#,
+    r#"
+CREATE TABLE scope_maps (
+    name        TEXT PRIMARY KEY,
+    description TEXT,
+    rules       TEXT NOT NULL,
+    created_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE tokens (
+    name       TEXT PRIMARY KEY,
+    scope_map  TEXT NOT NULL,
+    enabled    INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE token_passwords (
+    token       TEXT NOT NULL REFERENCES tokens(name) ON DELETE CASCADE,
+    slot        INTEGER NOT NULL,
+    secret_hash BLOB NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expiry      INTEGER,
+    PRIMARY KEY (token, slot)
+) WITHOUT ROWID;
+"#,
 ];

@@ -2,6 +2,7 @@
 
 use berth_core::identities::{AuditEvent, Credential, IdentityStore, Principal, RoleAssignment};
 use berth_core::identity::Role;
+use berth_core::scopemap::{ScopeMap, Token, TokenPassword};
 use berth_core::{
     Algorithm, Digest, Hasher, ManifestRecord, ManifestRefs, MetaError, MetadataStore, Page, RepoName, Tag, UploadId,
     UploadSession,
@@ -146,6 +147,33 @@ pub async fn run_identities(ids: &dyn IdentityStore) {
     assert!(ids.delete_principal(&p.app_id).await.unwrap());
     assert!(ids.role_assignments(None).await.unwrap().is_empty(), "assignments go with their principal");
     assert!(ids.credentials(&p.app_id).await.unwrap().is_empty());
+
+    let rules = vec!["repositories/team/*/content/read".parse().unwrap()];
+    let m = ScopeMap { name: "team-read".into(), description: Some("d".into()), rules, system: false };
+    ids.put_scope_map(&m).await.unwrap();
+    assert_eq!(ids.scope_map("team-read").await.unwrap(), Some(m.clone()));
+    assert!(ids.scope_map("_repositories_pull").await.unwrap().is_some_and(|s| s.system));
+    assert!(ids.scope_maps().await.unwrap().iter().any(|s| s.name == "team-read"));
+    let pw = |slot: u8, byte: u8| TokenPassword { slot, secret_hash: [byte; 32], created: 7, expiry: None };
+    let t = Token {
+        name: "ci-token".into(),
+        scope_map: "team-read".into(),
+        enabled: true,
+        created: 7,
+        passwords: vec![pw(1, 1)],
+    };
+    ids.create_token(&t).await.unwrap();
+    assert!(matches!(ids.create_token(&t).await, Err(MetaError::Conflict)));
+    assert!(matches!(ids.delete_scope_map("team-read").await, Err(MetaError::Conflict)), "a used scope map stays");
+    ids.set_token_password("ci-token", &pw(2, 2)).await.unwrap();
+    ids.set_token_password("ci-token", &pw(1, 3)).await.unwrap();
+    assert!(ids.update_token("ci-token", Some(false), None).await.unwrap());
+    let got = ids.token("ci-token").await.unwrap().unwrap();
+    assert!(!got.enabled);
+    assert_eq!(got.passwords, vec![pw(1, 3), pw(2, 2)]);
+    assert_eq!(ids.tokens().await.unwrap().len(), 1);
+    assert!(ids.delete_token("ci-token").await.unwrap());
+    assert!(ids.delete_scope_map("team-read").await.unwrap());
 
     let e = AuditEvent {
         at: 9,

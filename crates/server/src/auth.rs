@@ -178,6 +178,11 @@ pub async fn check_basic(
             auth.audit(user, "auth.failed", auth.service(), &remote.to_string()).await;
             Err(refuse().detail("invalid username or password"))
         }
+        Err(AuthError::Disabled) => {
+            // A new token cannot help: 403, as ACR answers a disabled token.
+            auth.audit(user, "auth.disabled", auth.service(), &remote.to_string()).await;
+            Err(ApiError::new(ErrorCode::Denied).detail("the token is disabled"))
+        }
         Err(AuthError::Unavailable(cause)) => {
             tracing::error!(%cause, "identity store unavailable");
             Err(ApiError::new(ErrorCode::Unavailable))

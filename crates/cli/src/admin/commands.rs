@@ -185,7 +185,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// Percent-encodes a path segment or query value.
-fn enc(s: &str) -> String {
+pub fn enc(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
@@ -243,7 +243,7 @@ pub fn logout(server: &str) -> Result<()> {
     Ok(())
 }
 
-fn call(registry: &RegistryArg, method: Method, path: &str, body: Option<Value>) -> Result<Value> {
+pub fn call(registry: &RegistryArg, method: Method, path: &str, body: Option<Value>) -> Result<Value> {
     let admin = Admin::connect(registry.registry.as_deref())?;
     runtime()?.block_on(admin.call(method, path, body))
 }

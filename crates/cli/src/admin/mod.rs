@@ -2,6 +2,7 @@
 //! the server's admin API, authenticated with the credentials `berth login` stored.
 
 pub mod commands;
+pub mod tokens;
 
 use crate::login;
 use anyhow::{Context, Result, bail};

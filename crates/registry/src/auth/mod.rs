@@ -10,6 +10,9 @@
 
 pub mod jwt;
 pub mod secret;
+mod tokens;
+
+pub use tokens::{NewToken, TokenSecret};
 
 use berth_core::MetaError;
 use berth_core::access::Access;
@@ -49,6 +52,9 @@ pub enum AuthError {
     /// Unknown user, wrong or expired secret, invalid refresh token: all look the same.
     #[error("invalid username or password")]
     BadCredentials,
+    /// The right password of a disabled token (only said once the password matched).
+    #[error("the token is disabled")]
+    Disabled,
     /// The identity store is unreachable.
     #[error("{0}")]
     Unavailable(String),
@@ -168,26 +174,25 @@ impl AuthService {
             return self.refresh(password, &self.service).await;
         }
         let presented = secret::hash(password);
-        let principal = self.ids.principal(username).await?.filter(|p| p.app_id == username);
-        let Some(principal) = principal else {
-            // Spend the same comparison as a real principal would, so timing tells nothing.
-            let _ = secret::same(&presented, &self.dummy_hash);
-            return Err(AuthError::BadCredentials);
-        };
-        let t = now();
-        let credentials = self.ids.credentials(&principal.app_id).await?;
-        let mut matched = None;
-        for c in &credentials {
-            if secret::same(&presented, &c.secret_hash) && c.start <= t && t < c.end {
-                matched = Some(c.key_id.clone());
+        if let Some(principal) = self.ids.principal(username).await?.filter(|p| p.app_id == username) {
+            let t = now();
+            let credentials = self.ids.credentials(&principal.app_id).await?;
+            let mut matched = None;
+            for c in &credentials {
+                if secret::same(&presented, &c.secret_hash) && c.start <= t && t < c.end {
+                    matched = Some(c.key_id.clone());
+                }
             }
+            let credential = matched.ok_or(AuthError::BadCredentials)?;
+            let permissions = self.permissions(&principal.app_id).await?;
+            return Ok(Authenticated { permissions, subject: principal.app_id, credential });
         }
-        let credential = matched.ok_or(AuthError::BadCredentials)?;
-        Ok(Authenticated {
-            permissions: self.permissions(&principal.app_id).await?,
-            subject: principal.app_id,
-            credential,
-        })
+        if let Some(token) = self.ids.token(username).await? {
+            return self.token_login(&token, &presented).await;
+        }
+        // Spend the same comparison as a real identity would, so timing tells nothing.
+        let _ = secret::same(&presented, &self.dummy_hash);
+        Err(AuthError::BadCredentials)
     }
 
     /// Checks a refresh token issued for `service`; its principal and credential must still
@@ -199,6 +204,9 @@ impl AuthService {
         let claims =
             self.keys.verify(token, &self.service, "refresh_token", now()).map_err(|_| AuthError::BadCredentials)?;
         let credential = claims.credential.ok_or(AuthError::BadCredentials)?;
+        if let Some(token) = self.ids.token(&claims.sub).await? {
+            return self.token_refresh(&token, &credential).await;
+        }
         let t = now();
         let alive = self
             .ids

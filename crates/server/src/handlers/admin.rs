@@ -19,20 +19,20 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-fn invalid(detail: impl Into<String>) -> ApiError {
+pub(super) fn invalid(detail: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::InvalidRequest).detail(detail)
 }
 
-fn not_found(what: &str) -> ApiError {
+pub(super) fn not_found(what: &str) -> ApiError {
     ApiError::new(ErrorCode::NameUnknown).detail(format!("{what} not found"))
 }
 
-fn unavailable(e: impl std::fmt::Display) -> ApiError {
+pub(super) fn unavailable(e: impl std::fmt::Display) -> ApiError {
     tracing::error!(cause = %e, "identity store unavailable");
     ApiError::new(ErrorCode::Unavailable)
 }
 
-fn json_response(status: StatusCode, v: Value) -> Response {
+pub(super) fn json_response(status: StatusCode, v: Value) -> Response {
     (status, [(http::header::CONTENT_TYPE, "application/json")], v.to_string()).into_response()
 }
 
@@ -67,7 +67,7 @@ fn assignment_json(a: &RoleAssignment, name: &str) -> Value {
     json!({ "principalId": a.app_id, "principalName": name, "roleDefinitionName": a.role.as_str(), "scope": a.scope.to_string() })
 }
 
-async fn body<T: for<'de> Deserialize<'de>>(req: Body) -> Result<T, ApiError> {
+pub(super) async fn body<T: for<'de> Deserialize<'de>>(req: Body) -> Result<T, ApiError> {
     let bytes = read_to_limit(req, 64 * 1024, 64 * 1024).await.map_err(|e| match e {
         LimitedError::TooLarge => ApiError::new(ErrorCode::PayloadTooLarge),
         LimitedError::Body(e) => invalid(format!("request body failed: {e}")),
@@ -270,6 +270,9 @@ async fn route(
                 .map(|e| json!({ "time": super::rfc3339(e.at), "actor": e.actor, "action": e.action, "target": e.target, "remote": e.remote }))
                 .collect();
             Ok(json_response(StatusCode::OK, json!(v)))
+        }
+        (method, segments @ (["tokens", ..] | ["scope-maps", ..])) => {
+            super::admin_tokens::route(st, auth, &remote, method, segments, req).await
         }
         _ => Err(ApiError::new(ErrorCode::NameUnknown).detail("no such admin endpoint")),
     }

@@ -4,6 +4,7 @@
 //! which receives the resulting [`Authorized`].
 
 mod admin;
+mod admin_tokens;
 mod blobs;
 mod discovery;
 mod manifests;

@@ -138,7 +138,7 @@ async fn form_caller(
             let service = f.get("service").unwrap_or(st.auth.service());
             match st.auth.refresh(token, service).await {
                 Ok(a) => Ok(a),
-                Err(AuthError::BadCredentials) => {
+                Err(AuthError::BadCredentials | AuthError::Disabled) => {
                     st.limiter.failed(remote);
                     st.auth.audit("refresh_token", "auth.failed", st.auth.service(), &remote.to_string()).await;
                     Err(unauthorized().detail("invalid refresh token"))

@@ -1,0 +1,117 @@
+//! Repository-scoped tokens: authentication with either of two passwords, permissions from
+//! the token's scope map, and issuing passwords (each shown once).
+
+use super::{AuthError, AuthService, Authenticated, now, secret};
+use berth_core::MetaError;
+use berth_core::identity::Permissions;
+use berth_core::scopemap::{Token, TokenPassword};
+
+/// A password just issued for a token slot, in clear once.
+#[derive(Debug, Clone)]
+pub struct TokenSecret {
+    /// 1 or 2.
+    pub slot: u8,
+    /// The password.
+    pub value: String,
+    /// Seconds since the epoch.
+    pub created: i64,
+    /// Expiry, if any.
+    pub expiry: Option<i64>,
+}
+
+/// A token just created, with the passwords issued for it.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    /// The token as stored.
+    pub token: Token,
+    /// Its new passwords.
+    pub passwords: Vec<TokenSecret>,
+}
+
+/// The credential ID of a token password: slot and creation time, so regenerating a password
+/// revokes the refresh tokens issued with the old one.
+fn credential_id(p: &TokenPassword) -> String {
+    format!("token:{}:{}", p.slot, p.created)
+}
+
+impl AuthService {
+    /// What a token's scope map adds up to (nothing if the map is gone).
+    async fn token_permissions(&self, t: &Token) -> Result<Permissions, MetaError> {
+        Ok(self.ids.scope_map(&t.scope_map).await?.map(|m| m.permissions()).unwrap_or_default())
+    }
+
+    /// Checks `presented` (a hashed password) against a token's live passwords.
+    pub(super) async fn token_login(&self, t: &Token, presented: &[u8; 32]) -> Result<Authenticated, AuthError> {
+        let at = now();
+        let mut matched = None;
+        for p in &t.passwords {
+            if secret::same(presented, &p.secret_hash) && p.expiry.is_none_or(|e| at < e) {
+                matched = Some(credential_id(p));
+            }
+        }
+        let credential = matched.ok_or(AuthError::BadCredentials)?;
+        if !t.enabled {
+            return Err(AuthError::Disabled);
+        }
+        Ok(Authenticated { permissions: self.token_permissions(t).await?, subject: t.name.clone(), credential })
+    }
+
+    /// Accepts a refresh token of a token identity while its password lives and it is enabled.
+    pub(super) async fn token_refresh(&self, t: &Token, credential: &str) -> Result<Authenticated, AuthError> {
+        let at = now();
+        let alive = t.passwords.iter().any(|p| credential_id(p) == credential && p.expiry.is_none_or(|e| at < e));
+        if !alive || !t.enabled {
+            return Err(AuthError::BadCredentials);
+        }
+        Ok(Authenticated {
+            permissions: self.token_permissions(t).await?,
+            subject: t.name.clone(),
+            credential: credential.to_owned(),
+        })
+    }
+
+    fn token_secret(slot: u8, expiry: Option<i64>) -> (TokenPassword, TokenSecret) {
+        let value = secret::generate();
+        let created = now();
+        let stored = TokenPassword { slot, secret_hash: secret::hash(&value), created, expiry };
+        (stored, TokenSecret { slot, value, created, expiry })
+    }
+
+    /// Creates a token holding `scope_map`, with both passwords unless `no_passwords`.
+    /// `Conflict` if the name is taken.
+    pub async fn create_token(
+        &self,
+        name: &str,
+        scope_map: &str,
+        enabled: bool,
+        no_passwords: bool,
+        expiry: Option<i64>,
+    ) -> Result<NewToken, MetaError> {
+        let slots: &[u8] = if no_passwords { &[] } else { &[1, 2] };
+        let (stored, shown): (Vec<_>, Vec<_>) = slots.iter().map(|s| Self::token_secret(*s, expiry)).unzip();
+        let token =
+            Token { name: name.into(), scope_map: scope_map.into(), enabled, created: now(), passwords: stored };
+        self.ids.create_token(&token).await?;
+        Ok(NewToken { token, passwords: shown })
+    }
+
+    /// Issues new passwords for `slots` of token `name` (replacing those slots); `None` if
+    /// there is no such token.
+    pub async fn generate_token_passwords(
+        &self,
+        name: &str,
+        slots: &[u8],
+        expiry: Option<i64>,
+    ) -> Result<Option<Vec<TokenSecret>>, MetaError> {
+        if self.ids.token(name).await?.is_none() {
+            return Ok(None);
+        }
+        let mut shown = Vec::new();
+        for slot in slots {
+            let (stored, secret) = Self::token_secret(*slot, expiry);
+            self.ids.set_token_password(name, &stored).await?;
+            shown.push(secret);
+        }
+        Ok(Some(shown))
+    }
+}
