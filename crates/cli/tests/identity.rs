@@ -535,3 +535,58 @@ async fn disabled_tokens_and_expired_token_passwords() {
     );
     assert_eq!(as_user("tok-exp", &pw).get(&url).send().await.unwrap().status(), StatusCode::UNAUTHORIZED, "deleted");
 }
+
+#[tokio::test]
+async fn admin_user_is_off_by_default_and_has_two_passwords() {
+    let (s, owner) = started();
+    let img = Image::oci(Algorithm::Sha256, 5, &[20], "amd64");
+    let url = format!("{}/v2/", s.base);
+    assert_eq!(as_user("admin", "berth_guess").get(&url).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let r = owner
+        .patch(format!("{}/admin/v1/registry", s.base))
+        .json(&json!({"adminUserEnabled": true}))
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["adminUserEnabled"], true);
+    assert_eq!(v["credentials"]["username"], "admin");
+    let first = v["credentials"]["passwords"][0]["value"].as_str().unwrap().to_owned();
+    let second = v["credentials"]["passwords"][1]["value"].as_str().unwrap().to_owned();
+    let admin = as_user("admin", &first);
+    push_image(&admin, &s.base, "any/repo", &img, "v1").await;
+    assert_eq!(
+        as_user("admin", &second).get(format!("{}/v2/any/repo/manifests/v1", s.base)).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    let r = admin.delete(format!("{}/v2/any/repo/manifests/{}", s.base, img.manifest.digest)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "the admin user pulls and pushes; it does not delete");
+    assert_eq!(
+        admin.get(format!("{}/admin/v1/tokens", s.base)).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let r = owner
+        .post(format!("{}/admin/v1/registry/credential-renew", s.base))
+        .json(&json!({"passwordName": "password"}))
+        .send()
+        .await
+        .unwrap();
+    let renewed = r.json::<Value>().await.unwrap()["passwords"][0]["value"].as_str().unwrap().to_owned();
+    assert_eq!(
+        as_user("admin", &first).get(&url).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED,
+        "renewed away"
+    );
+    assert_eq!(as_user("admin", &renewed).get(&url).send().await.unwrap().status(), StatusCode::OK);
+    owner
+        .patch(format!("{}/admin/v1/registry", s.base))
+        .json(&json!({"adminUserEnabled": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        as_user("admin", &renewed).get(&url).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED,
+        "off again"
+    );
+}

@@ -63,6 +63,27 @@ pub struct RegistrySettings {
     pub tenant: String,
     /// Anonymous pull of every repository (off by default).
     pub anonymous_pull: bool,
+    /// The admin user (off by default).
+    pub admin_enabled: bool,
+}
+
+/// A registry-wide switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flag {
+    /// Anonymous pull.
+    AnonymousPull,
+    /// The admin user.
+    AdminEnabled,
+}
+
+impl Flag {
+    /// Its key in the settings.
+    pub fn key(self) -> &'static str {
+        match self {
+            Flag::AnonymousPull => "anonymous_pull",
+            Flag::AdminEnabled => "admin_enabled",
+        }
+    }
 }
 
 /// One line of the audit log. Never holds a secret.
@@ -97,8 +118,14 @@ pub trait IdentityStore: Send + Sync + 'static {
     /// The registry settings, created with a fresh tenant on first use.
     async fn settings(&self) -> Result<RegistrySettings, MetaError>;
 
-    /// Turns anonymous pull on or off.
-    async fn set_anonymous_pull(&self, enabled: bool) -> Result<(), MetaError>;
+    /// Turns a registry-wide switch on or off.
+    async fn set_flag(&self, flag: Flag, on: bool) -> Result<(), MetaError>;
+
+    /// The admin user's passwords (hashes only; slots 1 and 2).
+    async fn admin_passwords(&self) -> Result<Vec<TokenPassword>, MetaError>;
+
+    /// Sets (replacing) one of the admin user's passwords.
+    async fn set_admin_password(&self, p: &TokenPassword) -> Result<(), MetaError>;
 
     /// The token-signing key (PKCS#8), storing `candidate` if none exists yet. Every replica
     /// gets the same key: the first writer wins.

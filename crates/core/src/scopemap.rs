@@ -154,10 +154,12 @@ pub fn system_scope_maps() -> Vec<ScopeMap> {
     ]
 }
 
-/// Whether `name` is a valid token or scope-map name: 5 to 50 letters, digits and `-`, and not
-/// shaped like an application ID (which would make Basic usernames ambiguous).
+/// Whether `name` is a valid token or scope-map name: 5 to 50 letters, digits and `-`, not
+/// `admin` (the admin user) and not shaped like an application ID (which would make Basic
+/// usernames ambiguous).
 pub fn valid_name(name: &str) -> bool {
     (5..=50).contains(&name.len())
+        && !name.eq_ignore_ascii_case("admin")
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         && uuid::Uuid::try_parse(name).is_err()
 }
@@ -238,6 +240,11 @@ mod tests {
         assert_eq!(p.actions_on("sample/team-a/project-b"), [Action::Pull, Action::Push, Action::Delete]);
         assert_eq!(p.actions_on("sample/team-a/project-c"), [Action::Pull, Action::Push]);
         assert!(!p.catalog && !p.admin);
-        assert!(valid_name("ci-token") && !valid_name("abc") && !valid_name("00000000-0000-0000-0000-000000000000"));
+        assert!(
+            valid_name("ci-token")
+                && !valid_name("abc")
+                && !valid_name("admin")
+                && !valid_name("00000000-0000-0000-0000-000000000000")
+        );
     }
 }

@@ -3,7 +3,9 @@
 
 use crate::sqlite::{SqliteMeta, db, now};
 use async_trait::async_trait;
-use berth_core::identities::{AuditEvent, Credential, IdentityStore, Principal, RegistrySettings, RoleAssignment};
+use berth_core::identities::{
+    AuditEvent, Credential, Flag, IdentityStore, Principal, RegistrySettings, RoleAssignment,
+};
 use berth_core::scopemap::{ScopeMap, Token, TokenPassword};
 use berth_core::{MetaError, identity::Role};
 use sqlx::Row;
@@ -83,19 +85,54 @@ async fn insert_credential(conn: &mut sqlx::SqliteConnection, app_id: &str, c: &
 impl IdentityStore for SqliteMeta {
     async fn settings(&self) -> Result<RegistrySettings, MetaError> {
         let tenant = self.setting_or_insert("tenant", uuid_v4().as_bytes()).await?;
-        let anonymous = self.setting("anonymous_pull").await?;
+        let anonymous = self.setting(Flag::AnonymousPull.key()).await?;
+        let admin = self.setting(Flag::AdminEnabled.key()).await?;
         Ok(RegistrySettings {
             tenant: String::from_utf8(tenant).map_err(|_| bad("tenant"))?,
             anonymous_pull: anonymous.as_deref() == Some(b"true"),
+            admin_enabled: admin.as_deref() == Some(b"true"),
         })
     }
 
-    async fn set_anonymous_pull(&self, enabled: bool) -> Result<(), MetaError> {
-        sqlx::query("INSERT INTO settings (key, value) VALUES ('anonymous_pull', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
-            .bind(if enabled { "true".as_bytes() } else { "false".as_bytes() })
-            .execute(&self.writer)
-            .await
-            .map_err(db)?;
+    async fn set_flag(&self, flag: Flag, on: bool) -> Result<(), MetaError> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(flag.key())
+        .bind(if on { "true".as_bytes() } else { "false".as_bytes() })
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn admin_passwords(&self) -> Result<Vec<TokenPassword>, MetaError> {
+        let mut out = Vec::new();
+        for slot in [1u8, 2] {
+            if let Some(v) = self.setting(&format!("admin_password{slot}")).await? {
+                let (hash, created) = v.split_at_checked(32).ok_or_else(|| bad("admin password"))?;
+                out.push(TokenPassword {
+                    slot,
+                    secret_hash: hash.try_into().map_err(|_| bad("admin password"))?,
+                    created: i64::from_le_bytes(created.try_into().map_err(|_| bad("admin password"))?),
+                    expiry: None,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn set_admin_password(&self, p: &TokenPassword) -> Result<(), MetaError> {
+        let mut value = p.secret_hash.to_vec();
+        value.extend_from_slice(&p.created.to_le_bytes());
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(format!("admin_password{}", p.slot))
+        .bind(value)
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
         Ok(())
     }
 

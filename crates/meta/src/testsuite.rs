@@ -1,6 +1,6 @@
 //! The behaviour every [`MetadataStore`] must show, run against each backend by its tests.
 
-use berth_core::identities::{AuditEvent, Credential, IdentityStore, Principal, RoleAssignment};
+use berth_core::identities::{AuditEvent, Credential, Flag, IdentityStore, Principal, RoleAssignment};
 use berth_core::identity::Role;
 use berth_core::scopemap::{ScopeMap, Token, TokenPassword};
 use berth_core::{
@@ -106,8 +106,14 @@ pub async fn run_identities(ids: &dyn IdentityStore) {
     let settings = ids.settings().await.unwrap();
     assert_eq!(ids.settings().await.unwrap(), settings, "the tenant is created once");
     assert!(!settings.anonymous_pull);
-    ids.set_anonymous_pull(true).await.unwrap();
-    assert!(ids.settings().await.unwrap().anonymous_pull);
+    ids.set_flag(Flag::AnonymousPull, true).await.unwrap();
+    ids.set_flag(Flag::AdminEnabled, true).await.unwrap();
+    let now = ids.settings().await.unwrap();
+    assert!(now.anonymous_pull && now.admin_enabled);
+    assert!(ids.admin_passwords().await.unwrap().is_empty());
+    let admin = TokenPassword { slot: 2, secret_hash: [9; 32], created: 11, expiry: None };
+    ids.set_admin_password(&admin).await.unwrap();
+    assert_eq!(ids.admin_passwords().await.unwrap(), vec![admin]);
     let key = ids.signing_key(b"first").await.unwrap();
     assert_eq!(key, b"first");
     assert_eq!(ids.signing_key(b"second").await.unwrap(), b"first", "the first key wins");

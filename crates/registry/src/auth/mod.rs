@@ -12,7 +12,7 @@ pub mod jwt;
 pub mod secret;
 mod tokens;
 
-pub use tokens::{NewToken, TokenSecret};
+pub use tokens::{ADMIN_USER, NewToken, TokenSecret};
 
 use berth_core::MetaError;
 use berth_core::access::Access;
@@ -174,6 +174,9 @@ impl AuthService {
             return self.refresh(password, &self.service).await;
         }
         let presented = secret::hash(password);
+        if username == ADMIN_USER {
+            return self.admin_login(&presented).await;
+        }
         if let Some(principal) = self.ids.principal(username).await?.filter(|p| p.app_id == username) {
             let t = now();
             let credentials = self.ids.credentials(&principal.app_id).await?;
@@ -204,6 +207,9 @@ impl AuthService {
         let claims =
             self.keys.verify(token, &self.service, "refresh_token", now()).map_err(|_| AuthError::BadCredentials)?;
         let credential = claims.credential.ok_or(AuthError::BadCredentials)?;
+        if claims.sub == ADMIN_USER {
+            return self.admin_refresh(&credential).await;
+        }
         if let Some(token) = self.ids.token(&claims.sub).await? {
             return self.token_refresh(&token, &credential).await;
         }

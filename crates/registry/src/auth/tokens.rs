@@ -28,6 +28,9 @@ pub struct NewToken {
     pub passwords: Vec<TokenSecret>,
 }
 
+/// The admin user's username (reserved: no token may take it).
+pub const ADMIN_USER: &str = "admin";
+
 /// The credential ID of a token password: slot and creation time, so regenerating a password
 /// revokes the refresh tokens issued with the old one.
 fn credential_id(p: &TokenPassword) -> String {
@@ -68,6 +71,65 @@ impl AuthService {
             subject: t.name.clone(),
             credential: credential.to_owned(),
         })
+    }
+
+    /// What the admin user may do: pull and push everywhere, and list the catalog (ACR's
+    /// "single user with push and pull access"); never delete, never the admin API.
+    fn admin_permissions() -> Permissions {
+        use berth_core::access::Action;
+        use berth_core::identity::RepoPattern;
+        let actions = vec![Action::Pull, Action::Push, Action::MetadataRead, Action::MetadataWrite];
+        Permissions { rules: vec![(RepoPattern::All, actions)], catalog: true, admin: false }
+    }
+
+    /// Checks the admin user's password; refused alike when the admin user is off.
+    pub(super) async fn admin_login(&self, presented: &[u8; 32]) -> Result<Authenticated, AuthError> {
+        let passwords = self.ids.admin_passwords().await?;
+        let mut matched = None;
+        for p in &passwords {
+            if secret::same(presented, &p.secret_hash) {
+                matched = Some(credential_id(p));
+            }
+        }
+        let credential = matched.ok_or(AuthError::BadCredentials)?;
+        if !self.settings().await?.admin_enabled {
+            return Err(AuthError::BadCredentials);
+        }
+        Ok(Authenticated { permissions: Self::admin_permissions(), subject: ADMIN_USER.into(), credential })
+    }
+
+    /// Accepts a refresh token of the admin user while it is on and its password lives.
+    pub(super) async fn admin_refresh(&self, credential: &str) -> Result<Authenticated, AuthError> {
+        let alive = self.ids.admin_passwords().await?.iter().any(|p| credential_id(p) == credential);
+        if !alive || !self.settings().await?.admin_enabled {
+            return Err(AuthError::BadCredentials);
+        }
+        Ok(Authenticated {
+            permissions: Self::admin_permissions(),
+            subject: ADMIN_USER.into(),
+            credential: credential.to_owned(),
+        })
+    }
+
+    /// Turns the admin user on or off. Turning it on for the first time creates both
+    /// passwords, returned here once.
+    pub async fn set_admin_enabled(&self, on: bool) -> Result<Vec<TokenSecret>, MetaError> {
+        let mut shown = Vec::new();
+        if on && self.ids.admin_passwords().await?.is_empty() {
+            for slot in [1, 2] {
+                shown.push(self.renew_admin_password(slot).await?);
+            }
+        }
+        self.ids.set_flag(berth_core::identities::Flag::AdminEnabled, on).await?;
+        self.settings_changed();
+        Ok(shown)
+    }
+
+    /// A new password for the admin user's slot (1 = `password`, 2 = `password2`).
+    pub async fn renew_admin_password(&self, slot: u8) -> Result<TokenSecret, MetaError> {
+        let (stored, secret) = Self::token_secret(slot, None);
+        self.ids.set_admin_password(&stored).await?;
+        Ok(secret)
     }
 
     fn token_secret(slot: u8, expiry: Option<i64>) -> (TokenPassword, TokenSecret) {

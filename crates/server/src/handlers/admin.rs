@@ -106,6 +106,21 @@ struct AssignmentBody {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RegistryUpdate {
     anonymous_pull_enabled: Option<bool>,
+    admin_user_enabled: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct CredentialRenew {
+    password_name: String,
+}
+
+fn admin_credentials(shown: &[berth_registry::auth::TokenSecret]) -> Value {
+    let passwords: Vec<Value> = shown
+        .iter()
+        .map(|s| json!({ "name": if s.slot == 1 { "password" } else { "password2" }, "value": s.value }))
+        .collect();
+    json!({ "username": berth_registry::auth::ADMIN_USER, "passwords": passwords })
 }
 
 fn lifetime(years: Option<u32>, end_date: Option<&str>) -> Result<Lifetime, ApiError> {
@@ -252,15 +267,35 @@ async fn route(
             audit("role.unassign", format!("{} {} {}", p.app_id, a.role, a.scope)).await;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
-        (Method::GET, ["registry"]) => registry_json(st).await,
+        (Method::GET, ["registry"]) => Ok(json_response(StatusCode::OK, registry_value(st).await?)),
         (Method::PATCH, ["registry"]) => {
             let b: RegistryUpdate = body(req).await?;
             if let Some(on) = b.anonymous_pull_enabled {
-                ids.set_anonymous_pull(on).await.map_err(unavailable)?;
+                ids.set_flag(berth_core::identities::Flag::AnonymousPull, on).await.map_err(unavailable)?;
                 st.auth.settings_changed();
                 audit("registry.anonymous_pull", on.to_string()).await;
             }
-            registry_json(st).await
+            let mut shown = Vec::new();
+            if let Some(on) = b.admin_user_enabled {
+                shown = st.auth.set_admin_enabled(on).await.map_err(unavailable)?;
+                audit("registry.admin_user", on.to_string()).await;
+            }
+            let mut v = registry_value(st).await?;
+            if !shown.is_empty() {
+                v["credentials"] = admin_credentials(&shown);
+            }
+            Ok(json_response(StatusCode::OK, v))
+        }
+        (Method::POST, ["registry", "credential-renew"]) => {
+            let b: CredentialRenew = body(req).await?;
+            let slot = match b.password_name.as_str() {
+                "password" => 1,
+                "password2" => 2,
+                other => return Err(invalid(format!("--password-name is password or password2, not {other:?}"))),
+            };
+            let renewed = st.auth.renew_admin_password(slot).await.map_err(unavailable)?;
+            audit("registry.admin_user.renew", b.password_name).await;
+            Ok(json_response(StatusCode::OK, admin_credentials(&[renewed])))
         }
         (Method::GET, ["audit"]) => {
             let limit = query.get("limit").and_then(|l| l.parse().ok()).unwrap_or(100);
@@ -278,12 +313,14 @@ async fn route(
     }
 }
 
-async fn registry_json(st: &AppState) -> Result<Response, ApiError> {
+async fn registry_value(st: &AppState) -> Result<Value, ApiError> {
     let s = st.auth.settings().await.map_err(unavailable)?;
-    Ok(json_response(
-        StatusCode::OK,
-        json!({ "loginServer": st.auth.service(), "tenant": s.tenant, "anonymousPullEnabled": s.anonymous_pull }),
-    ))
+    Ok(json!({
+        "loginServer": st.auth.service(),
+        "tenant": s.tenant,
+        "anonymousPullEnabled": s.anonymous_pull,
+        "adminUserEnabled": s.admin_enabled,
+    }))
 }
 
 #[cfg(test)]
