@@ -395,7 +395,8 @@ async fn failed_authentication_is_rate_limited_per_address() {
 
 #[tokio::test]
 async fn no_secret_appears_in_logs_or_error_bodies() {
-    let (s, owner) = started();
+    let s = TestServer::start_logging(std::path::Path::new(env!("CARGO_BIN_EXE_berth")), &[], "trace");
+    let owner = s.client();
     let (id, pw) = create_sp(&s, &owner, "quiet", Some(("AcrPush", "/"))).await;
     let c = as_user(&id, &pw);
     let blob = Blob::new(Algorithm::Sha256, "x", b"payload".to_vec());
@@ -589,4 +590,40 @@ async fn admin_user_is_off_by_default_and_has_two_passwords() {
         StatusCode::UNAUTHORIZED,
         "off again"
     );
+}
+
+/// The median time of `n` GETs of `/v2/` by `c`, in microseconds.
+async fn median_micros(s: &TestServer, c: &Client, n: usize) -> u128 {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = std::time::Instant::now();
+        let r = c.get(format!("{}/v2/", s.base)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        times.push(started.elapsed().as_micros());
+    }
+    times.sort_unstable();
+    times[n / 2]
+}
+
+#[tokio::test]
+async fn a_wrong_password_takes_as_long_as_a_wrong_user() {
+    // Constant-time comparison plus the same number of lookups on both paths: a wrong
+    // password for a real principal must not be told apart from an unknown principal.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("berth.toml");
+    std::fs::write(&config, "[auth]\nfailed_auth_limit = 100000\n").unwrap();
+    let s = server(&["--config", config.to_str().unwrap()]);
+    let wrong_password = as_user(&s.owner.0, "berth_not-the-password-at-all-0000000000000000");
+    let wrong_user = as_user("5b0e7a3c-7d4e-4a4f-9d55-4f2b8e0f1a2b", "berth_not-the-password-at-all-0000000000000000");
+    median_micros(&s, &wrong_password, 50).await;
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        a.push(median_micros(&s, &wrong_password, 60).await);
+        b.push(median_micros(&s, &wrong_user, 60).await);
+    }
+    a.sort_unstable();
+    b.sort_unstable();
+    let (a, b) = (a[2] as f64, b[2] as f64);
+    let ratio = a / b;
+    assert!((0.67..1.5).contains(&ratio), "wrong password {a} µs vs wrong user {b} µs (ratio {ratio:.2})");
 }

@@ -10,6 +10,7 @@ pub struct TestServer {
     bin: PathBuf,
     dir: tempfile::TempDir,
     extra: Vec<String>,
+    log_level: String,
     child: Option<Child>,
     /// `127.0.0.1:PORT`.
     pub addr: String,
@@ -24,11 +25,17 @@ pub struct TestServer {
 impl TestServer {
     /// Starts `bin serve` on `127.0.0.1:0` with a fresh data directory and `extra` flags.
     pub fn start(bin: &Path, extra: &[&str]) -> Self {
+        Self::start_logging(bin, extra, "info")
+    }
+
+    /// As [`TestServer::start`], logging at `level` (`BERTH_LOG`, e.g. `trace`).
+    pub fn start_logging(bin: &Path, extra: &[&str], level: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut s = TestServer {
             bin: bin.to_owned(),
             dir,
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            log_level: level.to_owned(),
             child: None,
             addr: String::new(),
             base: String::new(),
@@ -60,7 +67,7 @@ impl TestServer {
             .args(["--listen", listen, "--data-dir"])
             .arg(self.dir.path().join("data"))
             .args(&self.extra)
-            .env("BERTH_LOG", "info")
+            .env("BERTH_LOG", &self.log_level)
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .spawn()
