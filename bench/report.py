@@ -3,7 +3,8 @@
 
 RAW has one measurement per line, `KEY VALUE`; a key repeated over repetitions is reduced
 to its median. Lines `meta.NAME TEXT...` are copied into the JSON as run information.
-The scenario rows, their ratios and the targets (from issue #2) are defined here, in ROWS.
+The scenario rows, their ratios and the targets (from issues #2 and #3) are defined here,
+in ROWS.
 """
 import json
 import statistics
@@ -12,7 +13,8 @@ import sys
 # (label, unit, berth key, reference key, ratio, comparison, target)
 #   ratio "b/r": Berth / reference (bigger-is-better figures like req/s, or RSS where
 #   smaller is better); "r/b": reference / Berth (times: > 1 means Berth is faster);
-#   "pct": Berth as a percentage of the reference.
+#   "pct": Berth as a percentage of the reference; "abs": no reference, the target applies to
+#   Berth's own figure. A row without a target is information ("info").
 ROWS = [
     ("1. manifest GET c=16 throughput", "req/s", "m16.rps.berth", "m16.rps.dist", "b/r", ">=", 10.0),
     ("1. manifest GET c=16 p99 latency", "ms", "m16.p99.berth", "m16.p99.dist", "b/r", "<=", 0.2),
@@ -26,6 +28,13 @@ ROWS = [
     ("4. 8 concurrent pulls, peak RSS (VmHWM)", "MiB", "pull8.hwm.berth", "pull8.hwm.dist", "b/r", "<=", 0.25),
     ("5. idle RSS after start", "MiB", "idle.start.berth", "idle.start.dist", "b/r", "<=", 1.0),
     ("5. idle RSS after the scenarios", "MiB", "idle.after.berth", "idle.after.dist", "b/r", "<=", 1.0),
+    # Issue #3: Berth with a Bearer token from /oauth2/token, distribution with htpasswd
+    # (bcrypt) and Basic on every request.
+    ("6. auth manifest GET c=16 throughput", "req/s", "m16auth.rps.berth", "m16auth.rps.dist", "b/r", ">=", 20.0),
+    ("6. auth manifest GET c=16 p99 latency", "ms", "m16auth.p99.berth", "m16auth.p99.dist", "b/r", "<=", 0.2),
+    ("7. token issuance c=16, Basic", "tok/s", "tok.rps.berth", None, "abs", ">=", 5000.0),
+    ("7. token issuance c=16, Basic, p99", "ms", "tok.p99.berth", None, "abs", None, None),
+    ("7. token issuance vs no-credential token", "tok/s", "tok.rps.berth", "tokanon.rps.berth", "pct", None, None),
     # No target: server CPU time (utime+stime from /proc/PID/stat) spent on each scenario,
     # which explains the figures above and is less disturbed by other load than wall time.
     ("cpu: manifest GET c=16, per request", "us", "m16.cpu_us.berth", "m16.cpu_us.dist", "b/r", None, None),
@@ -35,7 +44,22 @@ ROWS = [
     ("cpu: skopeo push 1 GiB", "s", "push.cpu.berth", "push.cpu.dist", "b/r", None, None),
     ("cpu: skopeo pull 1 GiB", "s", "pull.cpu.berth", "pull.cpu.dist", "b/r", None, None),
     ("cpu: 8 concurrent pulls (whole process)", "s", "pull8.cpu.berth", "pull8.cpu.dist", "b/r", None, None),
+    ("cpu: auth manifest GET c=16, per request", "us", "m16auth.cpu_us.berth", "m16auth.cpu_us.dist", "b/r", None, None),
+    ("cpu: token, Basic (ref = no credential)", "us", "tok.cpu_us.berth", "tokanon.cpu_us.berth", "b/r", None, None),
+    ("ctx switches per token (ref = no cred.)", "n", "tok.ctxsw.berth", "tokanon.ctxsw.berth", "b/r", None, None),
 ]
+
+
+def reference_is(label, rk):
+    if rk is None:
+        return None
+    if rk.endswith(".plain"):
+        return "plain sendfile copy"
+    if rk.startswith("tokanon."):
+        return "Berth, token request without credentials"
+    if rk.startswith("m16auth."):
+        return "distribution 2.8.2 with htpasswd (bcrypt), Basic on every request"
+    return "distribution 2.8.2"
 
 
 def load(path):
@@ -63,27 +87,30 @@ def main(raw_path, json_path):
     med = {k: statistics.median(v) for k, v in raw.items()}
     rows = []
     for label, unit, bk, rk, mode, op, target in ROWS:
-        b, r = med.get(bk), med.get(rk)
+        b, r = med.get(bk), med.get(rk) if rk else None
         ratio = None
         if b is not None and r is not None and b > 0 and r > 0:
             ratio = {"b/r": b / r, "r/b": r / b, "pct": 100.0 * b / r}[mode]
-        ok = None if ratio is None or op is None else (ratio >= target if op == ">=" else ratio <= target)
+        judged = b if mode == "abs" else ratio
+        ref = "dist" if rk and rk.endswith(".dist") else "plain" if rk and rk.endswith(".plain") else "ref"
+        ok = None if judged is None or op is None else (judged >= target if op == ">=" else judged <= target)
         rows.append({
             "scenario": label, "unit": unit, "berth": b, "reference": r,
-            "reference_is": "plain sendfile copy" if mode == "pct" or "sendfile" in label else "distribution 2.8.2",
-            "ratio": ratio, "ratio_kind": {"b/r": "berth/dist", "r/b": "dist/berth", "pct": "% of plain"}[mode],
-            "target": "-" if op is None else f"{op} {target:g}{' %' if mode == 'pct' else ''}",
+            "reference_is": reference_is(label, rk),
+            "ratio": ratio,
+            "ratio_kind": None if rk is None else {"b/r": f"berth/{ref}", "r/b": f"{ref}/berth", "pct": f"% of {ref}"}[mode],
+            "target": "-" if op is None else f"{op} {fmt(target) if mode == 'abs' else f'{target:g}'}{' %' if mode == 'pct' else ''}",
             "result": "info" if op is None else "-" if ok is None else ("PASS" if ok else "MISS"),
-            "samples": {"berth": raw.get(bk, []), "reference": raw.get(rk, [])},
+            "samples": {"berth": raw.get(bk, []), "reference": raw.get(rk, []) if rk else []},
         })
     w = max(len(r["scenario"]) for r in rows)
     head = f"{'scenario':<{w}}  {'unit':<5} {'Berth':>10} {'dist/ref':>10} {'ratio':>8}  {'target':<8} result"
     print(head)
     print("-" * len(head))
-    for r in rows:
-        if r["result"] == "info" and rows[rows.index(r) - 1]["result"] != "info":
-            print("-" * len(head) + "\nserver CPU time, for diagnosis (ratio Berth/other, no target)")
-        ratio = "-" if r["ratio"] is None else (f"{r['ratio']:.1f}%" if r["ratio_kind"] == "% of plain" else f"{r['ratio']:.3g}x")
+    for i, r in enumerate(rows):
+        if r["scenario"].startswith(("cpu:", "ctx")) and not rows[i - 1]["scenario"].startswith(("cpu:", "ctx")):
+            print("-" * len(head) + "\nserver CPU time (and context switches), for diagnosis (ratio Berth/other, no target)")
+        ratio = "-" if r["ratio"] is None else (f"{r['ratio']:.1f}%" if r["ratio_kind"].startswith("% of") else f"{r['ratio']:.3g}x")
         print(f"{r['scenario']:<{w}}  {r['unit']:<5} {fmt(r['berth']):>10} {fmt(r['reference']):>10} "
               f"{ratio:>8}  {r['target']:<8} {r['result']}")
     with open(json_path, "w") as f:
