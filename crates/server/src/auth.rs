@@ -289,6 +289,7 @@ mod tests {
             subject: "s".into(),
             permissions: Permissions::from_roles([(Role::AcrPull, &scope)]),
             credential: "k".into(),
+            valid_until: i64::MAX,
         });
         let e = authorize(basic.clone(), tags, &Method::GET, None, &ch).unwrap_err();
         assert!(e.headers[0].1.to_str().unwrap().ends_with(",error=\"insufficient_scope\""));

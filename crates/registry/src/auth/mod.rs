@@ -8,6 +8,7 @@
 //!   database, so resetting a credential revokes the refresh tokens it produced.
 //! - Nothing here logs or formats a secret.
 
+mod cache;
 pub mod jwt;
 pub mod secret;
 mod tokens;
@@ -44,6 +45,8 @@ pub struct Authenticated {
     pub permissions: Permissions,
     /// The credential used (binds refresh tokens to it).
     pub credential: String,
+    /// When that credential stops being valid, seconds since the epoch.
+    pub valid_until: i64,
 }
 
 /// Why authentication failed.
@@ -110,6 +113,7 @@ pub struct AuthService {
     refresh_ttl: u64,
     settings: Mutex<Option<(Instant, RegistrySettings)>>,
     dummy_hash: [u8; 32],
+    cache: cache::AuthCache,
 }
 
 impl AuthService {
@@ -126,6 +130,7 @@ impl AuthService {
             refresh_ttl: 3 * 3600,
             settings: Mutex::new(None),
             dummy_hash: secret::hash(&secret::generate()),
+            cache: cache::AuthCache::default(),
         })
     }
 
@@ -151,9 +156,10 @@ impl AuthService {
         Ok(fresh)
     }
 
-    /// Forgets cached settings (after this process changed them).
+    /// Forgets cached settings and credential checks (after this process changed them).
     pub fn settings_changed(&self) {
         *self.settings.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.identities_changed();
     }
 
     /// What an anonymous caller may do: pull everything when anonymous pull is on, else nothing.
@@ -170,6 +176,16 @@ impl AuthService {
     /// Checks `username:password` as Basic credentials: an application ID and a secret, or the
     /// null GUID and a refresh token.
     pub async fn basic(&self, username: &str, password: &str) -> Result<Authenticated, AuthError> {
+        let generation = match self.cache.basic(username, password, now()) {
+            Ok(hit) => return Ok(hit),
+            Err(generation) => generation,
+        };
+        let checked = self.basic_uncached(username, password).await?;
+        self.cache.store_basic(generation, username, password, checked.valid_until, &checked);
+        Ok(checked)
+    }
+
+    async fn basic_uncached(&self, username: &str, password: &str) -> Result<Authenticated, AuthError> {
         if username == NULL_GUID {
             return self.refresh(password, &self.service).await;
         }
@@ -183,12 +199,12 @@ impl AuthService {
             let mut matched = None;
             for c in &credentials {
                 if secret::same(&presented, &c.secret_hash) && c.start <= t && t < c.end {
-                    matched = Some(c.key_id.clone());
+                    matched = Some((c.key_id.clone(), c.end));
                 }
             }
-            let credential = matched.ok_or(AuthError::BadCredentials)?;
+            let (credential, valid_until) = matched.ok_or(AuthError::BadCredentials)?;
             let permissions = self.permissions(&principal.app_id).await?;
-            return Ok(Authenticated { permissions, subject: principal.app_id, credential });
+            return Ok(Authenticated { permissions, subject: principal.app_id, credential, valid_until });
         }
         if let Some(token) = self.ids.token(username).await? {
             return self.token_login(&token, &presented).await;
@@ -198,8 +214,8 @@ impl AuthService {
         Err(AuthError::BadCredentials)
     }
 
-    /// Checks a refresh token issued for `service`; its principal and credential must still
-    /// exist (a credential reset revokes it).
+    /// Checks a refresh token issued for `service`; its principal (or token, or the admin
+    /// user) and credential must still be valid (a reset revokes it).
     pub async fn refresh(&self, token: &str, service: &str) -> Result<Authenticated, AuthError> {
         if service != self.service {
             return Err(AuthError::BadCredentials);
@@ -207,23 +223,25 @@ impl AuthService {
         let claims =
             self.keys.verify(token, &self.service, "refresh_token", now()).map_err(|_| AuthError::BadCredentials)?;
         let credential = claims.credential.ok_or(AuthError::BadCredentials)?;
-        if claims.sub == ADMIN_USER {
-            return self.admin_refresh(&credential).await;
-        }
-        if let Some(token) = self.ids.token(&claims.sub).await? {
-            return self.token_refresh(&token, &credential).await;
-        }
-        let t = now();
-        let alive = self
-            .ids
-            .credentials(&claims.sub)
-            .await?
-            .iter()
-            .any(|c| c.key_id == credential && c.start <= t && t < c.end);
-        if !alive {
-            return Err(AuthError::BadCredentials);
-        }
-        Ok(Authenticated { permissions: self.permissions(&claims.sub).await?, subject: claims.sub, credential })
+        let mut a = if claims.sub == ADMIN_USER {
+            self.admin_refresh(&credential).await?
+        } else if let Some(token) = self.ids.token(&claims.sub).await? {
+            self.token_refresh(&token, &credential).await?
+        } else {
+            let t = now();
+            let credentials = self.ids.credentials(&claims.sub).await?;
+            let found = credentials.iter().find(|c| c.key_id == credential && c.start <= t && t < c.end);
+            let valid_until = found.ok_or(AuthError::BadCredentials)?.end;
+            let permissions = self.permissions(&claims.sub).await?;
+            Authenticated { permissions, subject: claims.sub, credential, valid_until }
+        };
+        a.valid_until = a.valid_until.min(claims.exp);
+        Ok(a)
+    }
+
+    /// Forgets remembered credential checks; called after every identity change here.
+    pub fn identities_changed(&self) {
+        self.cache.identities_changed();
     }
 
     fn claims(
@@ -277,7 +295,12 @@ impl AuthService {
     /// Verifies an access token (signature, audience, expiry; no database) and returns its
     /// subject and grant.
     pub fn verify_access(&self, token: &str) -> Result<(String, Vec<Access>), TokenError> {
-        let claims = self.keys.verify(token, &self.service, "access_token", now())?;
+        let t = now();
+        if let Some(hit) = self.cache.token(token, t) {
+            return Ok(hit);
+        }
+        let claims = self.keys.verify(token, &self.service, "access_token", t)?;
+        let exp = claims.exp;
         let access = claims
             .access
             .into_iter()
@@ -285,7 +308,8 @@ impl AuthService {
                 Access::parse(&format!("{}:{}:{}", c.kind, c.name, c.actions.join(",")))
                     .filter(|a| !a.actions.is_empty() || c.actions.is_empty())
             })
-            .collect();
+            .collect::<Vec<_>>();
+        self.cache.store_token(token, exp, &claims.sub, &access);
         Ok((claims.sub, access))
     }
 
@@ -335,6 +359,7 @@ impl AuthService {
         if let Some((role, scope)) = role {
             self.ids.assign_role(&RoleAssignment { app_id: principal.app_id.clone(), role, scope }).await?;
         }
+        self.identities_changed();
         Ok(NewSecret { principal, password, tenant, key_id: credential.key_id, end: credential.end })
     }
 
@@ -352,6 +377,7 @@ impl AuthService {
         let tenant = self.settings().await?.tenant;
         let (credential, password) = Self::credential(lifetime, display_name);
         self.ids.add_credential(&principal.app_id, &credential, !append).await?;
+        self.identities_changed();
         Ok(Some(NewSecret { principal, password, tenant, key_id: credential.key_id, end: credential.end }))
     }
 

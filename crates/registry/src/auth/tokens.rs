@@ -49,27 +49,31 @@ impl AuthService {
         let mut matched = None;
         for p in &t.passwords {
             if secret::same(presented, &p.secret_hash) && p.expiry.is_none_or(|e| at < e) {
-                matched = Some(credential_id(p));
+                matched = Some((credential_id(p), p.expiry.unwrap_or(i64::MAX)));
             }
         }
-        let credential = matched.ok_or(AuthError::BadCredentials)?;
+        let (credential, valid_until) = matched.ok_or(AuthError::BadCredentials)?;
         if !t.enabled {
             return Err(AuthError::Disabled);
         }
-        Ok(Authenticated { permissions: self.token_permissions(t).await?, subject: t.name.clone(), credential })
+        Ok(Authenticated {
+            permissions: self.token_permissions(t).await?,
+            subject: t.name.clone(),
+            credential,
+            valid_until,
+        })
     }
 
     /// Accepts a refresh token of a token identity while its password lives and it is enabled.
     pub(super) async fn token_refresh(&self, t: &Token, credential: &str) -> Result<Authenticated, AuthError> {
         let at = now();
-        let alive = t.passwords.iter().any(|p| credential_id(p) == credential && p.expiry.is_none_or(|e| at < e));
-        if !alive || !t.enabled {
-            return Err(AuthError::BadCredentials);
-        }
+        let alive = t.passwords.iter().find(|p| credential_id(p) == credential && p.expiry.is_none_or(|e| at < e));
+        let (Some(p), true) = (alive, t.enabled) else { return Err(AuthError::BadCredentials) };
         Ok(Authenticated {
             permissions: self.token_permissions(t).await?,
             subject: t.name.clone(),
             credential: credential.to_owned(),
+            valid_until: p.expiry.unwrap_or(i64::MAX),
         })
     }
 
@@ -95,7 +99,12 @@ impl AuthService {
         if !self.settings().await?.admin_enabled {
             return Err(AuthError::BadCredentials);
         }
-        Ok(Authenticated { permissions: Self::admin_permissions(), subject: ADMIN_USER.into(), credential })
+        Ok(Authenticated {
+            permissions: Self::admin_permissions(),
+            subject: ADMIN_USER.into(),
+            credential,
+            valid_until: i64::MAX,
+        })
     }
 
     /// Accepts a refresh token of the admin user while it is on and its password lives.
@@ -108,6 +117,7 @@ impl AuthService {
             permissions: Self::admin_permissions(),
             subject: ADMIN_USER.into(),
             credential: credential.to_owned(),
+            valid_until: i64::MAX,
         })
     }
 
@@ -129,6 +139,7 @@ impl AuthService {
     pub async fn renew_admin_password(&self, slot: u8) -> Result<TokenSecret, MetaError> {
         let (stored, secret) = Self::token_secret(slot, None);
         self.ids.set_admin_password(&stored).await?;
+        self.identities_changed();
         Ok(secret)
     }
 
@@ -154,6 +165,7 @@ impl AuthService {
         let token =
             Token { name: name.into(), scope_map: scope_map.into(), enabled, created: now(), passwords: stored };
         self.ids.create_token(&token).await?;
+        self.identities_changed();
         Ok(NewToken { token, passwords: shown })
     }
 
@@ -174,6 +186,7 @@ impl AuthService {
             self.ids.set_token_password(name, &stored).await?;
             shown.push(secret);
         }
+        self.identities_changed();
         Ok(Some(shown))
     }
 }

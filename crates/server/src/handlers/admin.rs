@@ -155,7 +155,13 @@ pub(super) async fn admin(State(st): State<Arc<AppState>>, req: Request) -> Resp
     let result = async {
         let caller = authenticate(&st.auth, &st.limiter, &st.challenge, &parts.headers, remote).await?;
         let auth = authorize_admin(caller, &st.challenge)?;
-        route(&st, &auth, remote.to_string(), parts, body).await
+        let changes = parts.method != Method::GET;
+        let answer = route(&st, &auth, remote.to_string(), parts, body).await;
+        if changes {
+            // Remembered credential checks must not outlive an identity change.
+            st.auth.identities_changed();
+        }
+        answer
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)

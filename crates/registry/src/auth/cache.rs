@@ -1,0 +1,129 @@
+//! Short-lived memory of successful checks, so the hot paths skip work whose answer cannot
+//! have changed: a verified access token (immutable until it expires) and a Basic credential
+//! that was accepted a moment ago.
+//!
+//! Basic answers are forgotten after [`BASIC_TTL`], when their credential expires, and at once
+//! when this process changes any identity ([`AuthCache::identities_changed`]); a check that
+//! began before such a change never stores its answer (generation counter). Failures are never
+//! remembered. Both maps are bounded and start over when full.
+
+use super::Authenticated;
+use berth_core::access::Access;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+/// How long an accepted Basic credential is trusted without asking the store again. Bounds
+/// how late another replica sees a reset.
+pub const BASIC_TTL: Duration = Duration::from_secs(5);
+const MAX_ENTRIES: usize = 10_000;
+
+type Key = [u8; 32];
+/// A verified access token: expiry, subject, grant.
+type VerifiedToken = (i64, String, Vec<Access>);
+
+#[derive(Default)]
+struct Basic {
+    generation: u64,
+    map: HashMap<Key, (Instant, i64, Authenticated)>,
+}
+
+/// The caches of one [`super::AuthService`].
+#[derive(Default)]
+pub struct AuthCache {
+    tokens: RwLock<HashMap<Key, VerifiedToken>>,
+    basic: RwLock<Basic>,
+}
+
+fn key(parts: &[&str]) -> Key {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p.as_bytes());
+    }
+    h.finalize().into()
+}
+
+impl AuthCache {
+    /// A verified access token's subject and grant, if seen and not expired at `now`.
+    pub fn token(&self, token: &str, now: i64) -> Option<(String, Vec<Access>)> {
+        let map = self.tokens.read().unwrap_or_else(|p| p.into_inner());
+        map.get(&key(&[token])).filter(|(exp, _, _)| now < *exp).map(|(_, s, a)| (s.clone(), a.clone()))
+    }
+
+    /// Remembers a verified access token until `exp`.
+    pub fn store_token(&self, token: &str, exp: i64, subject: &str, access: &[Access]) {
+        let mut map = self.tokens.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= MAX_ENTRIES {
+            map.clear();
+        }
+        map.insert(key(&[token]), (exp, subject.to_owned(), access.to_vec()));
+    }
+
+    /// An accepted Basic credential still trusted at `now`, or the generation to store with.
+    pub fn basic(&self, user: &str, password: &str, now: i64) -> Result<Authenticated, u64> {
+        let b = self.basic.read().unwrap_or_else(|p| p.into_inner());
+        match b.map.get(&key(&[user, password])) {
+            Some((at, end, a)) if at.elapsed() < BASIC_TTL && now < *end => Ok(a.clone()),
+            _ => Err(b.generation),
+        }
+    }
+
+    /// Remembers an accepted Basic credential valid until `end`, unless identities changed
+    /// since `generation` was read.
+    pub fn store_basic(&self, generation: u64, user: &str, password: &str, end: i64, a: &Authenticated) {
+        let mut b = self.basic.write().unwrap_or_else(|p| p.into_inner());
+        if b.generation != generation {
+            return;
+        }
+        if b.map.len() >= MAX_ENTRIES {
+            b.map.clear();
+        }
+        b.map.insert(key(&[user, password]), (Instant::now(), end, a.clone()));
+    }
+
+    /// Forgets every Basic answer: called after any identity change in this process.
+    pub fn identities_changed(&self) {
+        let mut b = self.basic.write().unwrap_or_else(|p| p.into_inner());
+        b.generation += 1;
+        b.map.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_core::identity::Permissions;
+
+    fn caller() -> Authenticated {
+        Authenticated {
+            subject: "s".into(),
+            permissions: Permissions::default(),
+            credential: "c".into(),
+            valid_until: 100,
+        }
+    }
+
+    #[test]
+    fn basic_answers_die_with_changes_and_time() {
+        let c = AuthCache::default();
+        let g = c.basic("u", "p", 0).unwrap_err();
+        c.store_basic(g, "u", "p", 100, &caller());
+        assert_eq!(c.basic("u", "p", 50), Ok(caller()));
+        assert!(c.basic("u", "p", 100).is_err(), "the credential expired");
+        assert!(c.basic("u", "other", 50).is_err());
+        let g = c.basic("v", "p", 0).unwrap_err();
+        c.identities_changed();
+        c.store_basic(g, "v", "p", 100, &caller());
+        assert!(c.basic("v", "p", 50).is_err(), "an answer read before a change is not kept");
+        assert!(c.basic("u", "p", 50).is_err(), "a change forgets everything");
+    }
+
+    #[test]
+    fn tokens_are_kept_until_they_expire() {
+        let c = AuthCache::default();
+        c.store_token("t", 10, "s", &[]);
+        assert!(c.token("t", 9).is_some() && c.token("t", 10).is_none() && c.token("u", 9).is_none());
+    }
+}
