@@ -217,28 +217,45 @@ async fn send(s: &TestServer, c: &Client, class: Class, img: &Image) -> (u16, St
     status_and_code(r.send().await.unwrap()).await
 }
 
-#[tokio::test]
-async fn role_matrix_over_every_endpoint_class() {
-    use Class::*;
+const OK: (u16, &str) = (200, "");
+const ACCEPTED: (u16, &str) = (202, "");
+const DENIED: (u16, &str) = (401, "UNAUTHORIZED");
+/// The columns of the access matrices.
+const CLASSES: [Class; 10] = [
+    Class::BlobRead,
+    Class::ManifestRead,
+    Class::Push,
+    Class::MountFromUnreadable,
+    Class::Delete,
+    Class::TagsList,
+    Class::Referrers,
+    Class::Catalog,
+    Class::Admin,
+    Class::DeleteManifest,
+];
+
+/// A server holding one image in `team/app` and in `secret/vault`.
+async fn matrix_fixture(seed: u64) -> (TestServer, Client, Image) {
     let (s, owner) = started();
-    let img = Image::oci(Algorithm::Sha256, 2, &[50], "amd64");
+    let img = Image::oci(Algorithm::Sha256, seed, &[50], "amd64");
     push_image(&owner, &s.base, "team/app", &img, "v1").await;
     push_image(&owner, &s.base, "secret/vault", &img, "v1").await;
-    const OK: (u16, &str) = (200, "");
-    const ACCEPTED: (u16, &str) = (202, "");
-    const DENIED: (u16, &str) = (401, "UNAUTHORIZED");
-    let classes = [
-        BlobRead,
-        ManifestRead,
-        Push,
-        MountFromUnreadable,
-        Delete,
-        TagsList,
-        Referrers,
-        Catalog,
-        Admin,
-        DeleteManifest,
-    ];
+    (s, owner, img)
+}
+
+/// Sends every class as `c`, restoring tags v1 and v2 before each, and asserts each cell.
+async fn check_row(s: &TestServer, owner: &Client, c: &Client, img: &Image, name: &str, expected: [(u16, &str); 10]) {
+    for (class, want) in CLASSES.iter().zip(expected) {
+        let both = format!("{}?tag=v1&tag=v2", img.manifest.digest);
+        assert_eq!(put_manifest(owner, &s.base, "team/app", &both, &img.manifest).await.status(), StatusCode::CREATED);
+        let got = send(s, c, *class, img).await;
+        assert_eq!((got.0, got.1.as_str()), want, "{name} on {class:?}");
+    }
+}
+
+#[tokio::test]
+async fn role_matrix_over_every_endpoint_class() {
+    let (s, owner, img) = matrix_fixture(2).await;
     // Expected (status, code) per class, in the order of `classes`. `Delete` untags v2 (AcrPush
     // may untag, as in ACR); `DeleteManifest` deletes by digest. Both tags are restored before
     // each cell.
@@ -270,20 +287,11 @@ async fn role_matrix_over_every_endpoint_class() {
     ];
     for (name, role, expected) in rows {
         let (id, pw) = create_sp(&s, &owner, name, role).await;
-        let c = as_user(&id, &pw);
-        for (class, want) in classes.iter().zip(expected) {
-            let both = format!("{}?tag=v1&tag=v2", img.manifest.digest);
-            assert_eq!(
-                put_manifest(&owner, &s.base, "team/app", &both, &img.manifest).await.status(),
-                StatusCode::CREATED
-            );
-            let got = send(&s, &c, *class, &img).await;
-            assert_eq!((got.0, got.1.as_str()), want, "{name} on {class:?}");
-        }
+        check_row(&s, &owner, &as_user(&id, &pw), &img, name, expected).await;
     }
     // Anonymous, then anonymous pull switched on (pull only, never the catalog or writes).
     let anon = anonymous();
-    for class in classes {
+    for class in CLASSES {
         assert_eq!(send(&s, &anon, class, &img).await, (401, "UNAUTHORIZED".into()), "anonymous on {class:?}");
     }
     let r = owner
@@ -294,13 +302,13 @@ async fn role_matrix_over_every_endpoint_class() {
         .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["anonymousPullEnabled"], true);
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    for (class, want) in classes.iter().zip([OK, OK, DENIED, DENIED, DENIED, OK, OK, DENIED, DENIED, DENIED]) {
+    for (class, want) in CLASSES.iter().zip([OK, OK, DENIED, DENIED, DENIED, OK, OK, DENIED, DENIED, DENIED]) {
         let got = send(&s, &anon, *class, &img).await;
         assert_eq!((got.0, got.1.as_str()), want, "anonymous pull on {class:?}");
     }
     // Bad credentials are never downgraded to anonymous.
     let bad = as_user("nobody", "berth_nothing");
-    assert_eq!(send(&s, &bad, ManifestRead, &img).await, (401, "UNAUTHORIZED".into()));
+    assert_eq!(send(&s, &bad, Class::ManifestRead, &img).await, (401, "UNAUTHORIZED".into()));
 
     // The catalog lists only what the caller may see.
     let (id, pw) = create_sp(&s, &owner, "lister", Some(("AcrPull", "repositories/team/*"))).await;
@@ -438,26 +446,7 @@ async fn create_token(s: &TestServer, owner: &Client, name: &str, body: Value) -
 
 #[tokio::test]
 async fn token_matrix_over_every_endpoint_class() {
-    use Class::*;
-    let (s, owner) = started();
-    let img = Image::oci(Algorithm::Sha256, 4, &[50], "amd64");
-    push_image(&owner, &s.base, "team/app", &img, "v1").await;
-    push_image(&owner, &s.base, "secret/vault", &img, "v1").await;
-    const OK: (u16, &str) = (200, "");
-    const ACCEPTED: (u16, &str) = (202, "");
-    const DENIED: (u16, &str) = (401, "UNAUTHORIZED");
-    let classes = [
-        BlobRead,
-        ManifestRead,
-        Push,
-        MountFromUnreadable,
-        Delete,
-        TagsList,
-        Referrers,
-        Catalog,
-        Admin,
-        DeleteManifest,
-    ];
+    let (s, owner, img) = matrix_fixture(4).await;
     let read = json!({ "actions": ["repositories/team/app/content/read"] });
     let meta = json!({ "actions": ["repositories/team/app/content/read", "repositories/team/app/metadata/read"] });
     let write = json!({ "actions": ["repositories/team/*/content/read", "repositories/team/*/content/write"] });
@@ -473,16 +462,7 @@ async fn token_matrix_over_every_endpoint_class() {
     ];
     for (name, body, expected) in rows {
         let pw = create_token(&s, &owner, name, body).await;
-        let c = as_user(name, &pw);
-        for (class, want) in classes.iter().zip(expected) {
-            let both = format!("{}?tag=v1&tag=v2", img.manifest.digest);
-            assert_eq!(
-                put_manifest(&owner, &s.base, "team/app", &both, &img.manifest).await.status(),
-                StatusCode::CREATED
-            );
-            let got = send(&s, &c, *class, &img).await;
-            assert_eq!((got.0, got.1.as_str()), want, "{name} on {class:?}");
-        }
+        check_row(&s, &owner, &as_user(name, &pw), &img, name, expected).await;
     }
     // A token's bearer grant never includes the catalog.
     push_image(&owner, &s.base, "team/app", &img, "v1").await;

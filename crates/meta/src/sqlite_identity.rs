@@ -53,6 +53,19 @@ impl SqliteMeta {
             .map_err(db)
     }
 
+    /// Stores `value` under `key`, replacing any value.
+    async fn put_setting(&self, key: &str, value: &[u8]) -> Result<(), MetaError> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
     /// Stores `value` under `key` unless a value exists; returns the stored value.
     async fn setting_or_insert(&self, key: &str, value: &[u8]) -> Result<Vec<u8>, MetaError> {
         sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING")
@@ -95,15 +108,7 @@ impl IdentityStore for SqliteMeta {
     }
 
     async fn set_flag(&self, flag: Flag, on: bool) -> Result<(), MetaError> {
-        sqlx::query(
-            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(flag.key())
-        .bind(if on { "true".as_bytes() } else { "false".as_bytes() })
-        .execute(&self.writer)
-        .await
-        .map_err(db)?;
-        Ok(())
+        self.put_setting(flag.key(), if on { b"true" } else { b"false" }).await
     }
 
     async fn admin_passwords(&self) -> Result<Vec<TokenPassword>, MetaError> {
@@ -125,15 +130,7 @@ impl IdentityStore for SqliteMeta {
     async fn set_admin_password(&self, p: &TokenPassword) -> Result<(), MetaError> {
         let mut value = p.secret_hash.to_vec();
         value.extend_from_slice(&p.created.to_le_bytes());
-        sqlx::query(
-            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(format!("admin_password{}", p.slot))
-        .bind(value)
-        .execute(&self.writer)
-        .await
-        .map_err(db)?;
-        Ok(())
+        self.put_setting(&format!("admin_password{}", p.slot), &value).await
     }
 
     async fn signing_key(&self, candidate: &[u8]) -> Result<Vec<u8>, MetaError> {
