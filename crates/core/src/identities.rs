@@ -112,9 +112,45 @@ pub fn principal_key(name: &str) -> &str {
     name.strip_prefix("http://").unwrap_or(name)
 }
 
-/// Identities, credentials, role assignments, settings and the audit log.
+/// Repository-scoped tokens and their scope maps.
 #[async_trait]
-pub trait IdentityStore: Send + Sync + 'static {
+pub trait TokenStore: Send + Sync + 'static {
+    /// Creates or replaces a (non-system) scope map.
+    async fn put_scope_map(&self, m: &ScopeMap) -> Result<(), MetaError>;
+
+    /// A stored scope map.
+    async fn scope_map(&self, name: &str) -> Result<Option<ScopeMap>, MetaError>;
+
+    /// Every stored scope map, by name.
+    async fn scope_maps(&self) -> Result<Vec<ScopeMap>, MetaError>;
+
+    /// Deletes a scope map; `false` if absent, `Conflict` if a token uses it.
+    async fn delete_scope_map(&self, name: &str) -> Result<bool, MetaError>;
+
+    /// Creates a token (with its passwords). `Conflict` if the name is taken.
+    async fn create_token(&self, t: &Token) -> Result<(), MetaError>;
+
+    /// A token with its passwords.
+    async fn token(&self, name: &str) -> Result<Option<Token>, MetaError>;
+
+    /// Every token, by name.
+    async fn tokens(&self) -> Result<Vec<Token>, MetaError>;
+
+    /// Changes a token's status and/or scope map; `false` if absent.
+    async fn update_token(&self, name: &str, enabled: Option<bool>, scope_map: Option<&str>)
+    -> Result<bool, MetaError>;
+
+    /// Deletes a token and its passwords; `false` if absent.
+    async fn delete_token(&self, name: &str) -> Result<bool, MetaError>;
+
+    /// Sets (replacing) one of a token's passwords.
+    async fn set_token_password(&self, name: &str, p: &TokenPassword) -> Result<(), MetaError>;
+}
+
+/// Identities, credentials, role assignments, settings and the audit log (and, through
+/// [`TokenStore`], tokens).
+#[async_trait]
+pub trait IdentityStore: TokenStore {
     /// The registry settings, created with a fresh tenant on first use.
     async fn settings(&self) -> Result<RegistrySettings, MetaError>;
 
@@ -158,37 +194,6 @@ pub trait IdentityStore: Send + Sync + 'static {
 
     /// Removes a role assignment; `false` if absent.
     async fn unassign_role(&self, a: &RoleAssignment) -> Result<bool, MetaError>;
-
-    /// Creates or replaces a (non-system) scope map.
-    async fn put_scope_map(&self, m: &ScopeMap) -> Result<(), MetaError>;
-
-    /// A stored scope map.
-    async fn scope_map(&self, name: &str) -> Result<Option<ScopeMap>, MetaError>;
-
-    /// Every stored scope map, by name.
-    async fn scope_maps(&self) -> Result<Vec<ScopeMap>, MetaError>;
-
-    /// Deletes a scope map; `false` if absent, `Conflict` if a token uses it.
-    async fn delete_scope_map(&self, name: &str) -> Result<bool, MetaError>;
-
-    /// Creates a token (with its passwords). `Conflict` if the name is taken.
-    async fn create_token(&self, t: &Token) -> Result<(), MetaError>;
-
-    /// A token with its passwords.
-    async fn token(&self, name: &str) -> Result<Option<Token>, MetaError>;
-
-    /// Every token, by name.
-    async fn tokens(&self) -> Result<Vec<Token>, MetaError>;
-
-    /// Changes a token's status and/or scope map; `false` if absent.
-    async fn update_token(&self, name: &str, enabled: Option<bool>, scope_map: Option<&str>)
-    -> Result<bool, MetaError>;
-
-    /// Deletes a token and its passwords; `false` if absent.
-    async fn delete_token(&self, name: &str) -> Result<bool, MetaError>;
-
-    /// Sets (replacing) one of a token's passwords.
-    async fn set_token_password(&self, name: &str, p: &TokenPassword) -> Result<(), MetaError>;
 
     /// Appends to the audit log.
     async fn audit(&self, e: &AuditEvent) -> Result<(), MetaError>;

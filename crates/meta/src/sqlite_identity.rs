@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use berth_core::identities::{
     AuditEvent, Credential, Flag, IdentityStore, Principal, RegistrySettings, RoleAssignment,
 };
-use berth_core::scopemap::{ScopeMap, Token, TokenPassword};
+use berth_core::scopemap::TokenPassword;
 use berth_core::{MetaError, identity::Role};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -234,51 +234,6 @@ impl IdentityStore for SqliteMeta {
             .await
             .map_err(db)?;
         Ok(r.rows_affected() > 0)
-    }
-
-    async fn put_scope_map(&self, m: &ScopeMap) -> Result<(), MetaError> {
-        self.put_scope_map_impl(m).await
-    }
-
-    async fn scope_map(&self, name: &str) -> Result<Option<ScopeMap>, MetaError> {
-        self.scope_map_impl(name).await
-    }
-
-    async fn scope_maps(&self) -> Result<Vec<ScopeMap>, MetaError> {
-        self.scope_maps_impl().await
-    }
-
-    async fn delete_scope_map(&self, name: &str) -> Result<bool, MetaError> {
-        self.delete_scope_map_impl(name).await
-    }
-
-    async fn create_token(&self, t: &Token) -> Result<(), MetaError> {
-        self.create_token_impl(t).await
-    }
-
-    async fn token(&self, name: &str) -> Result<Option<Token>, MetaError> {
-        self.token_impl(name).await
-    }
-
-    async fn tokens(&self) -> Result<Vec<Token>, MetaError> {
-        self.tokens_impl().await
-    }
-
-    async fn update_token(
-        &self,
-        name: &str,
-        enabled: Option<bool>,
-        scope_map: Option<&str>,
-    ) -> Result<bool, MetaError> {
-        self.update_token_impl(name, enabled, scope_map).await
-    }
-
-    async fn delete_token(&self, name: &str) -> Result<bool, MetaError> {
-        self.delete_token_impl(name).await
-    }
-
-    async fn set_token_password(&self, name: &str, p: &TokenPassword) -> Result<(), MetaError> {
-        self.set_token_password_impl(name, p).await
     }
 
     async fn audit(&self, e: &AuditEvent) -> Result<(), MetaError> {

@@ -1,8 +1,9 @@
-//! Scope maps and repository tokens on SQLite (the [`IdentityStore`] methods for them live
-//! here; the trait impl in `sqlite_identity` forwards to these).
+//! [`TokenStore`] on SQLite: scope maps and repository tokens with their password hashes.
 
 use crate::sqlite::{SqliteMeta, db, now};
+use async_trait::async_trait;
 use berth_core::MetaError;
+use berth_core::identities::TokenStore;
 use berth_core::scopemap::{ScopeMap, ScopeRule, Token, TokenPassword, system_scope_maps};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -34,8 +35,9 @@ fn password(row: &SqliteRow) -> Result<TokenPassword, MetaError> {
     })
 }
 
-impl SqliteMeta {
-    pub(crate) async fn put_scope_map_impl(&self, m: &ScopeMap) -> Result<(), MetaError> {
+#[async_trait]
+impl TokenStore for SqliteMeta {
+    async fn put_scope_map(&self, m: &ScopeMap) -> Result<(), MetaError> {
         let rules: Vec<String> = m.rules.iter().map(ScopeRule::to_string).collect();
         sqlx::query(
             "INSERT INTO scope_maps (name, description, rules, created_at) VALUES (?, ?, ?, ?)
@@ -51,7 +53,7 @@ impl SqliteMeta {
         Ok(())
     }
 
-    pub(crate) async fn scope_map_impl(&self, name: &str) -> Result<Option<ScopeMap>, MetaError> {
+    async fn scope_map(&self, name: &str) -> Result<Option<ScopeMap>, MetaError> {
         if let Some(m) = system_scope_maps().into_iter().find(|m| m.name == name) {
             return Ok(Some(m));
         }
@@ -63,7 +65,7 @@ impl SqliteMeta {
         row.as_ref().map(scope_map).transpose()
     }
 
-    pub(crate) async fn scope_maps_impl(&self) -> Result<Vec<ScopeMap>, MetaError> {
+    async fn scope_maps(&self) -> Result<Vec<ScopeMap>, MetaError> {
         let rows = sqlx::query("SELECT * FROM scope_maps ORDER BY name").fetch_all(&self.reader).await.map_err(db)?;
         let mut all = system_scope_maps();
         for r in &rows {
@@ -72,7 +74,7 @@ impl SqliteMeta {
         Ok(all)
     }
 
-    pub(crate) async fn delete_scope_map_impl(&self, name: &str) -> Result<bool, MetaError> {
+    async fn delete_scope_map(&self, name: &str) -> Result<bool, MetaError> {
         let mut tx = self.writer.begin().await.map_err(db)?;
         let used: Option<String> = sqlx::query_scalar("SELECT name FROM tokens WHERE scope_map = ? LIMIT 1")
             .bind(name)
@@ -87,7 +89,7 @@ impl SqliteMeta {
         Ok(r.rows_affected() > 0)
     }
 
-    pub(crate) async fn create_token_impl(&self, t: &Token) -> Result<(), MetaError> {
+    async fn create_token(&self, t: &Token) -> Result<(), MetaError> {
         let mut tx = self.writer.begin().await.map_err(db)?;
         let inserted = sqlx::query(
             "INSERT INTO tokens (name, scope_map, enabled, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -109,7 +111,7 @@ impl SqliteMeta {
         tx.commit().await.map_err(db)
     }
 
-    pub(crate) async fn token_impl(&self, name: &str) -> Result<Option<Token>, MetaError> {
+    async fn token(&self, name: &str) -> Result<Option<Token>, MetaError> {
         // Through the writer: a disable or a new password must count from the next request on.
         let Some(row) = sqlx::query("SELECT * FROM tokens WHERE name = ?")
             .bind(name)
@@ -133,19 +135,19 @@ impl SqliteMeta {
         }))
     }
 
-    pub(crate) async fn tokens_impl(&self) -> Result<Vec<Token>, MetaError> {
+    async fn tokens(&self) -> Result<Vec<Token>, MetaError> {
         let names: Vec<String> =
             sqlx::query_scalar("SELECT name FROM tokens ORDER BY name").fetch_all(&self.reader).await.map_err(db)?;
         let mut out = Vec::new();
         for n in names {
-            if let Some(t) = self.token_impl(&n).await? {
+            if let Some(t) = self.token(&n).await? {
                 out.push(t);
             }
         }
         Ok(out)
     }
 
-    pub(crate) async fn update_token_impl(
+    async fn update_token(
         &self,
         name: &str,
         enabled: Option<bool>,
@@ -163,12 +165,12 @@ impl SqliteMeta {
         Ok(r.rows_affected() > 0)
     }
 
-    pub(crate) async fn delete_token_impl(&self, name: &str) -> Result<bool, MetaError> {
+    async fn delete_token(&self, name: &str) -> Result<bool, MetaError> {
         let r = sqlx::query("DELETE FROM tokens WHERE name = ?").bind(name).execute(&self.writer).await.map_err(db)?;
         Ok(r.rows_affected() > 0)
     }
 
-    pub(crate) async fn set_token_password_impl(&self, name: &str, p: &TokenPassword) -> Result<(), MetaError> {
+    async fn set_token_password(&self, name: &str, p: &TokenPassword) -> Result<(), MetaError> {
         let mut tx = self.writer.begin().await.map_err(db)?;
         sqlx::query("DELETE FROM token_passwords WHERE token = ? AND slot = ?")
             .bind(name)
