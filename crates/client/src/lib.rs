@@ -1,11 +1,13 @@
 //! berth-client: moving images between registries, OCI layouts and docker archives.
 //!
-//! This first part holds the grammar of what users type: [`location::Location`] (a registry
+//! So far: OCI image layouts ([`layout::Layout`], read and write, digests verified) and the
+//! grammar of what users type: [`location::Location`] (a registry
 //! reference, `oci:DIR[:TAG]` or `docker-archive:FILE[:REF]`) and [`reference::ImageRef`] with
 //! Docker Hub normalisation as `docker` does it.
 //!
 //! Dependency rule: depends on `berth-core` only; never on the server side.
 #![deny(missing_docs)]
 
+pub mod layout;
 pub mod location;
 pub mod reference;
