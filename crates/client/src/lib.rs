@@ -1,6 +1,6 @@
 //! berth-client: moving images between registries, OCI layouts and docker archives.
 //!
-//! So far: OCI image layouts ([`layout::Layout`], read and write, digests verified) and the
+//! So far: the token flow as real clients speak it ([`auth::Session`]), OCI image layouts ([`layout::Layout`], read and write, digests verified) and the
 //! grammar of what users type: [`location::Location`] (a registry
 //! reference, `oci:DIR[:TAG]` or `docker-archive:FILE[:REF]`) and [`reference::ImageRef`] with
 //! Docker Hub normalisation as `docker` does it.
@@ -8,6 +8,7 @@
 //! Dependency rule: depends on `berth-core` only; never on the server side.
 #![deny(missing_docs)]
 
+pub mod auth;
 pub mod layout;
 pub mod location;
 pub mod reference;

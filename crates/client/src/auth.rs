@@ -1,0 +1,260 @@
+//! Talking to a registry that asks for credentials: the `WWW-Authenticate` challenge, the
+//! token flow as containerd does it (POST form first, GET with Basic as the fallback), and
+//! tokens cached per scope and renewed before they expire.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The username that says "the password is a refresh token" (ACR's convention).
+pub const NULL_GUID: &str = "00000000-0000-0000-0000-000000000000";
+/// A token is renewed when it has less than this left.
+const RENEW_BEFORE: Duration = Duration::from_secs(30);
+
+/// What the client presents.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credentials {
+    /// Nothing.
+    Anonymous,
+    /// A username and password (for the null GUID, the password is a refresh token).
+    Basic {
+        /// Username.
+        username: String,
+        /// Password.
+        password: String,
+    },
+    /// A refresh token (docker's `identitytoken`).
+    IdentityToken(String),
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credentials::Anonymous => f.write_str("Anonymous"),
+            Credentials::Basic { username, .. } => write!(f, "Basic({username}, <redacted>)"),
+            Credentials::IdentityToken(_) => f.write_str("IdentityToken(<redacted>)"),
+        }
+    }
+}
+
+/// A `Bearer` challenge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    /// Token endpoint.
+    pub realm: String,
+    /// Service name.
+    pub service: Option<String>,
+    /// Scope the registry wants, if it said.
+    pub scope: Option<String>,
+    /// `invalid_token`, `insufficient_scope`, …
+    pub error: Option<String>,
+}
+
+impl Challenge {
+    /// Parses `Bearer realm="…",service="…",scope="…"`; `None` for other schemes.
+    pub fn parse(header: &str) -> Option<Self> {
+        let (scheme, params) = header.trim().split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return None;
+        }
+        let mut values = HashMap::new();
+        let mut rest = params.trim();
+        while !rest.is_empty() {
+            let (key, after) = rest.split_once('=')?;
+            let after = after.trim_start();
+            let (value, tail) = if let Some(quoted) = after.strip_prefix('"') {
+                let end = quoted.find('"')?;
+                (&quoted[..end], &quoted[end + 1..])
+            } else {
+                after.split_once(',').map_or((after, ""), |(v, t)| (v, t))
+            };
+            values.insert(key.trim().to_ascii_lowercase(), value.to_owned());
+            rest = tail.trim_start().trim_start_matches(',').trim_start();
+        }
+        Some(Challenge {
+            realm: values.remove("realm")?,
+            service: values.remove("service"),
+            scope: values.remove("scope"),
+            error: values.remove("error"),
+        })
+    }
+}
+
+/// Why talking to the registry failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// The registry refused the credentials.
+    #[error("the registry refused the credentials (wrong username or password, or an expired credential)")]
+    Refused,
+    /// The token endpoint answered something unusable.
+    #[error("the token service answered {0}")]
+    TokenService(String),
+    /// The connection failed.
+    #[error(transparent)]
+    Http(#[from] reqwest::Error),
+}
+
+struct Cached {
+    token: String,
+    renew_at: Instant,
+}
+
+/// One registry's HTTP client, credentials and token cache.
+pub struct Session {
+    http: Client,
+    credentials: Credentials,
+    tokens: Mutex<HashMap<String, Cached>>,
+}
+
+fn basic_header(user: &str, password: &str) -> String {
+    format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
+}
+
+impl Session {
+    /// A session over `http` presenting `credentials`.
+    pub fn new(http: Client, credentials: Credentials) -> Self {
+        Session { http, credentials, tokens: Mutex::new(HashMap::new()) }
+    }
+
+    /// The underlying HTTP client.
+    pub fn http(&self) -> &Client {
+        &self.http
+    }
+
+    fn cached(&self, key: &str) -> Option<String> {
+        let tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
+        tokens.get(key).filter(|c| Instant::now() < c.renew_at).map(|c| c.token.clone())
+    }
+
+    /// A token for `scopes` from the challenge's realm, from the cache when it has a while
+    /// to live.
+    pub async fn token(&self, challenge: &Challenge, scopes: &[String]) -> Result<String, AuthError> {
+        let key = format!("{}|{}|{}", challenge.realm, challenge.service.as_deref().unwrap_or(""), scopes.join(" "));
+        if let Some(t) = self.cached(&key) {
+            return Ok(t);
+        }
+        let body = self.fetch(challenge, scopes).await?;
+        let token = body["token"]
+            .as_str()
+            .or_else(|| body["access_token"].as_str())
+            .ok_or_else(|| AuthError::TokenService("no token in the answer".into()))?;
+        let lifetime = Duration::from_secs(body["expires_in"].as_u64().unwrap_or(60).max(60));
+        let renew_at = Instant::now() + lifetime.saturating_sub(RENEW_BEFORE);
+        self.tokens.lock().unwrap_or_else(|p| p.into_inner()).insert(key, Cached { token: token.to_owned(), renew_at });
+        Ok(token.to_owned())
+    }
+
+    /// POST form first (password or refresh grant), GET as the fallback, as containerd does;
+    /// anonymous callers GET without credentials.
+    async fn fetch(&self, ch: &Challenge, scopes: &[String]) -> Result<Value, AuthError> {
+        let mut form: Vec<(&str, String)> = vec![("client_id", "berth".into())];
+        if let Some(s) = &ch.service {
+            form.push(("service", s.clone()));
+        }
+        for s in scopes {
+            form.push(("scope", s.clone()));
+        }
+        let grant = match &self.credentials {
+            Credentials::Anonymous => None,
+            Credentials::IdentityToken(t) => {
+                Some(vec![("grant_type", "refresh_token".to_owned()), ("refresh_token", t.clone())])
+            }
+            Credentials::Basic { username, password } if username == NULL_GUID => {
+                Some(vec![("grant_type", "refresh_token".to_owned()), ("refresh_token", password.clone())])
+            }
+            Credentials::Basic { username, password } => Some(vec![
+                ("grant_type", "password".to_owned()),
+                ("username", username.clone()),
+                ("password", password.clone()),
+            ]),
+        };
+        if let Some(grant) = grant {
+            let mut fields = form.clone();
+            fields.extend(grant);
+            let r = self.http.post(&ch.realm).form(&fields).send().await?;
+            match r.status() {
+                s if s.is_success() => return Ok(r.json().await?),
+                // Not every token service speaks OAuth2: fall back to GET (Basic).
+                StatusCode::NOT_FOUND
+                | StatusCode::METHOD_NOT_ALLOWED
+                | StatusCode::BAD_REQUEST
+                | StatusCode::UNAUTHORIZED => {}
+                s => return Err(AuthError::TokenService(s.to_string())),
+            }
+            if matches!(self.credentials, Credentials::IdentityToken(_)) {
+                return Err(AuthError::Refused);
+            }
+        }
+        let mut url = reqwest::Url::parse(&ch.realm)
+            .map_err(|e| AuthError::TokenService(format!("a bad realm {:?}: {e}", ch.realm)))?;
+        url.query_pairs_mut().extend_pairs(form[1..].iter().map(|(k, v)| (*k, v.as_str())));
+        let mut get = self.http.get(url);
+        if let Credentials::Basic { username, password } = &self.credentials {
+            get = get.header(reqwest::header::AUTHORIZATION, basic_header(username, password));
+        }
+        let r = get.send().await?;
+        match r.status() {
+            s if s.is_success() => Ok(r.json().await?),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(AuthError::Refused),
+            s => Err(AuthError::TokenService(s.to_string())),
+        }
+    }
+
+    /// Sends the request `build` makes; on a 401 with a Bearer challenge, gets a token for the
+    /// challenge's scope (or `scopes`) and sends it once more with it.
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        scopes: &[String],
+        build: impl Fn(RequestBuilder) -> RequestBuilder,
+    ) -> Result<Response, AuthError> {
+        let first = build(self.http.request(method.clone(), url)).send().await?;
+        if first.status() != StatusCode::UNAUTHORIZED {
+            return Ok(first);
+        }
+        let Some(ch) = first
+            .headers()
+            .get(reqwest::header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(Challenge::parse)
+        else {
+            return Ok(first);
+        };
+        let wanted: Vec<String> = match &ch.scope {
+            Some(s) if scopes.is_empty() => s.split_whitespace().map(str::to_owned).collect(),
+            _ => scopes.to_vec(),
+        };
+        let token = self.token(&ch, &wanted).await?;
+        let second = build(self.http.request(method, url)).bearer_auth(token).send().await?;
+        if second.status() == StatusCode::UNAUTHORIZED && !matches!(self.credentials, Credentials::Anonymous) {
+            return Err(AuthError::Refused);
+        }
+        Ok(second)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenges() {
+        let c = Challenge::parse(r#"Bearer realm="https://r.io/oauth2/token",service="r.io",scope="repository:a/b:pull,push repository:c:pull""#).unwrap();
+        assert_eq!(c.realm, "https://r.io/oauth2/token");
+        assert_eq!(c.service.as_deref(), Some("r.io"));
+        assert_eq!(c.scope.as_deref(), Some("repository:a/b:pull,push repository:c:pull"));
+        let c = Challenge::parse(r#"bearer realm="x", error="insufficient_scope""#).unwrap();
+        assert_eq!(c.error.as_deref(), Some("insufficient_scope"));
+        assert!(Challenge::parse(r#"Basic realm="x""#).is_none());
+        assert!(Challenge::parse("Bearer service=x").is_none(), "no realm");
+        assert_eq!(
+            format!("{:?}", Credentials::Basic { username: "u".into(), password: "secret".into() }),
+            "Basic(u, <redacted>)"
+        );
+    }
+}
