@@ -1,6 +1,7 @@
 //! berth-client: moving images between registries, OCI layouts and docker archives.
 //!
-//! So far: the token flow as real clients speak it ([`auth::Session`]), OCI image layouts ([`layout::Layout`], read and write, digests verified) and the
+//! So far: credentials from docker's `config.json` and credential helpers
+//! ([`credentials`]), the token flow as real clients speak it ([`auth::Session`]), OCI image layouts ([`layout::Layout`], read and write, digests verified) and the
 //! grammar of what users type: [`location::Location`] (a registry
 //! reference, `oci:DIR[:TAG]` or `docker-archive:FILE[:REF]`) and [`reference::ImageRef`] with
 //! Docker Hub normalisation as `docker` does it.
@@ -9,6 +10,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod credentials;
 pub mod layout;
 pub mod location;
 pub mod reference;
