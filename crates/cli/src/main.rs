@@ -2,6 +2,7 @@
 //! place where concrete stores (filesystem blobs, SQLite metadata) are wired into the server.
 
 mod admin;
+mod copy;
 mod login;
 mod output;
 mod serve;
@@ -36,6 +37,12 @@ enum Command {
         /// The registry, HOST[:PORT].
         server: String,
     },
+    /// Copy an image between registries and OCI layouts (docker://REF, oci:DIR[:TAG]).
+    Copy(copy::CopyArgs),
+    /// Copy an image to a registry (the same as copy).
+    Push(copy::CopyArgs),
+    /// Copy an image from a registry (the same as copy).
+    Pull(copy::CopyArgs),
     /// Manage service principals.
     #[command(subcommand)]
     Sp(admin::commands::SpCommand),
@@ -131,6 +138,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Config(ConfigCommand::Check(args)) => config_check(&args),
         Command::Fsck(args) => serve::fsck(args),
+        Command::Copy(args) | Command::Push(args) | Command::Pull(args) => copy::run(args).map(|()| ExitCode::SUCCESS),
         Command::Login(args) => admin::commands::login(args).map(|()| ExitCode::SUCCESS),
         Command::Logout { server } => admin::commands::logout(&server).map(|()| ExitCode::SUCCESS),
         Command::Sp(cmd) => admin::commands::sp(cmd).map(|()| ExitCode::SUCCESS),

@@ -108,6 +108,7 @@ pub struct Session {
     http: Client,
     credentials: Credentials,
     tokens: Mutex<HashMap<String, Cached>>,
+    challenge: Mutex<Option<Challenge>>,
 }
 
 fn basic_header(user: &str, password: &str) -> String {
@@ -117,7 +118,7 @@ fn basic_header(user: &str, password: &str) -> String {
 impl Session {
     /// A session over `http` presenting `credentials`.
     pub fn new(http: Client, credentials: Credentials) -> Self {
-        Session { http, credentials, tokens: Mutex::new(HashMap::new()) }
+        Session { http, credentials, tokens: Mutex::new(HashMap::new()), challenge: Mutex::new(None) }
     }
 
     /// The underlying HTTP client.
@@ -204,6 +205,16 @@ impl Session {
         }
     }
 
+    /// A token for `scopes` from the registry's last challenge, for requests that cannot be
+    /// repeated (streamed bodies); `None` when the registry never asked for one.
+    pub async fn bearer(&self, scopes: &[String]) -> Result<Option<String>, AuthError> {
+        let challenge = self.challenge.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        match challenge {
+            Some(ch) => Ok(Some(self.token(&ch, scopes).await?)),
+            None => Ok(None),
+        }
+    }
+
     /// Sends the request `build` makes; on a 401 with a Bearer challenge, gets a token for the
     /// challenge's scope (or `scopes`) and sends it once more with it.
     pub async fn send(
@@ -225,6 +236,7 @@ impl Session {
         else {
             return Ok(first);
         };
+        *self.challenge.lock().unwrap_or_else(|p| p.into_inner()) = Some(ch.clone());
         let wanted: Vec<String> = match &ch.scope {
             Some(s) if scopes.is_empty() => s.split_whitespace().map(str::to_owned).collect(),
             _ => scopes.to_vec(),

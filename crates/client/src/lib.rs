@@ -10,7 +10,9 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod copy;
 pub mod credentials;
 pub mod layout;
 pub mod location;
 pub mod reference;
+pub mod registry;

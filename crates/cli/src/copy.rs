@@ -1,0 +1,98 @@
+//! `berth copy SRC DST` (and the `push`/`pull` spellings): images between registries and OCI
+//! layouts through berth-client.
+
+use anyhow::{Context, Result, bail};
+use berth_client::auth::Session;
+use berth_client::copy::{CopyOptions, End, copy, host_platform};
+use berth_client::credentials;
+use berth_client::layout::Layout;
+use berth_client::location::Location;
+use berth_client::reference::ImageRef;
+use berth_client::registry::Repository;
+use clap::Args;
+use std::path::PathBuf;
+
+/// Flags of `berth copy`.
+#[derive(Args)]
+pub struct CopyArgs {
+    /// Source: docker://REF, oci:DIR[:TAG], or a bare reference.
+    pub src: String,
+    /// Destination, as the source.
+    pub dst: String,
+    /// Copy every platform of an index.
+    #[arg(long)]
+    pub all: bool,
+    /// The platform to take from an index, os/arch[/variant] (default: this machine's).
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// USER:PASSWORD for the registries involved (else the docker config).
+    #[arg(long)]
+    pub creds: Option<String>,
+    /// The docker config file to read credentials from.
+    #[arg(long)]
+    pub authfile: Option<PathBuf>,
+    /// Accept any TLS certificate (for a local registry).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub tls_verify: bool,
+    /// Blob transfers at once.
+    #[arg(long, default_value_t = 4)]
+    pub parallel: usize,
+}
+
+fn base_url(r: &ImageRef) -> String {
+    let host = r.api_host();
+    let name = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    let loopback = name == "localhost" || name.starts_with("127.") || name == "[::1]";
+    format!("{}://{host}", if loopback { "http" } else { "https" })
+}
+
+fn session(args: &CopyArgs, r: &ImageRef) -> Result<Session> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder().danger_accept_invalid_certs(!args.tls_verify).build()?;
+    let credentials = match &args.creds {
+        Some(c) => credentials::from_creds(c)?,
+        None => credentials::from_config(args.authfile.as_deref(), &r.registry)?,
+    };
+    Ok(Session::new(http, credentials))
+}
+
+/// Runs a copy; prints the digest written.
+pub fn run(args: CopyArgs) -> Result<()> {
+    let src = Location::parse(&args.src).with_context(|| format!("cannot read the source {:?}", args.src))?;
+    let dst = Location::parse(&args.dst).with_context(|| format!("cannot read the destination {:?}", args.dst))?;
+    let opts = CopyOptions {
+        all: args.all,
+        platform: args.platform.clone().unwrap_or_else(host_platform),
+        parallel: args.parallel,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    runtime.block_on(async {
+        let src_session = match &src {
+            Location::Registry(r) => Some(session(&args, r)?),
+            _ => None,
+        };
+        let dst_session = match &dst {
+            Location::Registry(r) => Some(session(&args, r)?),
+            _ => None,
+        };
+        let src_end = end(&src, src_session.as_ref(), false)?;
+        let dst_end = end(&dst, dst_session.as_ref(), true)?;
+        let digest = copy(&src_end, &dst_end, &opts).await?;
+        println!("{digest}");
+        Ok(())
+    })
+}
+
+fn end<'a>(l: &Location, session: Option<&'a Session>, destination: bool) -> Result<End<'a>> {
+    Ok(match (l, session) {
+        (Location::Registry(r), Some(s)) => {
+            End::Registry(Repository::new(s, &base_url(r), r.repository.as_str()), r.reference())
+        }
+        (Location::OciLayout { dir, tag }, _) => {
+            let layout = if destination { Layout::create(dir)? } else { Layout::open(dir)? };
+            End::Layout(layout, tag.clone())
+        }
+        (Location::DockerArchive { .. }, _) => bail!("docker-archive: is not supported yet"),
+        (Location::Registry(_), None) => bail!("internal error: no session for a registry"),
+    })
+}

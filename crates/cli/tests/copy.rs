@@ -1,0 +1,103 @@
+//! `berth copy` against a real `berth serve`: OCI layout -> Berth -> OCI layout with identical
+//! digests, a multi-arch index with --all, and the refusals a user meets.
+
+mod common;
+
+use berth_core::Algorithm;
+use berth_testkit::TestServer;
+use berth_testkit::image::{Image, index, write_layout};
+use common::server;
+use std::process::{Command, Output};
+
+fn berth_copy(s: &TestServer, args: &[&str]) -> Output {
+    let creds = format!("{}:{}", s.owner.0, s.owner.1);
+    Command::new(env!("CARGO_BIN_EXE_berth")).arg("copy").args(args).args(["--creds", &creds]).output().unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "berth copy failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn index_digest(dir: &std::path::Path) -> String {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    v["manifests"][0]["digest"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn oci_to_berth_to_oci_keeps_every_digest() {
+    let s = server(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let img = Image::oci(Algorithm::Sha256, 31, &[300_000, 5_000, 70], "amd64");
+    let src = tmp.path().join("src");
+    write_layout(&src, &img.blobs(), &img.manifest, "v1");
+    let pushed = ok(&berth_copy(&s, &[&format!("oci:{}:v1", src.display()), &format!("{}/team/app:v1", s.addr)]));
+    assert_eq!(pushed, img.manifest.digest.to_string());
+    let out = tmp.path().join("out");
+    let pulled =
+        ok(&berth_copy(&s, &[&format!("docker://{}/team/app:v1", s.addr), &format!("oci:{}:v1", out.display())]));
+    assert_eq!(pulled, pushed);
+    assert_eq!(index_digest(&out), img.manifest.digest.to_string());
+    for b in img.blobs() {
+        let path = out.join("blobs/sha256").join(b.digest.hex());
+        assert_eq!(std::fs::read(&path).unwrap(), b.bytes, "{}", b.digest);
+    }
+    // skopeo reads the layout Berth wrote.
+    let inspect =
+        Command::new("skopeo").args(["inspect", &format!("oci:{}:v1", out.display())]).output().expect("skopeo");
+    assert!(inspect.status.success(), "{}", String::from_utf8_lossy(&inspect.stderr));
+}
+
+#[test]
+fn a_multi_arch_index_with_all() {
+    let s = server(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let (amd, arm) =
+        (Image::oci(Algorithm::Sha256, 41, &[1000], "amd64"), Image::oci(Algorithm::Sha256, 42, &[2000], "arm64"));
+    let idx = index(Algorithm::Sha256, &[(&amd, "amd64"), (&arm, "arm64")]);
+    let mut blobs = amd.blobs();
+    blobs.extend(arm.blobs());
+    blobs.extend([&amd.manifest, &arm.manifest]);
+    let src = tmp.path().join("src");
+    write_layout(&src, &blobs, &idx, "multi");
+    let dest = format!("{}/team/multi:v1", s.addr);
+    assert_eq!(ok(&berth_copy(&s, &["--all", &format!("oci:{}:multi", src.display()), &dest])), idx.digest.to_string());
+    let out = tmp.path().join("out");
+    ok(&berth_copy(&s, &["--all", &dest, &format!("oci:{}:v1", out.display())]));
+    assert_eq!(index_digest(&out), idx.digest.to_string());
+    let one = tmp.path().join("one");
+    let single = ok(&berth_copy(&s, &["--platform", "linux/arm64", &dest, &format!("oci:{}:v1", one.display())]));
+    assert_eq!(single, arm.manifest.digest.to_string(), "without --all, the platform's image");
+}
+
+#[test]
+fn refusals_are_sentences_with_a_non_zero_exit() {
+    let s = server(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let img = Image::oci(Algorithm::Sha256, 51, &[100], "amd64");
+    let src = tmp.path().join("src");
+    write_layout(&src, &img.blobs(), &img.manifest, "v1");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_berth")).arg("copy").args(args).output().unwrap();
+        assert!(!out.status.success(), "{args:?} must fail");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let wrong = run(&[
+        "--creds",
+        &format!("{}:berth_wrong", s.owner.0),
+        &format!("oci:{}:v1", src.display()),
+        &format!("{}/a:v1", s.addr),
+    ]);
+    assert!(wrong.starts_with("berth: ") && wrong.contains("refused the credentials"), "{wrong}");
+    let file = tmp.path().join("file");
+    std::fs::write(&file, b"x").unwrap();
+    let creds = format!("{}:{}", s.owner.0, s.owner.1);
+    let push = run(&["--creds", &creds, &format!("oci:{}:v2", src.display()), &format!("{}/a:v1", s.addr)]);
+    assert!(push.contains("no image tagged \"v2\""), "{push}");
+    ok(&berth_copy(&s, &[&format!("oci:{}:v1", src.display()), &format!("{}/a:v1", s.addr)]));
+    let not_dir = run(&["--creds", &creds, &format!("{}/a:v1", s.addr), &format!("oci:{}:v1", file.display())]);
+    assert!(not_dir.contains("is not a directory"), "{not_dir}");
+    let missing =
+        run(&["--creds", &creds, &format!("{}/a:nope", s.addr), &format!("oci:{}:v1", tmp.path().join("o").display())]);
+    assert!(missing.contains("404") || missing.contains("manifest unknown"), "{missing}");
+}

@@ -1,0 +1,200 @@
+//! `berth copy`: images between registries and OCI layouts, blobs in parallel and verified,
+//! manifests byte for byte, children before the index that names them.
+
+use crate::layout::{Layout, LayoutError};
+use crate::registry::{RawManifest, RegistryError, Repository};
+use berth_core::manifest;
+use berth_core::{Digest, media};
+use futures_util::TryStreamExt;
+use serde_json::{Value, json};
+
+/// Why a copy failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    /// The registry side failed.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The layout side failed.
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    /// A manifest cannot be read.
+    #[error("{0}")]
+    Manifest(String),
+    /// No image of the wanted platform in an index.
+    #[error("the index holds no image for {0}; use --platform or --all")]
+    NoPlatform(String),
+}
+
+/// One end of a copy.
+pub enum End<'a> {
+    /// An OCI layout and the tag to read or write.
+    Layout(Layout, Option<String>),
+    /// A registry repository and the tag or digest to read or write.
+    Registry(Repository<'a>, String),
+}
+
+/// What to copy from an index.
+#[derive(Debug, Clone)]
+pub struct CopyOptions {
+    /// Every platform of an index (else one).
+    pub all: bool,
+    /// `os/arch[/variant]` to pick from an index (default: this machine's).
+    pub platform: String,
+    /// Blob transfers at once.
+    pub parallel: usize,
+}
+
+impl Default for CopyOptions {
+    fn default() -> Self {
+        CopyOptions { all: false, platform: host_platform(), parallel: 4 }
+    }
+}
+
+/// This machine's platform in OCI words (`linux/amd64`, `linux/arm64`).
+pub fn host_platform() -> String {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    format!("linux/{arch}")
+}
+
+async fn read_manifest(src: &End<'_>, digest_or_tag: Option<&str>) -> Result<RawManifest, CopyError> {
+    match src {
+        End::Registry(repo, reference) => Ok(repo.manifest(digest_or_tag.unwrap_or(reference)).await?),
+        End::Layout(layout, tag) => {
+            let (digest, declared) = match digest_or_tag.map(Digest::parse) {
+                Some(Ok(d)) => (d, None),
+                _ => {
+                    let e = layout.resolve(tag.as_deref())?;
+                    (e.digest, e.descriptor["mediaType"].as_str().map(str::to_owned))
+                }
+            };
+            let bytes = layout.read_blob(&digest)?;
+            let inner =
+                serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| v["mediaType"].as_str().map(str::to_owned));
+            let media_type = inner.or(declared).unwrap_or_else(|| media::OCI_MANIFEST.to_owned());
+            Ok(RawManifest { bytes: bytes.into(), media_type, digest })
+        }
+    }
+}
+
+async fn write_manifest(dst: &End<'_>, m: &RawManifest, top: bool) -> Result<(), CopyError> {
+    match dst {
+        End::Registry(repo, reference) => {
+            let target =
+                if top && Digest::parse(reference).is_err() { reference.clone() } else { m.digest.to_string() };
+            repo.put_manifest(&target, m).await?;
+        }
+        End::Layout(layout, tag) => {
+            layout.write_blob(&m.digest, &m.bytes[..])?;
+            if top {
+                let d = json!({ "mediaType": m.media_type, "digest": m.digest.to_string(), "size": m.bytes.len() });
+                layout.add_manifest(&d, tag.as_deref())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn copy_blob(src: &End<'_>, dst: &End<'_>, digest: &Digest) -> Result<(), CopyError> {
+    match (src, dst) {
+        (End::Layout(from, _), End::Registry(to, _)) => {
+            if !from.has_blob(digest) {
+                return Err(LayoutError::MissingBlob(digest.clone()).into());
+            }
+            to.upload(digest, &from.blob_path(digest)).await?;
+        }
+        (End::Registry(from, _), End::Layout(to, _)) => {
+            if !to.has_blob(digest) {
+                let path = to.blob_path(digest);
+                tokio::fs::create_dir_all(path.parent().expect("blob paths have a parent"))
+                    .await
+                    .map_err(LayoutError::Io)?;
+                from.download(digest, &path).await?;
+            }
+        }
+        (End::Layout(from, _), End::Layout(to, _)) => {
+            if !to.has_blob(digest) {
+                let file = std::fs::File::open(from.blob_path(digest)).map_err(LayoutError::Io)?;
+                to.write_blob(digest, file)?;
+            }
+        }
+        (End::Registry(from, _), End::Registry(to, _)) => {
+            if !to.has_blob(digest).await? {
+                let staging = tempfile::tempdir().map_err(LayoutError::Io)?;
+                let path = staging.path().join(digest.hex());
+                from.download(digest, &path).await?;
+                to.upload(digest, &path).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Copies one image manifest: its blobs (in parallel), then the manifest.
+async fn copy_image(
+    src: &End<'_>,
+    dst: &End<'_>,
+    m: &RawManifest,
+    top: bool,
+    opts: &CopyOptions,
+) -> Result<(), CopyError> {
+    let parsed = manifest::parse(&m.media_type, &m.bytes)
+        .map_err(|e| CopyError::Manifest(format!("manifest {}: {e}", m.digest)))?;
+    futures_util::stream::iter(parsed.blobs.iter().map(Ok::<_, CopyError>))
+        .try_for_each_concurrent(opts.parallel.max(1), |d| copy_blob(src, dst, d))
+        .await?;
+    write_manifest(dst, m, top).await
+}
+
+fn platform_of(entry: &Value) -> String {
+    let p = &entry["platform"];
+    let mut s = format!("{}/{}", p["os"].as_str().unwrap_or(""), p["architecture"].as_str().unwrap_or(""));
+    if let Some(v) = p["variant"].as_str() {
+        s.push('/');
+        s.push_str(v);
+    }
+    s
+}
+
+/// Copies the image `src` names to `dst`; returns the digest of what was written at the top.
+pub async fn copy(src: &End<'_>, dst: &End<'_>, opts: &CopyOptions) -> Result<Digest, CopyError> {
+    let top = read_manifest(src, None).await?;
+    if !media::is_index(&top.media_type) {
+        copy_image(src, dst, &top, true, opts).await?;
+        return Ok(top.digest);
+    }
+    let index: Value = serde_json::from_slice(&top.bytes).map_err(|e| CopyError::Manifest(e.to_string()))?;
+    let entries: Vec<Value> = index["manifests"].as_array().cloned().unwrap_or_default();
+    let wanted = |e: &Value| {
+        let p = platform_of(e);
+        p == opts.platform || p.starts_with(&format!("{}/", opts.platform))
+    };
+    if !opts.all {
+        let entry = entries.iter().find(|e| wanted(e)).ok_or_else(|| CopyError::NoPlatform(opts.platform.clone()))?;
+        let child = read_manifest(src, entry["digest"].as_str()).await?;
+        copy_image(src, dst, &child, true, opts).await?;
+        return Ok(child.digest);
+    }
+    for entry in &entries {
+        let child = read_manifest(src, entry["digest"].as_str()).await?;
+        if media::is_index(&child.media_type) {
+            return Err(CopyError::Manifest("nested indexes are not copied yet".into()));
+        }
+        copy_image(src, dst, &child, false, opts).await?;
+    }
+    write_manifest(dst, &top, true).await?;
+    Ok(top.digest)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn platforms() {
+        let e = serde_json::json!({ "platform": { "os": "linux", "architecture": "arm", "variant": "v7" } });
+        assert_eq!(super::platform_of(&e), "linux/arm/v7");
+        assert!(super::host_platform().starts_with("linux/"));
+    }
+}

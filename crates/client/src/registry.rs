@@ -1,0 +1,219 @@
+//! One repository of a registry, spoken to over the distribution API with [`Session`]:
+//! manifests by exact bytes, blobs streamed to and from files with every byte verified.
+
+use crate::auth::{AuthError, Session};
+use berth_core::{Digest, Hasher, media};
+use futures_util::StreamExt;
+use reqwest::{Method, StatusCode, header};
+use std::path::Path;
+use tokio::io::AsyncWriteExt;
+
+/// Why a registry operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// Authentication or the connection failed.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The registry answered with an error.
+    #[error("{what}: the registry answered {status}{detail}")]
+    Status {
+        /// What was being done.
+        what: String,
+        /// The HTTP status.
+        status: StatusCode,
+        /// The error's detail, if it sent one.
+        detail: String,
+    },
+    /// Bytes did not match their digest (a lying or broken server).
+    #[error("{what}: content digest is {actual}, expected {expected}")]
+    DigestMismatch {
+        /// What was being read.
+        what: String,
+        /// Expected digest.
+        expected: Digest,
+        /// Digest of what arrived.
+        actual: Digest,
+    },
+    /// Reading or writing a file failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The connection failed mid-body.
+    #[error("{0}")]
+    Http(#[from] reqwest::Error),
+}
+
+/// The `Accept` header for manifests: every type Berth handles.
+pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
+
+/// A manifest exactly as the registry holds it.
+#[derive(Debug, Clone)]
+pub struct RawManifest {
+    /// The bytes.
+    pub bytes: bytes::Bytes,
+    /// Its media type.
+    pub media_type: String,
+    /// Its digest.
+    pub digest: Digest,
+}
+
+/// A repository at a registry.
+pub struct Repository<'a> {
+    session: &'a Session,
+    base: String,
+    name: String,
+}
+
+async fn refused(what: &str, r: reqwest::Response) -> RegistryError {
+    let status = r.status();
+    let body: serde_json::Value = r.json().await.unwrap_or_default();
+    let e = &body["errors"][0];
+    let detail = e["detail"].as_str().or_else(|| e["message"].as_str()).map(|d| format!(" ({d})")).unwrap_or_default();
+    RegistryError::Status { what: what.to_owned(), status, detail }
+}
+
+impl<'a> Repository<'a> {
+    /// The repository `name` at `base` (`http://host:port` or `https://host`).
+    pub fn new(session: &'a Session, base: &str, name: &str) -> Self {
+        Repository { session, base: base.trim_end_matches('/').to_owned(), name: name.to_owned() }
+    }
+
+    fn pull(&self) -> Vec<String> {
+        vec![format!("repository:{}:pull", self.name)]
+    }
+
+    fn push(&self) -> Vec<String> {
+        vec![format!("repository:{}:pull,push", self.name)]
+    }
+
+    /// A manifest by tag or digest; a digest reference must match the bytes.
+    pub async fn manifest(&self, reference: &str) -> Result<RawManifest, RegistryError> {
+        let url = format!("{}/v2/{}/manifests/{reference}", self.base, self.name);
+        let r =
+            self.session.send(Method::GET, &url, &self.pull(), |b| b.header(header::ACCEPT, MANIFEST_ACCEPT)).await?;
+        if !r.status().is_success() {
+            return Err(refused(&format!("manifest {}:{reference}", self.name), r).await);
+        }
+        let media_type = r
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| media::essence(v).to_owned())
+            .unwrap_or_default();
+        let bytes = r.bytes().await?;
+        let digest = match Digest::parse(reference) {
+            Ok(expected) => {
+                let actual = Digest::of(expected.algorithm(), &bytes);
+                if actual != expected {
+                    return Err(RegistryError::DigestMismatch {
+                        what: format!("manifest {reference}"),
+                        expected,
+                        actual,
+                    });
+                }
+                actual
+            }
+            Err(_) => Digest::of(berth_core::Algorithm::Sha256, &bytes),
+        };
+        let media_type = if media_type.is_empty() || !media::is_manifest(&media_type) {
+            serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| v["mediaType"].as_str().map(str::to_owned))
+                .unwrap_or(media_type)
+        } else {
+            media_type
+        };
+        Ok(RawManifest { bytes, media_type, digest })
+    }
+
+    /// Streams blob `digest` into `dest` (replaced atomically), verifying every byte.
+    pub async fn download(&self, digest: &Digest, dest: &Path) -> Result<u64, RegistryError> {
+        let url = format!("{}/v2/{}/blobs/{digest}", self.base, self.name);
+        let r = self.session.send(Method::GET, &url, &self.pull(), |b| b).await?;
+        if !r.status().is_success() {
+            return Err(refused(&format!("blob {digest}"), r).await);
+        }
+        let partial = dest.with_extension("partial");
+        let mut file = tokio::fs::File::create(&partial).await?;
+        let mut hasher = Hasher::new(digest.algorithm());
+        let mut total = 0u64;
+        let mut body = r.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk?;
+            hasher.update(&chunk);
+            file.write_all(&chunk).await?;
+            total += chunk.len() as u64;
+        }
+        let actual = hasher.finish();
+        if &actual != digest {
+            drop(file);
+            let _ = tokio::fs::remove_file(&partial).await;
+            return Err(RegistryError::DigestMismatch {
+                what: format!("blob {digest}"),
+                expected: digest.clone(),
+                actual,
+            });
+        }
+        file.sync_all().await?;
+        tokio::fs::rename(&partial, dest).await?;
+        Ok(total)
+    }
+
+    /// Whether the repository holds blob `digest`.
+    pub async fn has_blob(&self, digest: &Digest) -> Result<bool, RegistryError> {
+        let url = format!("{}/v2/{}/blobs/{digest}", self.base, self.name);
+        let r = self.session.send(Method::HEAD, &url, &self.push(), |b| b).await?;
+        Ok(r.status().is_success())
+    }
+
+    /// Uploads the file at `path` as blob `digest` (POST, then one streamed PUT), unless the
+    /// repository already holds it. Returns whether bytes were sent.
+    pub async fn upload(&self, digest: &Digest, path: &Path) -> Result<bool, RegistryError> {
+        if self.has_blob(digest).await? {
+            return Ok(false);
+        }
+        let url = format!("{}/v2/{}/blobs/uploads/", self.base, self.name);
+        let r = self.session.send(Method::POST, &url, &self.push(), |b| b.header(header::CONTENT_LENGTH, "0")).await?;
+        if r.status() != StatusCode::ACCEPTED {
+            return Err(refused(&format!("upload of {digest}"), r).await);
+        }
+        let location = r.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let location = if location.starts_with("http") { location } else { format!("{}{location}", self.base) };
+        let sep = if location.contains('?') { '&' } else { '?' };
+        let put = format!("{location}{sep}digest={digest}");
+        let size = tokio::fs::metadata(path).await?.len();
+        let file = tokio::fs::File::open(path).await?;
+        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 1 << 20));
+        // A streamed body cannot be sent twice, so the token the POST earned goes with it.
+        let mut put = self
+            .session
+            .http()
+            .put(&put)
+            .header(header::CONTENT_TYPE, "application/octet-stream")
+            .header(header::CONTENT_LENGTH, size);
+        if let Some(token) = self.session.bearer(&self.push()).await? {
+            put = put.bearer_auth(token);
+        }
+        let r = put.body(body).send().await?;
+        if r.status() != StatusCode::CREATED {
+            return Err(refused(&format!("upload of {digest}"), r).await);
+        }
+        Ok(true)
+    }
+
+    /// Stores manifest bytes under `reference` (a tag or the digest).
+    pub async fn put_manifest(&self, reference: &str, m: &RawManifest) -> Result<(), RegistryError> {
+        let url = format!("{}/v2/{}/manifests/{reference}", self.base, self.name);
+        let bytes = m.bytes.clone();
+        let media_type = m.media_type.clone();
+        let r = self
+            .session
+            .send(Method::PUT, &url, &self.push(), move |b| {
+                b.header(header::CONTENT_TYPE, media_type.as_str()).body(bytes.clone())
+            })
+            .await?;
+        if r.status() != StatusCode::CREATED {
+            return Err(refused(&format!("manifest {}:{reference}", self.name), r).await);
+        }
+        Ok(())
+    }
+}
