@@ -25,28 +25,37 @@ pub struct CopyArgs {
     /// The platform to take from an index, os/arch[/variant] (default: this machine's).
     #[arg(long)]
     pub platform: Option<String>,
-    /// USER:PASSWORD for the registries involved (else the docker config).
-    #[arg(long)]
-    pub creds: Option<String>,
-    /// The docker config file to read credentials from.
-    #[arg(long)]
-    pub authfile: Option<PathBuf>,
-    /// Accept any TLS certificate (for a local registry).
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
-    pub tls_verify: bool,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
     /// Blob transfers at once.
     #[arg(long, default_value_t = 4)]
     pub parallel: usize,
 }
 
-fn base_url(r: &ImageRef) -> String {
+/// The API base of a registry: plain HTTP for loopback, HTTPS otherwise.
+pub fn base_url(r: &ImageRef) -> String {
     let host = r.api_host();
     let name = host.rsplit_once(':').map_or(host, |(h, _)| h);
     let loopback = name == "localhost" || name.starts_with("127.") || name == "[::1]";
     format!("{}://{host}", if loopback { "http" } else { "https" })
 }
 
-fn session(args: &CopyArgs, r: &ImageRef) -> Result<Session> {
+/// How to reach registries: credentials and TLS, shared by every remote command.
+#[derive(Args, Clone)]
+pub struct RemoteArgs {
+    /// USER:PASSWORD for the registries involved (else the docker config).
+    #[arg(long)]
+    pub creds: Option<String>,
+    /// The docker config file to read credentials from.
+    #[arg(long)]
+    pub authfile: Option<PathBuf>,
+    /// Verify TLS certificates (`--tls-verify=false` for a local registry).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub tls_verify: bool,
+}
+
+/// A session for the registry of `r`.
+pub fn session(args: &RemoteArgs, r: &ImageRef) -> Result<Session> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder().danger_accept_invalid_certs(!args.tls_verify).build()?;
     let credentials = match &args.creds {
@@ -68,11 +77,11 @@ pub fn run(args: CopyArgs) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async {
         let src_session = match &src {
-            Location::Registry(r) => Some(session(&args, r)?),
+            Location::Registry(r) => Some(session(&args.remote, r)?),
             _ => None,
         };
         let dst_session = match &dst {
-            Location::Registry(r) => Some(session(&args, r)?),
+            Location::Registry(r) => Some(session(&args.remote, r)?),
             _ => None,
         };
         let src_end = end(&src, src_session.as_ref(), false)?;

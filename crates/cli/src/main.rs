@@ -3,6 +3,7 @@
 
 mod admin;
 mod copy;
+mod inspect;
 mod login;
 mod output;
 mod serve;
@@ -43,6 +44,12 @@ enum Command {
     Push(copy::CopyArgs),
     /// Copy an image from a registry (the same as copy).
     Pull(copy::CopyArgs),
+    /// Show an image's manifest summary, raw manifest (--raw) or configuration (--config).
+    Inspect(inspect::InspectArgs),
+    /// List a repository's tags.
+    Tags(inspect::RefArgs),
+    /// Delete a tag, or a manifest by digest.
+    Delete(inspect::RefArgs),
     /// Manage service principals.
     #[command(subcommand)]
     Sp(admin::commands::SpCommand),
@@ -139,6 +146,9 @@ fn main() -> ExitCode {
         Command::Config(ConfigCommand::Check(args)) => config_check(&args),
         Command::Fsck(args) => serve::fsck(args),
         Command::Copy(args) | Command::Push(args) | Command::Pull(args) => copy::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Inspect(args) => inspect::inspect(args).map(|()| ExitCode::SUCCESS),
+        Command::Tags(args) => inspect::tags(args).map(|()| ExitCode::SUCCESS),
+        Command::Delete(args) => inspect::delete(args).map(|()| ExitCode::SUCCESS),
         Command::Login(args) => admin::commands::login(args).map(|()| ExitCode::SUCCESS),
         Command::Logout { server } => admin::commands::logout(&server).map(|()| ExitCode::SUCCESS),
         Command::Sp(cmd) => admin::commands::sp(cmd).map(|()| ExitCode::SUCCESS),

@@ -101,3 +101,34 @@ fn refusals_are_sentences_with_a_non_zero_exit() {
         run(&["--creds", &creds, &format!("{}/a:nope", s.addr), &format!("oci:{}:v1", tmp.path().join("o").display())]);
     assert!(missing.contains("404") || missing.contains("manifest unknown"), "{missing}");
 }
+
+fn berth(s: &TestServer, args: &[&str]) -> Output {
+    let creds = format!("{}:{}", s.owner.0, s.owner.1);
+    Command::new(env!("CARGO_BIN_EXE_berth")).args(args).args(["--creds", &creds]).output().unwrap()
+}
+
+#[test]
+fn inspect_tags_and_delete() {
+    let s = server(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let img = Image::oci(Algorithm::Sha256, 61, &[100], "amd64");
+    let src = tmp.path().join("src");
+    write_layout(&src, &img.blobs(), &img.manifest, "v1");
+    for tag in ["v1", "v2"] {
+        ok(&berth_copy(&s, &[&format!("oci:{}:v1", src.display()), &format!("{}/team/app:{tag}", s.addr)]));
+    }
+    let image = format!("{}/team/app:v1", s.addr);
+    let raw = ok(&berth(&s, &["inspect", "--raw", &image]));
+    assert_eq!(raw.as_bytes(), img.manifest.bytes.as_slice(), "--raw prints the stored bytes");
+    let summary: serde_json::Value = serde_json::from_str(&ok(&berth(&s, &["inspect", &image]))).unwrap();
+    assert_eq!(summary["digest"], img.manifest.digest.to_string());
+    let arch = ok(&berth(&s, &["inspect", "--config", &image, "--query", "architecture", "-o", "tsv"]));
+    assert_eq!(arch, "amd64");
+    let tags = ok(&berth(&s, &["tags", &format!("{}/team/app", s.addr), "--query", "tags", "-o", "tsv"]));
+    assert_eq!(tags, "v1\nv2");
+    ok(&berth(&s, &["delete", &format!("{}/team/app:v2", s.addr)]));
+    let tags = ok(&berth(&s, &["tags", &format!("{}/team/app", s.addr), "--query", "tags", "-o", "tsv"]));
+    assert_eq!(tags, "v1");
+    let gone = berth(&s, &["inspect", &format!("{}/team/app:v2", s.addr)]);
+    assert!(!gone.status.success() && String::from_utf8_lossy(&gone.stderr).contains("404"));
+}

@@ -200,6 +200,62 @@ impl<'a> Repository<'a> {
         Ok(true)
     }
 
+    /// Every tag, following `Link` pages.
+    pub async fn tags(&self) -> Result<Vec<String>, RegistryError> {
+        let mut url = format!("{}/v2/{}/tags/list", self.base, self.name);
+        let mut tags = Vec::new();
+        loop {
+            let r = self.session.send(Method::GET, &url, &self.pull(), |b| b).await?;
+            if !r.status().is_success() {
+                return Err(refused(&format!("tags of {}", self.name), r).await);
+            }
+            let next = r
+                .headers()
+                .get(header::LINK)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|l| l.split_once('<'))
+                .and_then(|(_, rest)| rest.split_once('>'))
+                .map(|(u, _)| u.to_owned());
+            let page: serde_json::Value = r.json().await?;
+            tags.extend(page["tags"].as_array().into_iter().flatten().filter_map(|t| t.as_str().map(str::to_owned)));
+            match next {
+                Some(n) if n.starts_with('/') => url = format!("{}{n}", self.base),
+                Some(n) => url = n,
+                None => return Ok(tags),
+            }
+        }
+    }
+
+    /// A blob's bytes (for small blobs such as configs), verified.
+    pub async fn blob_bytes(&self, digest: &Digest) -> Result<bytes::Bytes, RegistryError> {
+        let url = format!("{}/v2/{}/blobs/{digest}", self.base, self.name);
+        let r = self.session.send(Method::GET, &url, &self.pull(), |b| b).await?;
+        if !r.status().is_success() {
+            return Err(refused(&format!("blob {digest}"), r).await);
+        }
+        let bytes = r.bytes().await?;
+        let actual = Digest::of(digest.algorithm(), &bytes);
+        if &actual != digest {
+            return Err(RegistryError::DigestMismatch {
+                what: format!("blob {digest}"),
+                expected: digest.clone(),
+                actual,
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// Deletes a tag, or a manifest by digest.
+    pub async fn delete(&self, reference: &str) -> Result<(), RegistryError> {
+        let url = format!("{}/v2/{}/manifests/{reference}", self.base, self.name);
+        let scopes = vec![format!("repository:{}:delete", self.name)];
+        let r = self.session.send(Method::DELETE, &url, &scopes, |b| b).await?;
+        if r.status() != StatusCode::ACCEPTED {
+            return Err(refused(&format!("delete of {}:{reference}", self.name), r).await);
+        }
+        Ok(())
+    }
+
     /// Stores manifest bytes under `reference` (a tag or the digest).
     pub async fn put_manifest(&self, reference: &str, m: &RawManifest) -> Result<(), RegistryError> {
         let url = format!("{}/v2/{}/manifests/{reference}", self.base, self.name);

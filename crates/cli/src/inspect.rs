@@ -1,0 +1,95 @@
+//! `berth inspect REF [--raw] [--config]`, `berth tags REF`, `berth delete REF`.
+
+use crate::copy::{RemoteArgs, base_url, session};
+use crate::output::{self, OutputArgs};
+use anyhow::{Context, Result};
+use berth_client::reference::ImageRef;
+use berth_client::registry::Repository;
+use berth_core::{Digest, media};
+use clap::Args;
+use serde_json::{Value, json};
+
+/// `berth inspect`.
+#[derive(Args)]
+pub struct InspectArgs {
+    /// The image, HOST/REPO[:TAG|@DIGEST] (docker:// optional).
+    pub image: String,
+    /// Print the manifest exactly as stored.
+    #[arg(long, conflicts_with = "config")]
+    pub raw: bool,
+    /// Print the image configuration.
+    #[arg(long)]
+    pub config: bool,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// `berth tags` and `berth delete`.
+#[derive(Args)]
+pub struct RefArgs {
+    /// The repository or image, HOST/REPO[:TAG|@DIGEST].
+    pub image: String,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+fn parse(image: &str) -> Result<ImageRef> {
+    ImageRef::parse(image.strip_prefix("docker://").unwrap_or(image))
+        .with_context(|| format!("cannot read the image reference {image:?}"))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
+}
+
+/// `berth inspect`.
+pub fn inspect(args: InspectArgs) -> Result<()> {
+    let r = parse(&args.image)?;
+    let s = session(&args.remote, &r)?;
+    let repo = Repository::new(&s, &base_url(&r), r.repository.as_str());
+    runtime()?.block_on(async {
+        let m = repo.manifest(&r.reference()).await?;
+        if args.raw {
+            println!("{}", String::from_utf8_lossy(&m.bytes));
+            return Ok(());
+        }
+        let doc: Value = serde_json::from_slice(&m.bytes).context("the manifest is not JSON")?;
+        if args.config {
+            let d = doc["config"]["digest"].as_str().context("this manifest has no config (an index?)")?;
+            let bytes = repo.blob_bytes(&Digest::parse(d).context("bad config digest")?).await?;
+            let config: Value = serde_json::from_slice(&bytes).context("the config is not JSON")?;
+            return output::print(&config, &args.out);
+        }
+        let mut v = json!({ "name": format!("{}/{}", r.registry, r.repository), "digest": m.digest.to_string(), "mediaType": m.media_type });
+        if media::is_index(&m.media_type) {
+            v["manifests"] = doc["manifests"].clone();
+        } else {
+            v["config"] = doc["config"].clone();
+            v["layers"] = doc["layers"].clone();
+        }
+        output::print(&v, &args.out)
+    })
+}
+
+/// `berth tags`.
+pub fn tags(args: RefArgs) -> Result<()> {
+    let r = parse(&args.image)?;
+    let s = session(&args.remote, &r)?;
+    let repo = Repository::new(&s, &base_url(&r), r.repository.as_str());
+    let tags = runtime()?.block_on(repo.tags())?;
+    output::print(&json!({ "name": r.repository.as_str(), "tags": tags }), &args.out)
+}
+
+/// `berth delete`: a tag, or the manifest a digest names.
+pub fn delete(args: RefArgs) -> Result<()> {
+    let r = parse(&args.image)?;
+    let s = session(&args.remote, &r)?;
+    let repo = Repository::new(&s, &base_url(&r), r.repository.as_str());
+    runtime()?.block_on(repo.delete(&r.reference()))?;
+    eprintln!("berth: deleted {r}");
+    Ok(())
+}
