@@ -52,12 +52,22 @@ pub struct RemoteArgs {
     /// Verify TLS certificates (`--tls-verify=false` for a local registry).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub tls_verify: bool,
+    /// A PEM CA certificate to trust besides the system's (e.g. berth's self-signed CA).
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// A session for the registry of `r`.
 pub fn session(args: &RemoteArgs, r: &ImageRef) -> Result<Session> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = reqwest::Client::builder().danger_accept_invalid_certs(!args.tls_verify).build()?;
+    let mut builder = reqwest::Client::builder().danger_accept_invalid_certs(!args.tls_verify);
+    if let Some(ca) = &args.ca_file {
+        let pem = std::fs::read(ca).with_context(|| format!("cannot read --ca-file {}", ca.display()))?;
+        let cert = reqwest::Certificate::from_pem(&pem)
+            .with_context(|| format!("--ca-file {} is not a PEM certificate", ca.display()))?;
+        builder = builder.add_root_certificate(cert);
+    }
+    let http = builder.build()?;
     let credentials = match &args.creds {
         Some(c) => credentials::from_creds(c)?,
         None => credentials::from_config(args.authfile.as_deref(), &r.registry)?,
@@ -86,7 +96,7 @@ pub fn run(args: CopyArgs) -> Result<()> {
         };
         let src_end = end(&src, src_session.as_ref(), false)?;
         let dst_end = end(&dst, dst_session.as_ref(), true)?;
-        let digest = copy(&src_end, &dst_end, &opts).await?;
+        let digest = copy(&src_end, &dst_end, &opts).await.map_err(explain)?;
         println!("{digest}");
         Ok(())
     })
@@ -104,4 +114,28 @@ fn end<'a>(l: &Location, session: Option<&'a Session>, destination: bool) -> Res
         (Location::DockerArchive { .. }, _) => bail!("docker-archive: is not supported yet"),
         (Location::Registry(_), None) => bail!("internal error: no session for a registry"),
     })
+}
+
+/// Adds what to do to errors whose cause a user can fix: TLS trust and unreachable hosts.
+pub fn explain(e: berth_client::copy::CopyError) -> anyhow::Error {
+    let text = format!("{e}");
+    let mut chain = String::new();
+    let mut source: Option<&dyn std::error::Error> = Some(&e);
+    while let Some(s) = source {
+        chain.push_str(&format!("{s} "));
+        source = s.source();
+    }
+    let lower = chain.to_lowercase();
+    if lower.contains("certificate") || lower.contains("tls") || lower.contains("invalid peer") {
+        anyhow::anyhow!(
+            "{text}: the registry's TLS certificate is not trusted; pass --ca-file FILE (its CA), or --tls-verify=false for a local registry"
+        )
+    } else if lower.contains("connect") || lower.contains("dns") || lower.contains("resolve") {
+        anyhow::anyhow!(
+            "{text}: cannot reach the registry ({}); check the address and that it is running",
+            chain.trim()
+        )
+    } else {
+        anyhow::Error::new(e)
+    }
 }

@@ -132,3 +132,45 @@ fn inspect_tags_and_delete() {
     let gone = berth(&s, &["inspect", &format!("{}/team/app:v2", s.addr)]);
     assert!(!gone.status.success() && String::from_utf8_lossy(&gone.stderr).contains("404"));
 }
+
+#[tokio::test]
+async fn same_registry_copies_mount_and_unreachable_hosts_are_explained() {
+    let s = server(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let img = Image::oci(Algorithm::Sha256, 71, &[50_000], "amd64");
+    let src = tmp.path().join("src");
+    write_layout(&src, &img.blobs(), &img.manifest, "v1");
+    ok(&berth_copy(&s, &[&format!("oci:{}:v1", src.display()), &format!("{}/from/app:v1", s.addr)]));
+    let completed = |text: &str| {
+        text.lines()
+            .find(|l| l.starts_with("berth_upload_sessions_total{event=\"completed\"}"))
+            .and_then(|l| l.rsplit(' ').next())
+            .map_or(0, |n| n.parse::<u64>().unwrap_or(0))
+    };
+    let metrics =
+        || async { s.client().get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap() };
+    let before = completed(&metrics().await);
+    let copied = tokio::task::spawn_blocking({
+        let args = [format!("{}/from/app:v1", s.addr), format!("{}/to/app:v1", s.addr)];
+        let creds = format!("{}:{}", s.owner.0, s.owner.1);
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_berth"))
+                .arg("copy")
+                .args(&args)
+                .args(["--creds", &creds])
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(ok(&copied), img.manifest.digest.to_string());
+    assert_eq!(completed(&metrics().await), before, "every blob was mounted, none uploaded");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["copy", &format!("oci:{}:v1", src.display()), "127.0.0.1:1/a:v1"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("cannot reach the registry"), "{err}");
+}

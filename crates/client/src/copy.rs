@@ -122,6 +122,10 @@ async fn copy_blob(src: &End<'_>, dst: &End<'_>, digest: &Digest) -> Result<(), 
             }
         }
         (End::Registry(from, _), End::Registry(to, _)) => {
+            // Same registry: a mount moves no bytes.
+            if from.base() == to.base() && (to.has_blob(digest).await? || to.mount(digest, from.name()).await?) {
+                return Ok(());
+            }
             if !to.has_blob(digest).await? {
                 let staging = tempfile::tempdir().map_err(LayoutError::Io)?;
                 let path = staging.path().join(digest.hex());

@@ -200,6 +200,35 @@ impl<'a> Repository<'a> {
         Ok(true)
     }
 
+    /// The repository's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The registry's API base.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Asks the registry to link blob `digest` from repository `from` (same registry). `true`
+    /// when mounted; `false` when it declined (the upload session it opened is cancelled).
+    pub async fn mount(&self, digest: &Digest, from: &str) -> Result<bool, RegistryError> {
+        let url = format!("{}/v2/{}/blobs/uploads/?mount={digest}&from={from}", self.base, self.name);
+        let scopes = vec![format!("repository:{}:pull,push", self.name), format!("repository:{from}:pull")];
+        let r = self.session.send(Method::POST, &url, &scopes, |b| b.header(header::CONTENT_LENGTH, "0")).await?;
+        match r.status() {
+            StatusCode::CREATED => Ok(true),
+            StatusCode::ACCEPTED => {
+                if let Some(loc) = r.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()) {
+                    let loc = if loc.starts_with("http") { loc.to_owned() } else { format!("{}{loc}", self.base) };
+                    let _ = self.session.send(Method::DELETE, &loc, &scopes, |b| b).await;
+                }
+                Ok(false)
+            }
+            _ => Err(refused(&format!("mount of {digest}"), r).await),
+        }
+    }
+
     /// Every tag, following `Link` pages.
     pub async fn tags(&self) -> Result<Vec<String>, RegistryError> {
         let mut url = format!("{}/v2/{}/tags/list", self.base, self.name);
