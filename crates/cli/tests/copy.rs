@@ -174,3 +174,45 @@ async fn same_registry_copies_mount_and_unreachable_hosts_are_explained() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("cannot reach the registry"), "{err}");
 }
+
+#[tokio::test]
+async fn an_interrupted_download_resumes_with_range() {
+    let s = server(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let img = Image::oci(Algorithm::Sha256, 81, &[4 << 20], "amd64");
+    let src = tmp.path().join("src");
+    write_layout(&src, &img.blobs(), &img.manifest, "v1");
+    ok(&berth_copy(&s, &[&format!("oci:{}:v1", src.display()), &format!("{}/big/app:v1", s.addr)]));
+    // What an interrupted pull leaves: the first 3 MiB of the layer.
+    let layer = &img.layers[0];
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(out.join("blobs/sha256")).unwrap();
+    std::fs::write(out.join("blobs/sha256").join(format!("{}.partial", layer.digest.hex())), &layer.bytes[..3 << 20])
+        .unwrap();
+    let sent = || async {
+        let text = s.client().get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap();
+        text.lines()
+            .find(|l| l.starts_with("berth_http_response_body_bytes_total"))
+            .and_then(|l| l.rsplit(' ').next())
+            .map_or(0, |n| n.parse::<u64>().unwrap_or(0))
+    };
+    let before = sent().await;
+    let pulled = tokio::task::spawn_blocking({
+        let args = [format!("{}/big/app:v1", s.addr), format!("oci:{}:v1", out.display())];
+        let creds = format!("{}:{}", s.owner.0, s.owner.1);
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_berth"))
+                .arg("copy")
+                .args(&args)
+                .args(["--creds", &creds])
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(ok(&pulled), img.manifest.digest.to_string());
+    assert_eq!(std::fs::read(out.join("blobs/sha256").join(layer.digest.hex())).unwrap(), layer.bytes);
+    let delta = sent().await - before;
+    assert!(delta < 2 << 20, "only the missing megabyte was fetched, not {delta} bytes");
+}

@@ -56,6 +56,33 @@ pub struct RawManifest {
     pub digest: Digest,
 }
 
+/// The hash and length of what an interrupted download left at `partial` (nothing if absent).
+async fn resume_state(partial: &Path, digest: &Digest) -> Result<(Hasher, u64), RegistryError> {
+    let path = partial.to_owned();
+    let algorithm = digest.algorithm();
+    let state = tokio::task::spawn_blocking(move || -> std::io::Result<(Hasher, u64)> {
+        let mut hasher = Hasher::new(algorithm);
+        let mut file = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((hasher, 0)),
+            Err(e) => return Err(e),
+        };
+        let mut buf = vec![0u8; 1 << 20];
+        let mut len = 0u64;
+        loop {
+            let n = std::io::Read::read(&mut file, &mut buf)?;
+            if n == 0 {
+                return Ok((hasher, len));
+            }
+            hasher.update(&buf[..n]);
+            len += n as u64;
+        }
+    })
+    .await
+    .map_err(std::io::Error::other)??;
+    Ok(state)
+}
+
 /// A repository at a registry.
 pub struct Repository<'a> {
     session: &'a Session,
@@ -125,17 +152,30 @@ impl<'a> Repository<'a> {
         Ok(RawManifest { bytes, media_type, digest })
     }
 
-    /// Streams blob `digest` into `dest` (replaced atomically), verifying every byte.
+    /// Streams blob `digest` into `dest` (replaced atomically), verifying every byte. Bytes
+    /// left in `dest.partial` by an interrupted download are hashed and kept, and only the
+    /// rest is asked for with `Range`; a registry that ignores `Range` sends it all again.
     pub async fn download(&self, digest: &Digest, dest: &Path) -> Result<u64, RegistryError> {
-        let url = format!("{}/v2/{}/blobs/{digest}", self.base, self.name);
-        let r = self.session.send(Method::GET, &url, &self.pull(), |b| b).await?;
-        if !r.status().is_success() {
-            return Err(refused(&format!("blob {digest}"), r).await);
-        }
         let partial = dest.with_extension("partial");
-        let mut file = tokio::fs::File::create(&partial).await?;
-        let mut hasher = Hasher::new(digest.algorithm());
-        let mut total = 0u64;
+        let (mut hasher, mut offset) = resume_state(&partial, digest).await?;
+        let url = format!("{}/v2/{}/blobs/{digest}", self.base, self.name);
+        let range = format!("bytes={offset}-");
+        let r =
+            self.session
+                .send(Method::GET, &url, &self.pull(), |b| {
+                    if offset > 0 { b.header(header::RANGE, range.as_str()) } else { b }
+                })
+                .await?;
+        let mut file = match r.status() {
+            StatusCode::PARTIAL_CONTENT => tokio::fs::OpenOptions::new().append(true).open(&partial).await?,
+            s if s.is_success() => {
+                hasher = Hasher::new(digest.algorithm());
+                offset = 0;
+                tokio::fs::File::create(&partial).await?
+            }
+            _ => return Err(refused(&format!("blob {digest}"), r).await),
+        };
+        let mut total = offset;
         let mut body = r.bytes_stream();
         while let Some(chunk) = body.next().await {
             let chunk = chunk?;
@@ -143,6 +183,7 @@ impl<'a> Repository<'a> {
             file.write_all(&chunk).await?;
             total += chunk.len() as u64;
         }
+        file.sync_all().await?;
         let actual = hasher.finish();
         if &actual != digest {
             drop(file);
@@ -153,7 +194,6 @@ impl<'a> Repository<'a> {
                 actual,
             });
         }
-        file.sync_all().await?;
         tokio::fs::rename(&partial, dest).await?;
         Ok(total)
     }
