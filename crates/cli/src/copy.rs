@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result, bail};
 use berth_client::auth::Session;
-use berth_client::copy::{CopyOptions, End, copy, host_platform};
+use berth_client::copy::{CopyOptions, End, Event, Observer, copy, host_platform};
 use berth_client::credentials;
 use berth_client::layout::Layout;
 use berth_client::location::Location;
@@ -11,6 +11,7 @@ use berth_client::reference::ImageRef;
 use berth_client::registry::Repository;
 use clap::Args;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Flags of `berth copy`.
 #[derive(Args)]
@@ -30,6 +31,9 @@ pub struct CopyArgs {
     /// Blob transfers at once.
     #[arg(long, default_value_t = 4)]
     pub parallel: usize,
+    /// Print only the digest at the end.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 /// The API base of a registry: plain HTTP for loopback, HTTPS otherwise.
@@ -79,10 +83,19 @@ pub fn session(args: &RemoteArgs, r: &ImageRef) -> Result<Session> {
 pub fn run(args: CopyArgs) -> Result<()> {
     let src = Location::parse(&args.src).with_context(|| format!("cannot read the source {:?}", args.src))?;
     let dst = Location::parse(&args.dst).with_context(|| format!("cannot read the destination {:?}", args.dst))?;
+    // One line per finished blob and manifest on stderr, unless --quiet.
+    let observer: Option<Observer> = (!args.quiet).then(|| {
+        Arc::new(|e: Event| match e {
+            Event::Blob { digest, bytes: 0 } => eprintln!("blob {digest}: already there"),
+            Event::Blob { digest, bytes } => eprintln!("blob {digest}: {bytes} bytes copied"),
+            Event::Manifest(digest) => eprintln!("manifest {digest}: written"),
+        }) as Observer
+    });
     let opts = CopyOptions {
         all: args.all,
         platform: args.platform.clone().unwrap_or_else(host_platform),
         parallel: args.parallel,
+        observer,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async {

@@ -31,7 +31,15 @@ fn oci_to_berth_to_oci_keeps_every_digest() {
     let img = Image::oci(Algorithm::Sha256, 31, &[300_000, 5_000, 70], "amd64");
     let src = tmp.path().join("src");
     write_layout(&src, &img.blobs(), &img.manifest, "v1");
-    let pushed = ok(&berth_copy(&s, &[&format!("oci:{}:v1", src.display()), &format!("{}/team/app:v1", s.addr)]));
+    let push = berth_copy(&s, &[&format!("oci:{}:v1", src.display()), &format!("{}/team/app:v1", s.addr)]);
+    let pushed = ok(&push);
+    let report = String::from_utf8_lossy(&push.stderr);
+    for b in img.layers.iter() {
+        assert!(report.contains(&format!("blob {}: {} bytes copied", b.digest, b.bytes.len())), "{report}");
+    }
+    let again = berth_copy(&s, &["-q", &format!("oci:{}:v1", src.display()), &format!("{}/team/app:v1", s.addr)]);
+    assert_eq!(ok(&again), pushed);
+    assert!(again.stderr.is_empty(), "--quiet prints only the digest");
     assert_eq!(pushed, img.manifest.digest.to_string());
     let out = tmp.path().join("out");
     let pulled =

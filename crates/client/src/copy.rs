@@ -33,8 +33,25 @@ pub enum End<'a> {
     Registry(Repository<'a>, String),
 }
 
-/// What to copy from an index.
-#[derive(Debug, Clone)]
+/// What happened to one blob or manifest, for progress reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A blob was copied (`bytes` of it moved).
+    Blob {
+        /// Its digest.
+        digest: Digest,
+        /// Bytes that crossed (0 when the destination had it or mounted it).
+        bytes: u64,
+    },
+    /// A manifest was written.
+    Manifest(Digest),
+}
+
+/// Receives [`Event`]s as a copy proceeds.
+pub type Observer = std::sync::Arc<dyn Fn(Event) + Send + Sync>;
+
+/// How to copy.
+#[derive(Clone)]
 pub struct CopyOptions {
     /// Every platform of an index (else one).
     pub all: bool,
@@ -42,11 +59,21 @@ pub struct CopyOptions {
     pub platform: String,
     /// Blob transfers at once.
     pub parallel: usize,
+    /// Told of every blob and manifest done.
+    pub observer: Option<Observer>,
 }
 
 impl Default for CopyOptions {
     fn default() -> Self {
-        CopyOptions { all: false, platform: host_platform(), parallel: 4 }
+        CopyOptions { all: false, platform: host_platform(), parallel: 4, observer: None }
+    }
+}
+
+impl CopyOptions {
+    fn tell(&self, e: Event) {
+        if let Some(o) = &self.observer {
+            o(e);
+        }
     }
 }
 
@@ -98,43 +125,49 @@ async fn write_manifest(dst: &End<'_>, m: &RawManifest, top: bool) -> Result<(),
     Ok(())
 }
 
-async fn copy_blob(src: &End<'_>, dst: &End<'_>, digest: &Digest) -> Result<(), CopyError> {
-    match (src, dst) {
+/// Copies one blob; the bytes that crossed (0 when the destination had it or mounted it).
+async fn copy_blob(src: &End<'_>, dst: &End<'_>, digest: &Digest) -> Result<u64, CopyError> {
+    let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    Ok(match (src, dst) {
         (End::Layout(from, _), End::Registry(to, _)) => {
             if !from.has_blob(digest) {
                 return Err(LayoutError::MissingBlob(digest.clone()).into());
             }
-            to.upload(digest, &from.blob_path(digest)).await?;
+            let path = from.blob_path(digest);
+            if to.upload(digest, &path).await? { size(&path) } else { 0 }
         }
         (End::Registry(from, _), End::Layout(to, _)) => {
-            if !to.has_blob(digest) {
+            if to.has_blob(digest) {
+                0
+            } else {
                 let path = to.blob_path(digest);
                 tokio::fs::create_dir_all(path.parent().expect("blob paths have a parent"))
                     .await
                     .map_err(LayoutError::Io)?;
-                from.download(digest, &path).await?;
+                from.download(digest, &path).await?
             }
         }
         (End::Layout(from, _), End::Layout(to, _)) => {
-            if !to.has_blob(digest) {
+            if to.has_blob(digest) {
+                0
+            } else {
                 let file = std::fs::File::open(from.blob_path(digest)).map_err(LayoutError::Io)?;
-                to.write_blob(digest, file)?;
+                to.write_blob(digest, file)?
             }
         }
         (End::Registry(from, _), End::Registry(to, _)) => {
             // Same registry: a mount moves no bytes.
-            if from.base() == to.base() && (to.has_blob(digest).await? || to.mount(digest, from.name()).await?) {
-                return Ok(());
-            }
-            if !to.has_blob(digest).await? {
+            if to.has_blob(digest).await? || (from.base() == to.base() && to.mount(digest, from.name()).await?) {
+                0
+            } else {
                 let staging = tempfile::tempdir().map_err(LayoutError::Io)?;
                 let path = staging.path().join(digest.hex());
-                from.download(digest, &path).await?;
+                let n = from.download(digest, &path).await?;
                 to.upload(digest, &path).await?;
+                n
             }
         }
-    }
-    Ok(())
+    })
 }
 
 /// Copies one image manifest: its blobs (in parallel), then the manifest.
@@ -148,9 +181,15 @@ async fn copy_image(
     let parsed = manifest::parse(&m.media_type, &m.bytes)
         .map_err(|e| CopyError::Manifest(format!("manifest {}: {e}", m.digest)))?;
     futures_util::stream::iter(parsed.blobs.iter().map(Ok::<_, CopyError>))
-        .try_for_each_concurrent(opts.parallel.max(1), |d| copy_blob(src, dst, d))
+        .try_for_each_concurrent(opts.parallel.max(1), |d| async move {
+            let bytes = copy_blob(src, dst, d).await?;
+            opts.tell(Event::Blob { digest: d.clone(), bytes });
+            Ok(())
+        })
         .await?;
-    write_manifest(dst, m, top).await
+    write_manifest(dst, m, top).await?;
+    opts.tell(Event::Manifest(m.digest.clone()));
+    Ok(())
 }
 
 fn platform_of(entry: &Value) -> String {
