@@ -31,6 +31,12 @@ pub struct CopyArgs {
     /// Blob transfers at once.
     #[arg(long, default_value_t = 4)]
     pub parallel: usize,
+    /// USER:PASSWORD for the source registry (overrides --creds).
+    #[arg(long)]
+    pub src_creds: Option<String>,
+    /// USER:PASSWORD for the destination registry (overrides --creds).
+    #[arg(long)]
+    pub dest_creds: Option<String>,
     /// Print only the digest at the end.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -99,12 +105,16 @@ pub fn run(args: CopyArgs) -> Result<()> {
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async {
+        let side = |creds: &Option<String>| RemoteArgs {
+            creds: creds.clone().or(args.remote.creds.clone()),
+            ..args.remote.clone()
+        };
         let src_session = match &src {
-            Location::Registry(r) => Some(session(&args.remote, r)?),
+            Location::Registry(r) => Some(session(&side(&args.src_creds), r)?),
             _ => None,
         };
         let dst_session = match &dst {
-            Location::Registry(r) => Some(session(&args.remote, r)?),
+            Location::Registry(r) => Some(session(&side(&args.dest_creds), r)?),
             _ => None,
         };
         let src_end = end(&src, src_session.as_ref(), false)?;

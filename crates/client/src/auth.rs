@@ -109,6 +109,7 @@ pub struct Session {
     credentials: Credentials,
     tokens: Mutex<HashMap<String, Cached>>,
     challenge: Mutex<Option<Challenge>>,
+    basic_mode: Mutex<bool>,
 }
 
 fn basic_header(user: &str, password: &str) -> String {
@@ -118,7 +119,13 @@ fn basic_header(user: &str, password: &str) -> String {
 impl Session {
     /// A session over `http` presenting `credentials`.
     pub fn new(http: Client, credentials: Credentials) -> Self {
-        Session { http, credentials, tokens: Mutex::new(HashMap::new()), challenge: Mutex::new(None) }
+        Session {
+            http,
+            credentials,
+            tokens: Mutex::new(HashMap::new()),
+            challenge: Mutex::new(None),
+            basic_mode: Mutex::new(false),
+        }
     }
 
     /// The underlying HTTP client.
@@ -205,18 +212,30 @@ impl Session {
         }
     }
 
-    /// A token for `scopes` from the registry's last challenge, for requests that cannot be
-    /// repeated (streamed bodies); `None` when the registry never asked for one.
-    pub async fn bearer(&self, scopes: &[String]) -> Result<Option<String>, AuthError> {
+    /// The `Authorization` value for `scopes`, from the registry's last challenge: a Bearer
+    /// token, or Basic when the registry asked for Basic. For requests that cannot be repeated
+    /// (streamed bodies); `None` when the registry never asked for credentials.
+    pub async fn authorization(&self, scopes: &[String]) -> Result<Option<String>, AuthError> {
+        if *self.basic_mode.lock().unwrap_or_else(|p| p.into_inner()) {
+            return Ok(self.basic_value());
+        }
         let challenge = self.challenge.lock().unwrap_or_else(|p| p.into_inner()).clone();
         match challenge {
-            Some(ch) => Ok(Some(self.token(&ch, scopes).await?)),
+            Some(ch) => Ok(Some(format!("Bearer {}", self.token(&ch, scopes).await?))),
             None => Ok(None),
         }
     }
 
-    /// Sends the request `build` makes; on a 401 with a Bearer challenge, gets a token for the
-    /// challenge's scope (or `scopes`) and sends it once more with it.
+    fn basic_value(&self) -> Option<String> {
+        match &self.credentials {
+            Credentials::Basic { username, password } => Some(basic_header(username, password)),
+            _ => None,
+        }
+    }
+
+    /// Sends the request `build` makes. On a 401 it answers the challenge once: a Bearer
+    /// challenge with a token for the challenge's scope (or `scopes`), a Basic challenge with
+    /// the username and password (and Basic from then on).
     pub async fn send(
         &self,
         method: Method,
@@ -224,25 +243,31 @@ impl Session {
         scopes: &[String],
         build: impl Fn(RequestBuilder) -> RequestBuilder,
     ) -> Result<Response, AuthError> {
-        let first = build(self.http.request(method.clone(), url)).send().await?;
+        let basic = (*self.basic_mode.lock().unwrap_or_else(|p| p.into_inner())).then(|| self.basic_value()).flatten();
+        let mut first = build(self.http.request(method.clone(), url));
+        if let Some(b) = &basic {
+            first = first.header(reqwest::header::AUTHORIZATION, b);
+        }
+        let first = first.send().await?;
         if first.status() != StatusCode::UNAUTHORIZED {
             return Ok(first);
         }
-        let Some(ch) = first
-            .headers()
-            .get(reqwest::header::WWW_AUTHENTICATE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(Challenge::parse)
-        else {
-            return Ok(first);
+        let header = first.headers().get(reqwest::header::WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let value = if let Some(ch) = Challenge::parse(header) {
+            *self.challenge.lock().unwrap_or_else(|p| p.into_inner()) = Some(ch.clone());
+            let wanted: Vec<String> = match &ch.scope {
+                Some(s) if scopes.is_empty() => s.split_whitespace().map(str::to_owned).collect(),
+                _ => scopes.to_vec(),
+            };
+            format!("Bearer {}", self.token(&ch, &wanted).await?)
+        } else if header.trim_start().to_ascii_lowercase().starts_with("basic") && basic.is_none() {
+            let Some(b) = self.basic_value() else { return Ok(first) };
+            *self.basic_mode.lock().unwrap_or_else(|p| p.into_inner()) = true;
+            b
+        } else {
+            return if basic.is_some() { Err(AuthError::Refused) } else { Ok(first) };
         };
-        *self.challenge.lock().unwrap_or_else(|p| p.into_inner()) = Some(ch.clone());
-        let wanted: Vec<String> = match &ch.scope {
-            Some(s) if scopes.is_empty() => s.split_whitespace().map(str::to_owned).collect(),
-            _ => scopes.to_vec(),
-        };
-        let token = self.token(&ch, &wanted).await?;
-        let second = build(self.http.request(method, url)).bearer_auth(token).send().await?;
+        let second = build(self.http.request(method, url)).header(reqwest::header::AUTHORIZATION, value).send().await?;
         if second.status() == StatusCode::UNAUTHORIZED && !matches!(self.credentials, Credentials::Anonymous) {
             return Err(AuthError::Refused);
         }

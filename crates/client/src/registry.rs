@@ -230,8 +230,8 @@ impl<'a> Repository<'a> {
             .put(&put)
             .header(header::CONTENT_TYPE, "application/octet-stream")
             .header(header::CONTENT_LENGTH, size);
-        if let Some(token) = self.session.bearer(&self.push()).await? {
-            put = put.bearer_auth(token);
+        if let Some(value) = self.session.authorization(&self.push()).await? {
+            put = put.header(header::AUTHORIZATION, value);
         }
         let r = put.body(body).send().await?;
         if r.status() != StatusCode::CREATED {
