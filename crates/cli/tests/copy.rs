@@ -224,3 +224,62 @@ async fn an_interrupted_download_resumes_with_range() {
     let delta = sent().await - before;
     assert!(delta < 2 << 20, "only the missing megabyte was fetched, not {delta} bytes");
 }
+
+/// Serves `img`'s manifest honestly and its first layer with one byte changed, forever.
+fn lying_registry(img: &Image) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let (manifest, blobs) = (img.manifest.clone(), img.blobs().into_iter().cloned().collect::<Vec<_>>());
+    let corrupt = img.layers[0].digest.to_string();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            while let Ok(n) = reader.read_line(&mut String::new()) {
+                if n <= 2 {
+                    break;
+                }
+            }
+            let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
+            let (ct, mut body) = if path.contains("/manifests/") {
+                (manifest.media_type.clone(), manifest.bytes.clone())
+            } else if let Some(b) = blobs.iter().find(|b| path.ends_with(&b.digest.to_string())) {
+                ("application/octet-stream".to_owned(), b.bytes.clone())
+            } else {
+                ("text/plain".to_owned(), Vec::new())
+            };
+            if path.ends_with(&corrupt) && !body.is_empty() {
+                body[0] ^= 0xff;
+            }
+            let mut w = conn;
+            let payload = if line.starts_with("HEAD") { Vec::new() } else { body.clone() };
+            let _ = write!(
+                w,
+                "HTTP/1.1 200 OK\r\nContent-Type: {ct}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = w.write_all(&payload);
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_lying_server_is_caught_and_nothing_is_kept() {
+    let img = Image::oci(Algorithm::Sha256, 101, &[10_000], "amd64");
+    let addr = lying_registry(&img);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let run = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["copy", &format!("{addr}/liar/app:v1"), &format!("oci:{}:v1", out.display())])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success(), "a corrupt blob must fail the copy");
+    assert!(err.contains(&format!("expected {}", img.layers[0].digest)), "{err}");
+    assert!(!out.join("blobs/sha256").join(img.layers[0].digest.hex()).exists(), "no corrupt blob is kept");
+}
