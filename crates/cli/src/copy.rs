@@ -37,6 +37,9 @@ pub struct CopyArgs {
     /// USER:PASSWORD for the destination registry (overrides --creds).
     #[arg(long)]
     pub dest_creds: Option<String>,
+    /// Upload blobs larger than eight chunks in chunks of this many bytes (0: never).
+    #[arg(long, default_value_t = 16 << 20)]
+    pub chunk_size: u64,
     /// Print only the digest at the end.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -102,6 +105,7 @@ pub fn run(args: CopyArgs) -> Result<()> {
         platform: args.platform.clone().unwrap_or_else(host_platform),
         parallel: args.parallel,
         observer,
+        chunk_size: (args.chunk_size > 0).then_some(args.chunk_size),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async {

@@ -283,3 +283,41 @@ fn a_lying_server_is_caught_and_nothing_is_kept() {
     assert!(err.contains(&format!("expected {}", img.layers[0].digest)), "{err}");
     assert!(!out.join("blobs/sha256").join(img.layers[0].digest.hex()).exists(), "no corrupt blob is kept");
 }
+
+#[tokio::test]
+async fn large_blobs_go_up_in_chunks() {
+    let s = server(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let img = Image::oci(Algorithm::Sha256, 111, &[1 << 20], "amd64");
+    let src = tmp.path().join("src");
+    write_layout(&src, &img.blobs(), &img.manifest, "v1");
+    let pushed = tokio::task::spawn_blocking({
+        let args = [
+            "--chunk-size".to_owned(),
+            "65536".to_owned(),
+            format!("oci:{}:v1", src.display()),
+            format!("{}/chunk/app:v1", s.addr),
+        ];
+        let creds = format!("{}:{}", s.owner.0, s.owner.1);
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_berth"))
+                .arg("copy")
+                .args(&args)
+                .args(["--creds", &creds])
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(ok(&pushed), img.manifest.digest.to_string());
+    let metrics = s.client().get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap();
+    let patches = metrics
+        .lines()
+        .find(|l| l.starts_with(r#"berth_http_requests_total{route="upload",method="PATCH",status="202"}"#))
+        .and_then(|l| l.rsplit(' ').next())
+        .map_or(0, |n| n.parse::<u64>().unwrap_or(0));
+    assert_eq!(patches, 16, "1 MiB in 64 KiB chunks");
+    let r = s.client().get(format!("{}/v2/chunk/app/blobs/{}", s.base, img.layers[0].digest)).send().await.unwrap();
+    assert_eq!(r.bytes().await.unwrap().as_ref(), img.layers[0].bytes.as_slice());
+}

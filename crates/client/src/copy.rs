@@ -61,11 +61,13 @@ pub struct CopyOptions {
     pub parallel: usize,
     /// Told of every blob and manifest done.
     pub observer: Option<Observer>,
+    /// Upload blobs larger than eight of these in chunks of this many bytes.
+    pub chunk_size: Option<u64>,
 }
 
 impl Default for CopyOptions {
     fn default() -> Self {
-        CopyOptions { all: false, platform: host_platform(), parallel: 4, observer: None }
+        CopyOptions { all: false, platform: host_platform(), parallel: 4, observer: None, chunk_size: Some(16 << 20) }
     }
 }
 
@@ -126,7 +128,7 @@ async fn write_manifest(dst: &End<'_>, m: &RawManifest, top: bool) -> Result<(),
 }
 
 /// Copies one blob; the bytes that crossed (0 when the destination had it or mounted it).
-async fn copy_blob(src: &End<'_>, dst: &End<'_>, digest: &Digest) -> Result<u64, CopyError> {
+async fn copy_blob(src: &End<'_>, dst: &End<'_>, digest: &Digest, chunk: Option<u64>) -> Result<u64, CopyError> {
     let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
     Ok(match (src, dst) {
         (End::Layout(from, _), End::Registry(to, _)) => {
@@ -134,7 +136,7 @@ async fn copy_blob(src: &End<'_>, dst: &End<'_>, digest: &Digest) -> Result<u64,
                 return Err(LayoutError::MissingBlob(digest.clone()).into());
             }
             let path = from.blob_path(digest);
-            if to.upload(digest, &path).await? { size(&path) } else { 0 }
+            if to.upload(digest, &path, chunk).await? { size(&path) } else { 0 }
         }
         (End::Registry(from, _), End::Layout(to, _)) => {
             if to.has_blob(digest) {
@@ -163,7 +165,7 @@ async fn copy_blob(src: &End<'_>, dst: &End<'_>, digest: &Digest) -> Result<u64,
                 let staging = tempfile::tempdir().map_err(LayoutError::Io)?;
                 let path = staging.path().join(digest.hex());
                 let n = from.download(digest, &path).await?;
-                to.upload(digest, &path).await?;
+                to.upload(digest, &path, chunk).await?;
                 n
             }
         }
@@ -182,7 +184,7 @@ async fn copy_image(
         .map_err(|e| CopyError::Manifest(format!("manifest {}: {e}", m.digest)))?;
     futures_util::stream::iter(parsed.blobs.iter().map(Ok::<_, CopyError>))
         .try_for_each_concurrent(opts.parallel.max(1), |d| async move {
-            let bytes = copy_blob(src, dst, d).await?;
+            let bytes = copy_blob(src, dst, d, opts.chunk_size).await?;
             opts.tell(Event::Blob { digest: d.clone(), bytes });
             Ok(())
         })

@@ -205,9 +205,11 @@ impl<'a> Repository<'a> {
         Ok(r.status().is_success())
     }
 
-    /// Uploads the file at `path` as blob `digest` (POST, then one streamed PUT), unless the
-    /// repository already holds it. Returns whether bytes were sent.
-    pub async fn upload(&self, digest: &Digest, path: &Path) -> Result<bool, RegistryError> {
+    /// Uploads the file at `path` as blob `digest`, unless the repository already holds it:
+    /// POST, then one streamed PUT; or, when `chunk` is given and the blob is larger than eight
+    /// chunks, PATCHes of `chunk` bytes (at least the registry's `OCI-Chunk-Min-Length`) and a
+    /// closing PUT. Returns whether bytes were sent.
+    pub async fn upload(&self, digest: &Digest, path: &Path, chunk: Option<u64>) -> Result<bool, RegistryError> {
         if self.has_blob(digest).await? {
             return Ok(false);
         }
@@ -216,11 +218,47 @@ impl<'a> Repository<'a> {
         if r.status() != StatusCode::ACCEPTED {
             return Err(refused(&format!("upload of {digest}"), r).await);
         }
-        let location = r.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-        let location = if location.starts_with("http") { location } else { format!("{}{location}", self.base) };
+        let min_chunk =
+            r.headers().get("oci-chunk-min-length").and_then(|v| v.to_str().ok()?.parse::<u64>().ok()).unwrap_or(0);
+        let mut location = self.location(&r);
+        let size = tokio::fs::metadata(path).await?.len();
+        if let Some(chunk) = chunk.map(|c| c.max(min_chunk).max(1))
+            && size > chunk * 8
+        {
+            let mut file = tokio::fs::File::open(path).await?;
+            let mut offset = 0u64;
+            while offset < size {
+                let n = chunk.min(size - offset);
+                let mut buf = vec![0u8; n as usize];
+                tokio::io::AsyncReadExt::read_exact(&mut file, &mut buf).await?;
+                let body = bytes::Bytes::from(buf);
+                let range = format!("{offset}-{}", offset + n - 1);
+                let r = self
+                    .session
+                    .send(Method::PATCH, &location, &self.push(), |b| {
+                        b.header(header::CONTENT_TYPE, "application/octet-stream")
+                            .header(header::CONTENT_RANGE, range.as_str())
+                            .header(header::CONTENT_LENGTH, n)
+                            .body(body.clone())
+                    })
+                    .await?;
+                if r.status() != StatusCode::ACCEPTED {
+                    return Err(refused(&format!("upload of {digest} at {offset}"), r).await);
+                }
+                location = self.location(&r);
+                offset += n;
+            }
+            let sep = if location.contains('?') { '&' } else { '?' };
+            let put = format!("{location}{sep}digest={digest}");
+            let r =
+                self.session.send(Method::PUT, &put, &self.push(), |b| b.header(header::CONTENT_LENGTH, "0")).await?;
+            if r.status() != StatusCode::CREATED {
+                return Err(refused(&format!("upload of {digest}"), r).await);
+            }
+            return Ok(true);
+        }
         let sep = if location.contains('?') { '&' } else { '?' };
         let put = format!("{location}{sep}digest={digest}");
-        let size = tokio::fs::metadata(path).await?.len();
         let file = tokio::fs::File::open(path).await?;
         let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 1 << 20));
         // A streamed body cannot be sent twice, so the token the POST earned goes with it.
@@ -238,6 +276,12 @@ impl<'a> Repository<'a> {
             return Err(refused(&format!("upload of {digest}"), r).await);
         }
         Ok(true)
+    }
+
+    /// The upload `Location` of a response, made absolute.
+    fn location(&self, r: &reqwest::Response) -> String {
+        let location = r.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        if location.starts_with("http") { location.to_owned() } else { format!("{}{location}", self.base) }
     }
 
     /// The repository's name.
