@@ -9,9 +9,37 @@ use berth_testkit::image::{Image, index, write_layout};
 use common::server;
 use std::process::{Command, Output};
 
+/// Runs `berth ARGS --creds OWNER` (owned arguments, so it can run on a blocking thread).
+fn run_berth(creds: String, args: Vec<String>) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_berth")).args(&args).args(["--creds", &creds]).output().unwrap()
+}
+
+fn owner_creds(s: &TestServer) -> String {
+    format!("{}:{}", s.owner.0, s.owner.1)
+}
+
+fn berth(s: &TestServer, args: &[&str]) -> Output {
+    run_berth(owner_creds(s), args.iter().map(|a| a.to_string()).collect())
+}
+
 fn berth_copy(s: &TestServer, args: &[&str]) -> Output {
-    let creds = format!("{}:{}", s.owner.0, s.owner.1);
-    Command::new(env!("CARGO_BIN_EXE_berth")).arg("copy").args(args).args(["--creds", &creds]).output().unwrap()
+    berth(s, &[&["copy"], args].concat())
+}
+
+/// `berth copy` from an async test, off the runtime's threads.
+async fn copy_off_thread(s: &TestServer, args: &[String]) -> Output {
+    let args = std::iter::once("copy".to_owned()).chain(args.iter().cloned()).collect();
+    let creds = owner_creds(s);
+    tokio::task::spawn_blocking(move || run_berth(creds, args)).await.unwrap()
+}
+
+/// The value of the first `/metrics` line starting with `prefix` (0 when absent).
+async fn metric(s: &TestServer, prefix: &str) -> u64 {
+    let text = s.client().get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap();
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .map_or(0, |n| n.parse::<u64>().unwrap_or(0))
 }
 
 fn ok(out: &Output) -> String {
@@ -110,11 +138,6 @@ fn refusals_are_sentences_with_a_non_zero_exit() {
     assert!(missing.contains("404") || missing.contains("manifest unknown"), "{missing}");
 }
 
-fn berth(s: &TestServer, args: &[&str]) -> Output {
-    let creds = format!("{}:{}", s.owner.0, s.owner.1);
-    Command::new(env!("CARGO_BIN_EXE_berth")).args(args).args(["--creds", &creds]).output().unwrap()
-}
-
 #[test]
 fn inspect_tags_and_delete() {
     let s = server(&[]);
@@ -149,31 +172,11 @@ async fn same_registry_copies_mount_and_unreachable_hosts_are_explained() {
     let src = tmp.path().join("src");
     write_layout(&src, &img.blobs(), &img.manifest, "v1");
     ok(&berth_copy(&s, &[&format!("oci:{}:v1", src.display()), &format!("{}/from/app:v1", s.addr)]));
-    let completed = |text: &str| {
-        text.lines()
-            .find(|l| l.starts_with("berth_upload_sessions_total{event=\"completed\"}"))
-            .and_then(|l| l.rsplit(' ').next())
-            .map_or(0, |n| n.parse::<u64>().unwrap_or(0))
-    };
-    let metrics =
-        || async { s.client().get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap() };
-    let before = completed(&metrics().await);
-    let copied = tokio::task::spawn_blocking({
-        let args = [format!("{}/from/app:v1", s.addr), format!("{}/to/app:v1", s.addr)];
-        let creds = format!("{}:{}", s.owner.0, s.owner.1);
-        move || {
-            Command::new(env!("CARGO_BIN_EXE_berth"))
-                .arg("copy")
-                .args(&args)
-                .args(["--creds", &creds])
-                .output()
-                .unwrap()
-        }
-    })
-    .await
-    .unwrap();
+    const COMPLETED: &str = "berth_upload_sessions_total{event=\"completed\"}";
+    let before = metric(&s, COMPLETED).await;
+    let copied = copy_off_thread(&s, &[format!("{}/from/app:v1", s.addr), format!("{}/to/app:v1", s.addr)]).await;
     assert_eq!(ok(&copied), img.manifest.digest.to_string());
-    assert_eq!(completed(&metrics().await), before, "every blob was mounted, none uploaded");
+    assert_eq!(metric(&s, COMPLETED).await, before, "every blob was mounted, none uploaded");
 
     let out = Command::new(env!("CARGO_BIN_EXE_berth"))
         .args(["copy", &format!("oci:{}:v1", src.display()), "127.0.0.1:1/a:v1"])
@@ -197,31 +200,12 @@ async fn an_interrupted_download_resumes_with_range() {
     std::fs::create_dir_all(out.join("blobs/sha256")).unwrap();
     std::fs::write(out.join("blobs/sha256").join(format!("{}.partial", layer.digest.hex())), &layer.bytes[..3 << 20])
         .unwrap();
-    let sent = || async {
-        let text = s.client().get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap();
-        text.lines()
-            .find(|l| l.starts_with("berth_http_response_body_bytes_total"))
-            .and_then(|l| l.rsplit(' ').next())
-            .map_or(0, |n| n.parse::<u64>().unwrap_or(0))
-    };
-    let before = sent().await;
-    let pulled = tokio::task::spawn_blocking({
-        let args = [format!("{}/big/app:v1", s.addr), format!("oci:{}:v1", out.display())];
-        let creds = format!("{}:{}", s.owner.0, s.owner.1);
-        move || {
-            Command::new(env!("CARGO_BIN_EXE_berth"))
-                .arg("copy")
-                .args(&args)
-                .args(["--creds", &creds])
-                .output()
-                .unwrap()
-        }
-    })
-    .await
-    .unwrap();
+    const SENT: &str = "berth_http_response_body_bytes_total";
+    let before = metric(&s, SENT).await;
+    let pulled = copy_off_thread(&s, &[format!("{}/big/app:v1", s.addr), format!("oci:{}:v1", out.display())]).await;
     assert_eq!(ok(&pulled), img.manifest.digest.to_string());
     assert_eq!(std::fs::read(out.join("blobs/sha256").join(layer.digest.hex())).unwrap(), layer.bytes);
-    let delta = sent().await - before;
+    let delta = metric(&s, SENT).await - before;
     assert!(delta < 2 << 20, "only the missing megabyte was fetched, not {delta} bytes");
 }
 
@@ -291,32 +275,18 @@ async fn large_blobs_go_up_in_chunks() {
     let img = Image::oci(Algorithm::Sha256, 111, &[1 << 20], "amd64");
     let src = tmp.path().join("src");
     write_layout(&src, &img.blobs(), &img.manifest, "v1");
-    let pushed = tokio::task::spawn_blocking({
-        let args = [
+    let pushed = copy_off_thread(
+        &s,
+        &[
             "--chunk-size".to_owned(),
             "65536".to_owned(),
             format!("oci:{}:v1", src.display()),
             format!("{}/chunk/app:v1", s.addr),
-        ];
-        let creds = format!("{}:{}", s.owner.0, s.owner.1);
-        move || {
-            Command::new(env!("CARGO_BIN_EXE_berth"))
-                .arg("copy")
-                .args(&args)
-                .args(["--creds", &creds])
-                .output()
-                .unwrap()
-        }
-    })
-    .await
-    .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(ok(&pushed), img.manifest.digest.to_string());
-    let metrics = s.client().get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap();
-    let patches = metrics
-        .lines()
-        .find(|l| l.starts_with(r#"berth_http_requests_total{route="upload",method="PATCH",status="202"}"#))
-        .and_then(|l| l.rsplit(' ').next())
-        .map_or(0, |n| n.parse::<u64>().unwrap_or(0));
+    let patches = metric(&s, r#"berth_http_requests_total{route="upload",method="PATCH",status="202"}"#).await;
     assert_eq!(patches, 16, "1 MiB in 64 KiB chunks");
     let r = s.client().get(format!("{}/v2/chunk/app/blobs/{}", s.base, img.layers[0].digest)).send().await.unwrap();
     assert_eq!(r.bytes().await.unwrap().as_ref(), img.layers[0].bytes.as_slice());
