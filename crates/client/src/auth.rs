@@ -244,13 +244,24 @@ impl Session {
         build: impl Fn(RequestBuilder) -> RequestBuilder,
     ) -> Result<Response, AuthError> {
         let basic = (*self.basic_mode.lock().unwrap_or_else(|p| p.into_inner())).then(|| self.basic_value()).flatten();
+        // Once the registry has challenged, credentials go with the first try: a refused
+        // request with a body costs a round trip and, unread, the connection.
+        let known = match &basic {
+            Some(b) => Some(b.clone()),
+            None if !scopes.is_empty() => self.authorization(scopes).await?,
+            None => None,
+        };
         let mut first = build(self.http.request(method.clone(), url));
-        if let Some(b) = &basic {
-            first = first.header(reqwest::header::AUTHORIZATION, b);
+        if let Some(value) = &known {
+            first = first.header(reqwest::header::AUTHORIZATION, value);
         }
         let first = first.send().await?;
         if first.status() != StatusCode::UNAUTHORIZED {
             return Ok(first);
+        }
+        if known.is_some() && basic.is_none() {
+            // The token we had is not enough (expired early, or scoped too narrowly): ask anew.
+            self.tokens.lock().unwrap_or_else(|p| p.into_inner()).clear();
         }
         let header = first.headers().get(reqwest::header::WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).unwrap_or("");
         let value = if let Some(ch) = Challenge::parse(header) {
