@@ -2,6 +2,7 @@
 //! layouts through berth-client.
 
 use anyhow::{Context, Result, bail};
+use berth_client::archive;
 use berth_client::auth::Session;
 use berth_client::copy::{CopyOptions, End, Event, Observer, copy, host_platform};
 use berth_client::credentials;
@@ -10,13 +11,13 @@ use berth_client::location::Location;
 use berth_client::reference::ImageRef;
 use berth_client::registry::Repository;
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Flags of `berth copy`.
 #[derive(Args)]
 pub struct CopyArgs {
-    /// Source: docker://REF, oci:DIR[:TAG], or a bare reference.
+    /// Source: docker://REF, oci:DIR[:TAG], docker-archive:FILE[:REF], or a bare reference.
     pub src: String,
     /// Destination, as the source.
     pub dst: String,
@@ -92,6 +93,9 @@ pub fn session(args: &RemoteArgs, r: &ImageRef) -> Result<Session> {
 pub fn run(args: CopyArgs) -> Result<()> {
     let src = Location::parse(&args.src).with_context(|| format!("cannot read the source {:?}", args.src))?;
     let dst = Location::parse(&args.dst).with_context(|| format!("cannot read the destination {:?}", args.dst))?;
+    if args.all && matches!(dst, Location::DockerArchive { .. }) {
+        bail!("a docker archive holds one platform's image; drop --all and pick one with --platform");
+    }
     // One line per finished blob and manifest on stderr, unless --quiet.
     let observer: Option<Observer> = (!args.quiet).then(|| {
         Arc::new(|e: Event| match e {
@@ -121,15 +125,52 @@ pub fn run(args: CopyArgs) -> Result<()> {
             Location::Registry(r) => Some(session(&side(&args.dest_creds), r)?),
             _ => None,
         };
-        let src_end = end(&src, src_session.as_ref(), false)?;
-        let dst_end = end(&dst, dst_session.as_ref(), true)?;
+        let src_staging = tempfile::tempdir()?;
+        let dst_staging = staging_beside(&dst)?;
+        let src_end = end(&src, src_session.as_ref(), false, src_staging.path())?;
+        let dst_end = end(&dst, dst_session.as_ref(), true, dst_staging.path())?;
         let digest = copy(&src_end, &dst_end, &opts).await.map_err(explain)?;
+        let digest = match (&dst, &dst_end) {
+            (Location::DockerArchive { file, reference }, End::Layout(layout, _)) => {
+                let tag = archive_tag(&src, reference.as_deref())?;
+                archive::pack(layout, &digest, tag.as_deref(), file, dst_staging.path())
+                    .with_context(|| format!("cannot write {}", file.display()))?
+            }
+            _ => digest,
+        };
         println!("{digest}");
         Ok(())
     })
 }
 
-fn end<'a>(l: &Location, session: Option<&'a Session>, destination: bool) -> Result<End<'a>> {
+/// A staging directory beside a docker archive destination (so the finished archive is renamed
+/// into place on one filesystem), or in the system's temporary directory.
+fn staging_beside(dst: &Location) -> Result<tempfile::TempDir> {
+    Ok(match dst {
+        Location::DockerArchive { file, .. } => {
+            let parent = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            tempfile::Builder::new()
+                .prefix(".berth-staging-")
+                .tempdir_in(parent)
+                .with_context(|| format!("cannot write beside {}", file.display()))?
+        }
+        _ => tempfile::tempdir()?,
+    })
+}
+
+/// The `RepoTags` entry of an archive: the reference given with it, else the source's tag.
+fn archive_tag(src: &Location, given: Option<&str>) -> Result<Option<String>> {
+    if let Some(r) = given {
+        let parsed = ImageRef::parse(r).with_context(|| format!("{r:?} cannot name an image in a docker archive"))?;
+        return Ok(Some(parsed.to_string()));
+    }
+    Ok(match src {
+        Location::Registry(r) if r.tag.is_some() && r.digest.is_none() => Some(r.to_string()),
+        _ => None,
+    })
+}
+
+fn end<'a>(l: &Location, session: Option<&'a Session>, destination: bool, staging: &Path) -> Result<End<'a>> {
     Ok(match (l, session) {
         (Location::Registry(r), Some(s)) => {
             End::Registry(Repository::new(s, &base_url(r), r.repository.as_str()), r.reference())
@@ -138,7 +179,12 @@ fn end<'a>(l: &Location, session: Option<&'a Session>, destination: bool) -> Res
             let layout = if destination { Layout::create(dir)? } else { Layout::open(dir)? };
             End::Layout(layout, tag.clone())
         }
-        (Location::DockerArchive { .. }, _) => bail!("docker-archive: is not supported yet"),
+        (Location::DockerArchive { .. }, _) if destination => {
+            End::Layout(Layout::create(&staging.join("image"))?, None)
+        }
+        (Location::DockerArchive { file, reference }, _) => {
+            End::Layout(archive::unpack(file, reference.as_deref(), staging)?, None)
+        }
         (Location::Registry(_), None) => bail!("internal error: no session for a registry"),
     })
 }

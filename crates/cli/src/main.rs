@@ -38,7 +38,7 @@ enum Command {
         /// The registry, HOST[:PORT].
         server: String,
     },
-    /// Copy an image between registries and OCI layouts (docker://REF, oci:DIR[:TAG]).
+    /// Copy an image between registries, OCI layouts and docker archives.
     Copy(copy::CopyArgs),
     /// Copy an image to a registry (the same as copy).
     Push(copy::CopyArgs),

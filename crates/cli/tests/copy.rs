@@ -6,25 +6,8 @@ mod common;
 use berth_core::Algorithm;
 use berth_testkit::TestServer;
 use berth_testkit::image::{Image, index, write_layout};
-use common::server;
+use common::{berth, berth_copy, ok, owner_creds, run_berth, server};
 use std::process::{Command, Output};
-
-/// Runs `berth ARGS --creds OWNER` (owned arguments, so it can run on a blocking thread).
-fn run_berth(creds: String, args: Vec<String>) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_berth")).args(&args).args(["--creds", &creds]).output().unwrap()
-}
-
-fn owner_creds(s: &TestServer) -> String {
-    format!("{}:{}", s.owner.0, s.owner.1)
-}
-
-fn berth(s: &TestServer, args: &[&str]) -> Output {
-    run_berth(owner_creds(s), args.iter().map(|a| a.to_string()).collect())
-}
-
-fn berth_copy(s: &TestServer, args: &[&str]) -> Output {
-    berth(s, &[&["copy"], args].concat())
-}
 
 /// `berth copy` from an async test, off the runtime's threads.
 async fn copy_off_thread(s: &TestServer, args: &[String]) -> Output {
@@ -40,11 +23,6 @@ async fn metric(s: &TestServer, prefix: &str) -> u64 {
         .find(|l| l.starts_with(prefix))
         .and_then(|l| l.rsplit(' ').next())
         .map_or(0, |n| n.parse::<u64>().unwrap_or(0))
-}
-
-fn ok(out: &Output) -> String {
-    assert!(out.status.success(), "berth copy failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 fn index_digest(dir: &std::path::Path) -> String {

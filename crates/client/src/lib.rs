@@ -9,6 +9,7 @@
 //! Dependency rule: depends on `berth-core` only; never on the server side.
 #![deny(missing_docs)]
 
+pub mod archive;
 pub mod auth;
 pub mod copy;
 pub mod credentials;

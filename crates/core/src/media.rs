@@ -8,6 +8,8 @@ pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 /// Docker manifest list.
 pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+/// Docker image config.
+pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
 /// OCI empty descriptor's media type (artifacts without config).
 pub const OCI_EMPTY: &str = "application/vnd.oci.empty.v1+json";
 

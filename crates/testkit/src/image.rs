@@ -73,6 +73,39 @@ impl Image {
         Self::with_parts(alg, config, layers, None)
     }
 
+    /// A runnable-shaped image: each `(path, size)` becomes one gzip layer holding a real tar
+    /// with that file of seeded random bytes, so umoci can unpack it and a docker archive
+    /// holds it uncompressed. The config's diff IDs name the uncompressed tars.
+    pub fn tarball(seed: u64, files: &[(&str, usize)], arch: &str) -> Self {
+        let mut layers = Vec::new();
+        let mut diff_ids = Vec::new();
+        for (i, (path, size)) in files.iter().enumerate() {
+            let mut tar = tar::Builder::new(Vec::new());
+            let mut h = tar::Header::new_ustar();
+            h.set_size(*size as u64);
+            h.set_mode(0o644);
+            h.set_mtime(0);
+            tar.append_data(&mut h, path, &random_bytes(seed * 1000 + i as u64, *size)[..]).unwrap();
+            let plain = tar.into_inner().unwrap();
+            diff_ids.push(Digest::of(Algorithm::Sha256, &plain).to_string());
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut gz, &plain).unwrap();
+            layers.push(Blob::new(
+                Algorithm::Sha256,
+                "application/vnd.oci.image.layer.v1.tar+gzip",
+                gz.finish().unwrap(),
+            ));
+        }
+        let config = json!({
+            "architecture": arch, "os": "linux",
+            "rootfs": { "type": "layers", "diff_ids": diff_ids },
+            "config": { "Labels": { "seed": seed.to_string() } }
+        });
+        let config =
+            Blob::new(Algorithm::Sha256, "application/vnd.oci.image.config.v1+json", config.to_string().into_bytes());
+        Self::with_parts(Algorithm::Sha256, config, layers, None)
+    }
+
     /// An image from given parts, optionally with a `subject`.
     pub fn with_parts(alg: Algorithm, config: Blob, layers: Vec<Blob>, subject: Option<&Blob>) -> Self {
         let mut m = json!({

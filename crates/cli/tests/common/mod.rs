@@ -5,6 +5,7 @@ use berth_testkit::TestServer;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
+use std::process::{Command, Output};
 use std::time::Duration;
 
 /// A fresh `berth serve` with `extra` flags.
@@ -68,4 +69,30 @@ pub fn raw_get(s: &TestServer, path: &str) -> (u16, String) {
         addr,
         format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {auth}\r\nConnection: close\r\n\r\n").as_bytes(),
     )
+}
+
+/// Runs `berth ARGS --creds OWNER` (owned arguments, so it can run on a blocking thread).
+pub fn run_berth(creds: String, args: Vec<String>) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_berth")).args(&args).args(["--creds", &creds]).output().unwrap()
+}
+
+/// The bootstrap Owner's `USER:PASSWORD`.
+pub fn owner_creds(s: &TestServer) -> String {
+    format!("{}:{}", s.owner.0, s.owner.1)
+}
+
+/// Runs `berth ARGS` as the Owner.
+pub fn berth(s: &TestServer, args: &[&str]) -> Output {
+    run_berth(owner_creds(s), args.iter().map(|a| a.to_string()).collect())
+}
+
+/// Runs `berth copy ARGS` as the Owner.
+pub fn berth_copy(s: &TestServer, args: &[&str]) -> Output {
+    berth(s, &[&["copy"], args].concat())
+}
+
+/// The trimmed stdout of a command that must have succeeded.
+pub fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "berth failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
