@@ -4,7 +4,7 @@
 use anyhow::{Context, Result, bail};
 use berth_client::archive;
 use berth_client::auth::Session;
-use berth_client::copy::{CopyOptions, End, Event, Observer, copy, host_platform};
+use berth_client::copy::{CopyOptions, End, copy, host_platform};
 use berth_client::credentials;
 use berth_client::layout::Layout;
 use berth_client::location::Location;
@@ -12,7 +12,6 @@ use berth_client::reference::ImageRef;
 use berth_client::registry::Repository;
 use clap::Args;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// Flags of `berth copy`.
 #[derive(Args)]
@@ -96,14 +95,7 @@ pub fn run(args: CopyArgs) -> Result<()> {
     if args.all && matches!(dst, Location::DockerArchive { .. }) {
         bail!("a docker archive holds one platform's image; drop --all and pick one with --platform");
     }
-    // One line per finished blob and manifest on stderr, unless --quiet.
-    let observer: Option<Observer> = (!args.quiet).then(|| {
-        Arc::new(|e: Event| match e {
-            Event::Blob { digest, bytes: 0 } => eprintln!("blob {digest}: already there"),
-            Event::Blob { digest, bytes } => eprintln!("blob {digest}: {bytes} bytes copied"),
-            Event::Manifest(digest) => eprintln!("manifest {digest}: written"),
-        }) as Observer
-    });
+    let observer = crate::progress::observer(args.quiet);
     let opts = CopyOptions {
         all: args.all,
         platform: args.platform.clone().unwrap_or_else(host_platform),

@@ -6,6 +6,7 @@ mod copy;
 mod inspect;
 mod login;
 mod output;
+mod progress;
 mod serve;
 
 use anyhow::Result;

@@ -269,3 +269,27 @@ async fn large_blobs_go_up_in_chunks() {
     let r = s.client().get(format!("{}/v2/chunk/app/blobs/{}", s.base, img.layers[0].digest)).send().await.unwrap();
     assert_eq!(r.bytes().await.unwrap().as_ref(), img.layers[0].bytes.as_slice());
 }
+
+#[test]
+fn a_terminal_gets_progress_bars() {
+    let s = server(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let img = Image::oci(Algorithm::Sha256, 121, &[8 << 20, 1000], "amd64");
+    let src = tmp.path().join("src");
+    write_layout(&src, &img.blobs(), &img.manifest, "v1");
+    // `script` gives berth a pseudo-terminal as stderr, as a user's shell would.
+    let command = format!(
+        "{} copy --creds {} oci:{}:v1 {}/bars/app:v1",
+        env!("CARGO_BIN_EXE_berth"),
+        owner_creds(&s),
+        src.display(),
+        s.addr
+    );
+    let out = Command::new("script").args(["-qec", &command, "/dev/null"]).output().expect("script (bsdutils)");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(screen.contains("total [") && screen.contains("MiB"), "an overall bar in bytes: {screen}");
+    assert!(screen.contains(&img.layers[0].digest.hex()[..12]), "a bar per blob: {screen}");
+    assert!(screen.contains(&format!("blob {}: {} bytes copied", img.layers[0].digest, 8 << 20)), "{screen}");
+    assert!(screen.contains(&img.manifest.digest.to_string()));
+}

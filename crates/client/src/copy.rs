@@ -2,7 +2,7 @@
 //! manifests byte for byte, children before the index that names them.
 
 use crate::layout::{Layout, LayoutError};
-use crate::registry::{RawManifest, RegistryError, Repository};
+use crate::registry::{Progress, RawManifest, RegistryError, Repository, no_progress};
 use berth_core::manifest;
 use berth_core::{Digest, media};
 use futures_util::TryStreamExt;
@@ -36,6 +36,20 @@ pub enum End<'a> {
 /// What happened to one blob or manifest, for progress reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
+    /// A blob's transfer begins (`size` from its descriptor).
+    Started {
+        /// Its digest.
+        digest: Digest,
+        /// Its size in bytes.
+        size: u64,
+    },
+    /// More of a blob crossed.
+    Progress {
+        /// Its digest.
+        digest: Digest,
+        /// Bytes since the last report.
+        bytes: u64,
+    },
     /// A blob was copied (`bytes` of it moved).
     Blob {
         /// Its digest.
@@ -128,7 +142,13 @@ async fn write_manifest(dst: &End<'_>, m: &RawManifest, top: bool) -> Result<(),
 }
 
 /// Copies one blob; the bytes that crossed (0 when the destination had it or mounted it).
-async fn copy_blob(src: &End<'_>, dst: &End<'_>, digest: &Digest, chunk: Option<u64>) -> Result<u64, CopyError> {
+async fn copy_blob(
+    src: &End<'_>,
+    dst: &End<'_>,
+    digest: &Digest,
+    chunk: Option<u64>,
+    progress: &Progress,
+) -> Result<u64, CopyError> {
     let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
     Ok(match (src, dst) {
         (End::Layout(from, _), End::Registry(to, _)) => {
@@ -136,7 +156,7 @@ async fn copy_blob(src: &End<'_>, dst: &End<'_>, digest: &Digest, chunk: Option<
                 return Err(LayoutError::MissingBlob(digest.clone()).into());
             }
             let path = from.blob_path(digest);
-            if to.upload(digest, &path, chunk).await? { size(&path) } else { 0 }
+            if to.upload(digest, &path, chunk, progress).await? { size(&path) } else { 0 }
         }
         (End::Registry(from, _), End::Layout(to, _)) => {
             if to.has_blob(digest) {
@@ -146,7 +166,7 @@ async fn copy_blob(src: &End<'_>, dst: &End<'_>, digest: &Digest, chunk: Option<
                 tokio::fs::create_dir_all(path.parent().expect("blob paths have a parent"))
                     .await
                     .map_err(LayoutError::Io)?;
-                from.download(digest, &path).await?
+                from.download(digest, &path, progress).await?
             }
         }
         (End::Layout(from, _), End::Layout(to, _)) => {
@@ -164,8 +184,9 @@ async fn copy_blob(src: &End<'_>, dst: &End<'_>, digest: &Digest, chunk: Option<
             } else {
                 let staging = tempfile::tempdir().map_err(LayoutError::Io)?;
                 let path = staging.path().join(digest.hex());
-                let n = from.download(digest, &path).await?;
-                to.upload(digest, &path, chunk).await?;
+                // Progress follows the download; the upload from the staged file follows it.
+                let n = from.download(digest, &path, progress).await?;
+                to.upload(digest, &path, chunk, &no_progress()).await?;
                 n
             }
         }
@@ -182,16 +203,38 @@ async fn copy_image(
 ) -> Result<(), CopyError> {
     let parsed = manifest::parse(&m.media_type, &m.bytes)
         .map_err(|e| CopyError::Manifest(format!("manifest {}: {e}", m.digest)))?;
+    let sizes = descriptor_sizes(&m.bytes);
     futures_util::stream::iter(parsed.blobs.iter().map(Ok::<_, CopyError>))
-        .try_for_each_concurrent(opts.parallel.max(1), |d| async move {
-            let bytes = copy_blob(src, dst, d, opts.chunk_size).await?;
-            opts.tell(Event::Blob { digest: d.clone(), bytes });
-            Ok(())
+        .try_for_each_concurrent(opts.parallel.max(1), |d| {
+            let sizes = &sizes;
+            async move {
+                let size = sizes.get(&d.to_string()).copied().unwrap_or(0);
+                opts.tell(Event::Started { digest: d.clone(), size });
+                let progress: Progress = match &opts.observer {
+                    Some(o) => {
+                        let (o, digest) = (o.clone(), d.clone());
+                        std::sync::Arc::new(move |bytes| o(Event::Progress { digest: digest.clone(), bytes }))
+                    }
+                    None => no_progress(),
+                };
+                let bytes = copy_blob(src, dst, d, opts.chunk_size, &progress).await?;
+                opts.tell(Event::Blob { digest: d.clone(), bytes });
+                Ok(())
+            }
         })
         .await?;
     write_manifest(dst, m, top).await?;
     opts.tell(Event::Manifest(m.digest.clone()));
     Ok(())
+}
+
+/// The `size` of every descriptor a manifest names (config, layers), by digest.
+fn descriptor_sizes(bytes: &[u8]) -> std::collections::HashMap<String, u64> {
+    let v: Value = serde_json::from_slice(bytes).unwrap_or_default();
+    std::iter::once(&v["config"])
+        .chain(v["layers"].as_array().into_iter().flatten())
+        .filter_map(|d| Some((d["digest"].as_str()?.to_owned(), d["size"].as_u64()?)))
+        .collect()
 }
 
 fn platform_of(entry: &Value) -> String {

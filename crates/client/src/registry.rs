@@ -45,6 +45,15 @@ pub enum RegistryError {
 /// The `Accept` header for manifests: every type Berth handles.
 pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
 
+/// Told how many more bytes of a blob have crossed, as they cross (a resumed download first
+/// reports what it already had).
+pub type Progress = std::sync::Arc<dyn Fn(u64) + Send + Sync>;
+
+/// A [`Progress`] that tells no one.
+pub fn no_progress() -> Progress {
+    std::sync::Arc::new(|_| {})
+}
+
 /// A manifest exactly as the registry holds it.
 #[derive(Debug, Clone)]
 pub struct RawManifest {
@@ -155,7 +164,7 @@ impl<'a> Repository<'a> {
     /// Streams blob `digest` into `dest` (replaced atomically), verifying every byte. Bytes
     /// left in `dest.partial` by an interrupted download are hashed and kept, and only the
     /// rest is asked for with `Range`; a registry that ignores `Range` sends it all again.
-    pub async fn download(&self, digest: &Digest, dest: &Path) -> Result<u64, RegistryError> {
+    pub async fn download(&self, digest: &Digest, dest: &Path, progress: &Progress) -> Result<u64, RegistryError> {
         let partial = dest.with_extension("partial");
         let (mut hasher, mut offset) = resume_state(&partial, digest).await?;
         let url = format!("{}/v2/{}/blobs/{digest}", self.base, self.name);
@@ -176,12 +185,14 @@ impl<'a> Repository<'a> {
             _ => return Err(refused(&format!("blob {digest}"), r).await),
         };
         let mut total = offset;
+        progress(offset);
         let mut body = r.bytes_stream();
         while let Some(chunk) = body.next().await {
             let chunk = chunk?;
             hasher.update(&chunk);
             file.write_all(&chunk).await?;
             total += chunk.len() as u64;
+            progress(chunk.len() as u64);
         }
         file.sync_all().await?;
         let actual = hasher.finish();
@@ -209,7 +220,13 @@ impl<'a> Repository<'a> {
     /// POST, then one streamed PUT; or, when `chunk` is given and the blob is larger than eight
     /// chunks, PATCHes of `chunk` bytes (at least the registry's `OCI-Chunk-Min-Length`) and a
     /// closing PUT. Returns whether bytes were sent.
-    pub async fn upload(&self, digest: &Digest, path: &Path, chunk: Option<u64>) -> Result<bool, RegistryError> {
+    pub async fn upload(
+        &self,
+        digest: &Digest,
+        path: &Path,
+        chunk: Option<u64>,
+        progress: &Progress,
+    ) -> Result<bool, RegistryError> {
         if self.has_blob(digest).await? {
             return Ok(false);
         }
@@ -247,6 +264,7 @@ impl<'a> Repository<'a> {
                 }
                 location = self.location(&r);
                 offset += n;
+                progress(n);
             }
             let sep = if location.contains('?') { '&' } else { '?' };
             let put = format!("{location}{sep}digest={digest}");
@@ -260,7 +278,13 @@ impl<'a> Repository<'a> {
         let sep = if location.contains('?') { '&' } else { '?' };
         let put = format!("{location}{sep}digest={digest}");
         let file = tokio::fs::File::open(path).await?;
-        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 1 << 20));
+        let told = progress.clone();
+        let stream = tokio_util::io::ReaderStream::with_capacity(file, 1 << 20).inspect(move |chunk| {
+            if let Ok(c) = chunk {
+                told(c.len() as u64);
+            }
+        });
+        let body = reqwest::Body::wrap_stream(stream);
         // A streamed body cannot be sent twice, so the token the POST earned goes with it.
         let mut put = self
             .session
