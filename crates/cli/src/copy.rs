@@ -6,6 +6,7 @@ use berth_client::archive;
 use berth_client::auth::Session;
 use berth_client::copy::{CopyOptions, End, copy, host_platform};
 use berth_client::credentials;
+use berth_client::endpoint::api_base;
 use berth_client::layout::Layout;
 use berth_client::location::Location;
 use berth_client::reference::ImageRef;
@@ -43,14 +44,6 @@ pub struct CopyArgs {
     /// Print only the digest at the end.
     #[arg(long, short = 'q')]
     pub quiet: bool,
-}
-
-/// The API base of a registry: plain HTTP for loopback, HTTPS otherwise.
-pub fn base_url(r: &ImageRef) -> String {
-    let host = r.api_host();
-    let name = host.rsplit_once(':').map_or(host, |(h, _)| h);
-    let loopback = name == "localhost" || name.starts_with("127.") || name == "[::1]";
-    format!("{}://{host}", if loopback { "http" } else { "https" })
 }
 
 /// How to reach registries: credentials and TLS, shared by every remote command.
@@ -119,8 +112,8 @@ pub fn run(args: CopyArgs) -> Result<()> {
         };
         let src_staging = tempfile::tempdir()?;
         let dst_staging = staging_beside(&dst)?;
-        let src_end = end(&src, src_session.as_ref(), false, src_staging.path())?;
-        let dst_end = end(&dst, dst_session.as_ref(), true, dst_staging.path())?;
+        let src_end = end(&src, src_session.as_ref(), false, src_staging.path()).await?;
+        let dst_end = end(&dst, dst_session.as_ref(), true, dst_staging.path()).await?;
         let digest = copy(&src_end, &dst_end, &opts).await.map_err(explain)?;
         let digest = match (&dst, &dst_end) {
             (Location::DockerArchive { file, reference }, End::Layout(layout, _)) => {
@@ -162,10 +155,10 @@ fn archive_tag(src: &Location, given: Option<&str>) -> Result<Option<String>> {
     })
 }
 
-fn end<'a>(l: &Location, session: Option<&'a Session>, destination: bool, staging: &Path) -> Result<End<'a>> {
+async fn end<'a>(l: &Location, session: Option<&'a Session>, destination: bool, staging: &Path) -> Result<End<'a>> {
     Ok(match (l, session) {
         (Location::Registry(r), Some(s)) => {
-            End::Registry(Repository::new(s, &base_url(r), r.repository.as_str()), r.reference())
+            End::Registry(Repository::new(s, &api_base(s.http(), r).await, r.repository.as_str()), r.reference())
         }
         (Location::OciLayout { dir, tag }, _) => {
             let layout = if destination { Layout::create(dir)? } else { Layout::open(dir)? };

@@ -1,8 +1,9 @@
 //! `berth inspect REF [--raw] [--config]`, `berth tags REF`, `berth delete REF`.
 
-use crate::copy::{RemoteArgs, base_url, session};
+use crate::copy::{RemoteArgs, session};
 use crate::output::{self, OutputArgs};
 use anyhow::{Context, Result};
+use berth_client::endpoint::api_base;
 use berth_client::reference::ImageRef;
 use berth_client::registry::Repository;
 use berth_core::{Digest, media};
@@ -50,8 +51,9 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 pub fn inspect(args: InspectArgs) -> Result<()> {
     let r = parse(&args.image)?;
     let s = session(&args.remote, &r)?;
-    let repo = Repository::new(&s, &base_url(&r), r.repository.as_str());
-    runtime()?.block_on(async {
+    let rt = runtime()?;
+    let repo = Repository::new(&s, &rt.block_on(api_base(s.http(), &r)), r.repository.as_str());
+    rt.block_on(async {
         let m = repo.manifest(&r.reference()).await?;
         if args.raw {
             println!("{}", String::from_utf8_lossy(&m.bytes));
@@ -79,8 +81,9 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
 pub fn tags(args: RefArgs) -> Result<()> {
     let r = parse(&args.image)?;
     let s = session(&args.remote, &r)?;
-    let repo = Repository::new(&s, &base_url(&r), r.repository.as_str());
-    let tags = runtime()?.block_on(repo.tags())?;
+    let rt = runtime()?;
+    let repo = Repository::new(&s, &rt.block_on(api_base(s.http(), &r)), r.repository.as_str());
+    let tags = rt.block_on(repo.tags())?;
     output::print(&json!({ "name": r.repository.as_str(), "tags": tags }), &args.out)
 }
 
@@ -88,8 +91,9 @@ pub fn tags(args: RefArgs) -> Result<()> {
 pub fn delete(args: RefArgs) -> Result<()> {
     let r = parse(&args.image)?;
     let s = session(&args.remote, &r)?;
-    let repo = Repository::new(&s, &base_url(&r), r.repository.as_str());
-    runtime()?.block_on(repo.delete(&r.reference()))?;
+    let rt = runtime()?;
+    let repo = Repository::new(&s, &rt.block_on(api_base(s.http(), &r)), r.repository.as_str());
+    rt.block_on(repo.delete(&r.reference()))?;
     eprintln!("berth: deleted {r}");
     Ok(())
 }

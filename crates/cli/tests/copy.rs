@@ -293,3 +293,23 @@ fn a_terminal_gets_progress_bars() {
     assert!(screen.contains(&format!("blob {}: {} bytes copied", img.layers[0].digest, 8 << 20)), "{screen}");
     assert!(screen.contains(&img.manifest.digest.to_string()));
 }
+
+#[test]
+fn an_untrusted_certificate_names_the_way_out() {
+    let s = server(&["--tls", "self-signed", "--hostname", "localhost"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let img = Image::oci(Algorithm::Sha256, 131, &[1000], "amd64");
+    let src = tmp.path().join("src");
+    write_layout(&src, &img.blobs(), &img.manifest, "v1");
+    let port = s.addr.rsplit(':').next().unwrap();
+    let (from, to) = (format!("oci:{}:v1", src.display()), format!("localhost:{port}/tls/app:v1"));
+    let refused = berth_copy(&s, &[&from, &to]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "an untrusted certificate must fail the copy");
+    assert!(err.contains("not trusted") && err.contains("--ca-file") && err.contains("--tls-verify=false"), "{err}");
+    let ca = s.data_dir().join("data/tls/ca.pem");
+    assert_eq!(ok(&berth_copy(&s, &["--ca-file", ca.to_str().unwrap(), &from, &to])), img.manifest.digest.to_string());
+    let out = tmp.path().join("out");
+    let pulled = berth_copy(&s, &["--tls-verify=false", &to, &format!("oci:{}:v1", out.display())]);
+    assert_eq!(ok(&pulled), img.manifest.digest.to_string());
+}

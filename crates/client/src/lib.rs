@@ -13,6 +13,7 @@ pub mod archive;
 pub mod auth;
 pub mod copy;
 pub mod credentials;
+pub mod endpoint;
 pub mod layout;
 pub mod location;
 pub mod reference;

@@ -1,0 +1,64 @@
+//! Which scheme to speak to a registry: HTTPS, except that a loopback registry without TLS is
+//! spoken to over plain HTTP, as docker treats `localhost` (it tries HTTPS first).
+
+use crate::reference::ImageRef;
+use reqwest::Client;
+use std::time::Duration;
+
+/// Whether `host` (`name[:port]`) is this machine.
+pub fn is_loopback(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split_once(']').map_or(v6, |(a, _)| a),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    name == "localhost" || name.starts_with("127.") || name == "::1"
+}
+
+/// Whether an error says the server's certificate was not trusted (the server speaks TLS).
+fn untrusted_certificate(e: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(tls) = s.downcast_ref::<rustls::Error>() {
+            return matches!(
+                tls,
+                rustls::Error::InvalidCertificate(_)
+                    | rustls::Error::NoCertificatesPresented
+                    | rustls::Error::UnsupportedNameType
+            );
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// The API base (`https://host` or `http://host`) for `r`'s registry. Remote registries are
+/// always HTTPS. A loopback registry is probed over HTTPS: one that answers, or whose
+/// certificate is not trusted (so the caller's request fails and says so), is HTTPS; one
+/// that does not speak TLS is plain HTTP.
+pub async fn api_base(http: &Client, r: &ImageRef) -> String {
+    let host = r.api_host();
+    if !is_loopback(host) {
+        return format!("https://{host}");
+    }
+    let probe = http.get(format!("https://{host}/v2/")).timeout(Duration::from_secs(5)).send().await;
+    match probe {
+        Ok(_) => format!("https://{host}"),
+        Err(e) if untrusted_certificate(&e) => format!("https://{host}"),
+        Err(_) => format!("http://{host}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback;
+
+    #[test]
+    fn loopback_hosts() {
+        for h in ["localhost", "localhost:5000", "127.0.0.1:5000", "127.1.2.3", "[::1]:5000", "[::1]"] {
+            assert!(is_loopback(h), "{h}");
+        }
+        for h in ["registry.example", "10.0.0.1:5000", "localhost.example:5000", "[fe80::1]:5000"] {
+            assert!(!is_loopback(h), "{h}");
+        }
+    }
+}
