@@ -4,7 +4,7 @@
 use anyhow::{Context, Result, bail};
 use berth_client::archive;
 use berth_client::auth::Session;
-use berth_client::copy::{CopyOptions, End, copy, host_platform};
+use berth_client::copy::{CopyError, CopyOptions, End, copy, host_platform};
 use berth_client::credentials;
 use berth_client::endpoint::api_base;
 use berth_client::layout::Layout;
@@ -114,7 +114,7 @@ pub fn run(args: CopyArgs) -> Result<()> {
         let dst_staging = staging_beside(&dst)?;
         let src_end = end(&src, src_session.as_ref(), false, src_staging.path()).await?;
         let dst_end = end(&dst, dst_session.as_ref(), true, dst_staging.path()).await?;
-        let digest = copy(&src_end, &dst_end, &opts).await.map_err(explain)?;
+        let digest = copy(&src_end, &dst_end, &opts).await.map_err(|e| explain(e, CopyError::transport))?;
         let digest = match (&dst, &dst_end) {
             (Location::DockerArchive { file, reference }, End::Layout(layout, _)) => {
                 let tag = archive_tag(&src, reference.as_deref())?;
@@ -174,24 +174,34 @@ async fn end<'a>(l: &Location, session: Option<&'a Session>, destination: bool, 
     })
 }
 
-/// Adds what to do to errors whose cause a user can fix: TLS trust and unreachable hosts.
-pub fn explain(e: berth_client::copy::CopyError) -> anyhow::Error {
-    let text = format!("{e}");
-    let mut chain = String::new();
-    let mut source: Option<&dyn std::error::Error> = Some(&e);
+/// Adds what to do to errors whose cause a user can fix: an untrusted certificate, an
+/// unreachable host, a connection cut mid-transfer. `transport` is the HTTP failure
+/// underneath `e`, if any.
+pub fn explain<E>(e: E, transport: impl Fn(&E) -> Option<&reqwest::Error>) -> anyhow::Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let Some(http) = transport(&e) else { return anyhow::Error::new(e) };
+    let mut causes: Vec<String> = Vec::new();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(http);
     while let Some(s) = source {
-        chain.push_str(&format!("{s} "));
+        let text = s.to_string();
+        if !causes.iter().any(|c| c.contains(&text)) {
+            causes.push(text);
+        }
         source = s.source();
     }
-    let lower = chain.to_lowercase();
-    if lower.contains("certificate") || lower.contains("tls") || lower.contains("invalid peer") {
+    let root = causes.last().cloned().unwrap_or_default();
+    let url = http.url().map(|u| format!(" at {}", u.origin().ascii_serialization())).unwrap_or_default();
+    if berth_client::endpoint::untrusted_certificate(http) {
         anyhow::anyhow!(
-            "{text}: the registry's TLS certificate is not trusted; pass --ca-file FILE (its CA), or --tls-verify=false for a local registry"
+            "the registry{url}: its TLS certificate is not trusted ({root}); pass --ca-file FILE (its CA), or --tls-verify=false for a local registry"
         )
-    } else if lower.contains("connect") || lower.contains("dns") || lower.contains("resolve") {
+    } else if http.is_connect() || http.is_timeout() {
+        anyhow::anyhow!("cannot reach the registry{url} ({root}); check the address and that it is running")
+    } else if http.is_body() || http.is_decode() || http.is_request() {
         anyhow::anyhow!(
-            "{text}: cannot reach the registry ({}); check the address and that it is running",
-            chain.trim()
+            "the connection to the registry{url} broke during the transfer ({root}); run the same command again: finished blobs are kept and a cut one resumes where it stopped"
         )
     } else {
         anyhow::Error::new(e)

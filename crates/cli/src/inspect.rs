@@ -1,11 +1,12 @@
 //! `berth inspect REF [--raw] [--config]`, `berth tags REF`, `berth delete REF`.
 
-use crate::copy::{RemoteArgs, session};
+use crate::copy::{RemoteArgs, explain, session};
 use crate::output::{self, OutputArgs};
 use anyhow::{Context, Result};
 use berth_client::endpoint::api_base;
 use berth_client::reference::ImageRef;
-use berth_client::registry::Repository;
+
+use berth_client::registry::{RegistryError, Repository};
 use berth_core::{Digest, media};
 use clap::Args;
 use serde_json::{Value, json};
@@ -54,7 +55,7 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
     let rt = runtime()?;
     let repo = Repository::new(&s, &rt.block_on(api_base(s.http(), &r)), r.repository.as_str());
     rt.block_on(async {
-        let m = repo.manifest(&r.reference()).await?;
+        let m = repo.manifest(&r.reference()).await.map_err(|e| explain(e, RegistryError::transport))?;
         if args.raw {
             println!("{}", String::from_utf8_lossy(&m.bytes));
             return Ok(());
@@ -62,7 +63,8 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
         let doc: Value = serde_json::from_slice(&m.bytes).context("the manifest is not JSON")?;
         if args.config {
             let d = doc["config"]["digest"].as_str().context("this manifest has no config (an index?)")?;
-            let bytes = repo.blob_bytes(&Digest::parse(d).context("bad config digest")?).await?;
+            let config_digest = Digest::parse(d).context("bad config digest")?;
+            let bytes = repo.blob_bytes(&config_digest).await.map_err(|e| explain(e, RegistryError::transport))?;
             let config: Value = serde_json::from_slice(&bytes).context("the config is not JSON")?;
             return output::print(&config, &args.out);
         }
@@ -83,7 +85,7 @@ pub fn tags(args: RefArgs) -> Result<()> {
     let s = session(&args.remote, &r)?;
     let rt = runtime()?;
     let repo = Repository::new(&s, &rt.block_on(api_base(s.http(), &r)), r.repository.as_str());
-    let tags = rt.block_on(repo.tags())?;
+    let tags = rt.block_on(repo.tags()).map_err(|e| explain(e, RegistryError::transport))?;
     output::print(&json!({ "name": r.repository.as_str(), "tags": tags }), &args.out)
 }
 
@@ -93,7 +95,7 @@ pub fn delete(args: RefArgs) -> Result<()> {
     let s = session(&args.remote, &r)?;
     let rt = runtime()?;
     let repo = Repository::new(&s, &rt.block_on(api_base(s.http(), &r)), r.repository.as_str());
-    rt.block_on(repo.delete(&r.reference()))?;
+    rt.block_on(repo.delete(&r.reference())).map_err(|e| explain(e, RegistryError::transport))?;
     eprintln!("berth: deleted {r}");
     Ok(())
 }

@@ -6,7 +6,7 @@ mod common;
 use berth_core::Algorithm;
 use berth_testkit::TestServer;
 use berth_testkit::image::{Image, index, write_layout};
-use common::{berth, berth_copy, ok, owner_creds, run_berth, server};
+use common::{berth, berth_copy, metric, ok, owner_creds, run_berth, server};
 use std::process::{Command, Output};
 
 /// `berth copy` from an async test, off the runtime's threads.
@@ -14,15 +14,6 @@ async fn copy_off_thread(s: &TestServer, args: &[String]) -> Output {
     let args = std::iter::once("copy".to_owned()).chain(args.iter().cloned()).collect();
     let creds = owner_creds(s);
     tokio::task::spawn_blocking(move || run_berth(creds, args)).await.unwrap()
-}
-
-/// The value of the first `/metrics` line starting with `prefix` (0 when absent).
-async fn metric(s: &TestServer, prefix: &str) -> u64 {
-    let text = s.client().get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap();
-    text.lines()
-        .find(|l| l.starts_with(prefix))
-        .and_then(|l| l.rsplit(' ').next())
-        .map_or(0, |n| n.parse::<u64>().unwrap_or(0))
 }
 
 fn index_digest(dir: &std::path::Path) -> String {

@@ -25,6 +25,16 @@ pub enum CopyError {
     NoPlatform(String),
 }
 
+impl CopyError {
+    /// The HTTP failure underneath, if the connection (not the registry) failed.
+    pub fn transport(&self) -> Option<&reqwest::Error> {
+        match self {
+            CopyError::Registry(r) => r.transport(),
+            _ => None,
+        }
+    }
+}
+
 /// One end of a copy.
 pub enum End<'a> {
     /// An OCI layout and the tag to read or write.

@@ -14,19 +14,25 @@ pub fn is_loopback(host: &str) -> bool {
     name == "localhost" || name.starts_with("127.") || name == "::1"
 }
 
-/// Whether an error says the server's certificate was not trusted (the server speaks TLS).
-fn untrusted_certificate(e: &reqwest::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(s) = source {
-        if let Some(tls) = s.downcast_ref::<rustls::Error>() {
-            return matches!(
-                tls,
+/// Whether `e` or one of its causes says the server's certificate was not trusted (so the
+/// server does speak TLS). Looks inside `io::Error`s, whose `source` skips what they wrap.
+pub fn untrusted_certificate(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut pending = vec![e];
+    while let Some(s) = pending.pop() {
+        if matches!(
+            s.downcast_ref::<rustls::Error>(),
+            Some(
                 rustls::Error::InvalidCertificate(_)
                     | rustls::Error::NoCertificatesPresented
                     | rustls::Error::UnsupportedNameType
-            );
+            )
+        ) {
+            return true;
         }
-        source = s.source();
+        if let Some(inner) = s.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            pending.push(inner);
+        }
+        pending.extend(s.source());
     }
     false
 }

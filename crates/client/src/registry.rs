@@ -45,6 +45,16 @@ pub enum RegistryError {
 /// The `Accept` header for manifests: every type Berth handles.
 pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
 
+impl RegistryError {
+    /// The HTTP failure underneath, if the connection (not the registry) failed.
+    pub fn transport(&self) -> Option<&reqwest::Error> {
+        match self {
+            RegistryError::Auth(AuthError::Http(e)) | RegistryError::Http(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// Told how many more bytes of a blob have crossed, as they cross (a resumed download first
 /// reports what it already had).
 pub type Progress = std::sync::Arc<dyn Fn(u64) + Send + Sync>;

@@ -96,3 +96,12 @@ pub fn ok(out: &Output) -> String {
     assert!(out.status.success(), "berth failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
+
+/// The value of the first `/metrics` line starting with `prefix` (0 when absent).
+pub async fn metric(s: &TestServer, prefix: &str) -> u64 {
+    let text = s.client().get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap();
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .map_or(0, |n| n.parse::<u64>().unwrap_or(0))
+}
