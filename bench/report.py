@@ -3,7 +3,7 @@
 
 RAW has one measurement per line, `KEY VALUE`; a key repeated over repetitions is reduced
 to its median. Lines `meta.NAME TEXT...` are copied into the JSON as run information.
-The scenario rows, their ratios and the targets (from issues #2 and #3) are defined here,
+The scenario rows, their ratios and the targets (from issues #2, #3 and #4) are defined here,
 in ROWS.
 """
 import json
@@ -35,6 +35,11 @@ ROWS = [
     ("7. token issuance c=16, Basic", "tok/s", "tok.rps.berth", None, "abs", ">=", 5000.0),
     ("7. token issuance c=16, Basic, p99", "ms", "tok.p99.berth", None, "abs", None, None),
     ("7. token issuance vs no-credential token", "tok/s", "tok.rps.berth", "tokanon.rps.berth", "pct", None, None),
+    # Issue #4: Berth's client against skopeo, same registry (Berth); times, so r/b = skopeo/berth.
+    ("8. push 20 x 5 MiB (skopeo/berth copy)", "s", "client.push.layers20.berth", "client.push.layers20.skopeo", "r/b", ">=", 1.5),
+    ("8. pull 20 x 5 MiB (skopeo/berth copy)", "s", "client.pull.layers20.berth", "client.pull.layers20.skopeo", "r/b", ">=", 1.5),
+    ("8. push 1 GiB (skopeo/berth copy)", "s", "client.push.big.berth", "client.push.big.skopeo", "r/b", ">=", 1.0),
+    ("8. pull 1 GiB (skopeo/berth copy)", "s", "client.pull.big.berth", "client.pull.big.skopeo", "r/b", ">=", 1.0),
     # No target: server CPU time (utime+stime from /proc/PID/stat) spent on each scenario,
     # which explains the figures above and is less disturbed by other load than wall time.
     ("cpu: manifest GET c=16, per request", "us", "m16.cpu_us.berth", "m16.cpu_us.dist", "b/r", None, None),
@@ -55,6 +60,8 @@ def reference_is(label, rk):
         return None
     if rk.endswith(".plain"):
         return "plain sendfile copy"
+    if rk.endswith(".skopeo"):
+        return "skopeo copy 1.9 against the same Berth"
     if rk.startswith("tokanon."):
         return "Berth, token request without credentials"
     if rk.startswith("m16auth."):
@@ -92,7 +99,7 @@ def main(raw_path, json_path):
         if b is not None and r is not None and b > 0 and r > 0:
             ratio = {"b/r": b / r, "r/b": r / b, "pct": 100.0 * b / r}[mode]
         judged = b if mode == "abs" else ratio
-        ref = "dist" if rk and rk.endswith(".dist") else "plain" if rk and rk.endswith(".plain") else "ref"
+        ref = next((r for r in ("dist", "plain", "skopeo") if rk and rk.endswith("." + r)), "ref")
         ok = None if judged is None or op is None else (judged >= target if op == ">=" else judged <= target)
         rows.append({
             "scenario": label, "unit": unit, "berth": b, "reference": r,

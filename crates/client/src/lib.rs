@@ -1,10 +1,12 @@
 //! berth-client: moving images between registries, OCI layouts and docker archives.
 //!
-//! So far: credentials from docker's `config.json` and credential helpers
-//! ([`credentials`]), the token flow as real clients speak it ([`auth::Session`]), OCI image layouts ([`layout::Layout`], read and write, digests verified) and the
-//! grammar of what users type: [`location::Location`] (a registry
-//! reference, `oci:DIR[:TAG]` or `docker-archive:FILE[:REF]`) and [`reference::ImageRef`] with
-//! Docker Hub normalisation as `docker` does it.
+//! What users type: [`location::Location`] (a registry reference, `oci:DIR[:TAG]` or
+//! `docker-archive:FILE[:REF]`) and [`reference::ImageRef`] with Docker Hub normalisation as
+//! `docker` does it. Credentials from docker's `config.json` and credential helpers
+//! ([`credentials`]); the token flow as real clients speak it ([`auth::Session`]); which
+//! scheme a registry speaks ([`endpoint`]); one repository over the distribution API
+//! ([`registry::Repository`]: streamed, verified, resumable); OCI layouts ([`layout`]) and
+//! docker archives ([`archive`]); and [`copy::copy`] between any two of them.
 //!
 //! Dependency rule: depends on `berth-core` only; never on the server side.
 #![deny(missing_docs)]

@@ -185,7 +185,7 @@ impl<'a> Repository<'a> {
                     if offset > 0 { b.header(header::RANGE, range.as_str()) } else { b }
                 })
                 .await?;
-        let mut file = match r.status() {
+        let file = match r.status() {
             StatusCode::PARTIAL_CONTENT => tokio::fs::OpenOptions::new().append(true).open(&partial).await?,
             s if s.is_success() => {
                 hasher = Hasher::new(digest.algorithm());
@@ -194,16 +194,27 @@ impl<'a> Repository<'a> {
             }
             _ => return Err(refused(&format!("blob {digest}"), r).await),
         };
+        // One blocking write per MiB rather than one per network chunk.
+        let mut file = tokio::io::BufWriter::with_capacity(1 << 20, file);
         let mut total = offset;
         progress(offset);
         let mut body = r.bytes_stream();
         while let Some(chunk) = body.next().await {
-            let chunk = chunk?;
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => {
+                    // Keep every byte that arrived, for the resume.
+                    let _ = file.flush().await;
+                    return Err(e.into());
+                }
+            };
             hasher.update(&chunk);
             file.write_all(&chunk).await?;
             total += chunk.len() as u64;
             progress(chunk.len() as u64);
         }
+        file.flush().await?;
+        let file = file.into_inner();
         file.sync_all().await?;
         let actual = hasher.finish();
         if &actual != digest {
