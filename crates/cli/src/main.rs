@@ -4,6 +4,7 @@
 mod admin;
 mod copy;
 mod inspect;
+mod kube;
 mod login;
 mod output;
 mod progress;
@@ -66,6 +67,9 @@ enum Command {
     /// Manage the scope maps tokens hold.
     #[command(subcommand, name = "scope-map")]
     ScopeMap(admin::tokens::ScopeMapCommand),
+    /// Kubernetes: pull secrets as kubectl makes them.
+    #[command(subcommand)]
+    Kube(kube::KubeCommand),
 }
 
 #[derive(Subcommand)]
@@ -159,6 +163,7 @@ fn main() -> ExitCode {
         Command::Registry(cmd) => admin::commands::registry(cmd).map(|()| ExitCode::SUCCESS),
         Command::Token(cmd) => admin::tokens::token(cmd).map(|()| ExitCode::SUCCESS),
         Command::ScopeMap(cmd) => admin::tokens::scope_map(cmd).map(|()| ExitCode::SUCCESS),
+        Command::Kube(cmd) => kube::run(cmd).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

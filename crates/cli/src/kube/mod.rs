@@ -1,0 +1,65 @@
+//! `berth kube …`: the Kubernetes side (berth-kube) on the command line.
+
+use anyhow::Result;
+use berth_kube::secret::{DEFAULT_SERVER, DockerRegistrySecret};
+use clap::{Args, Subcommand};
+
+/// `berth kube` subcommands.
+#[derive(Subcommand)]
+pub enum KubeCommand {
+    /// Make Secrets, as `kubectl create secret` does (printed, never sent to a cluster).
+    #[command(subcommand)]
+    Secret(SecretCommand),
+}
+
+/// `berth kube secret` subcommands.
+#[derive(Subcommand)]
+pub enum SecretCommand {
+    /// A `kubernetes.io/dockerconfigjson` pull secret, byte for byte as
+    /// `kubectl create secret docker-registry NAME … --dry-run=client -o yaml|json`.
+    DockerRegistry(DockerRegistryArgs),
+}
+
+/// The flags of `kubectl create secret docker-registry`.
+#[derive(Args)]
+pub struct DockerRegistryArgs {
+    /// The Secret's name.
+    pub name: String,
+    /// The Secret's namespace (omitted when not given, as kubectl without a context namespace).
+    #[arg(long, short = 'n')]
+    pub namespace: Option<String>,
+    /// The registry, as the `auths` key (kept verbatim).
+    #[arg(long, default_value = DEFAULT_SERVER)]
+    pub docker_server: String,
+    /// Username (a service principal's appId).
+    #[arg(long, default_value = "")]
+    pub docker_username: String,
+    /// Password.
+    #[arg(long, default_value = "")]
+    pub docker_password: String,
+    /// Email (omitted when empty).
+    #[arg(long, default_value = "")]
+    pub docker_email: String,
+    /// yaml or json.
+    #[arg(long, short = 'o', default_value = "yaml", value_parser = ["yaml", "json"])]
+    pub output: String,
+}
+
+/// Runs `berth kube …`.
+pub fn run(cmd: KubeCommand) -> Result<()> {
+    match cmd {
+        KubeCommand::Secret(SecretCommand::DockerRegistry(a)) => {
+            let secret = DockerRegistrySecret {
+                name: a.name,
+                namespace: a.namespace,
+                server: a.docker_server,
+                username: a.docker_username,
+                password: a.docker_password,
+                email: (!a.docker_email.is_empty()).then_some(a.docker_email),
+            };
+            let text = if a.output == "json" { secret.to_json()? } else { secret.to_yaml()? };
+            print!("{text}");
+            Ok(())
+        }
+    }
+}

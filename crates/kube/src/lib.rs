@@ -1,0 +1,16 @@
+//! berth-kube: the Kubernetes side of Berth, as the kubelet and kubectl see it.
+//!
+//! [`secret`]: the `kubernetes.io/dockerconfigjson` Secret `kubectl create secret
+//! docker-registry` makes, byte for byte ([`gostr`]: Go's JSON escaping and go-yaml's scalar
+//! quoting, which that byte identity rests on). [`dockercfg`]: secret contents as the kubelet
+//! parses them. [`keyring`]: which credentials the kubelet tries for an image, in which order
+//! ([`glob`]: Go's `filepath.Match`).
+//!
+//! Dependency rule: depends on `berth-core` and `berth-client` only; never on the server side.
+#![deny(missing_docs)]
+
+pub mod dockercfg;
+pub mod glob;
+pub mod gostr;
+pub mod keyring;
+pub mod secret;
