@@ -4,7 +4,8 @@
 //! docker-registry` makes, byte for byte ([`gostr`]: Go's JSON escaping and go-yaml's scalar
 //! quoting, which that byte identity rests on). [`dockercfg`]: secret contents as the kubelet
 //! parses them. [`keyring`]: which credentials the kubelet tries for an image, in which order
-//! ([`glob`]: Go's `filepath.Match`).
+//! ([`glob`]: Go's `filepath.Match`). [`objects`]: pods, workloads, secrets and service
+//! accounts read from files. [`podauth`]: the credentials the kubelet offers for a pod.
 //!
 //! Dependency rule: depends on `berth-core` and `berth-client` only; never on the server side.
 #![deny(missing_docs)]
@@ -13,4 +14,6 @@ pub mod dockercfg;
 pub mod glob;
 pub mod gostr;
 pub mod keyring;
+pub mod objects;
+pub mod podauth;
 pub mod secret;
