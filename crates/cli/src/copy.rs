@@ -55,6 +55,13 @@ pub struct RemoteArgs {
     /// The docker config file to read credentials from.
     #[arg(long)]
     pub authfile: Option<PathBuf>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// Which certificates to trust.
+#[derive(Args, Clone)]
+pub struct TlsArgs {
     /// Verify TLS certificates (`--tls-verify=false` for a local registry).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub tls_verify: bool,
@@ -63,17 +70,24 @@ pub struct RemoteArgs {
     pub ca_file: Option<PathBuf>,
 }
 
+impl TlsArgs {
+    /// An HTTP client trusting what these flags say.
+    pub fn http_client(&self) -> Result<reqwest::Client> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut builder = reqwest::Client::builder().danger_accept_invalid_certs(!self.tls_verify);
+        if let Some(ca) = &self.ca_file {
+            let pem = std::fs::read(ca).with_context(|| format!("cannot read --ca-file {}", ca.display()))?;
+            let cert = reqwest::Certificate::from_pem(&pem)
+                .with_context(|| format!("--ca-file {} is not a PEM certificate", ca.display()))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        Ok(builder.build()?)
+    }
+}
+
 /// A session for the registry of `r`.
 pub fn session(args: &RemoteArgs, r: &ImageRef) -> Result<Session> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut builder = reqwest::Client::builder().danger_accept_invalid_certs(!args.tls_verify);
-    if let Some(ca) = &args.ca_file {
-        let pem = std::fs::read(ca).with_context(|| format!("cannot read --ca-file {}", ca.display()))?;
-        let cert = reqwest::Certificate::from_pem(&pem)
-            .with_context(|| format!("--ca-file {} is not a PEM certificate", ca.display()))?;
-        builder = builder.add_root_certificate(cert);
-    }
-    let http = builder.build()?;
+    let http = args.tls.http_client()?;
     let credentials = match &args.creds {
         Some(c) => credentials::from_creds(c)?,
         None => credentials::from_config(args.authfile.as_deref(), &r.registry)?,

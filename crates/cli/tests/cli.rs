@@ -4,36 +4,9 @@
 mod common;
 
 use berth_core::Algorithm;
-use berth_testkit::TestServer;
 use berth_testkit::image::{Image, write_layout};
-use common::server;
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-/// Runs `berth` with its own docker and CLI config directories under `home`.
-fn berth(home: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .args(args)
-        .env("DOCKER_CONFIG", home.join("docker"))
-        .env("BERTH_CONFIG_DIR", home.join("berth"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.unwrap_or("").as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(out.status.success(), "berth failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-fn login(s: &TestServer, home: &Path, user: &str, password: &str) -> Output {
-    berth(home, &["login", &s.addr, "-u", user, "--password-stdin"], Some(&format!("{password}\n")))
-}
+use common::{berth_home as berth, login_home as login, ok, server};
+use std::process::{Command, Output};
 
 fn skopeo(args: &[&str]) -> Output {
     Command::new("skopeo").args(args).output().expect("skopeo (run scripts/install-test-deps)")

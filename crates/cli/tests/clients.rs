@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const INSTALL_HINT: &str = "run scripts/install-test-deps (as root) to install the client tools these tests drive";
@@ -245,81 +245,6 @@ fn host_arch() -> &'static str {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A private containerd
-// ---------------------------------------------------------------------------------------------
-
-/// A containerd with its own root, state and socket under a temp dir; killed when dropped.
-struct Containerd {
-    child: Child,
-    dir: tempfile::TempDir,
-}
-
-impl Containerd {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path().display();
-        let config = format!(
-            "version = 2\nroot = \"{d}/root\"\nstate = \"{d}/state\"\n[grpc]\n  address = \"{d}/c.sock\"\n\
-             [plugins.\"io.containerd.grpc.v1.cri\".containerd]\n  snapshotter = \"native\"\n"
-        );
-        std::fs::write(dir.path().join("config.toml"), config).unwrap();
-        let log = File::create(dir.path().join("containerd.log")).unwrap();
-        let child = match Command::new("containerd")
-            .arg("--config")
-            .arg(dir.path().join("config.toml"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-        {
-            Ok(c) => c,
-            Err(e) => panic!("cannot start containerd ({e}); {INSTALL_HINT}"),
-        };
-        let mut c = Containerd { child, dir };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if c.socket().exists()
-                && run(Command::new("ctr").arg("-a").arg(c.socket()).arg("version"), SHORT).status.success()
-            {
-                return c;
-            }
-            if let Ok(Some(status)) = c.child.try_wait() {
-                panic!("containerd exited with {status}:\n{}", c.log());
-            }
-            assert!(Instant::now() < deadline, "containerd did not answer within 30 s:\n{}", c.log());
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.dir.path().join("c.sock")
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("containerd.log")).unwrap_or_default()
-    }
-
-    /// `ctr -a SOCKET ARGS`, which must succeed.
-    fn ctr(&self, args: &[&str]) -> Output {
-        succeed(Command::new("ctr").arg("-a").arg(self.socket()).args(args), SHORT)
-    }
-
-    /// Files the native snapshotter unpacked, by name.
-    fn unpacked(&self, name: &str) -> Vec<PathBuf> {
-        let snapshots = self.dir.path().join("root/io.containerd.snapshotter.v1.native/snapshots");
-        let Ok(entries) = std::fs::read_dir(&snapshots) else { return Vec::new() };
-        entries.filter_map(|e| Some(e.ok()?.path().join(name))).filter(|p| p.is_file()).collect()
-    }
-}
-
-impl Drop for Containerd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Tests
 // ---------------------------------------------------------------------------------------------
 
@@ -474,7 +399,7 @@ async fn ctr_pulls_image_pushed_by_skopeo() {
     let reference = format!("{}/clients/ctr:v1", srv.addr);
     skopeo_push(tmp.path(), "v1", &reference, &creds(&srv), &[]);
 
-    let containerd = Containerd::start();
+    let containerd = berth_testkit::containerd::Containerd::start();
     let pull = |user: &str| {
         let mut cmd = Command::new("ctr");
         cmd.arg("-a").arg(containerd.socket());

@@ -6,14 +6,18 @@
 //! parses them. [`keyring`]: which credentials the kubelet tries for an image, in which order
 //! ([`glob`]: Go's `filepath.Match`). [`objects`]: pods, workloads, secrets and service
 //! accounts read from files. [`podauth`]: the credentials the kubelet offers for a pod.
+//! [`kubelet`]: the pull itself, through a runtime's CRI image service ([`cri`]) or into an
+//! OCI layout with Berth's client.
 //!
 //! Dependency rule: depends on `berth-core` and `berth-client` only; never on the server side.
 #![deny(missing_docs)]
 
+pub mod cri;
 pub mod dockercfg;
 pub mod glob;
 pub mod gostr;
 pub mod keyring;
+pub mod kubelet;
 pub mod objects;
 pub mod podauth;
 pub mod secret;

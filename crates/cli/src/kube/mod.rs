@@ -1,5 +1,7 @@
 //! `berth kube …`: the Kubernetes side (berth-kube) on the command line.
 
+mod pull;
+
 use anyhow::Result;
 use berth_kube::secret::{DEFAULT_SERVER, DockerRegistrySecret};
 use clap::{Args, Subcommand};
@@ -10,6 +12,10 @@ pub enum KubeCommand {
     /// Make Secrets, as `kubectl create secret` does (printed, never sent to a cluster).
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Pull every container image of the pods in FILE… as the kubelet would: pull policy,
+    /// pull secrets (the pod's, else its ServiceAccount's), keyring matching, each matching
+    /// credential in turn; into a CRI runtime or an OCI layout.
+    Pull(pull::PullArgs),
 }
 
 /// `berth kube secret` subcommands.
@@ -48,6 +54,7 @@ pub struct DockerRegistryArgs {
 /// Runs `berth kube …`.
 pub fn run(cmd: KubeCommand) -> Result<()> {
     match cmd {
+        KubeCommand::Pull(args) => pull::run(args),
         KubeCommand::Secret(SecretCommand::DockerRegistry(a)) => {
             let secret = DockerRegistrySecret {
                 name: a.name,

@@ -105,3 +105,24 @@ pub async fn metric(s: &TestServer, prefix: &str) -> u64 {
         .and_then(|l| l.rsplit(' ').next())
         .map_or(0, |n| n.parse::<u64>().unwrap_or(0))
 }
+
+/// Runs `berth` with its own docker and CLI config directories under `home` (where `berth
+/// login` keeps what admin commands use), feeding `stdin`.
+pub fn berth_home(home: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(args)
+        .env("DOCKER_CONFIG", home.join("docker"))
+        .env("BERTH_CONFIG_DIR", home.join("berth"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// `berth login` to `s` as `user` under `home`.
+pub fn login_home(s: &TestServer, home: &Path, user: &str, password: &str) -> Output {
+    berth_home(home, &["login", &s.addr, "-u", user, "--password-stdin"], Some(&format!("{password}\n")))
+}

@@ -1,0 +1,164 @@
+//! The seed's flow end to end: a principal with AcrPull, its pull secret made by `berth kube
+//! secret docker-registry`, the seed's pod, and `berth kube pull` through the CRI image service
+//! of a real containerd (private socket, native snapshotter), then into an OCI layout with
+//! Berth's own client.
+
+mod common;
+
+use berth_testkit::TestServer;
+use berth_testkit::containerd::Containerd;
+use berth_testkit::image::{Image, write_layout};
+use common::{berth_copy, berth_home, login_home, ok, server};
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// `berth kube ARGS`.
+fn kube(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_berth")).arg("kube").args(args).output().unwrap()
+}
+
+/// The seed's pod, for `image`, with `policy`.
+fn seed_pod(image: &str, policy: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: my-awesome-app-pod\n  namespace: default\nspec:\n  containers:\n    - name: main-app-container\n      image: {image}\n      imagePullPolicy: {policy}\n  imagePullSecrets:\n    - name: acr-secret\n"
+    )
+}
+
+fn secret(dir: &Path, file: &str, server: &str, user: &str, password: &str) -> String {
+    let out = kube(&[
+        "secret",
+        "docker-registry",
+        "acr-secret",
+        "--docker-server",
+        server,
+        "--docker-username",
+        user,
+        "--docker-password",
+        password,
+    ]);
+    let path = dir.join(file);
+    std::fs::write(&path, ok(&out)).unwrap();
+    path.display().to_string()
+}
+
+/// Registry requests that reach manifests, blobs or the token endpoint.
+async fn registry_requests(s: &TestServer) -> u64 {
+    let text = s.client().get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap();
+    text.lines()
+        .filter(|l| l.starts_with("berth_http_requests_total{"))
+        .filter(|l| ["route=\"manifest\"", "route=\"blob\"", "route=\"token\""].iter().any(|r| l.contains(r)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_flow_through_a_real_containerd() {
+    let s = server(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let arch = berth_client::copy::host_platform().rsplit('/').next().unwrap().to_owned();
+    let img = Image::tarball(51, &[("app/hello.txt", 2000), ("app/bin", 300_000)], &arch);
+    write_layout(&dir.join("src"), &img.blobs(), &img.manifest, "v1");
+    let image = format!("{}/my-awesome-app:v1", s.addr);
+    let from = format!("oci:{}:v1", dir.join("src").display());
+    tokio::task::block_in_place(|| ok(&berth_copy(&s, &[&from, &image])));
+
+    // The Owner logs in and makes a pull-only principal, as `az ad sp create-for-rbac`.
+    let home = dir.join("home");
+    ok(&login_home(&s, &home, &s.owner.0, &s.owner.1));
+    let created: serde_json::Value = serde_json::from_str(&ok(&berth_home(
+        &home,
+        &[
+            "sp",
+            "create-for-rbac",
+            "--name",
+            "seed-pull",
+            "--role",
+            "acrpull",
+            "--scopes",
+            "repositories/my-awesome-app",
+        ],
+        None,
+    )))
+    .unwrap();
+    let (app_id, password) = (created["appId"].as_str().unwrap(), created["password"].as_str().unwrap());
+
+    let good = secret(dir, "secret.yaml", &s.addr, app_id, password);
+    let pod = dir.join("pod.yaml");
+    std::fs::write(&pod, seed_pod(&image, "IfNotPresent")).unwrap();
+    let containerd = Containerd::start();
+    containerd.allow_http(&s.addr);
+    let endpoint = containerd.endpoint();
+    let pull = |pod: &Path, secrets: &str| {
+        kube(&["pull", pod.to_str().unwrap(), "--secrets", secrets, "--runtime-endpoint", &endpoint])
+    };
+
+    // First run: pulled into containerd.
+    let first = tokio::task::block_in_place(|| pull(&pod, &good));
+    let summary = ok(&first);
+    assert!(summary.contains("pulled: ") && summary.contains("1 pulled, 0 already present, 0 failed"), "{summary}");
+    let listed = String::from_utf8_lossy(&containerd.ctr(&["-n", "k8s.io", "images", "ls", "-q"]).stdout).into_owned();
+    assert!(listed.contains(&image), "containerd lists {image}: {listed}\n{}", containerd.log());
+    assert!(!containerd.unpacked("app/hello.txt").is_empty(), "the layers were unpacked");
+
+    // Second run: present, and the registry is not asked.
+    let before = registry_requests(&s).await;
+    let second = ok(&tokio::task::block_in_place(|| pull(&pod, &good)));
+    assert!(second.contains("present: ") && second.contains("0 pulled, 1 already present"), "{second}");
+    assert_eq!(registry_requests(&s).await, before, "IfNotPresent with the image present asks no registry");
+
+    // A wrong password: the registry's 401 is named in the summary, and the exit is non-zero.
+    let always = dir.join("always.yaml");
+    std::fs::write(&always, seed_pod(&image, "Always")).unwrap();
+    let wrong = secret(dir, "wrong.yaml", &s.addr, app_id, "berth_wrong-password");
+    let refused = tokio::task::block_in_place(|| pull(&always, &wrong));
+    let text = String::from_utf8_lossy(&refused.stdout);
+    assert!(!refused.status.success(), "{text}");
+    assert!(text.contains("failed: ") && text.contains("401"), "{text}");
+
+    // After a credential reset the old secret fails and a new one pulls.
+    let reset = ok(&berth_home(
+        &home,
+        &["sp", "credential", "reset", "--name", "http://seed-pull", "--query", "password", "--output", "tsv"],
+        None,
+    ));
+    let old = tokio::task::block_in_place(|| pull(&always, &good));
+    assert!(!old.status.success() && String::from_utf8_lossy(&old.stdout).contains("401"));
+    let renewed = secret(dir, "renewed.yaml", &s.addr, app_id, &reset);
+    let new = ok(&tokio::task::block_in_place(|| pull(&always, &renewed)));
+    assert!(new.contains("1 pulled, 0 already present, 0 failed"), "{new}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn into_an_oci_layout_with_berths_client() {
+    let s = server(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let img = Image::tarball(52, &[("srv/data", 100_000)], "amd64");
+    write_layout(&dir.join("src"), &img.blobs(), &img.manifest, "v1");
+    let image = format!("{}/team/store:v1", s.addr);
+    let from = format!("oci:{}:v1", dir.join("src").display());
+    tokio::task::block_in_place(|| ok(&berth_copy(&s, &[&from, &image])));
+    let good = secret(dir, "secret.yaml", &s.addr, &s.owner.0, &s.owner.1);
+    let pod = dir.join("pod.yaml");
+    std::fs::write(&pod, seed_pod(&image, "IfNotPresent")).unwrap();
+    let store = dir.join("store");
+    let args = [
+        "pull",
+        pod.to_str().unwrap(),
+        "--secrets",
+        &good,
+        "--store",
+        store.to_str().unwrap(),
+        "--platform",
+        "linux/amd64",
+        "-q",
+    ];
+    let first = ok(&tokio::task::block_in_place(|| kube(&args)));
+    assert!(first.contains(&img.manifest.digest.to_string()), "{first}");
+    let second = ok(&tokio::task::block_in_place(|| kube(&args)));
+    assert!(second.contains("1 already present"), "{second}");
+    let inspect =
+        Command::new("skopeo").args(["inspect", &format!("oci:{}:{}", store.display(), image)]).output().unwrap();
+    assert!(inspect.status.success(), "{}", String::from_utf8_lossy(&inspect.stderr));
+}
