@@ -162,3 +162,86 @@ async fn into_an_oci_layout_with_berths_client() {
         Command::new("skopeo").args(["inspect", &format!("oci:{}:{}", store.display(), image)]).output().unwrap();
     assert!(inspect.status.success(), "{}", String::from_utf8_lossy(&inspect.stderr));
 }
+
+/// `berth kube credential-provider ARGS` with `stdin`.
+fn provider(args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["kube", "credential-provider"])
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn request(image: &str) -> String {
+    format!(
+        r#"{{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderRequest","image":"{image}"}}"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_credential_provider_answers_and_containerd_pulls_with_it() {
+    let s = server(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let arch = berth_client::copy::host_platform().rsplit('/').next().unwrap().to_owned();
+    let img = Image::tarball(53, &[("etc/provided", 5000)], &arch);
+    write_layout(&dir.join("src"), &img.blobs(), &img.manifest, "v1");
+    let image = format!("{}/team/provided:v1", s.addr);
+    let from = format!("oci:{}:v1", dir.join("src").display());
+    tokio::task::block_in_place(|| ok(&berth_copy(&s, &[&from, &image])));
+    let home = dir.join("home");
+    ok(&login_home(&s, &home, &s.owner.0, &s.owner.1));
+    let principal = ok(&berth_home(
+        &home,
+        &[
+            "sp",
+            "create-for-rbac",
+            "--name",
+            "node-pull",
+            "--role",
+            "acrpull",
+            "--scopes",
+            "repositories/team/provided",
+        ],
+        None,
+    ));
+    let creds = dir.join("principal.json");
+    std::fs::write(&creds, &principal).unwrap();
+    let args = ["--registry", &s.addr, "--credentials-file", creds.to_str().unwrap()];
+
+    let answer = ok(&tokio::task::block_in_place(|| provider(&args, &request(&format!("{}/team/provided", s.addr)))));
+    let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(v["apiVersion"], "credentialprovider.kubelet.k8s.io/v1");
+    assert_eq!(v["kind"], "CredentialProviderResponse");
+    assert_eq!(v["cacheKeyType"], "Registry");
+    let cache = v["cacheDuration"].as_str().unwrap();
+    assert!(cache == "1h0m0s" || cache.ends_with("m0s") && !cache.contains('h'), "shorter than the 3 h token: {cache}");
+    let entry = &v["auth"][s.addr.as_str()];
+    assert_eq!(entry["username"], "00000000-0000-0000-0000-000000000000");
+    let token = entry["password"].as_str().unwrap();
+    assert!(token.split('.').count() == 3, "a refresh token (JWT)");
+
+    // containerd pulls with exactly what the kubelet would hand it.
+    let containerd = Containerd::start();
+    let user = format!("00000000-0000-0000-0000-000000000000:{token}");
+    let pulled = Command::new("ctr")
+        .arg("-a")
+        .arg(containerd.socket())
+        .args(["-n", "k8s.io", "images", "pull", "--plain-http", "--user", &user, &image])
+        .output()
+        .unwrap();
+    assert!(pulled.status.success(), "{}", String::from_utf8_lossy(&pulled.stderr));
+
+    // Another host gets nothing, cached for no time; a bad request is a sentence.
+    let other = ok(&provider(&args, &request("quay.io/team/app")));
+    let v: serde_json::Value = serde_json::from_str(&other).unwrap();
+    assert_eq!((v["auth"].clone(), v["cacheDuration"].clone()), (serde_json::json!({}), serde_json::json!("0s")));
+    let bad = provider(&args, "{not json");
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("not JSON"));
+}

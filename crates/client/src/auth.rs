@@ -212,6 +212,44 @@ impl Session {
         }
     }
 
+    /// A refresh token for these credentials from the registry at `base` (`http[s]://host`):
+    /// the challenge of `GET /v2/` names the token service, which is asked with the password
+    /// grant and `access_type=offline`. Refresh-token credentials are returned as they are.
+    pub async fn refresh_token(&self, base: &str) -> Result<String, AuthError> {
+        let (username, password) = match &self.credentials {
+            Credentials::Basic { username, password } if username != NULL_GUID => (username, password),
+            Credentials::Basic { password, .. } | Credentials::IdentityToken(password) => return Ok(password.clone()),
+            Credentials::Anonymous => return Err(AuthError::Refused),
+        };
+        let probe = self.http.get(format!("{}/v2/", base.trim_end_matches('/'))).send().await?;
+        let header = probe.headers().get(reqwest::header::WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let ch = Challenge::parse(header).ok_or_else(|| {
+            AuthError::TokenService(format!("the registry sent no Bearer challenge on /v2/ ({})", probe.status()))
+        })?;
+        let mut form = vec![
+            ("grant_type", "password".to_owned()),
+            ("username", username.clone()),
+            ("password", password.clone()),
+            ("client_id", "berth".to_owned()),
+            ("access_type", "offline".to_owned()),
+        ];
+        if let Some(s) = &ch.service {
+            form.push(("service", s.clone()));
+        }
+        let r = self.http.post(&ch.realm).form(&form).send().await?;
+        match r.status() {
+            s if s.is_success() => {
+                let body: Value = r.json().await?;
+                body["refresh_token"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| AuthError::TokenService("no refresh_token in the answer".into()))
+            }
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(AuthError::Refused),
+            s => Err(AuthError::TokenService(s.to_string())),
+        }
+    }
+
     /// The `Authorization` value for `scopes`, from the registry's last challenge: a Bearer
     /// token, or Basic when the registry asked for Basic. For requests that cannot be repeated
     /// (streamed bodies); `None` when the registry never asked for credentials.

@@ -7,7 +7,8 @@
 //! ([`glob`]: Go's `filepath.Match`). [`objects`]: pods, workloads, secrets and service
 //! accounts read from files. [`podauth`]: the credentials the kubelet offers for a pod.
 //! [`kubelet`]: the pull itself, through a runtime's CRI image service ([`cri`]) or into an
-//! OCI layout with Berth's client.
+//! OCI layout with Berth's client. [`provider`]: the kubelet credential-provider plugin's
+//! request and response.
 //!
 //! Dependency rule: depends on `berth-core` and `berth-client` only; never on the server side.
 #![deny(missing_docs)]
@@ -20,4 +21,5 @@ pub mod keyring;
 pub mod kubelet;
 pub mod objects;
 pub mod podauth;
+pub mod provider;
 pub mod secret;

@@ -1,5 +1,6 @@
 //! `berth kube …`: the Kubernetes side (berth-kube) on the command line.
 
+mod provider;
 mod pull;
 
 use anyhow::Result;
@@ -16,6 +17,9 @@ pub enum KubeCommand {
     /// pull secrets (the pod's, else its ServiceAccount's), keyring matching, each matching
     /// credential in turn; into a CRI runtime or an OCI layout.
     Pull(pull::PullArgs),
+    /// A kubelet credential-provider exec plugin (credentialprovider.kubelet.k8s.io/v1): reads
+    /// a CredentialProviderRequest on stdin, writes the response on stdout.
+    CredentialProvider(provider::ProviderArgs),
 }
 
 /// `berth kube secret` subcommands.
@@ -55,6 +59,7 @@ pub struct DockerRegistryArgs {
 pub fn run(cmd: KubeCommand) -> Result<()> {
     match cmd {
         KubeCommand::Pull(args) => pull::run(args),
+        KubeCommand::CredentialProvider(args) => provider::run(args),
         KubeCommand::Secret(SecretCommand::DockerRegistry(a)) => {
             let secret = DockerRegistrySecret {
                 name: a.name,
