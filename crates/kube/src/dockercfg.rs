@@ -17,6 +17,8 @@ pub struct Entry {
     pub password: String,
     /// Whether the entry held only an `identitytoken` (which the kubelet ignores).
     pub identity_token_only: bool,
+    /// Whether `auth` was base64 without its `=` padding.
+    pub unpadded_auth: bool,
 }
 
 /// Why an entry or a whole secret cannot be read; the kubelet then fails the whole pull.
@@ -76,7 +78,8 @@ fn entry(server: &str, v: &Value) -> Result<Entry, ParseError> {
         (username, password) = decode_auth(server, &auth)?;
     }
     let identity_token_only = !identity.is_empty() && password.is_empty();
-    Ok(Entry { server: server.to_owned(), username, password, identity_token_only })
+    let unpadded_auth = !auth.is_empty() && auth.trim().len() % 4 != 0 && !auth.trim().ends_with('=');
+    Ok(Entry { server: server.to_owned(), username, password, identity_token_only, unpadded_auth })
 }
 
 fn entries(map: &serde_json::Map<String, Value>) -> Result<Vec<Entry>, ParseError> {

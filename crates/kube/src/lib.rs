@@ -8,18 +8,21 @@
 //! accounts read from files. [`podauth`]: the credentials the kubelet offers for a pod.
 //! [`kubelet`]: the pull itself, through a runtime's CRI image service ([`cri`]) or into an
 //! OCI layout with Berth's client. [`provider`]: the kubelet credential-provider plugin's
-//! request and response.
+//! request and response. [`doctor`]: why a pull would fail, asking the registry
+//! ([`probe`]) with each credential.
 //!
 //! Dependency rule: depends on `berth-core` and `berth-client` only; never on the server side.
 #![deny(missing_docs)]
 
 pub mod cri;
 pub mod dockercfg;
+pub mod doctor;
 pub mod glob;
 pub mod gostr;
 pub mod keyring;
 pub mod kubelet;
 pub mod objects;
 pub mod podauth;
+pub mod probe;
 pub mod provider;
 pub mod secret;

@@ -76,7 +76,10 @@ pub fn for_workload(w: &Workload, objects: &Objects) -> PodCredentials {
         let entries = match parse(bytes) {
             Ok(e) => e,
             Err(e) => {
-                out.error = Some(format!("secret {id}, key {key}: {e}; the kubelet fails every pull of this pod"));
+                out.error = Some(format!(
+                    "{}, field data[{key}]: {e}; the kubelet fails every pull of this pod",
+                    secret.origin
+                ));
                 return out;
             }
         };
@@ -84,6 +87,18 @@ pub fn for_workload(w: &Workload, objects: &Objects) -> PodCredentials {
             if e.identity_token_only {
                 out.warnings.push(format!(
                     "secret {id}, server {:?}: only an identitytoken, which the kubelet ignores (it sends the username with an empty password); put the username and password in the secret",
+                    e.server
+                ));
+            }
+            if e.unpadded_auth {
+                out.warnings.push(format!(
+                    "secret {id}, server {:?}: auth is base64 without its = padding; this kubelet reads it, older kubelets fail with \"illegal base64 data\"",
+                    e.server
+                ));
+            }
+            if let Some((scheme, _)) = e.server.split_once("://").filter(|(s, _)| *s != "https" && *s != "http") {
+                out.warnings.push(format!(
+                    "secret {id}, server {:?} has the scheme {scheme}://, which the kubelet does not strip (only http:// and https://); write the bare registry host",
                     e.server
                 ));
             }

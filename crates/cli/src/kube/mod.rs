@@ -1,5 +1,6 @@
 //! `berth kube …`: the Kubernetes side (berth-kube) on the command line.
 
+mod doctor;
 mod provider;
 mod pull;
 
@@ -17,6 +18,11 @@ pub enum KubeCommand {
     /// pull secrets (the pod's, else its ServiceAccount's), keyring matching, each matching
     /// credential in turn; into a CRI runtime or an OCI layout.
     Pull(pull::PullArgs),
+    /// Explain, for every container, why its pull would fail or succeed: secrets missing, in
+    /// another namespace, of the wrong type or malformed; servers that do not match the image
+    /// host (and why); wrong or expired credentials; no pull permission; missing tags;
+    /// unreachable or untrusted registries.
+    Doctor(doctor::DoctorArgs),
     /// A kubelet credential-provider exec plugin (credentialprovider.kubelet.k8s.io/v1): reads
     /// a CredentialProviderRequest on stdin, writes the response on stdout.
     CredentialProvider(provider::ProviderArgs),
@@ -59,6 +65,7 @@ pub struct DockerRegistryArgs {
 pub fn run(cmd: KubeCommand) -> Result<()> {
     match cmd {
         KubeCommand::Pull(args) => pull::run(args),
+        KubeCommand::Doctor(args) => doctor::run(args),
         KubeCommand::CredentialProvider(args) => provider::run(args),
         KubeCommand::Secret(SecretCommand::DockerRegistry(a)) => {
             let secret = DockerRegistrySecret {
