@@ -245,3 +245,64 @@ async fn the_credential_provider_answers_and_containerd_pulls_with_it() {
     let bad = provider(&args, "{not json");
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("not JSON"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_gives_a_namespace_pulls_without_touching_its_pods() {
+    let s = server(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let arch = berth_client::copy::host_platform().rsplit('/').next().unwrap().to_owned();
+    let img = Image::tarball(54, &[("srv/connected", 3000)], &arch);
+    write_layout(&dir.join("src"), &img.blobs(), &img.manifest, "v1");
+    let image = format!("{}/team/web:v1", s.addr);
+    let from = format!("oci:{}:v1", dir.join("src").display());
+    tokio::task::block_in_place(|| ok(&berth_copy(&s, &[&from, &image])));
+    let home = dir.join("home");
+    ok(&login_home(&s, &home, &s.owner.0, &s.owner.1));
+    let connect = |name: &str| {
+        berth_home(
+            &home,
+            &["kube", "connect", "--namespace", "team-a", "--name", name, "--scopes", "repositories/team/*"],
+            None,
+        )
+    };
+    let stream = ok(&tokio::task::block_in_place(|| connect("team-a-pull")));
+    assert!(stream.contains("kind: Secret") && stream.contains("kind: ServiceAccount"), "{stream}");
+    assert!(stream.contains("namespace: team-a") && stream.contains("- name: berth-pull"), "{stream}");
+    let objects = dir.join("connect.yaml");
+    std::fs::write(&objects, &stream).unwrap();
+    // A pod that names no pull secret: the ServiceAccount's applies.
+    let pod = dir.join("pod.yaml");
+    std::fs::write(
+        &pod,
+        format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: web, namespace: team-a}}\nspec:\n  containers: [{{name: web, image: \"{image}\"}}]\n"),
+    )
+    .unwrap();
+    let containerd = Containerd::start();
+    containerd.allow_http(&s.addr);
+    let pull = |objects: &Path| {
+        let objects = objects.to_str().unwrap();
+        kube(&[
+            "pull",
+            pod.to_str().unwrap(),
+            "--secrets",
+            objects,
+            "--service-account",
+            objects,
+            "--runtime-endpoint",
+            &containerd.endpoint(),
+        ])
+    };
+    let first = ok(&tokio::task::block_in_place(|| pull(&objects)));
+    assert!(first.contains("1 pulled"), "{first}");
+
+    // Connecting again re-keys the principal: the old stream stops working, the new one works.
+    let again = ok(&tokio::task::block_in_place(|| connect("team-a-pull")));
+    let renewed = dir.join("renewed.yaml");
+    std::fs::write(&renewed, &again).unwrap();
+    let always = std::fs::read_to_string(&pod).unwrap().replace("image: ", "imagePullPolicy: Always, image: ");
+    std::fs::write(&pod, always).unwrap();
+    let old = tokio::task::block_in_place(|| pull(&objects));
+    assert!(!old.status.success() && String::from_utf8_lossy(&old.stdout).contains("401"));
+    assert!(ok(&tokio::task::block_in_place(|| pull(&renewed))).contains("1 pulled"));
+}

@@ -1,5 +1,6 @@
 //! `berth kube …`: the Kubernetes side (berth-kube) on the command line.
 
+mod connect;
 mod doctor;
 mod provider;
 mod pull;
@@ -18,6 +19,9 @@ pub enum KubeCommand {
     /// pull secrets (the pod's, else its ServiceAccount's), keyring matching, each matching
     /// credential in turn; into a CRI runtime or an OCI layout.
     Pull(pull::PullArgs),
+    /// Create a pull principal (or give it a new credential) and print, for `kubectl apply -f -`,
+    /// its pull secret and the ServiceAccount that carries it, so pods need no change.
+    Connect(connect::ConnectArgs),
     /// Explain, for every container, why its pull would fail or succeed: secrets missing, in
     /// another namespace, of the wrong type or malformed; servers that do not match the image
     /// host (and why); wrong or expired credentials; no pull permission; missing tags;
@@ -65,6 +69,7 @@ pub struct DockerRegistryArgs {
 pub fn run(cmd: KubeCommand) -> Result<()> {
     match cmd {
         KubeCommand::Pull(args) => pull::run(args),
+        KubeCommand::Connect(args) => connect::run(args),
         KubeCommand::Doctor(args) => doctor::run(args),
         KubeCommand::CredentialProvider(args) => provider::run(args),
         KubeCommand::Secret(SecretCommand::DockerRegistry(a)) => {
