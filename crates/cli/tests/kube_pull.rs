@@ -306,3 +306,37 @@ async fn connect_gives_a_namespace_pulls_without_touching_its_pods() {
     assert!(!old.status.success() && String::from_utf8_lossy(&old.stdout).contains("401"));
     assert!(ok(&tokio::task::block_in_place(|| pull(&renewed))).contains("1 pulled"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_takes_the_platform_from_an_index() {
+    use berth_testkit::image::index;
+    let s = server(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (amd, arm) = (Image::tarball(55, &[("a", 100)], "amd64"), Image::tarball(56, &[("b", 200)], "arm64"));
+    let idx = index(berth_core::Algorithm::Sha256, &[(&amd, "amd64"), (&arm, "arm64")]);
+    let mut blobs = amd.blobs();
+    blobs.extend(arm.blobs());
+    blobs.extend([&amd.manifest, &arm.manifest]);
+    write_layout(&dir.join("src"), &blobs, &idx, "v1");
+    let image = format!("{}/team/multi:v1", s.addr);
+    let from = format!("oci:{}:v1", dir.join("src").display());
+    tokio::task::block_in_place(|| ok(&berth_copy(&s, &["--all", &from, &image])));
+    let good = secret(dir, "secret.yaml", &s.addr, &s.owner.0, &s.owner.1);
+    let pod = dir.join("pod.yaml");
+    std::fs::write(&pod, seed_pod(&image, "IfNotPresent")).unwrap();
+    let store = dir.join("store");
+    let args = [
+        "pull",
+        pod.to_str().unwrap(),
+        "--secrets",
+        &good,
+        "--store",
+        store.to_str().unwrap(),
+        "--platform",
+        "linux/arm64",
+        "-q",
+    ];
+    let out = ok(&tokio::task::block_in_place(|| kube(&args)));
+    assert!(out.contains(&arm.manifest.digest.to_string()), "the arm64 image: {out}");
+}

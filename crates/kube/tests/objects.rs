@@ -168,3 +168,15 @@ fn one_unreadable_secret_fails_the_pod() {
     let c = for_workload(&o.workloads[0], &o);
     assert!(c.error.as_deref().is_some_and(|e| e.contains("base64(username:password)")), "{:?}", c.error);
 }
+
+#[test]
+fn the_legacy_dockercfg_type_is_read() {
+    let cfg = r#"{"myregistry.azurecr.io":{"username":"legacy-user","password":"pw","email":"e@x"}}"#;
+    let text = format!(
+        "{SEED_POD}\n---\napiVersion: v1\nkind: Secret\nmetadata: {{name: acr-secret}}\ntype: kubernetes.io/dockercfg\nstringData: {{.dockercfg: '{cfg}'}}\n"
+    );
+    let o = read(&text).unwrap();
+    let c = for_workload(&o.workloads[0], &o);
+    let found = c.keyring.lookup("myregistry.azurecr.io/my-awesome-app");
+    assert_eq!(found.iter().map(|k| k.username.as_str()).collect::<Vec<_>>(), ["legacy-user"]);
+}
