@@ -340,3 +340,76 @@ async fn the_store_takes_the_platform_from_an_index() {
     let out = ok(&tokio::task::block_in_place(|| kube(&args)));
     assert!(out.contains(&arm.manifest.digest.to_string()), "the arm64 image: {out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_matching_credential_is_tried_in_turn() {
+    let s = server(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let img = Image::tarball(57, &[("x", 100)], "amd64");
+    write_layout(&dir.join("src"), &img.blobs(), &img.manifest, "v1");
+    let image = format!("{}/team/turns:v1", s.addr);
+    let from = format!("oci:{}:v1", dir.join("src").display());
+    tokio::task::block_in_place(|| ok(&berth_copy(&s, &[&from, &image])));
+    // The wrong password sits under the more specific key, so the kubelet tries it first.
+    let wrong = ok(&kube(&[
+        "secret",
+        "docker-registry",
+        "first",
+        "--docker-server",
+        &format!("{}/team", s.addr),
+        "--docker-username",
+        &s.owner.0,
+        "--docker-password",
+        "berth_wrong",
+    ]));
+    let right = ok(&kube(&[
+        "secret",
+        "docker-registry",
+        "second",
+        "--docker-server",
+        &s.addr,
+        "--docker-username",
+        &s.owner.0,
+        "--docker-password",
+        &s.owner.1,
+    ]));
+    let secrets = dir.join("secrets.yaml");
+    std::fs::write(&secrets, format!("{wrong}\n---\n{right}\n")).unwrap();
+    let pod = dir.join("pod.yaml");
+    std::fs::write(&pod, seed_pod(&image, "Always").replace("- name: acr-secret", "- name: second\n    - name: first"))
+        .unwrap();
+    let store = dir.join("store");
+    let args = [
+        "pull",
+        pod.to_str().unwrap(),
+        "--secrets",
+        secrets.to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+        "--platform",
+        "linux/amd64",
+        "-q",
+    ];
+    let out = ok(&tokio::task::block_in_place(|| kube(&args)));
+    assert!(out.contains("1 pulled"), "the second credential pulls after the first is refused: {out}");
+    // Both wrong: the summary lists the attempts in the kubelet's order, most specific key first.
+    let also_wrong = right.replace(
+        &base64_of_config(&s.addr, &s.owner.0, &s.owner.1),
+        &base64_of_config(&s.addr, &s.owner.0, "berth_bad"),
+    );
+    std::fs::write(&secrets, format!("{wrong}\n---\n{also_wrong}\n")).unwrap();
+    let failed = tokio::task::block_in_place(|| kube(&args));
+    let text = String::from_utf8_lossy(&failed.stdout);
+    let (first, second) = (text.find("secret default/first").unwrap(), text.find("secret default/second").unwrap());
+    assert!(!failed.status.success() && first < second, "{text}");
+}
+
+/// The `.dockerconfigjson` value kubectl would make for these flags.
+fn base64_of_config(server: &str, user: &str, password: &str) -> String {
+    use base64::Engine;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let config =
+        format!(r#"{{"auths":{{"{server}":{{"username":"{user}","password":"{password}","auth":"{auth}"}}}}}}"#);
+    base64::engine::general_purpose::STANDARD.encode(config)
+}
