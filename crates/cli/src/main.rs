@@ -175,7 +175,8 @@ fn main() -> ExitCode {
 }
 
 fn config_check(args: &ConfigArgs) -> Result<ExitCode> {
-    let config = args.load()?;
+    let mut config = args.load()?;
+    config.database.url = config.database.redacted_url();
     println!("{}", serde_json::to_string_pretty(&config)?);
     eprintln!("berth: the configuration is valid");
     Ok(ExitCode::SUCCESS)

@@ -3,7 +3,7 @@
 use crate::ConfigArgs;
 use anyhow::{Context, Result};
 use berth_core::{BlobStore, IdentityStore, MetadataStore};
-use berth_meta::SqliteMeta;
+use berth_meta::{PgMeta, SqliteMeta};
 use berth_registry::auth::{AuthService, NewSecret};
 use berth_registry::{Limits, RegistryService};
 use berth_server::auth::Challenge;
@@ -19,7 +19,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The embedded stores: blobs on the filesystem; metadata and identities in one SQLite file.
+/// The stores: blobs on the filesystem; metadata and identities in one database (SQLite in
+/// the data directory by default, or `database.url`).
 struct Stores {
     blobs: Arc<dyn BlobStore>,
     meta: Arc<dyn MetadataStore>,
@@ -30,12 +31,29 @@ async fn open_stores(config: &Config) -> Result<Stores> {
     let dir = &config.server.data_dir;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create the data directory {}", dir.display()))?;
     let blobs = FsBlobStore::open(dir).with_context(|| format!("cannot open blob storage in {}", dir.display()))?;
-    let meta = Arc::new(
-        SqliteMeta::open(&dir.join("meta.db"))
-            .await
-            .with_context(|| format!("cannot open the metadata database in {}", dir.display()))?,
-    );
-    Ok(Stores { blobs: Arc::new(blobs), meta: meta.clone(), identities: meta })
+    let url = &config.database.url;
+    let shown = config.database.redacted_url();
+    let (meta, identities): (Arc<dyn MetadataStore>, Arc<dyn IdentityStore>) =
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pg = Arc::new(
+                PgMeta::connect(url, config.database.max_connections)
+                    .await
+                    .with_context(|| format!("cannot open the metadata database {shown}"))?,
+            );
+            (pg.clone(), pg)
+        } else {
+            let path = match url.strip_prefix("sqlite://") {
+                Some(p) => std::path::PathBuf::from(p),
+                None => dir.join("meta.db"),
+            };
+            let sqlite = Arc::new(
+                SqliteMeta::open(&path)
+                    .await
+                    .with_context(|| format!("cannot open the metadata database {}", path.display()))?,
+            );
+            (sqlite.clone(), sqlite)
+        };
+    Ok(Stores { blobs: Arc::new(blobs), meta, identities })
 }
 
 /// Name of the Owner created on the first start of an empty registry.

@@ -6,9 +6,13 @@
 
 mod cache;
 mod migrations;
+mod pg_identity;
+mod pg_tokens;
+pub mod postgres;
 pub mod sqlite;
 mod sqlite_identity;
 mod sqlite_tokens;
 pub mod testsuite;
 
+pub use postgres::PgMeta;
 pub use sqlite::SqliteMeta;

@@ -1,5 +1,6 @@
-//! Schema migrations per backend, applied in order; `PRAGMA user_version` records how many
-//! ran. Never edit a shipped migration: append a new one.
+//! Schema migrations per backend, applied in order; SQLite records how many ran in
+//! `PRAGMA user_version`, PostgreSQL in the table `berth_schema`. Never edit a shipped
+//! migration: append a new one (to both lists, keeping them in step).
 
 /// SQLite migrations.
 pub const SQLITE: &[&str] = &[
@@ -111,5 +112,119 @@ CREATE TABLE token_passwords (
     expiry      INTEGER,
     PRIMARY KEY (token, slot)
 ) WITHOUT ROWID;
+"#,
+];
+
+/// PostgreSQL migrations: the SQLite schema in PostgreSQL types. Names and digests collate
+/// as bytes (`"C"`), so listings page in the order the distribution spec asks for.
+pub const POSTGRES: &[&str] = &[
+    r#"
+CREATE TABLE repositories (
+    id         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name       TEXT COLLATE "C" NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE blobs (
+    digest     TEXT COLLATE "C" PRIMARY KEY,
+    size       BIGINT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE repo_blobs (
+    repo_id BIGINT NOT NULL REFERENCES repositories(id),
+    digest  TEXT COLLATE "C" NOT NULL REFERENCES blobs(digest),
+    PRIMARY KEY (repo_id, digest)
+);
+CREATE TABLE manifests (
+    repo_id       BIGINT NOT NULL REFERENCES repositories(id),
+    digest        TEXT COLLATE "C" NOT NULL,
+    media_type    TEXT NOT NULL,
+    content       BYTEA NOT NULL,
+    artifact_type TEXT,
+    subject       TEXT COLLATE "C",
+    annotations   TEXT,
+    created_at    BIGINT NOT NULL,
+    PRIMARY KEY (repo_id, digest)
+);
+CREATE INDEX manifests_by_subject ON manifests(repo_id, subject) WHERE subject IS NOT NULL;
+CREATE TABLE manifest_refs (
+    repo_id         BIGINT NOT NULL,
+    manifest_digest TEXT COLLATE "C" NOT NULL,
+    ref_digest      TEXT COLLATE "C" NOT NULL,
+    is_manifest     BIGINT NOT NULL,
+    PRIMARY KEY (repo_id, manifest_digest, ref_digest, is_manifest)
+);
+CREATE TABLE tags (
+    repo_id    BIGINT NOT NULL REFERENCES repositories(id),
+    name       TEXT COLLATE "C" NOT NULL,
+    digest     TEXT COLLATE "C" NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (repo_id, name)
+);
+CREATE INDEX tags_by_digest ON tags(repo_id, digest);
+CREATE TABLE uploads (
+    id         TEXT PRIMARY KEY,
+    repo       TEXT NOT NULL,
+    "offset"   BIGINT NOT NULL,
+    algorithm  TEXT NOT NULL,
+    hash_state BYTEA NOT NULL,
+    started_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+"#,
+    r#"
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value BYTEA NOT NULL
+);
+CREATE TABLE principals (
+    app_id       TEXT PRIMARY KEY,
+    display_name TEXT COLLATE "C" NOT NULL UNIQUE,
+    created_at   BIGINT NOT NULL
+);
+CREATE TABLE credentials (
+    key_id       TEXT PRIMARY KEY,
+    app_id       TEXT NOT NULL REFERENCES principals(app_id) ON DELETE CASCADE,
+    display_name TEXT,
+    start_at     BIGINT NOT NULL,
+    end_at       BIGINT NOT NULL,
+    secret_hash  BYTEA NOT NULL
+);
+CREATE INDEX credentials_by_principal ON credentials(app_id);
+CREATE TABLE role_assignments (
+    app_id TEXT COLLATE "C" NOT NULL REFERENCES principals(app_id) ON DELETE CASCADE,
+    role   TEXT COLLATE "C" NOT NULL,
+    scope  TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (app_id, role, scope)
+);
+CREATE TABLE audit_log (
+    id     BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at     BIGINT NOT NULL,
+    actor  TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    remote TEXT NOT NULL
+);
+"#,
+    r#"
+CREATE TABLE scope_maps (
+    name        TEXT COLLATE "C" PRIMARY KEY,
+    description TEXT,
+    rules       TEXT NOT NULL,
+    created_at  BIGINT NOT NULL
+);
+CREATE TABLE tokens (
+    name       TEXT COLLATE "C" PRIMARY KEY,
+    scope_map  TEXT NOT NULL,
+    enabled    BOOLEAN NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE token_passwords (
+    token       TEXT NOT NULL REFERENCES tokens(name) ON DELETE CASCADE,
+    slot        BIGINT NOT NULL,
+    secret_hash BYTEA NOT NULL,
+    created_at  BIGINT NOT NULL,
+    expiry      BIGINT,
+    PRIMARY KEY (token, slot)
+);
 "#,
 ];

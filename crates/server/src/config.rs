@@ -20,6 +20,42 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Authentication.
     pub auth: AuthConfig,
+    /// Where metadata and identities live.
+    pub database: DatabaseConfig,
+}
+
+/// `[database]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` or `postgres://USER:PASSWORD@HOST:PORT/DB`; empty means
+    /// `meta.db` in the data directory (the embedded default).
+    pub url: String,
+    /// Connections the PostgreSQL pool may hold open.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig { url: String::new(), max_connections: 16 }
+    }
+}
+
+impl DatabaseConfig {
+    /// The URL with any password replaced by `***`, for printing.
+    pub fn redacted_url(&self) -> String {
+        match self.url.split_once("://") {
+            Some((scheme, rest)) => match rest.split_once('@') {
+                Some((userinfo, host)) => {
+                    let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+                    let masked = if userinfo.contains(':') { format!("{user}:***") } else { user.to_owned() };
+                    format!("{scheme}://{masked}@{host}")
+                }
+                None => self.url.clone(),
+            },
+            None => self.url.clone(),
+        }
+    }
 }
 
 /// `[auth]`.
@@ -160,6 +196,17 @@ impl Config {
         if self.auth.access_token_ttl_secs < 60 {
             return fail("auth.access_token_ttl_secs must be at least 60 (clients treat shorter tokens as 60 s)");
         }
+        let url = &self.database.url;
+        if !(url.is_empty()
+            || url.starts_with("sqlite://")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return fail("database.url is sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DB");
+        }
+        if self.database.max_connections == 0 {
+            return fail("database.max_connections must be at least 1");
+        }
         if self.limits.max_connections == 0 {
             return fail("limits.max_connections must be at least 1");
         }
@@ -167,5 +214,22 @@ impl Config {
             return fail("limits.body_rate_window_secs and limits.header_timeout_secs must be at least 1");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_are_checked_and_printed_without_passwords() {
+        let mut c = Config::default();
+        c.database.url = "postgres://berth:s3cret@db:5432/berth".into();
+        assert!(c.validate().is_ok());
+        assert_eq!(c.database.redacted_url(), "postgres://berth:***@db:5432/berth");
+        c.database.url = "sqlite:///var/lib/berth/meta.db".into();
+        assert_eq!(c.database.redacted_url(), c.database.url);
+        c.database.url = "mysql://x@y/z".into();
+        assert!(c.validate().is_err());
     }
 }

@@ -3,11 +3,13 @@
 //! [`TestServer`] runs the real `berth serve` binary on an ephemeral port with its own data
 //! directory; [`image`] builds images with known digests and writes OCI layouts; [`oci`] is a
 //! thin raw-HTTP helper for pushing and pulling with exact control over headers;
-//! [`containerd::Containerd`] is a private containerd with its CRI plugin, as a node runs it.
+//! [`containerd::Containerd`] is a private containerd with its CRI plugin, as a node runs it;
+//! [`postgres::Postgres`] a throwaway PostgreSQL cluster.
 
 pub mod containerd;
 pub mod image;
 pub mod oci;
+pub mod postgres;
 mod server;
 
 pub use server::{TestServer, basic, http_client};

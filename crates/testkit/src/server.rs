@@ -20,6 +20,14 @@ pub struct TestServer {
     pub banner: Vec<String>,
     /// The bootstrap Owner's application ID and password (from `bootstrap-credentials.json`).
     pub owner: (String, String),
+    /// The server's own PostgreSQL cluster, when the suite runs on PostgreSQL.
+    postgres: Option<(crate::postgres::Postgres, String)>,
+}
+
+/// `BERTH_TEST_DATABASE=postgres` runs every test server on a PostgreSQL cluster of its own
+/// (the default is the embedded SQLite).
+fn on_postgres() -> bool {
+    std::env::var("BERTH_TEST_DATABASE").is_ok_and(|v| v == "postgres")
 }
 
 impl TestServer {
@@ -41,6 +49,11 @@ impl TestServer {
             base: String::new(),
             banner: Vec::new(),
             owner: (String::new(), String::new()),
+            postgres: on_postgres().then(|| {
+                let pg = crate::postgres::Postgres::start();
+                let url = pg.create_database("berth");
+                (pg, url)
+            }),
         };
         s.launch("127.0.0.1:0");
         s
@@ -68,6 +81,7 @@ impl TestServer {
             .arg(self.dir.path().join("data"))
             .args(&self.extra)
             .env("BERTH_LOG", &self.log_level)
+            .env("BERTH__DATABASE__URL", self.postgres.as_ref().map_or("", |(_, url)| url.as_str()))
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .spawn()
@@ -155,6 +169,7 @@ impl TestServer {
             .args(args)
             .arg("--data-dir")
             .arg(self.dir.path().join("data"))
+            .env("BERTH__DATABASE__URL", self.postgres.as_ref().map_or("", |(_, url)| url.as_str()))
             .output()
             .expect("run berth")
     }

@@ -1,0 +1,275 @@
+//! [`IdentityStore`] on PostgreSQL: principals, credentials (hashes only), role assignments,
+//! settings and the audit log, in the same database as the registry metadata.
+
+use crate::postgres::{PgMeta, db, now};
+use async_trait::async_trait;
+use berth_core::identities::{
+    AuditEvent, Credential, Flag, IdentityStore, Principal, RegistrySettings, RoleAssignment,
+};
+use berth_core::scopemap::TokenPassword;
+use berth_core::{MetaError, identity::Role};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+
+fn bad(what: &str) -> MetaError {
+    MetaError::Unavailable(format!("stored {what} is unreadable"))
+}
+
+fn principal(row: &PgRow) -> Result<Principal, MetaError> {
+    Ok(Principal {
+        app_id: row.try_get("app_id").map_err(db)?,
+        display_name: row.try_get("display_name").map_err(db)?,
+        created_at: row.try_get("created_at").map_err(db)?,
+    })
+}
+
+fn credential(row: &PgRow) -> Result<Credential, MetaError> {
+    let hash: Vec<u8> = row.try_get("secret_hash").map_err(db)?;
+    Ok(Credential {
+        key_id: row.try_get("key_id").map_err(db)?,
+        display_name: row.try_get("display_name").map_err(db)?,
+        start: row.try_get("start_at").map_err(db)?,
+        end: row.try_get("end_at").map_err(db)?,
+        secret_hash: hash.try_into().map_err(|_| bad("credential hash"))?,
+    })
+}
+
+fn assignment(row: &PgRow) -> Result<RoleAssignment, MetaError> {
+    let role: String = row.try_get("role").map_err(db)?;
+    let scope: String = row.try_get("scope").map_err(db)?;
+    Ok(RoleAssignment {
+        app_id: row.try_get("app_id").map_err(db)?,
+        role: role.parse::<Role>().map_err(|_| bad("role"))?,
+        scope: scope.parse().map_err(|_| bad("role scope"))?,
+    })
+}
+
+impl PgMeta {
+    async fn setting(&self, key: &str) -> Result<Option<Vec<u8>>, MetaError> {
+        sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)
+    }
+
+    /// Stores `value` under `key`, replacing any value.
+    async fn put_setting(&self, key: &str, value: &[u8]) -> Result<(), MetaError> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    /// Stores `value` under `key` unless a value exists; returns the stored value.
+    async fn setting_or_insert(&self, key: &str, value: &[u8]) -> Result<Vec<u8>, MetaError> {
+        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        self.setting(key).await?.ok_or_else(|| bad("setting"))
+    }
+}
+
+async fn insert_credential(conn: &mut sqlx::PgConnection, app_id: &str, c: &Credential) -> Result<(), MetaError> {
+    sqlx::query(
+        "INSERT INTO credentials (key_id, app_id, display_name, start_at, end_at, secret_hash) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&c.key_id)
+    .bind(app_id)
+    .bind(&c.display_name)
+    .bind(c.start)
+    .bind(c.end)
+    .bind(c.secret_hash.as_slice())
+    .execute(conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+#[async_trait]
+impl IdentityStore for PgMeta {
+    async fn settings(&self) -> Result<RegistrySettings, MetaError> {
+        let tenant = self.setting_or_insert("tenant", uuid_v4().as_bytes()).await?;
+        let anonymous = self.setting(Flag::AnonymousPull.key()).await?;
+        let admin = self.setting(Flag::AdminEnabled.key()).await?;
+        Ok(RegistrySettings {
+            tenant: String::from_utf8(tenant).map_err(|_| bad("tenant"))?,
+            anonymous_pull: anonymous.as_deref() == Some(b"true"),
+            admin_enabled: admin.as_deref() == Some(b"true"),
+        })
+    }
+
+    async fn set_flag(&self, flag: Flag, on: bool) -> Result<(), MetaError> {
+        self.put_setting(flag.key(), if on { b"true" } else { b"false" }).await
+    }
+
+    async fn admin_passwords(&self) -> Result<Vec<TokenPassword>, MetaError> {
+        let mut out = Vec::new();
+        for slot in [1u8, 2] {
+            if let Some(v) = self.setting(&format!("admin_password{slot}")).await? {
+                let (hash, created) = v.split_at_checked(32).ok_or_else(|| bad("admin password"))?;
+                out.push(TokenPassword {
+                    slot,
+                    secret_hash: hash.try_into().map_err(|_| bad("admin password"))?,
+                    created: i64::from_le_bytes(created.try_into().map_err(|_| bad("admin password"))?),
+                    expiry: None,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn set_admin_password(&self, p: &TokenPassword) -> Result<(), MetaError> {
+        let mut value = p.secret_hash.to_vec();
+        value.extend_from_slice(&p.created.to_le_bytes());
+        self.put_setting(&format!("admin_password{}", p.slot), &value).await
+    }
+
+    async fn signing_key(&self, candidate: &[u8]) -> Result<Vec<u8>, MetaError> {
+        self.setting_or_insert("signing_key", candidate).await
+    }
+
+    async fn create_principal(&self, p: &Principal, c: &Credential) -> Result<(), MetaError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let inserted = sqlx::query(
+            "INSERT INTO principals (app_id, display_name, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(&p.app_id)
+        .bind(&p.display_name)
+        .bind(p.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?
+        .rows_affected();
+        if inserted == 0 {
+            return Err(MetaError::Conflict);
+        }
+        insert_credential(&mut tx, &p.app_id, c).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn principal(&self, key: &str) -> Result<Option<Principal>, MetaError> {
+        let row = sqlx::query(
+            "SELECT * FROM principals WHERE app_id = $1 OR display_name = $1 ORDER BY (app_id = $1) DESC LIMIT 1",
+        )
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        row.as_ref().map(principal).transpose()
+    }
+
+    async fn principals(&self) -> Result<Vec<Principal>, MetaError> {
+        let rows =
+            sqlx::query("SELECT * FROM principals ORDER BY display_name").fetch_all(&self.pool).await.map_err(db)?;
+        rows.iter().map(principal).collect()
+    }
+
+    async fn delete_principal(&self, app_id: &str) -> Result<bool, MetaError> {
+        let r = sqlx::query("DELETE FROM principals WHERE app_id = $1")
+            .bind(app_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn credentials(&self, app_id: &str) -> Result<Vec<Credential>, MetaError> {
+        let rows = sqlx::query("SELECT * FROM credentials WHERE app_id = $1 ORDER BY start_at, key_id")
+            .bind(app_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter().map(credential).collect()
+    }
+
+    async fn add_credential(&self, app_id: &str, c: &Credential, replace: bool) -> Result<(), MetaError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        if replace {
+            sqlx::query("DELETE FROM credentials WHERE app_id = $1")
+                .bind(app_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        insert_credential(&mut tx, app_id, c).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn role_assignments(&self, app_id: Option<&str>) -> Result<Vec<RoleAssignment>, MetaError> {
+        let rows = sqlx::query(
+            "SELECT * FROM role_assignments WHERE $1::TEXT IS NULL OR app_id = $1 ORDER BY app_id, role, scope",
+        )
+        .bind(app_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(assignment).collect()
+    }
+
+    async fn assign_role(&self, a: &RoleAssignment) -> Result<(), MetaError> {
+        sqlx::query("INSERT INTO role_assignments (app_id, role, scope) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(&a.app_id)
+            .bind(a.role.as_str())
+            .bind(a.scope.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn unassign_role(&self, a: &RoleAssignment) -> Result<bool, MetaError> {
+        let r = sqlx::query("DELETE FROM role_assignments WHERE app_id = $1 AND role = $2 AND scope = $3")
+            .bind(&a.app_id)
+            .bind(a.role.as_str())
+            .bind(a.scope.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn audit(&self, e: &AuditEvent) -> Result<(), MetaError> {
+        sqlx::query("INSERT INTO audit_log (at, actor, action, target, remote) VALUES ($1, $2, $3, $4, $5)")
+            .bind(if e.at == 0 { now() } else { e.at })
+            .bind(&e.actor)
+            .bind(&e.action)
+            .bind(&e.target)
+            .bind(&e.remote)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEvent>, MetaError> {
+        let rows = sqlx::query("SELECT * FROM audit_log ORDER BY id DESC LIMIT $1")
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEvent {
+                    at: r.try_get("at").map_err(db)?,
+                    actor: r.try_get("actor").map_err(db)?,
+                    action: r.try_get("action").map_err(db)?,
+                    target: r.try_get("target").map_err(db)?,
+                    remote: r.try_get("remote").map_err(db)?,
+                })
+            })
+            .collect()
+    }
+}
+
+fn uuid_v4() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

@@ -1,0 +1,199 @@
+//! [`TokenStore`] on PostgreSQL: scope maps and repository tokens with their password hashes.
+
+use crate::postgres::{PgMeta, db, now};
+use async_trait::async_trait;
+use berth_core::MetaError;
+use berth_core::identities::TokenStore;
+use berth_core::scopemap::{ScopeMap, ScopeRule, Token, TokenPassword, system_scope_maps};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+
+fn bad(what: &str) -> MetaError {
+    MetaError::Unavailable(format!("stored {what} is unreadable"))
+}
+
+fn scope_map(row: &PgRow) -> Result<ScopeMap, MetaError> {
+    let rules: String = row.try_get("rules").map_err(db)?;
+    Ok(ScopeMap {
+        name: row.try_get("name").map_err(db)?,
+        description: row.try_get("description").map_err(db)?,
+        rules: rules
+            .lines()
+            .map(|l| l.parse::<ScopeRule>().map_err(|_| bad("scope-map rule")))
+            .collect::<Result<_, _>>()?,
+        system: false,
+    })
+}
+
+fn password(row: &PgRow) -> Result<TokenPassword, MetaError> {
+    let hash: Vec<u8> = row.try_get("secret_hash").map_err(db)?;
+    Ok(TokenPassword {
+        slot: row.try_get::<i64, _>("slot").map_err(db)? as u8,
+        secret_hash: hash.try_into().map_err(|_| bad("token password hash"))?,
+        created: row.try_get("created_at").map_err(db)?,
+        expiry: row.try_get("expiry").map_err(db)?,
+    })
+}
+
+#[async_trait]
+impl TokenStore for PgMeta {
+    async fn put_scope_map(&self, m: &ScopeMap) -> Result<(), MetaError> {
+        let rules: Vec<String> = m.rules.iter().map(ScopeRule::to_string).collect();
+        sqlx::query(
+            "INSERT INTO scope_maps (name, description, rules, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT(name) DO UPDATE SET description = excluded.description, rules = excluded.rules",
+        )
+        .bind(&m.name)
+        .bind(&m.description)
+        .bind(rules.join("\n"))
+        .bind(now())
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn scope_map(&self, name: &str) -> Result<Option<ScopeMap>, MetaError> {
+        if let Some(m) = system_scope_maps().into_iter().find(|m| m.name == name) {
+            return Ok(Some(m));
+        }
+        let row = sqlx::query("SELECT * FROM scope_maps WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(scope_map).transpose()
+    }
+
+    async fn scope_maps(&self) -> Result<Vec<ScopeMap>, MetaError> {
+        let rows = sqlx::query("SELECT * FROM scope_maps ORDER BY name").fetch_all(&self.pool).await.map_err(db)?;
+        let mut all = system_scope_maps();
+        for r in &rows {
+            all.push(scope_map(r)?);
+        }
+        Ok(all)
+    }
+
+    async fn delete_scope_map(&self, name: &str) -> Result<bool, MetaError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let used: Option<String> = sqlx::query_scalar("SELECT name FROM tokens WHERE scope_map = $1 LIMIT 1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        if used.is_some() {
+            return Err(MetaError::Conflict);
+        }
+        let r = sqlx::query("DELETE FROM scope_maps WHERE name = $1").bind(name).execute(&mut *tx).await.map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn create_token(&self, t: &Token) -> Result<(), MetaError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let inserted = sqlx::query(
+            "INSERT INTO tokens (name, scope_map, enabled, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(&t.name)
+        .bind(&t.scope_map)
+        .bind(t.enabled)
+        .bind(t.created)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?
+        .rows_affected();
+        if inserted == 0 {
+            return Err(MetaError::Conflict);
+        }
+        for p in &t.passwords {
+            insert_password(&mut tx, &t.name, p).await?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn token(&self, name: &str) -> Result<Option<Token>, MetaError> {
+        // Through the writer: a disable or a new password must count from the next request on.
+        let Some(row) = sqlx::query("SELECT * FROM tokens WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?
+        else {
+            return Ok(None);
+        };
+        let passwords = sqlx::query("SELECT * FROM token_passwords WHERE token = $1 ORDER BY slot")
+            .bind(name)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(Some(Token {
+            name: row.try_get("name").map_err(db)?,
+            scope_map: row.try_get("scope_map").map_err(db)?,
+            enabled: row.try_get("enabled").map_err(db)?,
+            created: row.try_get("created_at").map_err(db)?,
+            passwords: passwords.iter().map(password).collect::<Result<_, _>>()?,
+        }))
+    }
+
+    async fn tokens(&self) -> Result<Vec<Token>, MetaError> {
+        let names: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM tokens ORDER BY name").fetch_all(&self.pool).await.map_err(db)?;
+        let mut out = Vec::new();
+        for n in names {
+            if let Some(t) = self.token(&n).await? {
+                out.push(t);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn update_token(
+        &self,
+        name: &str,
+        enabled: Option<bool>,
+        scope_map: Option<&str>,
+    ) -> Result<bool, MetaError> {
+        let r = sqlx::query(
+            "UPDATE tokens SET enabled = COALESCE($1, enabled), scope_map = COALESCE($2, scope_map) WHERE name = $3",
+        )
+        .bind(enabled)
+        .bind(scope_map)
+        .bind(name)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn delete_token(&self, name: &str) -> Result<bool, MetaError> {
+        let r = sqlx::query("DELETE FROM tokens WHERE name = $1").bind(name).execute(&self.pool).await.map_err(db)?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn set_token_password(&self, name: &str, p: &TokenPassword) -> Result<(), MetaError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        sqlx::query("DELETE FROM token_passwords WHERE token = $1 AND slot = $2")
+            .bind(name)
+            .bind(i64::from(p.slot))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        insert_password(&mut tx, name, p).await?;
+        tx.commit().await.map_err(db)
+    }
+}
+
+async fn insert_password(conn: &mut sqlx::PgConnection, token: &str, p: &TokenPassword) -> Result<(), MetaError> {
+    sqlx::query(
+        "INSERT INTO token_passwords (token, slot, secret_hash, created_at, expiry) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(token)
+    .bind(i64::from(p.slot))
+    .bind(p.secret_hash.as_slice())
+    .bind(p.created)
+    .bind(p.expiry)
+    .execute(conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}

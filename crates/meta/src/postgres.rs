@@ -1,0 +1,469 @@
+//! The PostgreSQL metadata store, for any number of replicas sharing one database.
+//!
+//! Every answer comes from the database (no cache in the process), so a write through one
+//! replica is seen at once by every other. Migrations run under an advisory lock, so replicas
+//! starting together apply each one once.
+
+use crate::migrations;
+use async_trait::async_trait;
+use berth_core::{
+    Algorithm, Digest, ManifestRecord, ManifestRefs, MetaError, MetadataStore, Page, Referrer, RepoName, Tag, UploadId,
+    UploadSession,
+};
+use bytes::Bytes;
+use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::{PgPool, Row};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Metadata in a PostgreSQL database, through a bounded pool.
+pub struct PgMeta {
+    pub(crate) pool: PgPool,
+}
+
+/// Any number fits in the advisory-lock key space; this one says "berth migrations".
+const MIGRATION_LOCK: i64 = 0x6265_7274_685f_6d69;
+
+pub(crate) fn db(e: sqlx::Error) -> MetaError {
+    MetaError::Unavailable(e.to_string())
+}
+
+pub(crate) fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+fn digest(row: &PgRow, col: &str) -> Result<Digest, MetaError> {
+    let s: String = row.try_get(col).map_err(db)?;
+    Digest::parse(&s).map_err(|e| MetaError::Unavailable(format!("stored digest {s:?}: {e}")))
+}
+
+fn opt_digest(row: &PgRow, col: &str) -> Result<Option<Digest>, MetaError> {
+    let s: Option<String> = row.try_get(col).map_err(db)?;
+    s.map(|s| Digest::parse(&s).map_err(|e| MetaError::Unavailable(format!("stored digest {s:?}: {e}")))).transpose()
+}
+
+macro_rules! manifest_columns {
+    () => {
+        "m.digest, m.media_type, m.content, m.artifact_type, m.subject, m.annotations"
+    };
+}
+
+const MANIFEST_BY_TAG: &str = concat!(
+    "SELECT ",
+    manifest_columns!(),
+    " FROM tags t JOIN repositories r ON r.id = t.repo_id
+      JOIN manifests m ON m.repo_id = t.repo_id AND m.digest = t.digest
+      WHERE r.name = $1 AND t.name = $2"
+);
+
+const MANIFEST_BY_DIGEST: &str = concat!(
+    "SELECT ",
+    manifest_columns!(),
+    " FROM manifests m JOIN repositories r ON r.id = m.repo_id WHERE r.name = $1 AND m.digest = $2"
+);
+
+fn manifest(row: &PgRow) -> Result<ManifestRecord, MetaError> {
+    Ok(ManifestRecord {
+        digest: digest(row, "digest")?,
+        media_type: row.try_get("media_type").map_err(db)?,
+        bytes: Bytes::from(row.try_get::<Vec<u8>, _>("content").map_err(db)?),
+        artifact_type: row.try_get("artifact_type").map_err(db)?,
+        subject: opt_digest(row, "subject")?,
+        annotations: row.try_get("annotations").map_err(db)?,
+    })
+}
+
+fn limit(page: &Page) -> Option<i64> {
+    page.n.map(i64::from)
+}
+
+impl PgMeta {
+    /// Connects to `url` (`postgres://USER:PASSWORD@HOST:PORT/DB`) with at most `max_connections`
+    /// connections, and migrates the schema.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, MetaError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await
+            .map_err(db)?;
+        Self::migrate(&pool).await?;
+        Ok(PgMeta { pool })
+    }
+
+    async fn migrate(pool: &PgPool) -> Result<(), MetaError> {
+        let mut tx = pool.begin().await.map_err(db)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(MIGRATION_LOCK).execute(&mut *tx).await.map_err(db)?;
+        sqlx::raw_sql("CREATE TABLE IF NOT EXISTS berth_schema (version BIGINT NOT NULL)")
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT max(version) FROM berth_schema").fetch_one(&mut *tx).await.map_err(db)?;
+        let applied = applied.unwrap_or(0);
+        for (i, sql) in migrations::POSTGRES.iter().enumerate().skip(applied as usize) {
+            sqlx::raw_sql(*sql).execute(&mut *tx).await.map_err(db)?;
+            sqlx::query("INSERT INTO berth_schema (version) VALUES ($1)")
+                .bind(i as i64 + 1)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            tracing::info!(migration = i + 1, "applied PostgreSQL migration");
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn manifest_by(
+        &self,
+        repo: &RepoName,
+        key: &str,
+        sql: &'static str,
+    ) -> Result<Option<ManifestRecord>, MetaError> {
+        let row = sqlx::query(sql).bind(repo.as_str()).bind(key).fetch_optional(&self.pool).await.map_err(db)?;
+        row.as_ref().map(manifest).transpose()
+    }
+
+    async fn repo_id(&self, repo: &RepoName) -> Result<Option<i64>, MetaError> {
+        sqlx::query_scalar("SELECT id FROM repositories WHERE name = $1")
+            .bind(repo.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)
+    }
+}
+
+async fn ensure_repo(conn: &mut sqlx::PgConnection, repo: &RepoName) -> Result<i64, MetaError> {
+    sqlx::query_scalar(
+        "INSERT INTO repositories (name, created_at) VALUES ($1, $2)
+         ON CONFLICT(name) DO UPDATE SET name = excluded.name RETURNING id",
+    )
+    .bind(repo.as_str())
+    .bind(now())
+    .fetch_one(conn)
+    .await
+    .map_err(db)
+}
+
+async fn link(conn: &mut sqlx::PgConnection, repo: &RepoName, d: &Digest, size: u64) -> Result<(), MetaError> {
+    sqlx::query("INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        .bind(d.to_string())
+        .bind(size as i64)
+        .bind(now())
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    let repo_id = ensure_repo(conn, repo).await?;
+    sqlx::query("INSERT INTO repo_blobs (repo_id, digest) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(repo_id)
+        .bind(d.to_string())
+        .execute(conn)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+fn session(row: &PgRow) -> Result<UploadSession, MetaError> {
+    let bad = |what: &str| MetaError::Unavailable(format!("stored upload has a bad {what}"));
+    let id: String = row.try_get("id").map_err(db)?;
+    let repo: String = row.try_get("repo").map_err(db)?;
+    let alg: String = row.try_get("algorithm").map_err(db)?;
+    Ok(UploadSession {
+        id: UploadId::parse(&id).ok_or_else(|| bad("id"))?,
+        repo: RepoName::parse(&repo).map_err(|_| bad("repository"))?,
+        offset: row.try_get::<i64, _>("offset").map_err(db)? as u64,
+        algorithm: Algorithm::parse(&alg).map_err(|_| bad("algorithm"))?,
+        hash_state: row.try_get("hash_state").map_err(db)?,
+        started_at: row.try_get("started_at").map_err(db)?,
+    })
+}
+
+#[async_trait]
+impl MetadataStore for PgMeta {
+    async fn ping(&self) -> Result<(), MetaError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db)?;
+        Ok(())
+    }
+
+    async fn blob_size(&self, d: &Digest) -> Result<Option<u64>, MetaError> {
+        let size: Option<i64> = sqlx::query_scalar("SELECT size FROM blobs WHERE digest = $1")
+            .bind(d.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(size.map(|s| s as u64))
+    }
+
+    async fn repo_blob(&self, repo: &RepoName, d: &Digest) -> Result<Option<u64>, MetaError> {
+        let size: Option<i64> = sqlx::query_scalar(
+            "SELECT b.size FROM repo_blobs rb
+             JOIN repositories r ON r.id = rb.repo_id
+             JOIN blobs b ON b.digest = rb.digest
+             WHERE r.name = $1 AND rb.digest = $2",
+        )
+        .bind(repo.as_str())
+        .bind(d.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(size.map(|s| s as u64))
+    }
+
+    async fn link_blob(&self, repo: &RepoName, d: &Digest, size: u64) -> Result<(), MetaError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        link(&mut tx, repo, d, size).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn unlink_blob(&self, repo: &RepoName, d: &Digest) -> Result<bool, MetaError> {
+        let r = sqlx::query(
+            "DELETE FROM repo_blobs WHERE digest = $1 AND repo_id = (SELECT id FROM repositories WHERE name = $2)",
+        )
+        .bind(d.to_string())
+        .bind(repo.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn put_manifest(
+        &self,
+        repo: &RepoName,
+        m: &ManifestRecord,
+        refs: &ManifestRefs,
+        tags: &[Tag],
+    ) -> Result<(), MetaError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let repo_id = ensure_repo(&mut tx, repo).await?;
+        let mut missing = Vec::new();
+        for (list, sql) in [
+            (&refs.blobs, "SELECT 1::BIGINT FROM repo_blobs WHERE repo_id = $1 AND digest = $2"),
+            (&refs.children, "SELECT 1::BIGINT FROM manifests WHERE repo_id = $1 AND digest = $2"),
+        ] {
+            for d in list {
+                let found: Option<i64> = sqlx::query_scalar(sql)
+                    .bind(repo_id)
+                    .bind(d.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                if found.is_none() && !missing.contains(d) {
+                    missing.push(d.clone());
+                }
+            }
+        }
+        if !missing.is_empty() {
+            return Err(MetaError::MissingReferences(missing));
+        }
+        let digest = m.digest.to_string();
+        sqlx::query(
+            "INSERT INTO manifests (repo_id, digest, media_type, content, artifact_type, subject, annotations, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+        )
+        .bind(repo_id)
+        .bind(&digest)
+        .bind(&m.media_type)
+        .bind(m.bytes.as_ref())
+        .bind(&m.artifact_type)
+        .bind(m.subject.as_ref().map(Digest::to_string))
+        .bind(&m.annotations)
+        .bind(now())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        for (list, is_manifest) in [(&refs.blobs, 0i64), (&refs.children, 1i64)] {
+            for d in list {
+                sqlx::query(
+                    "INSERT INTO manifest_refs (repo_id, manifest_digest, ref_digest, is_manifest)
+                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                )
+                .bind(repo_id)
+                .bind(&digest)
+                .bind(d.to_string())
+                .bind(is_manifest)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            }
+        }
+        for tag in tags {
+            sqlx::query(
+                "INSERT INTO tags (repo_id, name, digest, updated_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT(repo_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at",
+            )
+            .bind(repo_id)
+            .bind(tag.as_str())
+            .bind(&digest)
+            .bind(now())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn manifest_by_tag(&self, repo: &RepoName, tag: &Tag) -> Result<Option<ManifestRecord>, MetaError> {
+        self.manifest_by(repo, tag.as_str(), MANIFEST_BY_TAG).await
+    }
+
+    async fn manifest_by_digest(&self, repo: &RepoName, d: &Digest) -> Result<Option<ManifestRecord>, MetaError> {
+        self.manifest_by(repo, &d.to_string(), MANIFEST_BY_DIGEST).await
+    }
+
+    async fn delete_manifest(&self, repo: &RepoName, d: &Digest) -> Result<bool, MetaError> {
+        let Some(repo_id) = self.repo_id(repo).await? else { return Ok(false) };
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let digest = d.to_string();
+        let deleted = sqlx::query("DELETE FROM manifests WHERE repo_id = $1 AND digest = $2")
+            .bind(repo_id)
+            .bind(&digest)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        for sql in [
+            "DELETE FROM tags WHERE repo_id = $1 AND digest = $2",
+            "DELETE FROM manifest_refs WHERE repo_id = $1 AND manifest_digest = $2",
+        ] {
+            sqlx::query(sql).bind(repo_id).bind(&digest).execute(&mut *tx).await.map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(deleted > 0)
+    }
+
+    async fn delete_tag(&self, repo: &RepoName, tag: &Tag) -> Result<bool, MetaError> {
+        let r =
+            sqlx::query("DELETE FROM tags WHERE name = $1 AND repo_id = (SELECT id FROM repositories WHERE name = $2)")
+                .bind(tag.as_str())
+                .bind(repo.as_str())
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn list_tags(&self, repo: &RepoName, page: &Page) -> Result<Option<Vec<String>>, MetaError> {
+        let Some(repo_id) = self.repo_id(repo).await? else { return Ok(None) };
+        let tags = sqlx::query_scalar("SELECT name FROM tags WHERE repo_id = $1 AND name > $2 ORDER BY name LIMIT $3")
+            .bind(repo_id)
+            .bind(page.last.as_deref().unwrap_or(""))
+            .bind(limit(page))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(Some(tags))
+    }
+
+    async fn list_repos(&self, page: &Page) -> Result<Vec<String>, MetaError> {
+        sqlx::query_scalar("SELECT name FROM repositories WHERE name > $1 ORDER BY name LIMIT $2")
+            .bind(page.last.as_deref().unwrap_or(""))
+            .bind(limit(page))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)
+    }
+
+    async fn referrers(
+        &self,
+        repo: &RepoName,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Referrer>, MetaError> {
+        let rows = sqlx::query(
+            "SELECT m.digest, m.media_type, octet_length(m.content)::BIGINT AS size, m.artifact_type, m.annotations
+             FROM manifests m JOIN repositories r ON r.id = m.repo_id
+             WHERE r.name = $1 AND m.subject = $2 AND ($3::TEXT IS NULL OR m.artifact_type = $3)
+             ORDER BY m.created_at, m.digest",
+        )
+        .bind(repo.as_str())
+        .bind(subject.to_string())
+        .bind(artifact_type)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|row| {
+                Ok(Referrer {
+                    digest: digest(row, "digest")?,
+                    media_type: row.try_get("media_type").map_err(db)?,
+                    size: row.try_get::<i64, _>("size").map_err(db)? as u64,
+                    artifact_type: row.try_get("artifact_type").map_err(db)?,
+                    annotations: row.try_get("annotations").map_err(db)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn create_upload(&self, s: &UploadSession) -> Result<(), MetaError> {
+        sqlx::query(
+            "INSERT INTO uploads (id, repo, \"offset\", algorithm, hash_state, started_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(s.id.as_str())
+        .bind(s.repo.as_str())
+        .bind(s.offset as i64)
+        .bind(s.algorithm.as_str())
+        .bind(&s.hash_state)
+        .bind(s.started_at)
+        .bind(now())
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn upload(&self, id: &UploadId) -> Result<Option<UploadSession>, MetaError> {
+        let row = sqlx::query("SELECT * FROM uploads WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(session).transpose()
+    }
+
+    async fn advance_upload(&self, s: &UploadSession, from_offset: u64) -> Result<(), MetaError> {
+        let r = sqlx::query(
+            "UPDATE uploads SET \"offset\" = $1, hash_state = $2, updated_at = $3 WHERE id = $4 AND \"offset\" = $5",
+        )
+        .bind(s.offset as i64)
+        .bind(&s.hash_state)
+        .bind(now())
+        .bind(s.id.as_str())
+        .bind(from_offset as i64)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        if r.rows_affected() == 0 {
+            return Err(MetaError::Conflict);
+        }
+        Ok(())
+    }
+
+    async fn complete_upload(&self, id: &UploadId, repo: &RepoName, d: &Digest, size: u64) -> Result<(), MetaError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        sqlx::query("DELETE FROM uploads WHERE id = $1").bind(id.as_str()).execute(&mut *tx).await.map_err(db)?;
+        link(&mut tx, repo, d, size).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn delete_upload(&self, id: &UploadId) -> Result<bool, MetaError> {
+        let r =
+            sqlx::query("DELETE FROM uploads WHERE id = $1").bind(id.as_str()).execute(&self.pool).await.map_err(db)?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn all_blobs(&self) -> Result<Vec<(Digest, u64)>, MetaError> {
+        let rows =
+            sqlx::query("SELECT digest, size FROM blobs ORDER BY digest").fetch_all(&self.pool).await.map_err(db)?;
+        rows.iter().map(|r| Ok((digest(r, "digest")?, r.try_get::<i64, _>("size").map_err(db)? as u64))).collect()
+    }
+
+    async fn all_manifests(&self) -> Result<Vec<(String, ManifestRecord)>, MetaError> {
+        let sql = concat!(
+            "SELECT r.name AS repo, ",
+            manifest_columns!(),
+            " FROM manifests m JOIN repositories r ON r.id = m.repo_id ORDER BY r.name, m.digest"
+        );
+        let rows = sqlx::query(sql).fetch_all(&self.pool).await.map_err(db)?;
+        rows.iter().map(|r| Ok((r.try_get("repo").map_err(db)?, manifest(r)?))).collect()
+    }
+}
