@@ -25,6 +25,33 @@ struct Stores {
     blobs: Arc<dyn BlobStore>,
     meta: Arc<dyn MetadataStore>,
     identities: Arc<dyn IdentityStore>,
+    /// Whether other processes may share the database (PostgreSQL).
+    shared: bool,
+}
+
+/// The PKCS#8 DER inside a `BEGIN PRIVATE KEY` PEM file.
+fn read_signing_key(path: &std::path::Path) -> Result<Vec<u8>> {
+    use base64::Engine;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read auth.signing_key_file {}", path.display()))?;
+    if text.contains("BEGIN EC PRIVATE KEY") {
+        anyhow::bail!(
+            "auth.signing_key_file {} is a SEC1 key; convert it: openssl pkcs8 -topk8 -nocrypt -in KEY -out KEY.pk8.pem",
+            path.display()
+        );
+    }
+    let body: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN PRIVATE KEY-----"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    if body.is_empty() {
+        anyhow::bail!("auth.signing_key_file {} holds no BEGIN PRIVATE KEY block", path.display());
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(body.trim())
+        .with_context(|| format!("auth.signing_key_file {} is not valid PEM", path.display()))
 }
 
 async fn open_stores(config: &Config) -> Result<Stores> {
@@ -33,14 +60,14 @@ async fn open_stores(config: &Config) -> Result<Stores> {
     let blobs = FsBlobStore::open(dir).with_context(|| format!("cannot open blob storage in {}", dir.display()))?;
     let url = &config.database.url;
     let shown = config.database.redacted_url();
-    let (meta, identities): (Arc<dyn MetadataStore>, Arc<dyn IdentityStore>) =
+    let (meta, identities, shared): (Arc<dyn MetadataStore>, Arc<dyn IdentityStore>, bool) =
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pg = Arc::new(
                 PgMeta::connect(url, config.database.max_connections)
                     .await
                     .with_context(|| format!("cannot open the metadata database {shown}"))?,
             );
-            (pg.clone(), pg)
+            (pg.clone(), pg, true)
         } else {
             let path = match url.strip_prefix("sqlite://") {
                 Some(p) => std::path::PathBuf::from(p),
@@ -51,9 +78,9 @@ async fn open_stores(config: &Config) -> Result<Stores> {
                     .await
                     .with_context(|| format!("cannot open the metadata database {}", path.display()))?,
             );
-            (sqlite.clone(), sqlite)
+            (sqlite.clone(), sqlite, false)
         };
-    Ok(Stores { blobs: Arc::new(blobs), meta, identities })
+    Ok(Stores { blobs: Arc::new(blobs), meta, identities, shared })
 }
 
 /// Name of the Owner created on the first start of an empty registry.
@@ -138,9 +165,16 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
         let public_url = config.server.public_url.clone().unwrap_or_else(|| format!("{scheme}://{host}"));
         let service = public_url.split("://").nth(1).unwrap_or(&host).trim_end_matches('/').to_lowercase();
         let limits = &config.limits;
-        let auth = AuthService::new(stores.identities.clone(), service.clone(), config.auth.access_token_ttl_secs)
+        let mut auth = AuthService::new(stores.identities.clone(), service.clone(), config.auth.access_token_ttl_secs)
             .await
             .map_err(anyhow::Error::msg)?;
+        let cache_secs = config.auth.cache_secs.unwrap_or(if stores.shared { 0 } else { 5 });
+        auth = auth.with_cache_ttl(Duration::from_secs(cache_secs));
+        if let Some(file) = &config.auth.signing_key_file {
+            auth = auth.with_signing_key(&read_signing_key(file)?).map_err(|e| {
+                anyhow::anyhow!("auth.signing_key_file {} is not an ECDSA P-256 key: {e}", file.display())
+            })?;
+        }
         let bootstrap_path = config.server.data_dir.join("bootstrap-credentials.json");
         let bootstrapped = auth.bootstrap(BOOTSTRAP_OWNER).await.context("cannot create the bootstrap owner")?;
         if let Some(created) = &bootstrapped {

@@ -68,11 +68,23 @@ pub struct AuthConfig {
     pub failed_auth_limit: u32,
     /// The window of `failed_auth_limit`, in seconds.
     pub failed_auth_window_secs: u64,
+    /// Seconds settings and accepted Basic credentials are trusted without asking the
+    /// database; default 5 on SQLite, 0 on PostgreSQL (replicas see each other's changes at once).
+    pub cache_secs: Option<u64>,
+    /// A PEM file with the ECDSA P-256 key (PKCS#8, `BEGIN PRIVATE KEY`) that signs tokens;
+    /// replicas given the same file accept each other's tokens. Default: a key kept in the database.
+    pub signing_key_file: Option<PathBuf>,
 }
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        AuthConfig { access_token_ttl_secs: 300, failed_auth_limit: 10, failed_auth_window_secs: 60 }
+        AuthConfig {
+            access_token_ttl_secs: 300,
+            failed_auth_limit: 10,
+            failed_auth_window_secs: 60,
+            cache_secs: None,
+            signing_key_file: None,
+        }
     }
 }
 

@@ -22,6 +22,8 @@ pub struct TestServer {
     pub owner: (String, String),
     /// The server's own PostgreSQL cluster, when the suite runs on PostgreSQL.
     postgres: Option<(crate::postgres::Postgres, String)>,
+    /// Environment given to every start (after the defaults, so it wins).
+    env: Vec<(String, String)>,
 }
 
 /// `BERTH_TEST_DATABASE=postgres` runs every test server on a PostgreSQL cluster of its own
@@ -38,6 +40,13 @@ impl TestServer {
 
     /// As [`TestServer::start`], logging at `level` (`BERTH_LOG`, e.g. `trace`).
     pub fn start_logging(bin: &Path, extra: &[&str], level: &str) -> Self {
+        Self::start_with_env(bin, extra, level, &[])
+    }
+
+    /// As [`TestServer::start_logging`], with `env` (`BERTH__…` configuration) on every start;
+    /// a `BERTH__DATABASE__URL` given here is used instead of a cluster of its own.
+    pub fn start_with_env(bin: &Path, extra: &[&str], level: &str, env: &[(&str, &str)]) -> Self {
+        let own_database = !env.iter().any(|(k, _)| *k == "BERTH__DATABASE__URL");
         let dir = tempfile::tempdir().expect("temp dir");
         let mut s = TestServer {
             bin: bin.to_owned(),
@@ -49,7 +58,8 @@ impl TestServer {
             base: String::new(),
             banner: Vec::new(),
             owner: (String::new(), String::new()),
-            postgres: on_postgres().then(|| {
+            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            postgres: (own_database && on_postgres()).then(|| {
                 let pg = crate::postgres::Postgres::start();
                 let url = pg.create_database("berth");
                 (pg, url)
@@ -82,6 +92,7 @@ impl TestServer {
             .args(&self.extra)
             .env("BERTH_LOG", &self.log_level)
             .env("BERTH__DATABASE__URL", self.postgres.as_ref().map_or("", |(_, url)| url.as_str()))
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .spawn()
@@ -104,11 +115,15 @@ impl TestServer {
         };
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        let creds = std::fs::read_to_string(self.dir.path().join("data/bootstrap-credentials.json"))
-            .expect("berth serve writes bootstrap-credentials.json on first start");
-        let creds: serde_json::Value = serde_json::from_str(&creds).expect("bootstrap credentials are JSON");
-        self.owner =
-            (creds["appId"].as_str().unwrap_or_default().into(), creds["password"].as_str().unwrap_or_default().into());
+        // Written on the first start of an empty registry; a replica joining a database that
+        // already has principals writes none (its owner stays empty).
+        if let Ok(creds) = std::fs::read_to_string(self.dir.path().join("data/bootstrap-credentials.json")) {
+            let creds: serde_json::Value = serde_json::from_str(&creds).expect("bootstrap credentials are JSON");
+            self.owner = (
+                creds["appId"].as_str().unwrap_or_default().into(),
+                creds["password"].as_str().unwrap_or_default().into(),
+            );
+        }
         self.base = url.clone();
         self.addr = url.rsplit("://").next().unwrap_or_default().to_owned();
         self.child = Some(child);
@@ -170,6 +185,7 @@ impl TestServer {
             .arg("--data-dir")
             .arg(self.dir.path().join("data"))
             .env("BERTH__DATABASE__URL", self.postgres.as_ref().map_or("", |(_, url)| url.as_str()))
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .output()
             .expect("run berth")
     }

@@ -2,7 +2,8 @@
 //! have changed: a verified access token (immutable until it expires) and a Basic credential
 //! that was accepted a moment ago.
 //!
-//! Basic answers are forgotten after [`BASIC_TTL`], when their credential expires, and at once
+//! Basic answers are forgotten after the cache's TTL ([`DEFAULT_TTL`] unless set), when their
+//! credential expires, and at once
 //! when this process changes any identity ([`AuthCache::identities_changed`]); a check that
 //! began before such a change never stores its answer (generation counter). Failures are never
 //! remembered. Both maps are bounded and start over when full.
@@ -14,9 +15,9 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
-/// How long an accepted Basic credential is trusted without asking the store again. Bounds
-/// how late another replica sees a reset.
-pub const BASIC_TTL: Duration = Duration::from_secs(5);
+/// How long an accepted Basic credential is trusted without asking the store again, unless
+/// set otherwise. Bounds how late another process sees a reset; replicas use 0.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(5);
 const MAX_ENTRIES: usize = 10_000;
 
 type Key = [u8; 32];
@@ -30,10 +31,16 @@ struct Basic {
 }
 
 /// The caches of one [`super::AuthService`].
-#[derive(Default)]
 pub struct AuthCache {
     tokens: RwLock<HashMap<Key, VerifiedToken>>,
     basic: RwLock<Basic>,
+    basic_ttl: Duration,
+}
+
+impl Default for AuthCache {
+    fn default() -> Self {
+        AuthCache::with_ttl(DEFAULT_TTL)
+    }
 }
 
 fn key(parts: &[&str]) -> Key {
@@ -46,6 +53,11 @@ fn key(parts: &[&str]) -> Key {
 }
 
 impl AuthCache {
+    /// Caches that trust an accepted Basic credential for `basic_ttl` (0: never cached).
+    pub fn with_ttl(basic_ttl: Duration) -> Self {
+        AuthCache { tokens: RwLock::default(), basic: RwLock::default(), basic_ttl }
+    }
+
     /// A verified access token's subject and grant, if seen and not expired at `now`.
     pub fn token(&self, token: &str, now: i64) -> Option<(String, Vec<Access>)> {
         let map = self.tokens.read().unwrap_or_else(|p| p.into_inner());
@@ -65,7 +77,7 @@ impl AuthCache {
     pub fn basic(&self, user: &str, password: &str, now: i64) -> Result<Authenticated, u64> {
         let b = self.basic.read().unwrap_or_else(|p| p.into_inner());
         match b.map.get(&key(&[user, password])) {
-            Some((at, end, a)) if at.elapsed() < BASIC_TTL && now < *end => Ok(a.clone()),
+            Some((at, end, a)) if at.elapsed() < self.basic_ttl && now < *end => Ok(a.clone()),
             _ => Err(b.generation),
         }
     }

@@ -30,7 +30,6 @@ pub const NULL_GUID: &str = "00000000-0000-0000-0000-000000000000";
 /// Seconds in a (non-leap) year, for credential lifetimes.
 const YEAR: i64 = 365 * 24 * 3600;
 /// How long settings read from the store are trusted (replicas converge within this).
-const SETTINGS_TTL: Duration = Duration::from_secs(2);
 
 fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
@@ -114,6 +113,8 @@ pub struct AuthService {
     settings: Mutex<Option<(Instant, RegistrySettings)>>,
     dummy_hash: [u8; 32],
     cache: cache::AuthCache,
+    /// How long settings and accepted Basic credentials are trusted without asking the store.
+    cache_ttl: Duration,
 }
 
 impl AuthService {
@@ -131,7 +132,25 @@ impl AuthService {
             settings: Mutex::new(None),
             dummy_hash: secret::hash(&secret::generate()),
             cache: cache::AuthCache::default(),
+            cache_ttl: cache::DEFAULT_TTL,
         })
+    }
+
+    /// Trusts settings and accepted Basic credentials for `ttl` without asking the store
+    /// (default 5 s). Replicas sharing a database use 0, so a reset or a settings change made
+    /// through one is enforced by all at once.
+    pub fn with_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.cache = cache::AuthCache::with_ttl(ttl);
+        self.cache_ttl = ttl;
+        self
+    }
+
+    /// Uses `pkcs8` (an ECDSA P-256 key, PKCS#8 DER) to sign and verify tokens instead of the
+    /// key kept in the identity store, so every replica given the same file issues tokens
+    /// every other accepts.
+    pub fn with_signing_key(mut self, pkcs8: &[u8]) -> Result<Self, String> {
+        self.keys = TokenKeys::from_pkcs8(pkcs8)?;
+        Ok(self)
     }
 
     /// The audience tokens carry (the registry host).
@@ -147,7 +166,7 @@ impl AuthService {
     /// Registry settings, cached for a moment.
     pub async fn settings(&self) -> Result<RegistrySettings, MetaError> {
         if let Some((at, s)) = self.settings.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
-            && at.elapsed() < SETTINGS_TTL
+            && at.elapsed() < self.cache_ttl
         {
             return Ok(s.clone());
         }
