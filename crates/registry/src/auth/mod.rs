@@ -29,7 +29,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 pub const NULL_GUID: &str = "00000000-0000-0000-0000-000000000000";
 /// Seconds in a (non-leap) year, for credential lifetimes.
 const YEAR: i64 = 365 * 24 * 3600;
-/// How long settings read from the store are trusted (replicas converge within this).
 
 fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
