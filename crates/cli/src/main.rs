@@ -177,6 +177,9 @@ fn main() -> ExitCode {
 fn config_check(args: &ConfigArgs) -> Result<ExitCode> {
     let mut config = args.load()?;
     config.database.url = config.database.redacted_url();
+    if config.storage.s3.secret_access_key.is_some() {
+        config.storage.s3.secret_access_key = Some("***".into());
+    }
     println!("{}", serde_json::to_string_pretty(&config)?);
     eprintln!("berth: the configuration is valid");
     Ok(ExitCode::SUCCESS)

@@ -8,12 +8,12 @@ use berth_registry::auth::{AuthService, NewSecret};
 use berth_registry::{Limits, RegistryService};
 use berth_server::auth::Challenge;
 use berth_server::body::MinRate;
-use berth_server::config::TlsMode;
+use berth_server::config::{StorageKind, TlsMode};
 use berth_server::metrics::Metrics;
 use berth_server::ratelimit::FailureLimiter;
 use berth_server::serve::ServeOptions;
 use berth_server::{AppState, Config};
-use berth_storage::FsBlobStore;
+use berth_storage::{FsBlobStore, S3BlobStore, S3Settings};
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -57,7 +57,23 @@ fn read_signing_key(path: &std::path::Path) -> Result<Vec<u8>> {
 async fn open_stores(config: &Config) -> Result<Stores> {
     let dir = &config.server.data_dir;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create the data directory {}", dir.display()))?;
-    let blobs = FsBlobStore::open(dir).with_context(|| format!("cannot open blob storage in {}", dir.display()))?;
+    let blobs: Arc<dyn BlobStore> = match config.storage.kind {
+        StorageKind::Fs => {
+            Arc::new(FsBlobStore::open(dir).with_context(|| format!("cannot open blob storage in {}", dir.display()))?)
+        }
+        StorageKind::S3 => {
+            let c = &config.storage.s3;
+            let settings = S3Settings {
+                endpoint: c.endpoint.clone(),
+                region: c.region.clone(),
+                bucket: c.bucket.clone(),
+                access_key_id: c.access_key_id.clone(),
+                secret_access_key: c.secret()?,
+                path_style: c.path_style,
+            };
+            Arc::new(S3BlobStore::new(&settings).with_context(|| format!("cannot use the bucket {}", c.bucket))?)
+        }
+    };
     let url = &config.database.url;
     let shown = config.database.redacted_url();
     let (meta, identities, shared): (Arc<dyn MetadataStore>, Arc<dyn IdentityStore>, bool) =
@@ -80,7 +96,7 @@ async fn open_stores(config: &Config) -> Result<Stores> {
             );
             (sqlite.clone(), sqlite, false)
         };
-    Ok(Stores { blobs: Arc::new(blobs), meta, identities, shared })
+    Ok(Stores { blobs, meta, identities, shared })
 }
 
 /// Name of the Owner created on the first start of an empty registry.

@@ -22,6 +22,79 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Where metadata and identities live.
     pub database: DatabaseConfig,
+    /// Where blobs live.
+    pub storage: StorageConfig,
+}
+
+/// `[storage]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// `fs` (the data directory, the default) or `s3`.
+    pub kind: StorageKind,
+    /// `[storage.s3]`, for `kind = "s3"`.
+    pub s3: S3Config,
+}
+
+/// Which blob store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    /// Files under the data directory.
+    #[default]
+    Fs,
+    /// An S3-compatible bucket.
+    S3,
+}
+
+/// `[storage.s3]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct S3Config {
+    /// `http://host:port` for Garage or MinIO; empty for AWS.
+    pub endpoint: String,
+    /// The region the endpoint expects (`garage` for Garage).
+    pub region: String,
+    /// The bucket.
+    pub bucket: String,
+    /// Access key ID.
+    pub access_key_id: String,
+    /// Secret access key (or `secret_access_key_file`).
+    pub secret_access_key: Option<String>,
+    /// A file whose content (trimmed) is the secret access key.
+    pub secret_access_key_file: Option<PathBuf>,
+    /// Path-style addressing (`http://host/bucket/key`), as Garage and MinIO want.
+    pub path_style: bool,
+    /// Send blob GETs to a short-lived presigned URL (307) instead of streaming them.
+    pub redirect: bool,
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        S3Config {
+            endpoint: String::new(),
+            region: "us-east-1".into(),
+            bucket: String::new(),
+            access_key_id: String::new(),
+            secret_access_key: None,
+            secret_access_key_file: None,
+            path_style: true,
+            redirect: false,
+        }
+    }
+}
+
+impl S3Config {
+    /// The secret access key, from the file when one is named.
+    pub fn secret(&self) -> Result<String, ConfigError> {
+        match (&self.secret_access_key_file, &self.secret_access_key) {
+            (Some(f), _) => std::fs::read_to_string(f).map(|s| s.trim().to_owned()).map_err(|e| {
+                ConfigError(format!("cannot read storage.s3.secret_access_key_file {}: {e}", f.display()))
+            }),
+            (None, Some(s)) => Ok(s.clone()),
+            (None, None) => Err(ConfigError("storage.s3 needs secret_access_key or secret_access_key_file".into())),
+        }
+    }
 }
 
 /// `[database]`.
@@ -215,6 +288,15 @@ impl Config {
             || url.starts_with("postgresql://"))
         {
             return fail("database.url is sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DB");
+        }
+        if self.storage.kind == StorageKind::S3 {
+            let s3 = &self.storage.s3;
+            if s3.bucket.is_empty() || s3.access_key_id.is_empty() {
+                return fail("storage.kind = \"s3\" needs storage.s3.bucket and storage.s3.access_key_id");
+            }
+            if s3.secret_access_key.is_none() && s3.secret_access_key_file.is_none() {
+                return fail("storage.s3 needs secret_access_key or secret_access_key_file");
+            }
         }
         if self.database.max_connections == 0 {
             return fail("database.max_connections must be at least 1");

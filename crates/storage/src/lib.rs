@@ -4,6 +4,8 @@
 //! only `cli` wires them in.
 
 pub mod fs;
+pub mod s3;
 pub mod testsuite;
 
 pub use fs::FsBlobStore;
+pub use s3::{S3BlobStore, S3Settings};

@@ -4,9 +4,10 @@
 //! directory; [`image`] builds images with known digests and writes OCI layouts; [`oci`] is a
 //! thin raw-HTTP helper for pushing and pulling with exact control over headers;
 //! [`containerd::Containerd`] is a private containerd with its CRI plugin, as a node runs it;
-//! [`postgres::Postgres`] a throwaway PostgreSQL cluster.
+//! [`postgres::Postgres`] a throwaway PostgreSQL cluster; [`garage::Garage`] a throwaway S3 store.
 
 pub mod containerd;
+pub mod garage;
 pub mod image;
 pub mod oci;
 pub mod postgres;

@@ -24,6 +24,14 @@ pub struct TestServer {
     postgres: Option<(crate::postgres::Postgres, String)>,
     /// Environment given to every start (after the defaults, so it wins).
     env: Vec<(String, String)>,
+    /// The server's own Garage, when the suite runs on S3.
+    garage: Option<crate::garage::Garage>,
+}
+
+/// `BERTH_TEST_STORAGE=s3` runs every test server on a Garage bucket of its own (the default
+/// is the data directory).
+fn on_s3() -> bool {
+    std::env::var("BERTH_TEST_STORAGE").is_ok_and(|v| v == "s3")
 }
 
 /// `BERTH_TEST_DATABASE=postgres` runs every test server on a PostgreSQL cluster of its own
@@ -47,6 +55,7 @@ impl TestServer {
     /// a `BERTH__DATABASE__URL` given here is used instead of a cluster of its own.
     pub fn start_with_env(bin: &Path, extra: &[&str], level: &str, env: &[(&str, &str)]) -> Self {
         let own_database = !env.iter().any(|(k, _)| *k == "BERTH__DATABASE__URL");
+        let own_storage = !env.iter().any(|(k, _)| *k == "BERTH__STORAGE__KIND");
         let dir = tempfile::tempdir().expect("temp dir");
         let mut s = TestServer {
             bin: bin.to_owned(),
@@ -59,6 +68,7 @@ impl TestServer {
             banner: Vec::new(),
             owner: (String::new(), String::new()),
             env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            garage: (own_storage && on_s3()).then(crate::garage::Garage::start),
             postgres: (own_database && on_postgres()).then(|| {
                 let pg = crate::postgres::Postgres::start();
                 let url = pg.create_database("berth");
@@ -92,6 +102,7 @@ impl TestServer {
             .args(&self.extra)
             .env("BERTH_LOG", &self.log_level)
             .env("BERTH__DATABASE__URL", self.postgres.as_ref().map_or("", |(_, url)| url.as_str()))
+            .envs(self.garage.iter().flat_map(|g| g.env()))
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
@@ -185,6 +196,7 @@ impl TestServer {
             .arg("--data-dir")
             .arg(self.dir.path().join("data"))
             .env("BERTH__DATABASE__URL", self.postgres.as_ref().map_or("", |(_, url)| url.as_str()))
+            .envs(self.garage.iter().flat_map(|g| g.env()))
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .output()
             .expect("run berth")

@@ -1,0 +1,20 @@
+//! The shared blob-store testsuite on S3: a throwaway single-node Garage.
+
+use berth_storage::{S3BlobStore, S3Settings, testsuite};
+use berth_testkit::garage::Garage;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passes_the_storage_testsuite_on_garage() {
+    let g = tokio::task::spawn_blocking(Garage::start).await.unwrap();
+    let store = S3BlobStore::new(&S3Settings {
+        endpoint: g.endpoint.clone(),
+        region: "garage".into(),
+        bucket: g.bucket.clone(),
+        access_key_id: g.access_key_id.clone(),
+        secret_access_key: g.secret_access_key.clone(),
+        path_style: true,
+    })
+    .unwrap();
+    berth_core::BlobStore::ping(&store).await.unwrap();
+    testsuite::run(&store).await;
+}
