@@ -86,3 +86,98 @@ async fn tokens_and_resets_cross_replicas() {
     assert_eq!(v2(&b, old).await.unwrap().status(), StatusCode::UNAUTHORIZED, "B enforces A's reset at once");
     assert_eq!(v2(&b, new).await.unwrap().status(), StatusCode::OK);
 }
+
+/// `n` replicas on one PostgreSQL database and one Garage bucket, as behind a load balancer.
+fn replicas(n: usize, url: &str, garage: &berth_testkit::garage::Garage, key: &Path) -> Vec<TestServer> {
+    let mut env: Vec<(String, String)> = garage.env();
+    env.push(("BERTH__DATABASE__URL".into(), url.into()));
+    env.push(("BERTH__AUTH__SIGNING_KEY_FILE".into(), key.display().to_string()));
+    env.push(("BERTH__SERVER__PUBLIC_URL".into(), "http://registry.test".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    (0..n).map(|_| TestServer::start_with_env(Path::new(env!("CARGO_BIN_EXE_berth")), &[], "info", &env)).collect()
+}
+
+fn signing_key(dir: &Path) -> std::path::PathBuf {
+    let key = dir.join("signing.pem");
+    let out = std::process::Command::new("openssl")
+        .args(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out"])
+        .arg(&key)
+        .output()
+        .expect("openssl");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    key
+}
+
+/// PATCHes `chunk` at `offset` to the upload at `location` on `base`; the next location.
+async fn patch(http: &reqwest::Client, base: &str, location: &str, offset: usize, chunk: &[u8]) -> String {
+    let r = http
+        .patch(format!("{base}{location}"))
+        .header("content-type", "application/octet-stream")
+        .header("content-range", format!("{offset}-{}", offset + chunk.len() - 1))
+        .body(chunk.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED, "PATCH at {offset} on {base}: {}", r.text().await.unwrap_or_default());
+    r.headers()["location"].to_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_share_uploads_tokens_and_survive_a_kill() {
+    use berth_core::{Algorithm, Digest};
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let url = pg.create_database("three");
+    let garage = tokio::task::spawn_blocking(berth_testkit::garage::Garage::start).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key = signing_key(dir.path());
+    let mut r = tokio::task::block_in_place(|| replicas(3, &url, &garage, &key));
+    let owner = r[0].owner.clone();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, berth_testkit::basic(&owner.0, &owner.1).parse().unwrap());
+    let http = berth_testkit::http_client().default_headers(headers).build().unwrap();
+
+    // One chunked upload: POST on 0, PATCHes on 1, 2, 0, PUT on 1.
+    let blob: Vec<u8> = berth_testkit::image::random_bytes(77, 20 << 20);
+    let digest = Digest::of(Algorithm::Sha256, &blob);
+    let post = http.post(format!("{}/v2/team/app/blobs/uploads/", r[0].base)).send().await.unwrap();
+    assert_eq!(post.status(), StatusCode::ACCEPTED);
+    let mut location = post.headers()["location"].to_str().unwrap().to_owned();
+    let chunks: Vec<&[u8]> = blob.chunks(7 << 20).collect();
+    let mut offset = 0;
+    for (i, chunk) in chunks.iter().enumerate() {
+        location = patch(&http, &r[[1, 2, 0][i % 3]].base, &location, offset, chunk).await;
+        offset += chunk.len();
+    }
+    let sep = if location.contains('?') { '&' } else { '?' };
+    let put = http.put(format!("{}{location}{sep}digest={digest}", r[1].base)).send().await.unwrap();
+    assert_eq!(put.status(), StatusCode::CREATED, "{}", put.text().await.unwrap_or_default());
+
+    // Pull through 2 with a token issued by 1.
+    let token: serde_json::Value = http
+        .get(format!("{}/oauth2/token?service=registry.test&scope=repository:team/app:pull", r[1].base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bearer = token["token"].as_str().unwrap().to_owned();
+    let plain = berth_testkit::http_client().build().unwrap();
+    let got = plain.get(format!("{}/v2/team/app/blobs/{digest}", r[2].base)).bearer_auth(&bearer).send().await.unwrap();
+    assert_eq!(got.status(), StatusCode::OK);
+    assert!(got.bytes().await.unwrap() == blob, "replica 2 serves the bytes replicas 0, 1 and 2 received");
+
+    // The replica serving an upload dies mid-way; another finishes it.
+    let second: Vec<u8> = berth_testkit::image::random_bytes(78, 12 << 20);
+    let second_digest = Digest::of(Algorithm::Sha256, &second);
+    let post = http.post(format!("{}/v2/team/app/blobs/uploads/", r[0].base)).send().await.unwrap();
+    let location = post.headers()["location"].to_str().unwrap().to_owned();
+    let location = patch(&http, &r[0].base, &location, 0, &second[..6 << 20]).await;
+    r[0].kill();
+    let location = patch(&http, &r[1].base, &location, 6 << 20, &second[6 << 20..]).await;
+    let sep = if location.contains('?') { '&' } else { '?' };
+    let put = http.put(format!("{}{location}{sep}digest={second_digest}", r[2].base)).send().await.unwrap();
+    assert_eq!(put.status(), StatusCode::CREATED, "{}", put.text().await.unwrap_or_default());
+    let got = http.get(format!("{}/v2/team/app/blobs/{second_digest}", r[1].base)).send().await.unwrap();
+    assert!(got.bytes().await.unwrap() == second);
+}
