@@ -47,31 +47,15 @@ impl Garage {
              [admin]\napi_bind_addr = \"127.0.0.1:{admin}\"\n"
         );
         std::fs::write(dir.path().join("garage.toml"), config).expect("garage.toml");
-        let log = std::fs::File::create(dir.path().join("garage.log")).expect("log");
-        let child = Command::new(binary())
-            .arg("-c")
-            .arg(dir.path().join("garage.toml"))
-            .arg("server")
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start garage ({e}); run scripts/install-test-deps"));
         let mut g = Garage {
-            child: Some(child),
+            child: None,
             dir,
             endpoint: format!("http://127.0.0.1:{s3}"),
             bucket: "berth".into(),
             access_key_id: String::new(),
             secret_access_key: String::new(),
         };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        // `status` answers once the node's RPC listens (`node id` only reads a file).
-        while !g.try_cli(&["status"]).status.success() {
-            assert!(Instant::now() < deadline, "garage did not start:\n{}", g.log());
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        g.launch();
         let id = g.cli(&["node", "id", "-q"]);
         let node = String::from_utf8_lossy(&id.stdout).trim().split('@').next().unwrap_or_default().to_owned();
         g.cli(&["layout", "assign", "-z", "dc1", "-c", "1G", &node]);
@@ -87,6 +71,46 @@ impl Garage {
         g.secret_access_key = field("Secret key");
         g.cli(&["bucket", "allow", "--read", "--write", "--owner", "berth", "--key", "berth-key"]);
         g
+    }
+
+    /// Starts the node (on the same directories and ports after a kill) and waits until it answers.
+    fn launch(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("garage.log"))
+            .expect("log");
+        let child = Command::new(binary())
+            .arg("-c")
+            .arg(self.dir.path().join("garage.toml"))
+            .arg("server")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start garage ({e}); run scripts/install-test-deps"));
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        // `status` answers once the node's RPC listens (`node id` only reads a file).
+        while !self.try_cli(&["status"]).status.success() {
+            assert!(Instant::now() < deadline, "garage did not start:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops the node at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again with its data (after `kill`).
+    pub fn restart(&mut self) {
+        self.kill();
+        self.launch();
     }
 
     fn try_cli(&self, args: &[&str]) -> Output {
@@ -129,9 +153,6 @@ impl Garage {
 
 impl Drop for Garage {
     fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.kill();
     }
 }
