@@ -6,6 +6,7 @@ mod copy;
 mod inspect;
 mod kube;
 mod login;
+mod migrate;
 mod output;
 mod progress;
 mod serve;
@@ -67,6 +68,9 @@ enum Command {
     /// Manage the scope maps tokens hold.
     #[command(subcommand, name = "scope-map")]
     ScopeMap(admin::tokens::ScopeMapCommand),
+    /// Copy a registry (identities, repositories, manifests, tags, blobs) into other stores,
+    /// e.g. the embedded default into PostgreSQL + S3; resumable, every digest verified.
+    Migrate(migrate::MigrateArgs),
     /// Kubernetes: pull secrets as kubectl makes them.
     #[command(subcommand)]
     Kube(kube::KubeCommand),
@@ -164,6 +168,7 @@ fn main() -> ExitCode {
         Command::Token(cmd) => admin::tokens::token(cmd).map(|()| ExitCode::SUCCESS),
         Command::ScopeMap(cmd) => admin::tokens::scope_map(cmd).map(|()| ExitCode::SUCCESS),
         Command::Kube(cmd) => kube::run(cmd).map(|()| ExitCode::SUCCESS),
+        Command::Migrate(args) => migrate::run(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

@@ -21,10 +21,10 @@ use std::time::Duration;
 
 /// The stores: blobs on the filesystem; metadata and identities in one database (SQLite in
 /// the data directory by default, or `database.url`).
-struct Stores {
-    blobs: Arc<dyn BlobStore>,
-    meta: Arc<dyn MetadataStore>,
-    identities: Arc<dyn IdentityStore>,
+pub(crate) struct Stores {
+    pub(crate) blobs: Arc<dyn BlobStore>,
+    pub(crate) meta: Arc<dyn MetadataStore>,
+    pub(crate) identities: Arc<dyn IdentityStore>,
     /// Whether other processes may share the database (PostgreSQL).
     shared: bool,
 }
@@ -54,7 +54,7 @@ fn read_signing_key(path: &std::path::Path) -> Result<Vec<u8>> {
         .with_context(|| format!("auth.signing_key_file {} is not valid PEM", path.display()))
 }
 
-async fn open_stores(config: &Config) -> Result<Stores> {
+pub(crate) async fn open_stores(config: &Config) -> Result<Stores> {
     let dir = &config.server.data_dir;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create the data directory {}", dir.display()))?;
     let blobs: Arc<dyn BlobStore> = match config.storage.kind {
@@ -142,7 +142,7 @@ async fn shutdown_signal() {
 
 /// Takes the data directory for this process: two servers on one directory would interleave
 /// uploads. The lock is released when the process exits, however it exits.
-fn lock_data_dir(config: &Config) -> Result<std::fs::File> {
+pub(crate) fn lock_data_dir(config: &Config) -> Result<std::fs::File> {
     let dir = &config.server.data_dir;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create the data directory {}", dir.display()))?;
     let path = dir.join("berth.lock");

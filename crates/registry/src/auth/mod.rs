@@ -30,6 +30,11 @@ pub const NULL_GUID: &str = "00000000-0000-0000-0000-000000000000";
 /// Seconds in a (non-leap) year, for credential lifetimes.
 const YEAR: i64 = 365 * 24 * 3600;
 
+/// A new token-signing key (ECDSA P-256, PKCS#8 DER), as the identity store keeps one.
+pub fn generate_signing_key() -> Vec<u8> {
+    TokenKeys::generate_pkcs8()
+}
+
 fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
