@@ -70,6 +70,7 @@ pub(crate) async fn open_stores(config: &Config) -> Result<Stores> {
                 access_key_id: c.access_key_id.clone(),
                 secret_access_key: c.secret()?,
                 path_style: c.path_style,
+                redirect: c.redirect,
             };
             Arc::new(S3BlobStore::new(&settings).with_context(|| format!("cannot use the bucket {}", c.bucket))?)
         }

@@ -91,6 +91,12 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// Fails when the backend cannot serve (for `/readyz`).
     async fn ping(&self) -> Result<(), StorageError>;
+
+    /// A short-lived URL a client may fetch the whole committed blob from directly, when this
+    /// store hands them out (an S3 presigned URL); `None` means stream it through the registry.
+    async fn redirect_url(&self, _digest: &Digest) -> Result<Option<String>, StorageError> {
+        Ok(None)
+    }
 }
 
 /// Errors of a [`MetadataStore`].

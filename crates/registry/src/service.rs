@@ -84,6 +84,11 @@ impl RegistryService {
         self.meta.repo_blob(repo, digest).await?.ok_or(RegistryError::BlobUnknown)
     }
 
+    /// Where a client may fetch blob `digest` directly, when the blob store hands out URLs.
+    pub async fn blob_redirect(&self, digest: &Digest) -> Result<Option<String>, RegistryError> {
+        Ok(self.blobs.redirect_url(digest).await?)
+    }
+
     /// Streams a blob of `repo` (all of it, or `range`).
     pub async fn read_blob(&self, digest: &Digest, range: Option<ByteRange>) -> Result<ByteStream, RegistryError> {
         match self.blobs.read(digest, range).await {

@@ -43,11 +43,17 @@ pub struct S3Settings {
     pub secret_access_key: String,
     /// `https://host/bucket/key` rather than `https://bucket.host/key`.
     pub path_style: bool,
+    /// Hand out presigned GET URLs for committed blobs ([`BlobStore::redirect_url`]).
+    pub redirect: bool,
 }
+
+/// How long a presigned blob URL stays valid (S3 checks it when the request starts).
+const REDIRECT_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Blobs in a bucket.
 pub struct S3BlobStore {
     s3: Arc<AmazonS3>,
+    redirect: bool,
 }
 
 /// An upload's state after `offset` bytes: the multipart upload and its parts, and the tail.
@@ -101,7 +107,7 @@ impl S3BlobStore {
                 builder.with_endpoint(&settings.endpoint).with_allow_http(settings.endpoint.starts_with("http://"));
         }
         let s3 = builder.build().map_err(unavailable)?;
-        Ok(S3BlobStore { s3: Arc::new(s3) })
+        Ok(S3BlobStore { s3: Arc::new(s3), redirect: settings.redirect })
     }
 
     async fn state(&self, id: &UploadId, offset: u64) -> Result<UploadState, StorageError> {
@@ -314,6 +320,15 @@ impl BlobStore for S3BlobStore {
     async fn abort(&self, id: &UploadId) -> Result<(), StorageError> {
         let multipart = self.any_multipart(id).await?;
         self.remove_upload(id, multipart.as_deref()).await
+    }
+
+    async fn redirect_url(&self, digest: &Digest) -> Result<Option<String>, StorageError> {
+        use object_store::signer::{Method, Signer};
+        if !self.redirect {
+            return Ok(None);
+        }
+        let url = self.s3.signed_url(Method::GET, &blob_path(digest), REDIRECT_TTL).await.map_err(unavailable)?;
+        Ok(Some(url.to_string()))
     }
 
     async fn ping(&self) -> Result<(), StorageError> {

@@ -13,6 +13,7 @@ async fn passes_the_storage_testsuite_on_garage() {
         access_key_id: g.access_key_id.clone(),
         secret_access_key: g.secret_access_key.clone(),
         path_style: true,
+        redirect: false,
     })
     .unwrap();
     berth_core::BlobStore::ping(&store).await.unwrap();

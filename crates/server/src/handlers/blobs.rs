@@ -27,6 +27,19 @@ pub(super) async fn get(
                 .header(header::CONTENT_RANGE, hv(&format!("bytes */{size}"))));
         }
     };
+    // Whole-blob GETs may go straight to the object store (never HEAD or Range: the registry
+    // answers those itself, so a client's resume never depends on the store's URL).
+    if !head
+        && range.is_none()
+        && let Some(url) = st.registry.blob_redirect(digest).await?
+    {
+        let mut response = StatusCode::TEMPORARY_REDIRECT.into_response();
+        let h = response.headers_mut();
+        h.insert(header::LOCATION, hv(&url));
+        h.insert("docker-content-digest", hv(&digest.to_string()));
+        h.insert(header::CACHE_CONTROL, hv("no-store"));
+        return Ok(response);
+    }
     let (status, len) = match range {
         Some(r) => (StatusCode::PARTIAL_CONTENT, r.len()),
         None => (StatusCode::OK, size),
