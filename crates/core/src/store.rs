@@ -92,6 +92,12 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Fails when the backend cannot serve (for `/readyz`).
     async fn ping(&self) -> Result<(), StorageError>;
 
+    /// The smallest chunk (but the last) this store would like in a chunked upload, advertised
+    /// to clients as `OCI-Chunk-Min-Length`; 0 for none. Smaller chunks are still accepted.
+    fn min_chunk_len(&self) -> u64 {
+        0
+    }
+
     /// A short-lived URL a client may fetch the whole committed blob from directly, when this
     /// store hands them out (an S3 presigned URL); `None` means stream it through the registry.
     async fn redirect_url(&self, _digest: &Digest) -> Result<Option<String>, StorageError> {

@@ -84,6 +84,11 @@ impl RegistryService {
         self.meta.repo_blob(repo, digest).await?.ok_or(RegistryError::BlobUnknown)
     }
 
+    /// The chunk size the blob store would like at least (`OCI-Chunk-Min-Length`), 0 for none.
+    pub fn min_chunk_len(&self) -> u64 {
+        self.blobs.min_chunk_len()
+    }
+
     /// Where a client may fetch blob `digest` directly, when the blob store hands out URLs.
     pub async fn blob_redirect(&self, digest: &Digest) -> Result<Option<String>, RegistryError> {
         Ok(self.blobs.redirect_url(digest).await?)

@@ -322,6 +322,10 @@ impl BlobStore for S3BlobStore {
         self.remove_upload(id, multipart.as_deref()).await
     }
 
+    fn min_chunk_len(&self) -> u64 {
+        MIN_PART as u64
+    }
+
     async fn redirect_url(&self, digest: &Digest) -> Result<Option<String>, StorageError> {
         use object_store::signer::{Method, Signer};
         if !self.redirect {

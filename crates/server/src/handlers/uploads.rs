@@ -30,8 +30,9 @@ fn digest_param(query: &Query) -> Result<Option<Digest>, ApiError> {
         .transpose()
 }
 
-/// 202 with what a client needs to continue: `Location`, `Range`, `Docker-Upload-UUID`.
-fn session_response(status: StatusCode, s: &UploadSession) -> Response {
+/// 202 with what a client needs to continue: `Location`, `Range`, `Docker-Upload-UUID`, and
+/// `OCI-Chunk-Min-Length` when the blob store wants chunks of a least size.
+fn session_response(status: StatusCode, s: &UploadSession, min_chunk: u64) -> Response {
     let location = OciRoute::Upload { name: s.repo.clone(), id: s.id.clone() }.path();
     let range = if s.offset == 0 { "0-0".to_owned() } else { format!("0-{}", s.offset - 1) };
     let mut response = status.into_response();
@@ -40,6 +41,9 @@ fn session_response(status: StatusCode, s: &UploadSession) -> Response {
     h.insert(header::RANGE, hv(&range));
     h.insert("docker-upload-uuid", hv(s.id.as_str()));
     h.insert(header::CONTENT_LENGTH, hv("0"));
+    if min_chunk > 0 {
+        h.insert("oci-chunk-min-length", hv(&min_chunk.to_string()));
+    }
     response
 }
 
@@ -69,7 +73,7 @@ pub(super) async fn post(
             MountOutcome::Mounted => Ok(created(name, &digest)),
             MountOutcome::Session(s) => {
                 st.metrics.upload("started");
-                Ok(session_response(StatusCode::ACCEPTED, &s))
+                Ok(session_response(StatusCode::ACCEPTED, &s, st.registry.min_chunk_len()))
             }
         };
     }
@@ -86,7 +90,7 @@ pub(super) async fn post(
     };
     let session = st.registry.start_upload(name, algorithm).await?;
     st.metrics.upload("started");
-    Ok(session_response(StatusCode::ACCEPTED, &session))
+    Ok(session_response(StatusCode::ACCEPTED, &session, st.registry.min_chunk_len()))
 }
 
 pub(super) async fn status(
@@ -96,7 +100,7 @@ pub(super) async fn status(
     id: &UploadId,
 ) -> Result<Response, ApiError> {
     let s = st.registry.upload(name, id).await?;
-    Ok(session_response(StatusCode::NO_CONTENT, &s))
+    Ok(session_response(StatusCode::NO_CONTENT, &s, st.registry.min_chunk_len()))
 }
 
 fn chunk(headers: &HeaderMap) -> Result<Chunk, ApiError> {
@@ -121,7 +125,7 @@ pub(super) async fn patch(
     let chunk = chunk(headers)?;
     let stream = guarded(body, st.min_rate, st.metrics.bytes_in.clone());
     let s = st.registry.append(name, id, chunk, stream).await?;
-    Ok(session_response(StatusCode::ACCEPTED, &s))
+    Ok(session_response(StatusCode::ACCEPTED, &s, st.registry.min_chunk_len()))
 }
 
 pub(super) async fn put(

@@ -1,5 +1,6 @@
-//! `storage.s3.redirect`: whole-blob GETs answer 307 to a short-lived presigned URL on the
-//! bucket; HEAD and Range requests are answered by the registry itself.
+//! What S3 storage changes on the wire: uploads advertise `OCI-Chunk-Min-Length` (S3's 5 MiB
+//! part minimum), and with `storage.s3.redirect` whole-blob GETs answer 307 to a short-lived
+//! presigned URL on the bucket, while HEAD and Range requests are answered by the registry.
 
 mod common;
 
@@ -21,6 +22,8 @@ async fn blob_gets_redirect_to_presigned_urls() {
         TestServer::start_with_env(Path::new(env!("CARGO_BIN_EXE_berth")), &[], "info", &env)
     });
     let c = s.client();
+    let post = c.post(format!("{}/v2/team/app/blobs/uploads/", s.base)).send().await.unwrap();
+    assert_eq!(post.headers()["oci-chunk-min-length"], "5242880");
     let img = Image::oci(Algorithm::Sha256, 121, &[100_000], "amd64");
     push_image(&c, &s.base, "team/app", &img, "v1").await;
     let layer = &img.layers[0];
