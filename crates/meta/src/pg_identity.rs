@@ -97,9 +97,19 @@ async fn insert_credential(conn: &mut sqlx::PgConnection, app_id: &str, c: &Cred
 #[async_trait]
 impl IdentityStore for PgMeta {
     async fn settings(&self) -> Result<RegistrySettings, MetaError> {
-        let tenant = self.setting_or_insert("tenant", uuid_v4().as_bytes()).await?;
-        let anonymous = self.setting(Flag::AnonymousPull.key()).await?;
-        let admin = self.setting(Flag::AdminEnabled.key()).await?;
+        // One round trip on the hot path (every anonymous request asks); the tenant is written
+        // only the first time.
+        let rows: Vec<(String, Vec<u8>)> = sqlx::query_as("SELECT key, value FROM settings WHERE key = ANY($1)")
+            .bind(vec!["tenant", Flag::AnonymousPull.key(), Flag::AdminEnabled.key()])
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        let get = |k: &str| rows.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+        let tenant = match get("tenant") {
+            Some(t) => t,
+            None => self.setting_or_insert("tenant", uuid_v4().as_bytes()).await?,
+        };
+        let (anonymous, admin) = (get(Flag::AnonymousPull.key()), get(Flag::AdminEnabled.key()));
         Ok(RegistrySettings {
             tenant: String::from_utf8(tenant).map_err(|_| bad("tenant"))?,
             anonymous_pull: anonymous.as_deref() == Some(b"true"),
