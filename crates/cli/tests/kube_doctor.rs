@@ -11,9 +11,8 @@ use berth_testkit::image::{Image, write_layout};
 use common::{berth_copy, berth_home, login_home, ok, server};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
-/// One registry for every case: `team/app` tagged v1, v1.1 and v2; principals `puller`
+/// A registry for one case: `team/app` tagged v1, v1.1 and v2; principals `puller`
 /// (AcrPull on team/app), `elsewhere` (AcrPull on other/thing) and `lapsed` (credential
 /// ended in 2020); the Owner logged in under `home` (so the doctor can look principals up).
 struct World {
@@ -25,9 +24,9 @@ struct World {
     _tmp: tempfile::TempDir,
 }
 
-fn world() -> &'static World {
-    static W: OnceLock<World> = OnceLock::new();
-    W.get_or_init(|| {
+fn world() -> World {
+    // Per test, not shared: a static server would outlive the test process.
+    {
         let s = server(&[]);
         let tmp = tempfile::tempdir().unwrap();
         let img = Image::oci(Algorithm::Sha256, 61, &[1000], "amd64");
@@ -68,7 +67,7 @@ fn world() -> &'static World {
             None,
         ));
         World { s, home, puller, elsewhere, lapsed, _tmp: tmp }
-    })
+    }
 }
 
 /// A pod in `namespace` running `image`, naming `acr-secret`.
@@ -95,8 +94,7 @@ fn login_entry(user: &str, password: &str) -> serde_json::Value {
 }
 
 /// Runs the doctor on a pod and optional secrets; (exit success, stdout + stderr).
-fn doctor(pod_yaml: &str, secrets_yaml: Option<&str>) -> (bool, String) {
-    let w = world();
+fn doctor(w: &World, pod_yaml: &str, secrets_yaml: Option<&str>) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, text: &str| -> PathBuf {
         let p = dir.path().join(name);
@@ -115,31 +113,32 @@ fn doctor(pod_yaml: &str, secrets_yaml: Option<&str>) -> (bool, String) {
     (out.status.success(), text)
 }
 
-fn image() -> String {
-    format!("{}/team/app:v1", world().s.addr)
+fn image(w: &World) -> String {
+    format!("{}/team/app:v1", w.s.addr)
 }
 
-fn good_secret() -> String {
-    let w = world();
+fn good_secret(w: &World) -> String {
     secret("default", "kubernetes.io/dockerconfigjson", &auths(&w.s.addr, login_entry(&w.puller.0, &w.puller.1)))
 }
 
 /// The doctor must say the pull fails and name `cause`.
-fn fails_with(pod_yaml: &str, secrets_yaml: Option<&str>, cause: &str) {
-    let (success, text) = doctor(pod_yaml, secrets_yaml);
+fn fails_with(w: &World, pod_yaml: &str, secrets_yaml: Option<&str>, cause: &str) {
+    let (success, text) = doctor(w, pod_yaml, secrets_yaml);
     assert!(!success && text.contains("would FAIL"), "expected a failure naming {cause:?}:\n{text}");
     assert!(text.contains(cause), "expected {cause:?} in:\n{text}");
 }
 
 #[test]
 fn a_good_secret_would_pull() {
-    let (success, text) = doctor(&pod("default", &image()), Some(&good_secret()));
+    let w = world();
+    let (success, text) = doctor(&w, &pod("default", &image(&w)), Some(&good_secret(&w)));
     assert!(success && text.contains("would pull") && text.contains("can pull"), "{text}");
 }
 
 #[test]
 fn a_missing_secret() {
-    fails_with(&pod("default", &image()), None, "secret default/acr-secret was not found");
+    let w = world();
+    fails_with(&w, &pod("default", &image(&w)), None, "secret default/acr-secret was not found");
 }
 
 #[test]
@@ -147,14 +146,14 @@ fn a_secret_in_another_namespace() {
     let w = world();
     let s =
         secret("team-b", "kubernetes.io/dockerconfigjson", &auths(&w.s.addr, login_entry(&w.puller.0, &w.puller.1)));
-    fails_with(&pod("default", &image()), Some(&s), "is in namespace team-b, not default");
+    fails_with(&w, &pod("default", &image(&w)), Some(&s), "is in namespace team-b, not default");
 }
 
 #[test]
 fn a_secret_of_the_wrong_type() {
     let w = world();
     let s = secret("default", "Opaque", &auths(&w.s.addr, login_entry(&w.puller.0, &w.puller.1)));
-    fails_with(&pod("default", &image()), Some(&s), "has type Opaque; the kubelet ignores it");
+    fails_with(&w, &pod("default", &image(&w)), Some(&s), "has type Opaque; the kubelet ignores it");
 }
 
 #[test]
@@ -165,7 +164,7 @@ fn an_auth_field_that_is_not_user_colon_password() {
         "kubernetes.io/dockerconfigjson",
         &auths(&w.s.addr, serde_json::json!({ "auth": STANDARD.encode(&w.puller.1) })),
     );
-    fails_with(&pod("default", &image()), Some(&s), "base64(username:password)");
+    fails_with(&w, &pod("default", &image(&w)), Some(&s), "base64(username:password)");
 }
 
 #[test]
@@ -173,7 +172,7 @@ fn a_password_with_a_trailing_newline() {
     let w = world();
     let entry = serde_json::json!({ "auth": STANDARD.encode(format!("{}:{}\n", w.puller.0, w.puller.1)) });
     let s = secret("default", "kubernetes.io/dockerconfigjson", &auths(&w.s.addr, entry));
-    fails_with(&pod("default", &image()), Some(&s), "ends with a newline");
+    fails_with(&w, &pod("default", &image(&w)), Some(&s), "ends with a newline");
 }
 
 #[test]
@@ -182,7 +181,7 @@ fn unpadded_auth_is_named() {
     // 13 bytes encode to 18 base64 characters, 20 with padding.
     let entry = serde_json::json!({ "auth": STANDARD_NO_PAD.encode("someone:12345") });
     let s = secret("default", "kubernetes.io/dockerconfigjson", &auths(&w.s.addr, entry));
-    let (_, text) = doctor(&pod("default", &image()), Some(&s));
+    let (_, text) = doctor(&w, &pod("default", &image(&w)), Some(&s));
     assert!(text.contains("auth is base64 without its = padding; this kubelet reads it"), "{text}");
 }
 
@@ -191,7 +190,7 @@ fn a_server_without_the_port() {
     let w = world();
     let host = w.s.addr.rsplit_once(':').unwrap().0;
     let s = secret("default", "kubernetes.io/dockerconfigjson", &auths(host, login_entry(&w.puller.0, &w.puller.1)));
-    fails_with(&pod("default", &image()), Some(&s), "has no port but the image's host has port");
+    fails_with(&w, &pod("default", &image(&w)), Some(&s), "has no port but the image's host has port");
 }
 
 #[test]
@@ -203,7 +202,7 @@ fn a_glob_with_the_wrong_label_count() {
         "kubernetes.io/dockerconfigjson",
         &auths(&format!("*.0.1:{port}"), login_entry(&w.puller.0, &w.puller.1)),
     );
-    fails_with(&pod("default", &image()), Some(&s), "has 3 host labels but \"127.0.0.1");
+    fails_with(&w, &pod("default", &image(&w)), Some(&s), "has 3 host labels but \"127.0.0.1");
 }
 
 #[test]
@@ -214,7 +213,7 @@ fn a_server_path_that_is_not_a_prefix() {
         "kubernetes.io/dockerconfigjson",
         &auths(&format!("{}/other", w.s.addr), login_entry(&w.puller.0, &w.puller.1)),
     );
-    fails_with(&pod("default", &image()), Some(&s), "does not start with \"/other\"");
+    fails_with(&w, &pod("default", &image(&w)), Some(&s), "does not start with \"/other\"");
 }
 
 #[test]
@@ -225,7 +224,7 @@ fn a_server_with_a_foreign_scheme() {
         "kubernetes.io/dockerconfigjson",
         &auths(&format!("oci://{}", w.s.addr), login_entry(&w.puller.0, &w.puller.1)),
     );
-    fails_with(&pod("default", &image()), Some(&s), "has the scheme oci://");
+    fails_with(&w, &pod("default", &image(&w)), Some(&s), "has the scheme oci://");
 }
 
 #[test]
@@ -235,7 +234,7 @@ fn an_identitytoken_only_entry() {
     let entry =
         serde_json::json!({ "auth": STANDARD.encode(format!("{null}:")), "identitytoken": "eyJ.refresh.token" });
     let s = secret("default", "kubernetes.io/dockerconfigjson", &auths(&w.s.addr, entry));
-    fails_with(&pod("default", &image()), Some(&s), "only an identitytoken, which the kubelet ignores");
+    fails_with(&w, &pod("default", &image(&w)), Some(&s), "only an identitytoken, which the kubelet ignores");
 }
 
 #[test]
@@ -246,7 +245,7 @@ fn a_wrong_password() {
         "kubernetes.io/dockerconfigjson",
         &auths(&w.s.addr, login_entry(&w.puller.0, "berth_not-the-password")),
     );
-    fails_with(&pod("default", &image()), Some(&s), "the registry refuses");
+    fails_with(&w, &pod("default", &image(&w)), Some(&s), "the registry refuses");
 }
 
 #[test]
@@ -254,7 +253,7 @@ fn an_expired_credential() {
     let w = world();
     let s =
         secret("default", "kubernetes.io/dockerconfigjson", &auths(&w.s.addr, login_entry(&w.lapsed.0, &w.lapsed.1)));
-    fails_with(&pod("default", &image()), Some(&s), "has expired (the last one ended 2020-01-01)");
+    fails_with(&w, &pod("default", &image(&w)), Some(&s), "has expired (the last one ended 2020-01-01)");
 }
 
 #[test]
@@ -265,14 +264,14 @@ fn a_principal_without_pull_on_the_repository() {
         "kubernetes.io/dockerconfigjson",
         &auths(&w.s.addr, login_entry(&w.elsewhere.0, &w.elsewhere.1)),
     );
-    fails_with(&pod("default", &image()), Some(&s), "has no pull permission on team/app");
+    fails_with(&w, &pod("default", &image(&w)), Some(&s), "has no pull permission on team/app");
 }
 
 #[test]
 fn a_missing_tag_names_the_nearest() {
     let w = world();
     let wanted = format!("{}/team/app:v1.0", w.s.addr);
-    fails_with(&pod("default", &wanted), Some(&good_secret()), "has no v1.0; the nearest tags are v1.1, v1, v2");
+    fails_with(&w, &pod("default", &wanted), Some(&good_secret(&w)), "has no v1.0; the nearest tags are v1.1, v1, v2");
 }
 
 #[test]
@@ -283,15 +282,16 @@ fn an_unreachable_registry() {
         "kubernetes.io/dockerconfigjson",
         &auths("127.0.0.1:1", login_entry(&w.puller.0, &w.puller.1)),
     );
-    fails_with(&pod("default", "127.0.0.1:1/team/app:v1"), Some(&s), "cannot be reached");
+    fails_with(&w, &pod("default", "127.0.0.1:1/team/app:v1"), Some(&s), "cannot be reached");
 }
 
 #[test]
 fn an_untrusted_registry() {
+    let w = world();
     let tls = server(&["--tls", "self-signed", "--hostname", "localhost"]);
     let host = format!("localhost:{}", tls.addr.rsplit(':').next().unwrap());
     let s = secret("default", "kubernetes.io/dockerconfigjson", &auths(&host, login_entry(&tls.owner.0, &tls.owner.1)));
-    fails_with(&pod("default", &format!("{host}/team/app:v1")), Some(&s), "TLS certificate is not trusted");
+    fails_with(&w, &pod("default", &format!("{host}/team/app:v1")), Some(&s), "TLS certificate is not trusted");
 }
 
 #[test]
