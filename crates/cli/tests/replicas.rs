@@ -181,3 +181,52 @@ async fn three_replicas_share_uploads_tokens_and_survive_a_kill() {
     let got = http.get(format!("{}/v2/team/app/blobs/{second_digest}", r[1].base)).send().await.unwrap();
     assert!(got.bytes().await.unwrap() == second);
 }
+
+/// Each replica keeps whole tag lists, but checks them against the database on every request:
+/// tags added, moved and removed through B show on A's very next answer, paged or whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tag_lists_follow_changes_made_through_another_replica() {
+    use berth_core::Algorithm;
+    use berth_testkit::image::Image;
+    use berth_testkit::oci;
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let url = pg.create_database("tags");
+    let dir = tempfile::tempdir().unwrap();
+    let key = signing_key(dir.path());
+    let a = tokio::task::block_in_place(|| replica(&url, &key, "http://registry.test"));
+    let b = tokio::task::block_in_place(|| replica(&url, &key, "http://registry.test"));
+    let http = a.client();
+    let tags = |server: &TestServer, query: &str| {
+        let url = format!("{}/v2/team/app/tags/list{query}", server.base);
+        let http = http.clone();
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            let link = r.headers().get("link").map(|l| l.to_str().unwrap().to_owned());
+            let body: serde_json::Value = r.json().await.unwrap();
+            (body["tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_owned()).collect::<Vec<_>>(), link)
+        }
+    };
+    let one = Image::oci(Algorithm::Sha256, 1, &[64], "amd64");
+    let two = Image::oci(Algorithm::Sha256, 2, &[64], "amd64");
+    oci::push_image(&http, &b.base, "team/app", &one, "v1").await;
+    assert_eq!(tags(&a, "").await.0, ["v1"]);
+
+    for t in ["v3", "v2"] {
+        let r = oci::put_manifest(&http, &b.base, "team/app", t, &one.manifest).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    assert_eq!(tags(&a, "").await.0, ["v1", "v2", "v3"], "tags added through B");
+    let (page, link) = tags(&a, "?n=1&last=v1").await;
+    assert_eq!(page, ["v2"]);
+    assert_eq!(link.as_deref(), Some("</v2/team/app/tags/list?n=1&last=v2>; rel=\"next\""));
+
+    oci::push_image(&http, &b.base, "team/app", &two, "v2").await;
+    let r = http.delete(format!("{}/v2/team/app/manifests/v3", b.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED, "DELETE tag v3 through B");
+    assert_eq!(tags(&a, "").await.0, ["v1", "v2"], "tag removed through B");
+    let r = http.delete(format!("{}/v2/team/app/manifests/{}", b.base, one.manifest.digest)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED, "DELETE manifest through B");
+    assert_eq!(tags(&a, "").await.0, ["v2"], "deleting a manifest removes its tags on every replica");
+    assert_eq!(tags(&a, "?n=5").await, (vec!["v2".to_owned()], None));
+}

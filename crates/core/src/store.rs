@@ -213,6 +213,12 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Tags of `repo` in byte order, paged; `None` if the repository is unknown.
     async fn list_tags(&self, repo: &RepoName, page: &Page) -> Result<Option<Vec<String>>, MetaError>;
 
+    /// A number that changes whenever a tag name is added to `repo` or removed from it, and
+    /// never returns to an earlier value; `None` if the repository is unknown. Moving a tag to
+    /// another manifest need not change it: it tells whether [`Self::list_tags`] would answer
+    /// differently, so a replica may keep a list as long as the number stays the same.
+    async fn tag_generation(&self, repo: &RepoName) -> Result<Option<u64>, MetaError>;
+
     /// Repository names in byte order, paged.
     async fn list_repos(&self, page: &Page) -> Result<Vec<String>, MetaError>;
 

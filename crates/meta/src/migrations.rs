@@ -1,6 +1,9 @@
 //! Schema migrations per backend, applied in order; SQLite records how many ran in
 //! `PRAGMA user_version`, PostgreSQL in the table `berth_schema`. Never edit a shipped
 //! migration: append a new one (to both lists, keeping them in step).
+//!
+//! Migration 4 counts tag additions and removals per repository in a trigger
+//! (`repositories.tag_generation`), so no write path can forget to.
 
 /// SQLite migrations.
 pub const SQLITE: &[&str] = &[
@@ -112,6 +115,15 @@ CREATE TABLE token_passwords (
     expiry      INTEGER,
     PRIMARY KEY (token, slot)
 ) WITHOUT ROWID;
+"#,
+    r#"
+ALTER TABLE repositories ADD COLUMN tag_generation INTEGER NOT NULL DEFAULT 0;
+CREATE TRIGGER tag_added AFTER INSERT ON tags BEGIN
+    UPDATE repositories SET tag_generation = tag_generation + 1 WHERE id = NEW.repo_id;
+END;
+CREATE TRIGGER tag_removed AFTER DELETE ON tags BEGIN
+    UPDATE repositories SET tag_generation = tag_generation + 1 WHERE id = OLD.repo_id;
+END;
 "#,
 ];
 
@@ -226,5 +238,16 @@ CREATE TABLE token_passwords (
     expiry      BIGINT,
     PRIMARY KEY (token, slot)
 );
+"#,
+    r#"
+ALTER TABLE repositories ADD COLUMN tag_generation BIGINT NOT NULL DEFAULT 0;
+CREATE FUNCTION berth_tag_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE repositories SET tag_generation = tag_generation + 1
+     WHERE id = CASE WHEN TG_OP = 'DELETE' THEN OLD.repo_id ELSE NEW.repo_id END;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER tag_changed AFTER INSERT OR DELETE ON tags FOR EACH ROW EXECUTE FUNCTION berth_tag_changed();
 "#,
 ];

@@ -353,6 +353,15 @@ impl MetadataStore for PgMeta {
         Ok(Some(tags))
     }
 
+    async fn tag_generation(&self, repo: &RepoName) -> Result<Option<u64>, MetaError> {
+        let generation: Option<i64> = sqlx::query_scalar("SELECT tag_generation FROM repositories WHERE name = $1")
+            .bind(repo.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(generation.map(|g| g as u64))
+    }
+
     async fn list_repos(&self, page: &Page) -> Result<Vec<String>, MetaError> {
         sqlx::query_scalar("SELECT name FROM repositories WHERE name > $1 ORDER BY name LIMIT $2")
             .bind(page.last.as_deref().unwrap_or(""))

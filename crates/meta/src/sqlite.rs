@@ -369,6 +369,15 @@ impl MetadataStore for SqliteMeta {
         Ok(Some(tags))
     }
 
+    async fn tag_generation(&self, repo: &RepoName) -> Result<Option<u64>, MetaError> {
+        let generation: Option<i64> = sqlx::query_scalar("SELECT tag_generation FROM repositories WHERE name = ?")
+            .bind(repo.as_str())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db)?;
+        Ok(generation.map(|g| g as u64))
+    }
+
     async fn list_repos(&self, page: &Page) -> Result<Vec<String>, MetaError> {
         sqlx::query_scalar("SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?")
             .bind(page.last.as_deref().unwrap_or(""))

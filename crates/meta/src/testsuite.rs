@@ -43,6 +43,8 @@ async fn manifests_and_tags(meta: &dyn MetadataStore) {
     }
     assert_eq!(meta.manifest_by_tag(&r, &v1).await.unwrap(), None);
     meta.link_blob(&r, &layer, 5).await.unwrap();
+    let mut generations = vec![meta.tag_generation(&r).await.unwrap().expect("the repository exists")];
+    assert_eq!(meta.tag_generation(&repo("other")).await.unwrap(), None);
     assert_eq!(meta.repo_blob(&r, &layer).await.unwrap(), Some(5));
     assert_eq!(meta.repo_blob(&repo("other"), &layer).await.unwrap(), None);
     assert_eq!(meta.blob_size(&layer).await.unwrap(), Some(5));
@@ -50,6 +52,7 @@ async fn manifests_and_tags(meta: &dyn MetadataStore) {
     for t in ["b", "a", "c"] {
         meta.put_manifest(&r, &m, &refs, &[Tag::parse(t).unwrap()]).await.unwrap();
     }
+    new_generation(meta, &r, &mut generations).await;
     assert_eq!(meta.manifest_by_tag(&r, &v1).await.unwrap(), Some(m.clone()));
     assert_eq!(meta.manifest_by_digest(&r, &m.digest).await.unwrap(), Some(m.clone()));
     let all = meta.list_tags(&r, &Page::default()).await.unwrap().unwrap();
@@ -71,11 +74,20 @@ async fn manifests_and_tags(meta: &dyn MetadataStore) {
 
     assert!(meta.delete_tag(&r, &Tag::parse("a").unwrap()).await.unwrap());
     assert!(!meta.delete_tag(&r, &Tag::parse("a").unwrap()).await.unwrap());
+    new_generation(meta, &r, &mut generations).await;
     assert!(meta.delete_manifest(&r, &m.digest).await.unwrap());
+    new_generation(meta, &r, &mut generations).await;
     assert_eq!(meta.manifest_by_tag(&r, &v1).await.unwrap(), None);
     assert_eq!(meta.list_tags(&r, &Page::default()).await.unwrap().unwrap(), Vec::<String>::new());
     assert!(meta.unlink_blob(&r, &layer).await.unwrap());
     assert_eq!(meta.repo_blob(&r, &layer).await.unwrap(), None);
+}
+
+/// Checks that the tag generation of `r` moved to a value never seen before, and records it.
+async fn new_generation(meta: &dyn MetadataStore, r: &RepoName, seen: &mut Vec<u64>) {
+    let now = meta.tag_generation(r).await.unwrap().expect("the repository exists");
+    assert!(!seen.contains(&now), "tag generation {now} of {r} repeats one of {seen:?} after a tag change");
+    seen.push(now);
 }
 
 async fn uploads(meta: &dyn MetadataStore) {

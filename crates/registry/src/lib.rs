@@ -11,9 +11,11 @@ mod error;
 pub mod fsck;
 mod manifests;
 mod service;
+mod tag_lists;
 mod uploads;
 
 pub use error::RegistryError;
 pub use manifests::PutManifest;
 pub use service::{Limits, MountOutcome, RegistryService};
+pub use tag_lists::TagPage;
 pub use uploads::Chunk;

@@ -2,6 +2,7 @@
 //! Uploads and manifests are in their own modules, as further `impl` blocks.
 
 use crate::error::RegistryError;
+use crate::tag_lists::{TagLists, TagPage};
 use berth_core::range::ByteRange;
 use berth_core::{
     BlobStore, ByteStream, Digest, MetadataStore, Page, Referrer, RepoName, StorageError, UploadId, UploadSession,
@@ -30,6 +31,7 @@ pub struct RegistryService {
     /// Uploads with a request in flight: a second concurrent request on one upload is refused
     /// rather than interleaved.
     busy: Mutex<HashSet<UploadId>>,
+    tag_lists: TagLists,
 }
 
 /// Marks an upload busy until dropped.
@@ -56,7 +58,7 @@ pub enum MountOutcome {
 impl RegistryService {
     /// A service over the given stores.
     pub fn new(blobs: Arc<dyn BlobStore>, meta: Arc<dyn MetadataStore>, limits: Limits) -> Self {
-        RegistryService { blobs, meta, limits, busy: Mutex::new(HashSet::new()) }
+        RegistryService { blobs, meta, limits, busy: Mutex::new(HashSet::new()), tag_lists: TagLists::default() }
     }
 
     /// The limits in force.
@@ -129,9 +131,10 @@ impl RegistryService {
         Ok(MountOutcome::Session(self.start_upload(repo, digest.algorithm()).await?))
     }
 
-    /// Tags of `repo` in byte order, paged.
-    pub async fn tags(&self, repo: &RepoName, page: &Page) -> Result<Vec<String>, RegistryError> {
-        self.meta.list_tags(repo, page).await?.ok_or(RegistryError::NameUnknown)
+    /// Tags of `repo` in byte order, paged: always the database's current list, usually from
+    /// this replica's copy (see [`crate::tag_lists`]).
+    pub async fn tags(&self, repo: &RepoName, page: &Page) -> Result<TagPage, RegistryError> {
+        self.tag_lists.page(self.meta.as_ref(), repo, page).await?.ok_or(RegistryError::NameUnknown)
     }
 
     /// Repository names in byte order, paged.

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use berth_core::{Digest, ErrorCode, Page, RepoName, media};
 use berth_registry::RegistryError;
 use http::{StatusCode, header};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 /// Parses `n` and `last`. One more item than asked is fetched to know whether a next page
@@ -25,10 +26,10 @@ fn page(query: &Query) -> Result<(Page, Option<u32>), ApiError> {
 }
 
 /// Trims the extra item and renders `Link` for the next page.
-fn paged(mut items: Vec<String>, n: Option<u32>, base: &str) -> (Vec<String>, Option<String>) {
+fn paged<'a>(items: &'a [String], n: Option<u32>, base: &str) -> (&'a [String], Option<String>) {
     match n {
         Some(n) if items.len() > n as usize => {
-            items.truncate(n as usize);
+            let items = &items[..n as usize];
             let link = items.last().map(|last| {
                 let q: String = form_urlencoded::Serializer::new(String::new())
                     .append_pair("n", &n.to_string())
@@ -42,19 +43,36 @@ fn paged(mut items: Vec<String>, n: Option<u32>, base: &str) -> (Vec<String>, Op
     }
 }
 
-fn json_response(body: Value, link: Option<String>) -> Response {
-    let mut response = (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response();
+fn json_response(body: String, link: Option<String>) -> Response {
+    let mut response = (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response();
     if let Some(link) = link {
         response.headers_mut().insert(header::LINK, hv(&link));
     }
     response
 }
 
+/// The tags list body (end-8), serialised straight from the borrowed page.
+#[derive(Serialize)]
+struct TagList<'a> {
+    name: &'a str,
+    tags: &'a [String],
+}
+
+/// The `_catalog` body.
+#[derive(Serialize)]
+struct Catalog<'a> {
+    repositories: &'a [String],
+}
+
+fn to_json(body: &impl Serialize) -> String {
+    serde_json::to_string(body).expect("a struct of strings always serialises")
+}
+
 pub(super) async fn tags(st: &AppState, _: &Authorized, name: &RepoName, query: &Query) -> Result<Response, ApiError> {
     let (page, n) = page(query)?;
-    let tags = st.registry.tags(name, &page).await?;
-    let (tags, link) = paged(tags, n, &OciRoute::Tags { name: name.clone() }.path());
-    Ok(json_response(json!({ "name": name.as_str(), "tags": tags }), link))
+    let found = st.registry.tags(name, &page).await?;
+    let (tags, link) = paged(found.tags(), n, &OciRoute::Tags { name: name.clone() }.path());
+    Ok(json_response(to_json(&TagList { name: name.as_str(), tags }), link))
 }
 
 /// Repositories the caller can pull, paged. The listing is filtered before paging, so `n`
@@ -83,8 +101,8 @@ pub(super) async fn catalog(st: &AppState, auth: &Authorized, query: &Query) -> 
     if let Some(want) = page.n {
         visible.truncate(want as usize);
     }
-    let (repos, link) = paged(visible, n, &OciRoute::Catalog.path());
-    Ok(json_response(json!({ "repositories": repos }), link))
+    let (repositories, link) = paged(&visible, n, &OciRoute::Catalog.path());
+    Ok(json_response(to_json(&Catalog { repositories }), link))
 }
 
 pub(super) async fn referrers(
