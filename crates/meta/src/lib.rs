@@ -9,6 +9,7 @@ mod migrations;
 mod pg_identity;
 mod pg_tokens;
 pub mod postgres;
+mod records;
 pub mod sqlite;
 mod sqlite_identity;
 mod sqlite_tokens;

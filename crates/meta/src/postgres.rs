@@ -5,15 +5,15 @@
 //! starting together apply each one once.
 
 use crate::migrations;
+use crate::records::{db, digest, manifest, manifest_columns, now, session};
 use async_trait::async_trait;
 use berth_core::{
-    Algorithm, Digest, ManifestRecord, ManifestRefs, MetaError, MetadataStore, Page, Referrer, RepoName, Tag, UploadId,
+    Digest, ManifestRecord, ManifestRefs, MetaError, MetadataStore, Page, Referrer, RepoName, Tag, UploadId,
     UploadSession,
 };
-use bytes::Bytes;
-use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Row};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// Metadata in a PostgreSQL database, through a bounded pool.
 pub struct PgMeta {
@@ -22,30 +22,6 @@ pub struct PgMeta {
 
 /// Any number fits in the advisory-lock key space; this one says "berth migrations".
 const MIGRATION_LOCK: i64 = 0x6265_7274_685f_6d69;
-
-pub(crate) fn db(e: sqlx::Error) -> MetaError {
-    MetaError::Unavailable(e.to_string())
-}
-
-pub(crate) fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
-}
-
-fn digest(row: &PgRow, col: &str) -> Result<Digest, MetaError> {
-    let s: String = row.try_get(col).map_err(db)?;
-    Digest::parse(&s).map_err(|e| MetaError::Unavailable(format!("stored digest {s:?}: {e}")))
-}
-
-fn opt_digest(row: &PgRow, col: &str) -> Result<Option<Digest>, MetaError> {
-    let s: Option<String> = row.try_get(col).map_err(db)?;
-    s.map(|s| Digest::parse(&s).map_err(|e| MetaError::Unavailable(format!("stored digest {s:?}: {e}")))).transpose()
-}
-
-macro_rules! manifest_columns {
-    () => {
-        "m.digest, m.media_type, m.content, m.artifact_type, m.subject, m.annotations"
-    };
-}
 
 const MANIFEST_BY_TAG: &str = concat!(
     "SELECT ",
@@ -60,17 +36,6 @@ const MANIFEST_BY_DIGEST: &str = concat!(
     manifest_columns!(),
     " FROM manifests m JOIN repositories r ON r.id = m.repo_id WHERE r.name = $1 AND m.digest = $2"
 );
-
-fn manifest(row: &PgRow) -> Result<ManifestRecord, MetaError> {
-    Ok(ManifestRecord {
-        digest: digest(row, "digest")?,
-        media_type: row.try_get("media_type").map_err(db)?,
-        bytes: Bytes::from(row.try_get::<Vec<u8>, _>("content").map_err(db)?),
-        artifact_type: row.try_get("artifact_type").map_err(db)?,
-        subject: opt_digest(row, "subject")?,
-        annotations: row.try_get("annotations").map_err(db)?,
-    })
-}
 
 fn limit(page: &Page) -> Option<i64> {
     page.n.map(i64::from)
@@ -159,21 +124,6 @@ async fn link(conn: &mut sqlx::PgConnection, repo: &RepoName, d: &Digest, size: 
         .await
         .map_err(db)?;
     Ok(())
-}
-
-fn session(row: &PgRow) -> Result<UploadSession, MetaError> {
-    let bad = |what: &str| MetaError::Unavailable(format!("stored upload has a bad {what}"));
-    let id: String = row.try_get("id").map_err(db)?;
-    let repo: String = row.try_get("repo").map_err(db)?;
-    let alg: String = row.try_get("algorithm").map_err(db)?;
-    Ok(UploadSession {
-        id: UploadId::parse(&id).ok_or_else(|| bad("id"))?,
-        repo: RepoName::parse(&repo).map_err(|_| bad("repository"))?,
-        offset: row.try_get::<i64, _>("offset").map_err(db)? as u64,
-        algorithm: Algorithm::parse(&alg).map_err(|_| bad("algorithm"))?,
-        hash_state: row.try_get("hash_state").map_err(db)?,
-        started_at: row.try_get("started_at").map_err(db)?,
-    })
 }
 
 #[async_trait]

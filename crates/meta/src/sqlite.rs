@@ -6,16 +6,16 @@
 
 use crate::cache::ManifestCache;
 use crate::migrations;
+use crate::records::{db, digest, manifest, manifest_columns, now, session};
 use async_trait::async_trait;
 use berth_core::{
-    Algorithm, Digest, ManifestRecord, ManifestRefs, MetaError, MetadataStore, Page, Referrer, RepoName, Tag, UploadId,
+    Digest, ManifestRecord, ManifestRefs, MetaError, MetadataStore, Page, Referrer, RepoName, Tag, UploadId,
     UploadSession,
 };
-use bytes::Bytes;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, Row, SqlitePool};
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// Metadata in one SQLite file. Meant to be owned by one process (the server locks its data
 /// directory): manifest lookups are cached in memory and invalidated by this process's writes.
@@ -23,30 +23,6 @@ pub struct SqliteMeta {
     pub(crate) writer: SqlitePool,
     pub(crate) reader: SqlitePool,
     cache: ManifestCache,
-}
-
-pub(crate) fn db(e: sqlx::Error) -> MetaError {
-    MetaError::Unavailable(e.to_string())
-}
-
-pub(crate) fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
-}
-
-fn digest(row: &SqliteRow, col: &str) -> Result<Digest, MetaError> {
-    let s: String = row.try_get(col).map_err(db)?;
-    Digest::parse(&s).map_err(|e| MetaError::Unavailable(format!("stored digest {s:?}: {e}")))
-}
-
-fn opt_digest(row: &SqliteRow, col: &str) -> Result<Option<Digest>, MetaError> {
-    let s: Option<String> = row.try_get(col).map_err(db)?;
-    s.map(|s| Digest::parse(&s).map_err(|e| MetaError::Unavailable(format!("stored digest {s:?}: {e}")))).transpose()
-}
-
-macro_rules! manifest_columns {
-    () => {
-        "m.digest, m.media_type, m.content, m.artifact_type, m.subject, m.annotations"
-    };
 }
 
 const MANIFEST_BY_TAG: &str = concat!(
@@ -62,17 +38,6 @@ const MANIFEST_BY_DIGEST: &str = concat!(
     manifest_columns!(),
     " FROM manifests m JOIN repositories r ON r.id = m.repo_id WHERE r.name = ? AND m.digest = ?"
 );
-
-fn manifest(row: &SqliteRow) -> Result<ManifestRecord, MetaError> {
-    Ok(ManifestRecord {
-        digest: digest(row, "digest")?,
-        media_type: row.try_get("media_type").map_err(db)?,
-        bytes: Bytes::from(row.try_get::<Vec<u8>, _>("content").map_err(db)?),
-        artifact_type: row.try_get("artifact_type").map_err(db)?,
-        subject: opt_digest(row, "subject")?,
-        annotations: row.try_get("annotations").map_err(db)?,
-    })
-}
 
 fn limit(page: &Page) -> i64 {
     page.n.map_or(-1, i64::from)
@@ -169,21 +134,6 @@ async fn link(conn: &mut sqlx::SqliteConnection, repo: &RepoName, d: &Digest, si
         .await
         .map_err(db)?;
     Ok(())
-}
-
-fn session(row: &SqliteRow) -> Result<UploadSession, MetaError> {
-    let bad = |what: &str| MetaError::Unavailable(format!("stored upload has a bad {what}"));
-    let id: String = row.try_get("id").map_err(db)?;
-    let repo: String = row.try_get("repo").map_err(db)?;
-    let alg: String = row.try_get("algorithm").map_err(db)?;
-    Ok(UploadSession {
-        id: UploadId::parse(&id).ok_or_else(|| bad("id"))?,
-        repo: RepoName::parse(&repo).map_err(|_| bad("repository"))?,
-        offset: row.try_get::<i64, _>("offset").map_err(db)? as u64,
-        algorithm: Algorithm::parse(&alg).map_err(|_| bad("algorithm"))?,
-        hash_state: row.try_get("hash_state").map_err(db)?,
-        started_at: row.try_get("started_at").map_err(db)?,
-    })
 }
 
 #[async_trait]

@@ -1,48 +1,14 @@
 //! [`IdentityStore`] on SQLite: principals, credentials (hashes only), role assignments,
 //! settings and the audit log, in the same database as the registry metadata.
 
-use crate::sqlite::{SqliteMeta, db, now};
+use crate::records::{assignment, audit_event, bad, credential, db, now, principal};
+use crate::sqlite::SqliteMeta;
 use async_trait::async_trait;
+use berth_core::MetaError;
 use berth_core::identities::{
     AuditEvent, Credential, Flag, IdentityStore, Principal, RegistrySettings, RoleAssignment,
 };
 use berth_core::scopemap::TokenPassword;
-use berth_core::{MetaError, identity::Role};
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
-
-fn bad(what: &str) -> MetaError {
-    MetaError::Unavailable(format!("stored {what} is unreadable"))
-}
-
-fn principal(row: &SqliteRow) -> Result<Principal, MetaError> {
-    Ok(Principal {
-        app_id: row.try_get("app_id").map_err(db)?,
-        display_name: row.try_get("display_name").map_err(db)?,
-        created_at: row.try_get("created_at").map_err(db)?,
-    })
-}
-
-fn credential(row: &SqliteRow) -> Result<Credential, MetaError> {
-    let hash: Vec<u8> = row.try_get("secret_hash").map_err(db)?;
-    Ok(Credential {
-        key_id: row.try_get("key_id").map_err(db)?,
-        display_name: row.try_get("display_name").map_err(db)?,
-        start: row.try_get("start_at").map_err(db)?,
-        end: row.try_get("end_at").map_err(db)?,
-        secret_hash: hash.try_into().map_err(|_| bad("credential hash"))?,
-    })
-}
-
-fn assignment(row: &SqliteRow) -> Result<RoleAssignment, MetaError> {
-    let role: String = row.try_get("role").map_err(db)?;
-    let scope: String = row.try_get("scope").map_err(db)?;
-    Ok(RoleAssignment {
-        app_id: row.try_get("app_id").map_err(db)?,
-        role: role.parse::<Role>().map_err(|_| bad("role"))?,
-        scope: scope.parse().map_err(|_| bad("role scope"))?,
-    })
-}
 
 impl SqliteMeta {
     async fn setting(&self, key: &str) -> Result<Option<Vec<u8>>, MetaError> {
@@ -97,7 +63,7 @@ async fn insert_credential(conn: &mut sqlx::SqliteConnection, app_id: &str, c: &
 #[async_trait]
 impl IdentityStore for SqliteMeta {
     async fn settings(&self) -> Result<RegistrySettings, MetaError> {
-        let tenant = self.setting_or_insert("tenant", uuid_v4().as_bytes()).await?;
+        let tenant = self.setting_or_insert("tenant", uuid::Uuid::new_v4().to_string().as_bytes()).await?;
         let anonymous = self.setting(Flag::AnonymousPull.key()).await?;
         let admin = self.setting(Flag::AdminEnabled.key()).await?;
         Ok(RegistrySettings {
@@ -255,20 +221,6 @@ impl IdentityStore for SqliteMeta {
             .fetch_all(&self.reader)
             .await
             .map_err(db)?;
-        rows.iter()
-            .map(|r| {
-                Ok(AuditEvent {
-                    at: r.try_get("at").map_err(db)?,
-                    actor: r.try_get("actor").map_err(db)?,
-                    action: r.try_get("action").map_err(db)?,
-                    target: r.try_get("target").map_err(db)?,
-                    remote: r.try_get("remote").map_err(db)?,
-                })
-            })
-            .collect()
+        rows.iter().map(audit_event).collect()
     }
-}
-
-fn uuid_v4() -> String {
-    uuid::Uuid::new_v4().to_string()
 }

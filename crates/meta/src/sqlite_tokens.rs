@@ -1,39 +1,11 @@
 //! [`TokenStore`] on SQLite: scope maps and repository tokens with their password hashes.
 
-use crate::sqlite::{SqliteMeta, db, now};
+use crate::records::{db, now, scope_map, token};
+use crate::sqlite::SqliteMeta;
 use async_trait::async_trait;
 use berth_core::MetaError;
 use berth_core::identities::TokenStore;
 use berth_core::scopemap::{ScopeMap, ScopeRule, Token, TokenPassword, system_scope_maps};
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
-
-fn bad(what: &str) -> MetaError {
-    MetaError::Unavailable(format!("stored {what} is unreadable"))
-}
-
-fn scope_map(row: &SqliteRow) -> Result<ScopeMap, MetaError> {
-    let rules: String = row.try_get("rules").map_err(db)?;
-    Ok(ScopeMap {
-        name: row.try_get("name").map_err(db)?,
-        description: row.try_get("description").map_err(db)?,
-        rules: rules
-            .lines()
-            .map(|l| l.parse::<ScopeRule>().map_err(|_| bad("scope-map rule")))
-            .collect::<Result<_, _>>()?,
-        system: false,
-    })
-}
-
-fn password(row: &SqliteRow) -> Result<TokenPassword, MetaError> {
-    let hash: Vec<u8> = row.try_get("secret_hash").map_err(db)?;
-    Ok(TokenPassword {
-        slot: row.try_get::<i64, _>("slot").map_err(db)? as u8,
-        secret_hash: hash.try_into().map_err(|_| bad("token password hash"))?,
-        created: row.try_get("created_at").map_err(db)?,
-        expiry: row.try_get("expiry").map_err(db)?,
-    })
-}
 
 #[async_trait]
 impl TokenStore for SqliteMeta {
@@ -126,13 +98,7 @@ impl TokenStore for SqliteMeta {
             .fetch_all(&self.writer)
             .await
             .map_err(db)?;
-        Ok(Some(Token {
-            name: row.try_get("name").map_err(db)?,
-            scope_map: row.try_get("scope_map").map_err(db)?,
-            enabled: row.try_get("enabled").map_err(db)?,
-            created: row.try_get("created_at").map_err(db)?,
-            passwords: passwords.iter().map(password).collect::<Result<_, _>>()?,
-        }))
+        Ok(Some(token(&row, &passwords)?))
     }
 
     async fn tokens(&self) -> Result<Vec<Token>, MetaError> {

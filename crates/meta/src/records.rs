@@ -1,0 +1,172 @@
+//! Records read out of rows, once for both backends: SQLite and PostgreSQL hold the same
+//! columns (text, 64-bit integers, bytes, booleans), so each mapper is written against
+//! [`Columns`] and works on either row type. Also the error and clock helpers both share.
+
+use berth_core::identities::{AuditEvent, Credential, Principal, RoleAssignment};
+use berth_core::identity::Role;
+use berth_core::scopemap::{ScopeMap, ScopeRule, Token, TokenPassword};
+use berth_core::{Algorithm, Digest, ManifestRecord, MetaError, RepoName, UploadId, UploadSession};
+use bytes::Bytes;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A database failure, as the registry sees it: the store is unavailable (503).
+pub(crate) fn db(e: sqlx::Error) -> MetaError {
+    MetaError::Unavailable(e.to_string())
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// A stored value that does not parse as what it should hold.
+pub(crate) fn bad(what: &str) -> MetaError {
+    MetaError::Unavailable(format!("stored {what} is unreadable"))
+}
+
+/// The column types the schema uses, read by name from a row of either backend.
+pub(crate) trait Columns {
+    fn text(&self, col: &str) -> Result<String, MetaError>;
+    fn opt_text(&self, col: &str) -> Result<Option<String>, MetaError>;
+    fn int(&self, col: &str) -> Result<i64, MetaError>;
+    fn opt_int(&self, col: &str) -> Result<Option<i64>, MetaError>;
+    fn bytes(&self, col: &str) -> Result<Vec<u8>, MetaError>;
+    fn flag(&self, col: &str) -> Result<bool, MetaError>;
+}
+
+macro_rules! columns {
+    ($row:ty) => {
+        impl Columns for $row {
+            fn text(&self, col: &str) -> Result<String, MetaError> {
+                sqlx::Row::try_get(self, col).map_err(db)
+            }
+            fn opt_text(&self, col: &str) -> Result<Option<String>, MetaError> {
+                sqlx::Row::try_get(self, col).map_err(db)
+            }
+            fn int(&self, col: &str) -> Result<i64, MetaError> {
+                sqlx::Row::try_get(self, col).map_err(db)
+            }
+            fn opt_int(&self, col: &str) -> Result<Option<i64>, MetaError> {
+                sqlx::Row::try_get(self, col).map_err(db)
+            }
+            fn bytes(&self, col: &str) -> Result<Vec<u8>, MetaError> {
+                sqlx::Row::try_get(self, col).map_err(db)
+            }
+            fn flag(&self, col: &str) -> Result<bool, MetaError> {
+                sqlx::Row::try_get(self, col).map_err(db)
+            }
+        }
+    };
+}
+
+columns!(sqlx::sqlite::SqliteRow);
+columns!(sqlx::postgres::PgRow);
+
+pub(crate) fn digest(row: &impl Columns, col: &str) -> Result<Digest, MetaError> {
+    let s = row.text(col)?;
+    Digest::parse(&s).map_err(|e| MetaError::Unavailable(format!("stored digest {s:?}: {e}")))
+}
+
+fn opt_digest(row: &impl Columns, col: &str) -> Result<Option<Digest>, MetaError> {
+    let s = row.opt_text(col)?;
+    s.map(|s| Digest::parse(&s).map_err(|e| MetaError::Unavailable(format!("stored digest {s:?}: {e}")))).transpose()
+}
+
+/// The columns [`manifest`] reads, as `m.` of a query joining `manifests m`.
+macro_rules! manifest_columns {
+    () => {
+        "m.digest, m.media_type, m.content, m.artifact_type, m.subject, m.annotations"
+    };
+}
+pub(crate) use manifest_columns;
+
+pub(crate) fn manifest(row: &impl Columns) -> Result<ManifestRecord, MetaError> {
+    Ok(ManifestRecord {
+        digest: digest(row, "digest")?,
+        media_type: row.text("media_type")?,
+        bytes: Bytes::from(row.bytes("content")?),
+        artifact_type: row.opt_text("artifact_type")?,
+        subject: opt_digest(row, "subject")?,
+        annotations: row.opt_text("annotations")?,
+    })
+}
+
+pub(crate) fn session(row: &impl Columns) -> Result<UploadSession, MetaError> {
+    Ok(UploadSession {
+        id: UploadId::parse(&row.text("id")?).ok_or_else(|| bad("upload id"))?,
+        repo: RepoName::parse(&row.text("repo")?).map_err(|_| bad("upload repository"))?,
+        offset: row.int("offset")? as u64,
+        algorithm: Algorithm::parse(&row.text("algorithm")?).map_err(|_| bad("upload algorithm"))?,
+        hash_state: row.bytes("hash_state")?,
+        started_at: row.int("started_at")?,
+    })
+}
+
+pub(crate) fn principal(row: &impl Columns) -> Result<Principal, MetaError> {
+    Ok(Principal {
+        app_id: row.text("app_id")?,
+        display_name: row.text("display_name")?,
+        created_at: row.int("created_at")?,
+    })
+}
+
+pub(crate) fn credential(row: &impl Columns) -> Result<Credential, MetaError> {
+    Ok(Credential {
+        key_id: row.text("key_id")?,
+        display_name: row.opt_text("display_name")?,
+        start: row.int("start_at")?,
+        end: row.int("end_at")?,
+        secret_hash: row.bytes("secret_hash")?.try_into().map_err(|_| bad("credential hash"))?,
+    })
+}
+
+pub(crate) fn assignment(row: &impl Columns) -> Result<RoleAssignment, MetaError> {
+    Ok(RoleAssignment {
+        app_id: row.text("app_id")?,
+        role: row.text("role")?.parse::<Role>().map_err(|_| bad("role"))?,
+        scope: row.text("scope")?.parse().map_err(|_| bad("role scope"))?,
+    })
+}
+
+pub(crate) fn scope_map(row: &impl Columns) -> Result<ScopeMap, MetaError> {
+    Ok(ScopeMap {
+        name: row.text("name")?,
+        description: row.opt_text("description")?,
+        rules: row
+            .text("rules")?
+            .lines()
+            .map(|l| l.parse::<ScopeRule>().map_err(|_| bad("scope-map rule")))
+            .collect::<Result<_, _>>()?,
+        system: false,
+    })
+}
+
+fn token_password(row: &impl Columns) -> Result<TokenPassword, MetaError> {
+    Ok(TokenPassword {
+        slot: row.int("slot")? as u8,
+        secret_hash: row.bytes("secret_hash")?.try_into().map_err(|_| bad("token password hash"))?,
+        created: row.int("created_at")?,
+        expiry: row.opt_int("expiry")?,
+    })
+}
+
+pub(crate) fn audit_event(row: &impl Columns) -> Result<AuditEvent, MetaError> {
+    Ok(AuditEvent {
+        at: row.int("at")?,
+        actor: row.text("actor")?,
+        action: row.text("action")?,
+        target: row.text("target")?,
+        remote: row.text("remote")?,
+    })
+}
+
+/// A token from its row and the rows of its passwords.
+pub(crate) fn token<R: Columns>(row: &R, passwords: &[R]) -> Result<Token, MetaError> {
+    Ok(Token {
+        name: row.text("name")?,
+        scope_map: row.text("scope_map")?,
+        enabled: row.flag("enabled")?,
+        created: row.int("created_at")?,
+        passwords: passwords.iter().map(token_password).collect::<Result<_, _>>()?,
+    })
+}
