@@ -26,13 +26,7 @@ async fn tokens_and_resets_cross_replicas() {
     let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
     let url = pg.create_database("replicas");
     let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("signing.pem");
-    let out = std::process::Command::new("openssl")
-        .args(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out"])
-        .arg(&key)
-        .output()
-        .expect("openssl");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let key = signing_key(dir.path());
     // Behind a load balancer every replica answers to one name: the tokens' audience.
     let public = "http://registry.test";
     let a = tokio::task::block_in_place(|| replica(&url, &key, public));

@@ -15,6 +15,7 @@ use berth_client::endpoint::api_base;
 use berth_client::layout::{Layout, REF_NAME};
 use berth_client::reference::ImageRef;
 use berth_client::registry::Repository;
+use std::collections::HashMap;
 
 /// What happened to one container's image.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +56,9 @@ pub enum Runtime {
         http: reqwest::Client,
         /// Platform, parallel transfers, progress observer.
         options: CopyOptions,
+        /// API bases found so far, by registry host: a loopback registry is probed for TLS
+        /// once per run, not once per container.
+        bases: HashMap<String, String>,
     },
 }
 
@@ -94,7 +98,7 @@ impl Runtime {
                     credential.map(|k| AuthConfig { username: k.username.clone(), password: k.password.clone() });
                 cri.pull_image(&runtime_image(c), auth).await.map_err(|e| e.to_string())
             }
-            Runtime::Store { layout, http, options } => {
+            Runtime::Store { layout, http, options, bases } => {
                 let credentials = match credential {
                     Some(k) if !(k.username.is_empty() && k.password.is_empty()) => {
                         Credentials::Basic { username: k.username.clone(), password: k.password.clone() }
@@ -103,7 +107,14 @@ impl Runtime {
                 };
                 let session = Session::new(http.clone(), credentials);
                 let r = &c.reference;
-                let base = api_base(http, r).await;
+                let base = match bases.get(r.api_host()) {
+                    Some(base) => base.clone(),
+                    None => {
+                        let base = api_base(http, r).await;
+                        bases.insert(r.api_host().to_owned(), base.clone());
+                        base
+                    }
+                };
                 let src = End::Registry(Repository::new(&session, &base, r.repository.as_str()), r.reference());
                 let dst = End::Layout(layout.clone(), Some(store_name(r)));
                 copy(&src, &dst, options).await.map(|d| d.to_string()).map_err(|e| e.to_string())

@@ -74,6 +74,7 @@ pub fn run(args: PullArgs) -> Result<()> {
                     observer: crate::progress::observer(args.quiet),
                     ..CopyOptions::default()
                 },
+                bases: Default::default(),
             },
             (None, None) => bail!("say where images go: --runtime-endpoint unix:///PATH or --store DIR"),
         };
