@@ -292,15 +292,19 @@ impl MetadataStore for PgMeta {
     }
 
     async fn list_tags(&self, repo: &RepoName, page: &Page) -> Result<Option<Vec<String>>, MetaError> {
-        let Some(repo_id) = self.repo_id(repo).await? else { return Ok(None) };
-        let tags = sqlx::query_scalar("SELECT name FROM tags WHERE repo_id = $1 AND name > $2 ORDER BY name LIMIT $3")
-            .bind(repo_id)
-            .bind(page.last.as_deref().unwrap_or(""))
-            .bind(limit(page))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
-        Ok(Some(tags))
+        // One row holding one array: a 10,000-tag list is one message, not 10,000 rows.
+        let tags: Option<Option<Vec<String>>> = sqlx::query_scalar(
+            "SELECT (SELECT array_agg(t.name ORDER BY t.name)
+                       FROM (SELECT name FROM tags WHERE repo_id = r.id AND name > $2 ORDER BY name LIMIT $3) t)
+             FROM repositories r WHERE r.name = $1",
+        )
+        .bind(repo.as_str())
+        .bind(page.last.as_deref().unwrap_or(""))
+        .bind(limit(page))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(tags.map(Option::unwrap_or_default))
     }
 
     async fn tag_generation(&self, repo: &RepoName) -> Result<Option<u64>, MetaError> {

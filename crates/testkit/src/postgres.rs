@@ -125,8 +125,10 @@ impl Postgres {
     /// Starts it again on the same port and data (after `kill`).
     pub fn restart(&mut self) {
         self.kill();
-        let pid = self.dir.path().join("data/postmaster.pid");
-        let _ = std::fs::remove_file(pid);
+        // The killed postmaster may linger as a zombie until init reaps it, and PostgreSQL
+        // refuses to start while the PID in either lock file exists: both go, the server is dead.
+        let _ = std::fs::remove_file(self.dir.path().join("data/postmaster.pid"));
+        let _ = std::fs::remove_file(self.dir.path().join(format!(".s.PGSQL.{}.lock", self.port)));
         self.launch();
     }
 }

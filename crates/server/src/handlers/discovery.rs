@@ -80,23 +80,25 @@ pub(super) async fn tags(st: &AppState, _: &Authorized, name: &RepoName, query: 
 pub(super) async fn catalog(st: &AppState, auth: &Authorized, query: &Query) -> Result<Response, ApiError> {
     const BATCH: u32 = 1000;
     let (page, n) = page(query)?;
-    let permissions = match auth.caller() {
-        Caller::Basic(a) => a.permissions.clone(),
-        Caller::Anonymous { permissions } => permissions.clone(),
-        Caller::Bearer { subject, .. } => {
-            st.auth.permissions(subject).await.map_err(|e| ApiError::from(RegistryError::from(e)))?
+    let permissions = async {
+        match auth.caller() {
+            Caller::Basic(a) => Ok(a.permissions.clone()),
+            Caller::Anonymous { permissions } => Ok(permissions.clone()),
+            Caller::Bearer { subject, .. } => st.auth.permissions(subject).await.map_err(RegistryError::from),
         }
     };
+    let batch = |last: Option<String>| async move { st.registry.catalog(&Page { last, n: Some(BATCH) }).await };
+    // The caller's permissions and the first batch are independent: ask for both at once.
+    let (permissions, mut next) = tokio::try_join!(permissions, batch(page.last.clone()))?;
     let mut visible = Vec::new();
-    let mut last = page.last.clone();
     loop {
-        let batch = st.registry.catalog(&Page { last: last.clone(), n: Some(BATCH) }).await?;
-        let exhausted = batch.len() < BATCH as usize;
-        last = batch.last().cloned();
-        visible.extend(batch.into_iter().filter(|r| permissions.can_see(r)));
+        let exhausted = next.len() < BATCH as usize;
+        let last = next.last().cloned();
+        visible.extend(next.into_iter().filter(|r| permissions.can_see(r)));
         if exhausted || page.n.is_some_and(|want| visible.len() >= want as usize) {
             break;
         }
+        next = batch(last).await?;
     }
     if let Some(want) = page.n {
         visible.truncate(want as usize);
