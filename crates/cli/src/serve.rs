@@ -213,6 +213,9 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
             },
             metrics: Arc::new(Metrics::default()),
         });
+        if limits.upload_expiry_secs > 0 {
+            tokio::spawn(expire_uploads(state.registry.clone(), Duration::from_secs(limits.upload_expiry_secs)));
+        }
         let opts = ServeOptions {
             max_connections: limits.max_connections,
             header_timeout: Duration::from_secs(limits.header_timeout_secs),
@@ -242,6 +245,24 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
         berth_server::serve::serve(listener, berth_server::router(state), opts, shutdown_signal()).await;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Drops uploads idle for `max_idle`, every quarter of it (at least every second, at most
+/// every ten minutes), for as long as the server runs. Every replica runs this; each idle
+/// upload is dropped by one of them. A failure (database or store away) is logged and the
+/// next round tries again.
+async fn expire_uploads(registry: Arc<RegistryService>, max_idle: Duration) {
+    let every = (max_idle / 4).clamp(Duration::from_secs(1), Duration::from_secs(600));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match registry.expire_uploads(max_idle).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(expired = n, "dropped uploads idle for {}s", max_idle.as_secs()),
+            Err(e) => tracing::warn!(error = %e, "cannot expire idle uploads; trying again later"),
+        }
+    }
 }
 
 /// Checks stored data and reports; exit code 1 when damage is found.

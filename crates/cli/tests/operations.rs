@@ -187,3 +187,64 @@ fn a_second_server_on_the_same_data_directory_is_refused() {
     assert!(!out.status.success());
     assert!(err.contains("another berth server is using"), "{err}");
 }
+
+/// Starts an upload in `repo`; its location.
+async fn start_upload(c: &reqwest::Client, base: &str, repo: &str) -> String {
+    let r = c.post(format!("{base}/v2/{repo}/blobs/uploads/")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    absolute(base, r.headers()["location"].to_str().unwrap())
+}
+
+/// PATCHes `chunk` at `offset`; the next location.
+async fn patch_at(c: &reqwest::Client, base: &str, location: &str, offset: usize, chunk: &[u8]) -> String {
+    let r = c
+        .patch(location)
+        .header("content-type", "application/octet-stream")
+        .header("content-range", format!("{offset}-{}", offset + chunk.len() - 1))
+        .body(chunk.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED, "PATCH at {offset}");
+    absolute(base, r.headers()["location"].to_str().unwrap())
+}
+
+/// An upload without a new chunk for `limits.upload_expiry_secs` is dropped with its bytes; one
+/// that keeps receiving chunks is not, and completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_uploads_expire_with_their_bytes() {
+    let s = tokio::task::block_in_place(|| {
+        berth_testkit::TestServer::start_with_env(
+            std::path::Path::new(env!("CARGO_BIN_EXE_berth")),
+            &[],
+            "info",
+            &[("BERTH__LIMITS__UPLOAD_EXPIRY_SECS", "3")],
+        )
+    });
+    let (c, base) = (s.client(), s.base.as_str());
+    let idle = start_upload(&c, base, "ops/up").await;
+    let idle = patch_at(&c, base, &idle, 0, &random_bytes(1, 1000)).await;
+    let id = idle.rsplit('/').next().unwrap().split('?').next().unwrap();
+    let idle_dir = s.data_dir().join("data/uploads").join(id);
+    assert!(idle_dir.exists(), "the upload's bytes are in {}", idle_dir.display());
+
+    // The active upload gets a chunk every 250 ms for 6 s, twice the expiry.
+    let data = random_bytes(2, 24 * 100);
+    let mut active = start_upload(&c, base, "ops/up").await;
+    for (i, chunk) in data.chunks(100).enumerate() {
+        active = patch_at(&c, base, &active, i * 100, chunk).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let r = c.get(&idle).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "the idle upload is gone");
+    assert_eq!(berth_testkit::oci::error_code(r).await, "BLOB_UPLOAD_UNKNOWN");
+    assert!(!idle_dir.exists(), "its bytes are gone too");
+    assert!(s.log().contains("dropped uploads idle for 3s"), "{}", s.log());
+
+    let digest = berth_core::Digest::of(Algorithm::Sha256, &data);
+    let sep = if active.contains('?') { '&' } else { '?' };
+    let r = c.put(format!("{active}{sep}digest={digest}")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "the active upload completes");
+    let r = c.get(format!("{base}/v2/ops/up/blobs/{digest}")).send().await.unwrap();
+    assert_eq!(r.bytes().await.unwrap(), data);
+}

@@ -252,6 +252,11 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Removes an upload session; `false` if absent.
     async fn delete_upload(&self, id: &UploadId) -> Result<bool, MetaError>;
 
+    /// Removes up to `limit` upload sessions last created or advanced before `idle_since`
+    /// (seconds since the epoch) and returns their IDs, so their bytes can be dropped. A
+    /// session advanced meanwhile is kept; two callers never both get the same ID.
+    async fn expire_uploads(&self, idle_since: i64, limit: u32) -> Result<Vec<UploadId>, MetaError>;
+
     /// Every blob known to the registry with its recorded size (for `fsck`).
     async fn all_blobs(&self) -> Result<Vec<(Digest, u64)>, MetaError>;
 

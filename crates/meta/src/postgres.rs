@@ -5,7 +5,7 @@
 //! starting together apply each one once.
 
 use crate::migrations;
-use crate::records::{db, digest, manifest, manifest_columns, now, session};
+use crate::records::{bad, db, digest, manifest, manifest_columns, now, session};
 use async_trait::async_trait;
 use berth_core::{
     Digest, ManifestRecord, ManifestRefs, MetaError, MetadataStore, Page, Referrer, RepoName, Tag, UploadId,
@@ -412,6 +412,20 @@ impl MetadataStore for PgMeta {
         let r =
             sqlx::query("DELETE FROM uploads WHERE id = $1").bind(id.as_str()).execute(&self.pool).await.map_err(db)?;
         Ok(r.rows_affected() > 0)
+    }
+
+    async fn expire_uploads(&self, idle_since: i64, limit: u32) -> Result<Vec<UploadId>, MetaError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "DELETE FROM uploads WHERE updated_at < $1
+               AND id IN (SELECT id FROM uploads WHERE updated_at < $1 LIMIT $2)
+             RETURNING id",
+        )
+        .bind(idle_since)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        ids.iter().map(|id| UploadId::parse(id).ok_or_else(|| bad("upload id"))).collect()
     }
 
     async fn all_blobs(&self) -> Result<Vec<(Digest, u64)>, MetaError> {

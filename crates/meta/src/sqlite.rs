@@ -6,7 +6,7 @@
 
 use crate::cache::ManifestCache;
 use crate::migrations;
-use crate::records::{db, digest, manifest, manifest_columns, now, session};
+use crate::records::{bad, db, digest, manifest, manifest_columns, now, session};
 use async_trait::async_trait;
 use berth_core::{
     Digest, ManifestRecord, ManifestRefs, MetaError, MetadataStore, Page, Referrer, RepoName, Tag, UploadId,
@@ -429,6 +429,21 @@ impl MetadataStore for SqliteMeta {
             .await
             .map_err(db)?;
         Ok(r.rows_affected() > 0)
+    }
+
+    async fn expire_uploads(&self, idle_since: i64, limit: u32) -> Result<Vec<UploadId>, MetaError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "DELETE FROM uploads WHERE updated_at < ?
+               AND id IN (SELECT id FROM uploads WHERE updated_at < ? LIMIT ?)
+             RETURNING id",
+        )
+        .bind(idle_since)
+        .bind(idle_since)
+        .bind(i64::from(limit))
+        .fetch_all(&self.writer)
+        .await
+        .map_err(db)?;
+        ids.iter().map(|id| UploadId::parse(id).ok_or_else(|| bad("upload id"))).collect()
     }
 
     async fn all_blobs(&self) -> Result<Vec<(Digest, u64)>, MetaError> {

@@ -110,6 +110,15 @@ async fn uploads(meta: &dyn MetadataStore) {
     assert_eq!(meta.upload(&s.id).await.unwrap(), None);
     assert_eq!(meta.repo_blob(&r, &d).await.unwrap(), Some(10));
     assert!(!meta.delete_upload(&s.id).await.unwrap());
+
+    // Expiry takes only sessions idle since before the cut-off, each once.
+    let idle = UploadSession { id: UploadId::generate(), offset: 0, ..s.clone() };
+    meta.create_upload(&idle).await.unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    assert_eq!(meta.expire_uploads(now - 3600, 10).await.unwrap(), Vec::<UploadId>::new());
+    assert_eq!(meta.expire_uploads(now + 10, 10).await.unwrap(), vec![idle.id.clone()]);
+    assert_eq!(meta.expire_uploads(now + 10, 10).await.unwrap(), Vec::<UploadId>::new());
+    assert_eq!(meta.upload(&idle.id).await.unwrap(), None);
     assert!(meta.all_blobs().await.unwrap().iter().any(|(x, n)| x == &d && *n == 10));
 }
 

@@ -9,7 +9,7 @@ use crate::service::RegistryService;
 use berth_core::range::ByteRange;
 use berth_core::{Algorithm, ByteStream, Digest, Hasher, MetaError, RepoName, UploadId, UploadSession};
 use futures_util::StreamExt;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How a chunk positions itself.
 #[derive(Debug, Clone, Copy)]
@@ -161,6 +161,26 @@ impl RegistryService {
         self.meta.delete_upload(id).await?;
         self.blobs.abort(id).await?;
         Ok(())
+    }
+
+    /// Drops every upload session that has not advanced for `max_idle`: the session first
+    /// (so no replica continues it), then its bytes. Safe to run on every replica at once:
+    /// each session is expired by one of them. How many were dropped.
+    pub async fn expire_uploads(&self, max_idle: Duration) -> Result<usize, RegistryError> {
+        const BATCH: u32 = 100;
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        let idle_since = now.saturating_sub(max_idle.as_secs() as i64);
+        let mut expired = 0;
+        loop {
+            let ids = self.meta.expire_uploads(idle_since, BATCH).await?;
+            for id in &ids {
+                self.blobs.abort(id).await?;
+            }
+            expired += ids.len();
+            if ids.len() < BATCH as usize {
+                return Ok(expired);
+            }
+        }
     }
 
     /// The digest of an upload under another algorithm than its session's (the client chose

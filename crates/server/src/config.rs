@@ -226,6 +226,9 @@ pub struct LimitsConfig {
     pub max_manifest_bytes: usize,
     /// Seconds in-flight requests get to finish after SIGTERM or SIGINT.
     pub shutdown_grace_secs: u64,
+    /// Seconds an upload may sit without a new chunk before it is dropped with its bytes
+    /// (0: never).
+    pub upload_expiry_secs: u64,
 }
 
 impl Default for LimitsConfig {
@@ -237,6 +240,7 @@ impl Default for LimitsConfig {
             body_min_bytes_per_window: 16 * 1024,
             max_manifest_bytes: berth_core::manifest::MAX_MANIFEST_BYTES,
             shutdown_grace_secs: 30,
+            upload_expiry_secs: 24 * 3600,
         }
     }
 }
