@@ -5,7 +5,7 @@ mod common;
 
 use berth_core::Algorithm;
 use berth_testkit::image::{Image, random_bytes};
-use berth_testkit::oci::{absolute, push_image};
+use berth_testkit::oci::{absolute, patch_chunk, push_image};
 use common::{server, started};
 use reqwest::StatusCode;
 use std::process::Command;
@@ -195,20 +195,6 @@ async fn start_upload(c: &reqwest::Client, base: &str, repo: &str) -> String {
     absolute(base, r.headers()["location"].to_str().unwrap())
 }
 
-/// PATCHes `chunk` at `offset`; the next location.
-async fn patch_at(c: &reqwest::Client, base: &str, location: &str, offset: usize, chunk: &[u8]) -> String {
-    let r = c
-        .patch(location)
-        .header("content-type", "application/octet-stream")
-        .header("content-range", format!("{offset}-{}", offset + chunk.len() - 1))
-        .body(chunk.to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::ACCEPTED, "PATCH at {offset}");
-    absolute(base, r.headers()["location"].to_str().unwrap())
-}
-
 /// An upload without a new chunk for `limits.upload_expiry_secs` is dropped with its bytes; one
 /// that keeps receiving chunks is not, and completes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -223,7 +209,7 @@ async fn idle_uploads_expire_with_their_bytes() {
     });
     let (c, base) = (s.client(), s.base.as_str());
     let idle = start_upload(&c, base, "ops/up").await;
-    let idle = patch_at(&c, base, &idle, 0, &random_bytes(1, 1000)).await;
+    let idle = patch_chunk(&c, base, &idle, 0, &random_bytes(1, 1000)).await;
     let id = idle.rsplit('/').next().unwrap().split('?').next().unwrap();
     let idle_dir = s.data_dir().join("data/uploads").join(id);
     assert!(idle_dir.exists(), "the upload's bytes are in {}", idle_dir.display());
@@ -232,10 +218,10 @@ async fn idle_uploads_expire_with_their_bytes() {
     let data = random_bytes(2, 24 * 100);
     let mut active = start_upload(&c, base, "ops/up").await;
     for (i, chunk) in data.chunks(100).enumerate() {
-        active = patch_at(&c, base, &active, i * 100, chunk).await;
+        active = patch_chunk(&c, base, &active, i * 100, chunk).await;
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let r = c.get(&idle).send().await.unwrap();
+    let r = c.get(absolute(base, &idle)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND, "the idle upload is gone");
     assert_eq!(berth_testkit::oci::error_code(r).await, "BLOB_UPLOAD_UNKNOWN");
     assert!(!idle_dir.exists(), "its bytes are gone too");
@@ -243,7 +229,7 @@ async fn idle_uploads_expire_with_their_bytes() {
 
     let digest = berth_core::Digest::of(Algorithm::Sha256, &data);
     let sep = if active.contains('?') { '&' } else { '?' };
-    let r = c.put(format!("{active}{sep}digest={digest}")).send().await.unwrap();
+    let r = c.put(format!("{}{sep}digest={digest}", absolute(base, &active))).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::CREATED, "the active upload completes");
     let r = c.get(format!("{base}/v2/ops/up/blobs/{digest}")).send().await.unwrap();
     assert_eq!(r.bytes().await.unwrap(), data);

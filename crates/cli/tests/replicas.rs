@@ -102,20 +102,6 @@ fn signing_key(dir: &Path) -> std::path::PathBuf {
     key
 }
 
-/// PATCHes `chunk` at `offset` to the upload at `location` on `base`; the next location.
-async fn patch(http: &reqwest::Client, base: &str, location: &str, offset: usize, chunk: &[u8]) -> String {
-    let r = http
-        .patch(format!("{base}{location}"))
-        .header("content-type", "application/octet-stream")
-        .header("content-range", format!("{offset}-{}", offset + chunk.len() - 1))
-        .body(chunk.to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::ACCEPTED, "PATCH at {offset} on {base}: {}", r.text().await.unwrap_or_default());
-    r.headers()["location"].to_str().unwrap().to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_share_uploads_tokens_and_survive_a_kill() {
     use berth_core::{Algorithm, Digest};
@@ -139,7 +125,7 @@ async fn three_replicas_share_uploads_tokens_and_survive_a_kill() {
     let chunks: Vec<&[u8]> = blob.chunks(7 << 20).collect();
     let mut offset = 0;
     for (i, chunk) in chunks.iter().enumerate() {
-        location = patch(&http, &r[[1, 2, 0][i % 3]].base, &location, offset, chunk).await;
+        location = berth_testkit::oci::patch_chunk(&http, &r[[1, 2, 0][i % 3]].base, &location, offset, chunk).await;
         offset += chunk.len();
     }
     let sep = if location.contains('?') { '&' } else { '?' };
@@ -166,9 +152,9 @@ async fn three_replicas_share_uploads_tokens_and_survive_a_kill() {
     let second_digest = Digest::of(Algorithm::Sha256, &second);
     let post = http.post(format!("{}/v2/team/app/blobs/uploads/", r[0].base)).send().await.unwrap();
     let location = post.headers()["location"].to_str().unwrap().to_owned();
-    let location = patch(&http, &r[0].base, &location, 0, &second[..6 << 20]).await;
+    let location = berth_testkit::oci::patch_chunk(&http, &r[0].base, &location, 0, &second[..6 << 20]).await;
     r[0].kill();
-    let location = patch(&http, &r[1].base, &location, 6 << 20, &second[6 << 20..]).await;
+    let location = berth_testkit::oci::patch_chunk(&http, &r[1].base, &location, 6 << 20, &second[6 << 20..]).await;
     let sep = if location.contains('?') { '&' } else { '?' };
     let put = http.put(format!("{}{location}{sep}digest={second_digest}", r[2].base)).send().await.unwrap();
     assert_eq!(put.status(), StatusCode::CREATED, "{}", put.text().await.unwrap_or_default());

@@ -28,6 +28,21 @@ pub async fn push_blob(c: &Client, base: &str, repo: &str, blob: &Blob) {
     assert_eq!(r.status(), StatusCode::CREATED, "PUT blob {}", blob.digest);
 }
 
+/// PATCHes `chunk` at `offset` to the upload at `location` (relative to `base`, or absolute);
+/// panics unless 202. The next location, as the server sent it.
+pub async fn patch_chunk(c: &Client, base: &str, location: &str, offset: usize, chunk: &[u8]) -> String {
+    let r = c
+        .patch(absolute(base, location))
+        .header("content-type", "application/octet-stream")
+        .header("content-range", format!("{offset}-{}", offset + chunk.len() - 1))
+        .body(chunk.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED, "PATCH at {offset} on {base}: {}", r.text().await.unwrap_or_default());
+    r.headers()["location"].to_str().unwrap().to_owned()
+}
+
 /// PUTs a manifest under `reference`; the response.
 pub async fn put_manifest(c: &Client, base: &str, repo: &str, reference: &str, m: &Blob) -> reqwest::Response {
     c.put(format!("{base}/v2/{repo}/manifests/{reference}"))
