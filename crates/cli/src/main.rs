@@ -1,5 +1,6 @@
 //! `berth`: the one binary. It parses the command line, loads configuration, and is the only
-//! place where concrete stores (filesystem blobs, SQLite metadata) are wired into the server.
+//! place where concrete stores (filesystem or S3 blobs, SQLite or PostgreSQL metadata) are
+//! wired into the server.
 
 mod admin;
 mod copy;
@@ -68,10 +69,14 @@ enum Command {
     /// Manage the scope maps tokens hold.
     #[command(subcommand, name = "scope-map")]
     ScopeMap(admin::tokens::ScopeMapCommand),
+    /// List repositories and their tags (as `az acr repository`).
+    #[command(subcommand)]
+    Repository(admin::repository::RepositoryCommand),
     /// Copy a registry (identities, repositories, manifests, tags, blobs) into other stores,
     /// e.g. the embedded default into PostgreSQL + S3; resumable, every digest verified.
     Migrate(migrate::MigrateArgs),
-    /// Kubernetes: pull secrets as kubectl makes them.
+    /// Kubernetes: pull secrets as kubectl makes them, pulls as the kubelet does, a doctor for
+    /// failing pulls, one-step pull access, the kubelet credential provider.
     #[command(subcommand)]
     Kube(kube::KubeCommand),
 }
@@ -165,6 +170,7 @@ fn main() -> ExitCode {
             admin::commands::role_assignment(cmd).map(|()| ExitCode::SUCCESS)
         }
         Command::Registry(cmd) => admin::commands::registry(cmd).map(|()| ExitCode::SUCCESS),
+        Command::Repository(cmd) => admin::repository::run(cmd).map(|()| ExitCode::SUCCESS),
         Command::Token(cmd) => admin::tokens::token(cmd).map(|()| ExitCode::SUCCESS),
         Command::ScopeMap(cmd) => admin::tokens::scope_map(cmd).map(|()| ExitCode::SUCCESS),
         Command::Kube(cmd) => kube::run(cmd).map(|()| ExitCode::SUCCESS),

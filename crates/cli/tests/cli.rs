@@ -73,6 +73,20 @@ fn the_seed_flow_with_the_cli() {
     let denied = format!("docker://{}/team/app:v2", s.addr);
     let out = skopeo(&["copy", "--dest-tls-verify=false", "--authfile", pauth, "--preserve-digests", &src, &denied]);
     assert!(!out.status.success(), "push is denied");
+    // Listings as `az acr repository`: the Owner sees every repository, the principal only
+    // what it may pull.
+    let other = format!("docker://{}/team/other:v1", s.addr);
+    let out = skopeo(&["copy", "--dest-tls-verify=false", "--authfile", authfile, "--preserve-digests", &src, &other]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(ok(&berth(h, &["repository", "list", "-o", "tsv"], None)), "team/app\nteam/other");
+    assert_eq!(ok(&berth(ph.path(), &["repository", "list", "-o", "tsv"], None)), "team/app");
+    assert_eq!(ok(&berth(ph.path(), &["repository", "show-tags", "--repository", "team/app", "-o", "tsv"], None)), "v1");
+    for (name, says) in [("Team/App", "is not a repository name"), ("team/nope", "not known")] {
+        let out = berth(h, &["repository", "show-tags", "--repository", name], None);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(says), "{name}: {stderr}");
+    }
+
     // Admin commands need the Owner.
     let refused = berth(ph.path(), &["sp", "list"], None);
     assert!(!refused.status.success());

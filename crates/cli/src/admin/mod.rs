@@ -1,7 +1,9 @@
-//! The admin commands (`sp`, `role assignment`, `registry`), `login` and `logout`: clients of
-//! the server's admin API, authenticated with the credentials `berth login` stored.
+//! The admin commands (`sp`, `role assignment`, `registry`, `repository`), `login` and
+//! `logout`: clients of the server's admin API and listings, authenticated with the
+//! credentials `berth login` stored.
 
 pub mod commands;
+pub mod repository;
 pub mod tokens;
 
 use crate::login;
@@ -68,5 +70,52 @@ impl Admin {
             }
             _ => bail!("{}", explain(r).await),
         }
+    }
+
+    /// GETs `/v2/{path}` and every further page its `Link` headers name; the items of the
+    /// array `key` of each page, in order.
+    pub async fn list(&self, path: &str, key: &str) -> Result<Vec<Value>> {
+        let mut url = format!("{}/v2/{path}", self.base);
+        let mut items = Vec::new();
+        loop {
+            let r = self.client.get(&url).basic_auth(&self.user, Some(&self.password)).send().await;
+            let r = r.with_context(|| format!("cannot reach {}", self.base))?;
+            match r.status() {
+                s if s.is_success() => {}
+                StatusCode::UNAUTHORIZED => bail!("{}: the stored credentials are not accepted", explain(r).await),
+                _ => bail!("{}", explain(r).await),
+            }
+            let next = r.headers().get(reqwest::header::LINK).and_then(|l| l.to_str().ok()).and_then(next_page);
+            let page: Value = r.json().await.context("the registry answered with something other than JSON")?;
+            items.extend(page[key].as_array().cloned().unwrap_or_default());
+            match next {
+                Some(next) if next.starts_with('/') => url = format!("{}{next}", self.base),
+                Some(next) => url = next,
+                None => return Ok(items),
+            }
+        }
+    }
+}
+
+/// The target of a `Link: <URL>; rel="next"` header.
+fn next_page(link: &str) -> Option<String> {
+    let (target, params) = link.trim().strip_prefix('<')?.split_once('>')?;
+    params.contains("rel=\"next\"").then(|| target.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_page;
+
+    #[test]
+    fn next_page_links() {
+        let link = "</v2/_catalog?n=2&last=b>; rel=\"next\"";
+        assert_eq!(next_page(link).as_deref(), Some("/v2/_catalog?n=2&last=b"));
+        assert_eq!(
+            next_page("<https://r/v2/a/tags/list?last=x>;rel=\"next\"").as_deref(),
+            Some("https://r/v2/a/tags/list?last=x")
+        );
+        assert_eq!(next_page("</v2/_catalog?n=2>; rel=\"prev\""), None);
+        assert_eq!(next_page("garbage"), None);
     }
 }
