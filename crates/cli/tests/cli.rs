@@ -80,7 +80,10 @@ fn the_seed_flow_with_the_cli() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(ok(&berth(h, &["repository", "list", "-o", "tsv"], None)), "team/app\nteam/other");
     assert_eq!(ok(&berth(ph.path(), &["repository", "list", "-o", "tsv"], None)), "team/app");
-    assert_eq!(ok(&berth(ph.path(), &["repository", "show-tags", "--repository", "team/app", "-o", "tsv"], None)), "v1");
+    assert_eq!(
+        ok(&berth(ph.path(), &["repository", "show-tags", "--repository", "team/app", "-o", "tsv"], None)),
+        "v1"
+    );
     for (name, says) in [("Team/App", "is not a repository name"), ("team/nope", "not known")] {
         let out = berth(h, &["repository", "show-tags", "--repository", name], None);
         let stderr = String::from_utf8_lossy(&out.stderr);

@@ -367,13 +367,7 @@ impl<'a> Repository<'a> {
             if !r.status().is_success() {
                 return Err(refused(&format!("tags of {}", self.name), r).await);
             }
-            let next = r
-                .headers()
-                .get(header::LINK)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|l| l.split_once('<'))
-                .and_then(|(_, rest)| rest.split_once('>'))
-                .map(|(u, _)| u.to_owned());
+            let next = r.headers().get(header::LINK).and_then(|v| v.to_str().ok()).and_then(next_page);
             let page: serde_json::Value = r.json().await?;
             tags.extend(page["tags"].as_array().into_iter().flatten().filter_map(|t| t.as_str().map(str::to_owned)));
             match next {
@@ -429,5 +423,27 @@ impl<'a> Repository<'a> {
             return Err(refused(&format!("manifest {}:{reference}", self.name), r).await);
         }
         Ok(())
+    }
+}
+
+/// The target of a `Link: <URL>; rel="next"` header (a path or a whole URL), as registries
+/// page tags lists and catalogs.
+pub fn next_page(link: &str) -> Option<String> {
+    let (target, params) = link.trim().strip_prefix('<')?.split_once('>')?;
+    params.contains("rel=\"next\"").then(|| target.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_page;
+
+    #[test]
+    fn next_page_links() {
+        let link = "</v2/_catalog?n=2&last=b>; rel=\"next\"";
+        assert_eq!(next_page(link).as_deref(), Some("/v2/_catalog?n=2&last=b"));
+        let whole = "<https://r/v2/a/tags/list?last=x>;rel=\"next\"";
+        assert_eq!(next_page(whole).as_deref(), Some("https://r/v2/a/tags/list?last=x"));
+        assert_eq!(next_page("</v2/_catalog?n=2>; rel=\"prev\""), None);
+        assert_eq!(next_page("garbage"), None);
     }
 }

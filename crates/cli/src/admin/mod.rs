@@ -8,6 +8,7 @@ pub mod tokens;
 
 use crate::login;
 use anyhow::{Context, Result, bail};
+use berth_client::registry::next_page;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::Value;
 
@@ -94,28 +95,5 @@ impl Admin {
                 None => return Ok(items),
             }
         }
-    }
-}
-
-/// The target of a `Link: <URL>; rel="next"` header.
-fn next_page(link: &str) -> Option<String> {
-    let (target, params) = link.trim().strip_prefix('<')?.split_once('>')?;
-    params.contains("rel=\"next\"").then(|| target.to_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::next_page;
-
-    #[test]
-    fn next_page_links() {
-        let link = "</v2/_catalog?n=2&last=b>; rel=\"next\"";
-        assert_eq!(next_page(link).as_deref(), Some("/v2/_catalog?n=2&last=b"));
-        assert_eq!(
-            next_page("<https://r/v2/a/tags/list?last=x>;rel=\"next\"").as_deref(),
-            Some("https://r/v2/a/tags/list?last=x")
-        );
-        assert_eq!(next_page("</v2/_catalog?n=2>; rel=\"prev\""), None);
-        assert_eq!(next_page("garbage"), None);
     }
 }
