@@ -69,6 +69,8 @@ enum Command {
     /// Manage the scope maps tokens hold.
     #[command(subcommand, name = "scope-map")]
     ScopeMap(admin::tokens::ScopeMapCommand),
+    /// Delete blobs no manifest references (after the grace period), now; --dry-run reports.
+    Gc(admin::commands::GcArgs),
     /// List repositories and their tags (as `az acr repository`).
     #[command(subcommand)]
     Repository(admin::repository::RepositoryCommand),
@@ -170,6 +172,7 @@ fn main() -> ExitCode {
             admin::commands::role_assignment(cmd).map(|()| ExitCode::SUCCESS)
         }
         Command::Registry(cmd) => admin::commands::registry(cmd).map(|()| ExitCode::SUCCESS),
+        Command::Gc(args) => admin::commands::gc(args).map(|()| ExitCode::SUCCESS),
         Command::Repository(cmd) => admin::repository::run(cmd).map(|()| ExitCode::SUCCESS),
         Command::Token(cmd) => admin::tokens::token(cmd).map(|()| ExitCode::SUCCESS),
         Command::ScopeMap(cmd) => admin::tokens::scope_map(cmd).map(|()| ExitCode::SUCCESS),

@@ -212,7 +212,14 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
                 min_bytes: limits.body_min_bytes_per_window,
             },
             metrics: Arc::new(Metrics::default()),
+            gc_grace: (!stores.shared).then(|| Duration::from_secs(config.gc.grace_secs)),
         });
+        if let Some(grace) = state.gc_grace
+            && config.gc.interval_secs > 0
+        {
+            let every = Duration::from_secs(config.gc.interval_secs);
+            tokio::spawn(collect_garbage(state.registry.clone(), every, grace));
+        }
         if limits.upload_expiry_secs > 0 {
             tokio::spawn(expire_uploads(state.registry.clone(), Duration::from_secs(limits.upload_expiry_secs)));
         }
@@ -261,6 +268,25 @@ async fn expire_uploads(registry: Arc<RegistryService>, max_idle: Duration) {
             Ok(0) => {}
             Ok(n) => tracing::info!(expired = n, "dropped uploads idle for {}s", max_idle.as_secs()),
             Err(e) => tracing::warn!(error = %e, "cannot expire idle uploads; trying again later"),
+        }
+    }
+}
+
+/// Collects garbage every `every` (the first time one period after the start), keeping
+/// what was linked within `grace`. Failures are logged and retried next time.
+async fn collect_garbage(registry: Arc<RegistryService>, every: Duration, grace: Duration) {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match registry.collect_garbage(grace, false).await {
+            Ok(r) => tracing::info!(
+                links = r.links_dropped,
+                blobs = r.blobs_deleted,
+                bytes = r.bytes_freed,
+                "garbage collected"
+            ),
+            Err(e) => tracing::warn!(error = %e, "garbage collection failed; trying again next time"),
         }
     }
 }

@@ -257,6 +257,21 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// session advanced meanwhile is kept; two callers never both get the same ID.
     async fn expire_uploads(&self, idle_since: i64, limit: u32) -> Result<Vec<UploadId>, MetaError>;
 
+    /// Garbage collection, step 1: removes the links of blobs into repositories that no
+    /// manifest of that repository references and that were last linked before
+    /// `linked_before` (seconds since the epoch); how many. With `dry_run`, only counts them.
+    async fn drop_unreferenced_links(&self, linked_before: i64, dry_run: bool) -> Result<u64, MetaError>;
+
+    /// Garbage collection, step 2: blobs recorded before `created_before` that no manifest
+    /// references and that no link keeps (a link keeps a blob when it is newer than
+    /// `created_before` or referenced in its repository), with their sizes. The same answer
+    /// before and after step 1, so a dry run can report it.
+    async fn unused_blobs(&self, created_before: i64) -> Result<Vec<(Digest, u64)>, MetaError>;
+
+    /// Removes blob `digest`'s record if no link and no manifest refers to it any more; whether
+    /// it did. The caller deletes the bytes afterwards, holding the digest's lock across both.
+    async fn drop_unused_blob(&self, digest: &Digest) -> Result<bool, MetaError>;
+
     /// Every blob known to the registry with its recorded size (for `fsck`).
     async fn all_blobs(&self) -> Result<Vec<(Digest, u64)>, MetaError>;
 

@@ -3,7 +3,9 @@
 //! migration: append a new one (to both lists, keeping them in step).
 //!
 //! Migration 4 counts tag additions and removals per repository in a trigger
-//! (`repositories.tag_generation`), so no write path can forget to.
+//! (`repositories.tag_generation`), so no write path can forget to. Migration 5 records when
+//! a blob was last linked into a repository and indexes links and references by digest, for
+//! garbage collection.
 
 /// SQLite migrations.
 pub const SQLITE: &[&str] = &[
@@ -124,6 +126,11 @@ END;
 CREATE TRIGGER tag_removed AFTER DELETE ON tags BEGIN
     UPDATE repositories SET tag_generation = tag_generation + 1 WHERE id = OLD.repo_id;
 END;
+"#,
+    r#"
+ALTER TABLE repo_blobs ADD COLUMN linked_at INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX repo_blobs_by_digest ON repo_blobs(digest);
+CREATE INDEX manifest_refs_by_ref ON manifest_refs(ref_digest);
 "#,
 ];
 
@@ -249,5 +256,10 @@ BEGIN
 END
 $$;
 CREATE TRIGGER tag_changed AFTER INSERT OR DELETE ON tags FOR EACH ROW EXECUTE FUNCTION berth_tag_changed();
+"#,
+    r#"
+ALTER TABLE repo_blobs ADD COLUMN linked_at BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX repo_blobs_by_digest ON repo_blobs(digest);
+CREATE INDEX manifest_refs_by_ref ON manifest_refs(ref_digest);
 "#,
 ];

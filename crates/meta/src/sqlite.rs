@@ -127,12 +127,16 @@ async fn link(conn: &mut sqlx::SqliteConnection, repo: &RepoName, d: &Digest, si
         .await
         .map_err(db)?;
     let repo_id = ensure_repo(conn, repo).await?;
-    sqlx::query("INSERT INTO repo_blobs (repo_id, digest) VALUES (?, ?) ON CONFLICT DO NOTHING")
-        .bind(repo_id)
-        .bind(d.to_string())
-        .execute(conn)
-        .await
-        .map_err(db)?;
+    sqlx::query(
+        "INSERT INTO repo_blobs (repo_id, digest, linked_at) VALUES (?, ?, ?)
+         ON CONFLICT DO UPDATE SET linked_at = excluded.linked_at",
+    )
+    .bind(repo_id)
+    .bind(d.to_string())
+    .bind(now())
+    .execute(conn)
+    .await
+    .map_err(db)?;
     Ok(())
 }
 
@@ -444,6 +448,58 @@ impl MetadataStore for SqliteMeta {
         .await
         .map_err(db)?;
         ids.iter().map(|id| UploadId::parse(id).ok_or_else(|| bad("upload id"))).collect()
+    }
+
+    async fn drop_unreferenced_links(&self, linked_before: i64, dry_run: bool) -> Result<u64, MetaError> {
+        const UNREFERENCED: &str = "FROM repo_blobs WHERE linked_at < ? AND NOT EXISTS (
+            SELECT 1 FROM manifest_refs r
+             WHERE r.repo_id = repo_blobs.repo_id AND r.ref_digest = repo_blobs.digest AND r.is_manifest = 0)";
+        if dry_run {
+            let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) {UNREFERENCED}")))
+                .bind(linked_before)
+                .fetch_one(&self.reader)
+                .await
+                .map_err(db)?;
+            return Ok(n as u64);
+        }
+        let r = sqlx::query(AssertSqlSafe(format!("DELETE {UNREFERENCED}")))
+            .bind(linked_before)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        Ok(r.rows_affected())
+    }
+
+    async fn unused_blobs(&self, created_before: i64) -> Result<Vec<(Digest, u64)>, MetaError> {
+        let rows = sqlx::query(
+            "SELECT b.digest, b.size FROM blobs b
+              WHERE b.created_at < ?
+                AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.ref_digest = b.digest)
+                AND NOT EXISTS (SELECT 1 FROM repo_blobs l
+                                 WHERE l.digest = b.digest AND (l.linked_at >= ? OR EXISTS (
+                                   SELECT 1 FROM manifest_refs r
+                                    WHERE r.repo_id = l.repo_id AND r.ref_digest = l.digest)))
+              ORDER BY b.digest",
+        )
+        .bind(created_before)
+        .bind(created_before)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        rows.iter().map(|r| Ok((digest(r, "digest")?, r.try_get::<i64, _>("size").map_err(db)? as u64))).collect()
+    }
+
+    async fn drop_unused_blob(&self, d: &Digest) -> Result<bool, MetaError> {
+        let r = sqlx::query(
+            "DELETE FROM blobs WHERE digest = ?
+               AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.ref_digest = blobs.digest)
+               AND NOT EXISTS (SELECT 1 FROM repo_blobs l WHERE l.digest = blobs.digest)",
+        )
+        .bind(d.to_string())
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
+        Ok(r.rows_affected() > 0)
     }
 
     async fn all_blobs(&self) -> Result<Vec<(Digest, u64)>, MetaError> {

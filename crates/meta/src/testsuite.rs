@@ -27,8 +27,45 @@ fn record(body: &str, subject: Option<&Digest>, artifact_type: &str) -> Manifest
 /// Runs every check against `meta`, which must be empty. Panics on the first failure.
 pub async fn run(meta: &dyn MetadataStore) {
     meta.ping().await.unwrap();
+    garbage(meta).await;
     manifests_and_tags(meta).await;
     uploads(meta).await;
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+/// Garbage: links no manifest of their repository references, then blobs nothing keeps; the
+/// grace period protects what was linked recently. Runs first, on the empty store.
+async fn garbage(meta: &dyn MetadataStore) {
+    let r = repo("gc/app");
+    let kept = Digest::of(Algorithm::Sha256, b"kept layer");
+    let orphan = Digest::of(Algorithm::Sha256, b"orphan layer");
+    meta.link_blob(&r, &kept, 10).await.unwrap();
+    meta.link_blob(&r, &orphan, 12).await.unwrap();
+    let refs = ManifestRefs { blobs: vec![kept.clone()], children: vec![] };
+    meta.put_manifest(&r, &record("{\"gc\":1}", None, "application/vnd.gc"), &refs, &[]).await.unwrap();
+
+    let (within, past) = (now() - 60, now() + 10);
+    assert_eq!(meta.drop_unreferenced_links(within, true).await.unwrap(), 0, "within the grace period");
+    assert_eq!(meta.unused_blobs(within).await.unwrap(), vec![]);
+    assert_eq!(meta.drop_unreferenced_links(past, true).await.unwrap(), 1, "a dry run counts");
+    assert_eq!(meta.unused_blobs(past).await.unwrap(), vec![(orphan.clone(), 12)], "the same before step 1");
+    assert_eq!(meta.repo_blob(&r, &orphan).await.unwrap(), Some(12), "a dry run changes nothing");
+    assert_eq!(meta.drop_unreferenced_links(past, false).await.unwrap(), 1);
+    assert_eq!(meta.repo_blob(&r, &orphan).await.unwrap(), None);
+    assert_eq!(meta.repo_blob(&r, &kept).await.unwrap(), Some(10), "the referenced link stays");
+    assert_eq!(meta.unused_blobs(past).await.unwrap(), vec![(orphan.clone(), 12)], "and after it");
+
+    // A blob linked again meanwhile is kept; a referenced one is never dropped.
+    meta.link_blob(&r, &orphan, 12).await.unwrap();
+    assert!(!meta.drop_unused_blob(&orphan).await.unwrap(), "linked again");
+    assert!(meta.unlink_blob(&r, &orphan).await.unwrap());
+    assert!(!meta.drop_unused_blob(&kept).await.unwrap(), "referenced");
+    assert!(meta.drop_unused_blob(&orphan).await.unwrap());
+    assert_eq!(meta.blob_size(&orphan).await.unwrap(), None);
+    assert_eq!(meta.blob_size(&kept).await.unwrap(), Some(10));
 }
 
 async fn manifests_and_tags(meta: &dyn MetadataStore) {
@@ -60,7 +97,7 @@ async fn manifests_and_tags(meta: &dyn MetadataStore) {
     let page = Page { last: Some("a".into()), n: Some(2) };
     assert_eq!(meta.list_tags(&r, &page).await.unwrap().unwrap(), ["b", "c"]);
     assert_eq!(meta.list_tags(&repo("nope"), &Page::default()).await.unwrap(), None);
-    assert_eq!(meta.list_repos(&Page::default()).await.unwrap(), ["team/app"]);
+    assert_eq!(meta.list_repos(&Page::default()).await.unwrap(), ["gc/app", "team/app"]);
 
     let sig = record("{\"sig\":1}", Some(&m.digest), "application/vnd.sig");
     let sbom = record("{\"sbom\":1}", Some(&m.digest), "application/vnd.sbom");
@@ -114,7 +151,7 @@ async fn uploads(meta: &dyn MetadataStore) {
     // Expiry takes only sessions idle since before the cut-off, each once.
     let idle = UploadSession { id: UploadId::generate(), offset: 0, ..s.clone() };
     meta.create_upload(&idle).await.unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let now = now();
     assert_eq!(meta.expire_uploads(now - 3600, 10).await.unwrap(), Vec::<UploadId>::new());
     assert_eq!(meta.expire_uploads(now + 10, 10).await.unwrap(), vec![idle.id.clone()]);
     assert_eq!(meta.expire_uploads(now + 10, 10).await.unwrap(), Vec::<UploadId>::new());

@@ -9,12 +9,14 @@
 pub mod auth;
 mod error;
 pub mod fsck;
+mod gc;
 mod manifests;
 mod service;
 mod tag_lists;
 mod uploads;
 
 pub use error::RegistryError;
+pub use gc::GcReport;
 pub use manifests::PutManifest;
 pub use service::{Limits, MountOutcome, RegistryService};
 pub use tag_lists::TagPage;

@@ -2,6 +2,7 @@
 //! Uploads and manifests are in their own modules, as further `impl` blocks.
 
 use crate::error::RegistryError;
+use crate::gc::DigestLocks;
 use crate::tag_lists::{TagLists, TagPage};
 use berth_core::range::ByteRange;
 use berth_core::{
@@ -32,6 +33,8 @@ pub struct RegistryService {
     /// rather than interleaved.
     busy: Mutex<HashSet<UploadId>>,
     tag_lists: TagLists,
+    /// Serialises what links a blob with what garbage collection deletes, per digest.
+    pub(crate) digest_locks: DigestLocks,
 }
 
 /// Marks an upload busy until dropped.
@@ -58,7 +61,14 @@ pub enum MountOutcome {
 impl RegistryService {
     /// A service over the given stores.
     pub fn new(blobs: Arc<dyn BlobStore>, meta: Arc<dyn MetadataStore>, limits: Limits) -> Self {
-        RegistryService { blobs, meta, limits, busy: Mutex::new(HashSet::new()), tag_lists: TagLists::default() }
+        RegistryService {
+            blobs,
+            meta,
+            limits,
+            busy: Mutex::new(HashSet::new()),
+            tag_lists: TagLists::default(),
+            digest_locks: DigestLocks::default(),
+        }
     }
 
     /// The limits in force.
@@ -122,11 +132,14 @@ impl RegistryService {
         digest: &Digest,
         from: Option<&RepoName>,
     ) -> Result<MountOutcome, RegistryError> {
-        if let Some(from) = from
-            && let Some(size) = self.meta.repo_blob(from, digest).await?
-        {
-            self.meta.link_blob(repo, digest, size).await?;
-            return Ok(MountOutcome::Mounted);
+        if let Some(from) = from {
+            // Under the digest's lock: garbage collection must not delete the blob between
+            // the check and the link (see crate::gc).
+            let _locked = self.digest_locks.lock(digest).await;
+            if let Some(size) = self.meta.repo_blob(from, digest).await? {
+                self.meta.link_blob(repo, digest, size).await?;
+                return Ok(MountOutcome::Mounted);
+            }
         }
         Ok(MountOutcome::Session(self.start_upload(repo, digest.algorithm()).await?))
     }

@@ -136,6 +136,9 @@ impl RegistryService {
             self.meta.delete_upload(id).await?;
             return Err(RegistryError::DigestInvalid(format!("content digest is {actual}, not {digest}")));
         }
+        // Under the digest's lock: garbage collection must not delete these bytes between
+        // the commit and the link (see crate::gc).
+        let _locked = self.digest_locks.lock(digest).await;
         self.blobs.commit(id, session.offset, digest).await?;
         self.meta.complete_upload(id, repo, digest, session.offset).await?;
         Ok(session.offset)

@@ -24,6 +24,25 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// Where blobs live.
     pub storage: StorageConfig,
+    /// Garbage collection.
+    pub gc: GcConfig,
+}
+
+/// `[gc]`: online garbage collection of blobs no manifest references (embedded default only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GcConfig {
+    /// Seconds between collections (0: only on request, `berth gc`).
+    pub interval_secs: u64,
+    /// Seconds a blob is kept after it was last linked into a repository, whatever references
+    /// it: time for a client to push the manifest that uses it.
+    pub grace_secs: u64,
+}
+
+impl Default for GcConfig {
+    fn default() -> Self {
+        GcConfig { interval_secs: 24 * 3600, grace_secs: 24 * 3600 }
+    }
 }
 
 /// `[storage]`.

@@ -18,6 +18,24 @@ pub struct RegistryArg {
     pub registry: Option<String>,
 }
 
+/// `berth gc`.
+#[derive(Args)]
+pub struct GcArgs {
+    /// Only report what would be deleted.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub registry: RegistryArg,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// `berth gc`: asks the server to collect garbage now (or to report what it would).
+pub fn gc(args: GcArgs) -> Result<()> {
+    let report = call(&args.registry, Method::POST, "gc", Some(json!({ "dryRun": args.dry_run })))?;
+    output::print(&report, &args.out)
+}
+
 /// `berth login`.
 #[derive(Args)]
 pub struct LoginArgs {

@@ -75,6 +75,13 @@ pub(super) async fn body<T: for<'de> Deserialize<'de>>(req: Body) -> Result<T, A
     serde_json::from_slice(&bytes).map_err(|e| invalid(format!("malformed JSON: {e}")))
 }
 
+/// `POST /admin/v1/gc`.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+struct GcRequest {
+    dry_run: bool,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct CreateSp {
@@ -311,6 +318,20 @@ async fn route(
                 .map(|e| json!({ "time": super::rfc3339(e.at), "actor": e.actor, "action": e.action, "target": e.target, "remote": e.remote }))
                 .collect();
             Ok(json_response(StatusCode::OK, json!(v)))
+        }
+        (Method::POST, ["gc"]) => {
+            let b: GcRequest = body(req).await?;
+            let grace = st.gc_grace.ok_or_else(|| {
+                ApiError::new(ErrorCode::Unsupported).detail(
+                    "garbage collection runs where one process owns the stores (the embedded default); \
+                     on PostgreSQL + S3 it is not available yet",
+                )
+            })?;
+            let report = st.registry.collect_garbage(grace, b.dry_run).await?;
+            if !b.dry_run {
+                audit("gc", format!("{} blobs, {} bytes", report.blobs_deleted, report.bytes_freed)).await;
+            }
+            Ok(json_response(StatusCode::OK, json!(report)))
         }
         (method, segments @ (["tokens", ..] | ["scope-maps", ..])) => {
             super::admin_tokens::route(st, auth, &remote, method, segments, req).await

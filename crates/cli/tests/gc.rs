@@ -1,0 +1,94 @@
+//! Online garbage collection against a real server: what no manifest references goes after
+//! the grace period (links, then blobs with their files); everything a manifest references,
+//! and everything linked within the grace period, stays and pulls.
+
+mod common;
+
+use berth_core::{Algorithm, Digest};
+use berth_testkit::TestServer;
+use berth_testkit::image::{Blob, Image, random_bytes};
+use berth_testkit::oci::{push_blob, push_image};
+use common::{berth_home, login_home, ok};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const GRACE_SECS: u64 = 5;
+
+fn blob_file(s: &TestServer, d: &Digest) -> PathBuf {
+    s.data_dir().join("data/blobs").join(d.algorithm().as_str()).join(&d.hex()[..2]).join(d.hex())
+}
+
+async fn blob_status(c: &reqwest::Client, s: &TestServer, repo: &str, d: &Digest) -> StatusCode {
+    c.get(format!("{}/v2/{repo}/blobs/{d}", s.base)).send().await.unwrap().status()
+}
+
+fn gc(home: &Path, dry_run: bool) -> Value {
+    let mut args = vec!["gc", "-o", "json"];
+    if dry_run {
+        args.push("--dry-run");
+    }
+    serde_json::from_str(&ok(&berth_home(home, &args, None))).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreferenced_blobs_go_after_the_grace_period() {
+    let grace = GRACE_SECS.to_string();
+    let s = tokio::task::block_in_place(|| {
+        TestServer::start_with_env(
+            Path::new(env!("CARGO_BIN_EXE_berth")),
+            &[],
+            "info",
+            &[("BERTH__GC__GRACE_SECS", &grace), ("BERTH__GC__INTERVAL_SECS", "0")],
+        )
+    });
+    let c = s.client();
+    let home = tempfile::tempdir().unwrap();
+    ok(&login_home(&s, home.path(), &s.owner.0, &s.owner.1));
+
+    // Kept: image A. Garbage: image B once its manifest is deleted, a blob never referenced,
+    // and the link of A's layer into a repository with no manifest.
+    let a = Image::oci(Algorithm::Sha256, 1, &[3000], "amd64");
+    let b = Image::oci(Algorithm::Sha256, 2, &[5000], "amd64");
+    push_image(&c, &s.base, "team/app", &a, "a").await;
+    push_image(&c, &s.base, "team/app", &b, "b").await;
+    let orphan = Blob::new(Algorithm::Sha256, "application/octet-stream", random_bytes(3, 700));
+    push_blob(&c, &s.base, "team/app", &orphan).await;
+    let layer = &a.layers[0].digest;
+    let r = c.post(format!("{}/v2/team/other/blobs/uploads/?mount={layer}&from=team/app", s.base)).send().await;
+    assert_eq!(r.unwrap().status(), StatusCode::CREATED, "mount");
+    let r = c.delete(format!("{}/v2/team/app/manifests/{}", s.base, b.manifest.digest)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+
+    let nothing = json!({ "dryRun": true, "linksDropped": 0, "blobsDeleted": 0, "bytesFreed": 0 });
+    assert_eq!(gc(home.path(), true), nothing, "within the grace period nothing is garbage");
+
+    tokio::time::sleep(Duration::from_secs(GRACE_SECS + 2)).await;
+    // Linked just now, so within the grace period: kept.
+    let fresh = Blob::new(Algorithm::Sha256, "application/octet-stream", random_bytes(4, 900));
+    push_blob(&c, &s.base, "team/app", &fresh).await;
+
+    let garbage = [&b.config, &b.layers[0], &orphan];
+    let bytes: usize = garbage.iter().map(|g| g.bytes.len()).sum();
+    let expected = |dry_run| json!({ "dryRun": dry_run, "linksDropped": 4, "blobsDeleted": 3, "bytesFreed": bytes });
+    assert_eq!(gc(home.path(), true), expected(true));
+    assert!(garbage.iter().all(|g| blob_file(&s, &g.digest).exists()), "a dry run deletes nothing");
+    assert_eq!(gc(home.path(), false), expected(false));
+
+    for g in garbage {
+        assert_eq!(blob_status(&c, &s, "team/app", &g.digest).await, StatusCode::NOT_FOUND);
+        assert!(!blob_file(&s, &g.digest).exists(), "{} is deleted from disk", g.digest);
+    }
+    assert_eq!(blob_status(&c, &s, "team/other", layer).await, StatusCode::NOT_FOUND, "the unused link");
+    assert_eq!(blob_status(&c, &s, "team/app", &fresh.digest).await, StatusCode::OK, "within grace");
+    let r = c.get(format!("{}/v2/team/app/manifests/a", s.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    for blob in a.blobs() {
+        let r = c.get(format!("{}/v2/team/app/blobs/{}", s.base, blob.digest)).send().await.unwrap();
+        assert_eq!(r.bytes().await.unwrap(), blob.bytes, "A's {} is intact", blob.digest);
+    }
+    assert_eq!(gc(home.path(), false)["blobsDeleted"], 0, "a second run finds nothing");
+    let audit: Value = c.get(format!("{}/admin/v1/audit", s.base)).send().await.unwrap().json().await.unwrap();
+    assert!(audit.as_array().unwrap().iter().any(|e| e["action"] == "gc"), "{audit}");
+}
