@@ -212,13 +212,11 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
                 min_bytes: limits.body_min_bytes_per_window,
             },
             metrics: Arc::new(Metrics::default()),
-            gc_grace: (!stores.shared).then(|| Duration::from_secs(config.gc.grace_secs)),
+            gc_grace: Duration::from_secs(config.gc.grace_secs),
         });
-        if let Some(grace) = state.gc_grace
-            && config.gc.interval_secs > 0
-        {
+        if config.gc.interval_secs > 0 {
             let every = Duration::from_secs(config.gc.interval_secs);
-            tokio::spawn(collect_garbage(state.registry.clone(), every, grace));
+            tokio::spawn(collect_garbage(state.registry.clone(), every, state.gc_grace));
         }
         if limits.upload_expiry_secs > 0 {
             tokio::spawn(expire_uploads(state.registry.clone(), Duration::from_secs(limits.upload_expiry_secs)));

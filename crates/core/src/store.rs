@@ -169,6 +169,14 @@ pub struct Page {
     pub n: Option<u32>,
 }
 
+/// A lock on one digest across processes, from [`MetadataStore::lock_digest`]. Dropping it
+/// unreleased also frees it, less cheaply (the store gives up the connection holding it).
+#[async_trait]
+pub trait DigestLease: Send {
+    /// Frees the lock.
+    async fn release(self: Box<Self>) -> Result<(), MetaError>;
+}
+
 /// Repository-scoped metadata: the source of truth for what is visible where.
 #[async_trait]
 pub trait MetadataStore: Send + Sync + 'static {
@@ -271,6 +279,13 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Removes blob `digest`'s record if no link and no manifest refers to it any more; whether
     /// it did. The caller deletes the bytes afterwards, holding the digest's lock across both.
     async fn drop_unused_blob(&self, digest: &Digest) -> Result<bool, MetaError>;
+
+    /// Locks `digest` for every process sharing this store, until the lease is released:
+    /// linking a blob (with committing its bytes) and deleting it (record and bytes) run under
+    /// it. A store one process owns answers `None`; that process's own lock is enough.
+    async fn lock_digest(&self, _digest: &Digest) -> Result<Option<Box<dyn DigestLease>>, MetaError> {
+        Ok(None)
+    }
 
     /// Every blob known to the registry with its recorded size (for `fsck`).
     async fn all_blobs(&self) -> Result<Vec<(Digest, u64)>, MetaError>;

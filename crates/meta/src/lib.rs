@@ -6,6 +6,7 @@
 
 mod cache;
 mod migrations;
+mod pg_gc;
 mod pg_identity;
 mod pg_tokens;
 pub mod postgres;

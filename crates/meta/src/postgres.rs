@@ -8,16 +8,19 @@ use crate::migrations;
 use crate::records::{bad, db, digest, manifest, manifest_columns, now, session};
 use async_trait::async_trait;
 use berth_core::{
-    Digest, ManifestRecord, ManifestRefs, MetaError, MetadataStore, Page, Referrer, RepoName, Tag, UploadId,
-    UploadSession,
+    Digest, DigestLease, ManifestRecord, ManifestRefs, MetaError, MetadataStore, Page, Referrer, RepoName, Tag,
+    UploadId, UploadSession,
 };
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{AssertSqlSafe, PgPool, Row};
+use sqlx::{PgPool, Row};
 use std::time::Duration;
 
 /// Metadata in a PostgreSQL database, through a bounded pool.
 pub struct PgMeta {
     pub(crate) pool: PgPool,
+    /// Connections that hold digest locks (see `pg_gc`), apart so that lock holders never
+    /// wait for a connection of the pool they hold.
+    pub(crate) locks: PgPool,
 }
 
 /// Any number fits in the advisory-lock key space; this one says "berth migrations".
@@ -52,7 +55,13 @@ impl PgMeta {
             .await
             .map_err(db)?;
         Self::migrate(&pool).await?;
-        Ok(PgMeta { pool })
+        let locks = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .min_connections(0)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_lazy(url)
+            .map_err(db)?;
+        Ok(PgMeta { pool, locks })
     }
 
     async fn migrate(pool: &PgPool) -> Result<(), MetaError> {
@@ -190,7 +199,8 @@ impl MetadataStore for PgMeta {
         let repo_id = ensure_repo(&mut tx, repo).await?;
         let mut missing = Vec::new();
         for (list, sql) in [
-            (&refs.blobs, "SELECT 1::BIGINT FROM repo_blobs WHERE repo_id = $1 AND digest = $2"),
+            // FOR SHARE: garbage collection cannot drop a link this manifest is about to use.
+            (&refs.blobs, "SELECT 1::BIGINT FROM repo_blobs WHERE repo_id = $1 AND digest = $2 FOR SHARE"),
             (&refs.children, "SELECT 1::BIGINT FROM manifests WHERE repo_id = $1 AND digest = $2"),
         ] {
             for d in list {
@@ -433,23 +443,18 @@ impl MetadataStore for PgMeta {
     }
 
     async fn drop_unreferenced_links(&self, linked_before: i64, dry_run: bool) -> Result<u64, MetaError> {
-        const UNREFERENCED: &str = "FROM repo_blobs WHERE linked_at < $1 AND NOT EXISTS (
-            SELECT 1 FROM manifest_refs r
-             WHERE r.repo_id = repo_blobs.repo_id AND r.ref_digest = repo_blobs.digest AND r.is_manifest = 0)";
-        if dry_run {
-            let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) {UNREFERENCED}")))
-                .bind(linked_before)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(db)?;
-            return Ok(n as u64);
+        if !dry_run {
+            return self.drop_links_one_by_one(linked_before).await;
         }
-        let r = sqlx::query(AssertSqlSafe(format!("DELETE {UNREFERENCED}")))
-            .bind(linked_before)
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
-        Ok(r.rows_affected())
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM repo_blobs l WHERE linked_at < $1 AND NOT EXISTS (
+               SELECT 1 FROM manifest_refs r WHERE r.repo_id = l.repo_id AND r.ref_digest = l.digest AND r.is_manifest = 0)",
+        )
+        .bind(linked_before)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(n as u64)
     }
 
     async fn unused_blobs(&self, created_before: i64) -> Result<Vec<(Digest, u64)>, MetaError> {
@@ -481,6 +486,10 @@ impl MetadataStore for PgMeta {
         .await
         .map_err(db)?;
         Ok(r.rows_affected() > 0)
+    }
+
+    async fn lock_digest(&self, d: &Digest) -> Result<Option<Box<dyn DigestLease>>, MetaError> {
+        Ok(Some(Box::new(self.lease(d).await?)))
     }
 
     async fn all_blobs(&self) -> Result<Vec<(Digest, u64)>, MetaError> {

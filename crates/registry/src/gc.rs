@@ -8,14 +8,16 @@
 //! Step 2 races with a push of the same bytes: an upload commits its bytes and then links
 //! them, GC forgets the record and then deletes the bytes; interleaved, a link could end up
 //! pointing at deleted bytes. So both pairs run under the digest's lock ([`DigestLocks`]), as
-//! does a mount (check the source link, then link). These locks live in one process: GC runs
-//! only where one process owns the stores (the embedded default); the server refuses it on
-//! shared stores (PostgreSQL + S3) until the locks move into the database.
+//! does a mount (check the source link, then link): an in-process lock, plus, where replicas
+//! share the database, a lease from it ([`berth_core::MetadataStore::lock_digest`]: a
+//! PostgreSQL advisory lock).
 //!
-//! Step 1 needs no lock: a manifest PUT checks its links and records its references in one
-//! transaction, and SQLite runs write transactions one at a time, so either the references
-//! exist when GC looks (the link stays) or the link is gone when the PUT looks (the PUT is
-//! refused with MANIFEST_BLOB_UNKNOWN and the client pushes the blob again).
+//! Step 1 needs no digest lock: a manifest PUT checks its links and records its references in
+//! one transaction, and the store drops a link only after seeing, under the link's row lock,
+//! that no reference exists (SQLite runs write transactions one at a time; PostgreSQL takes
+//! the row locks, see berth-meta's pg_gc). So either the references exist when GC looks (the
+//! link stays) or the link is gone when the PUT looks (the PUT is refused with
+//! MANIFEST_BLOB_UNKNOWN and the client pushes the blob again).
 
 use crate::error::RegistryError;
 use crate::service::RegistryService;
@@ -74,6 +76,22 @@ pub struct GcReport {
 }
 
 impl RegistryService {
+    /// Runs `work` holding `digest`'s lock in this process and, where the store is shared,
+    /// its lease in the database (released afterwards whatever `work` returned).
+    pub(crate) async fn under_digest_lock<T>(
+        &self,
+        digest: &Digest,
+        work: impl Future<Output = Result<T, RegistryError>>,
+    ) -> Result<T, RegistryError> {
+        let _local = self.digest_locks.lock(digest).await;
+        let lease = self.meta.lock_digest(digest).await?;
+        let out = work.await;
+        if let Some(lease) = lease {
+            lease.release().await?;
+        }
+        out
+    }
+
     /// Collects garbage older than `grace` (see the module documentation); with `dry_run`,
     /// only reports what it would delete.
     pub async fn collect_garbage(&self, grace: Duration, dry_run: bool) -> Result<GcReport, RegistryError> {
@@ -87,9 +105,16 @@ impl RegistryService {
                 report.bytes_freed += size;
                 continue;
             }
-            let _locked = self.digest_locks.lock(&digest).await;
-            if self.meta.drop_unused_blob(&digest).await? {
-                self.blobs.delete(&digest).await?;
+            let deleted = self
+                .under_digest_lock(&digest, async {
+                    let unused = self.meta.drop_unused_blob(&digest).await?;
+                    if unused {
+                        self.blobs.delete(&digest).await?;
+                    }
+                    Ok(unused)
+                })
+                .await?;
+            if deleted {
                 report.blobs_deleted += 1;
                 report.bytes_freed += size;
             }

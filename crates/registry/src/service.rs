@@ -135,9 +135,14 @@ impl RegistryService {
         if let Some(from) = from {
             // Under the digest's lock: garbage collection must not delete the blob between
             // the check and the link (see crate::gc).
-            let _locked = self.digest_locks.lock(digest).await;
-            if let Some(size) = self.meta.repo_blob(from, digest).await? {
-                self.meta.link_blob(repo, digest, size).await?;
+            let mounted = self
+                .under_digest_lock(digest, async {
+                    let Some(size) = self.meta.repo_blob(from, digest).await? else { return Ok(false) };
+                    self.meta.link_blob(repo, digest, size).await?;
+                    Ok(true)
+                })
+                .await?;
+            if mounted {
                 return Ok(MountOutcome::Mounted);
             }
         }

@@ -138,9 +138,11 @@ impl RegistryService {
         }
         // Under the digest's lock: garbage collection must not delete these bytes between
         // the commit and the link (see crate::gc).
-        let _locked = self.digest_locks.lock(digest).await;
-        self.blobs.commit(id, session.offset, digest).await?;
-        self.meta.complete_upload(id, repo, digest, session.offset).await?;
+        self.under_digest_lock(digest, async {
+            self.blobs.commit(id, session.offset, digest).await?;
+            Ok(self.meta.complete_upload(id, repo, digest, session.offset).await?)
+        })
+        .await?;
         Ok(session.offset)
     }
 

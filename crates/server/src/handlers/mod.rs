@@ -44,9 +44,8 @@ pub struct AppState {
     pub min_rate: MinRate,
     /// Metrics.
     pub metrics: Arc<Metrics>,
-    /// The grace period of garbage collection; `None` where it cannot run (shared stores,
-    /// see `berth_registry::gc`).
-    pub gc_grace: Option<std::time::Duration>,
+    /// The grace period of garbage collection.
+    pub gc_grace: std::time::Duration,
 }
 
 /// The client's address, set on every request by the accept loop.
