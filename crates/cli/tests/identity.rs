@@ -13,20 +13,6 @@ use common::{anonymous, server, started};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
-/// Creates a principal through the admin API; its (appId, password).
-async fn create_sp(s: &TestServer, owner: &Client, name: &str, role: Option<(&str, &str)>) -> (String, String) {
-    let mut body = json!({ "name": name });
-    if let Some((role, scope)) = role {
-        body["role"] = json!(role);
-        body["scopes"] = json!(scope);
-    }
-    let r = owner.post(format!("{}/admin/v1/service-principals", s.base)).json(&body).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED, "create {name}");
-    let v: Value = r.json().await.unwrap();
-    assert!(v["password"].as_str().unwrap().starts_with("berth_"));
-    (v["appId"].as_str().unwrap().to_owned(), v["password"].as_str().unwrap().to_owned())
-}
-
 fn as_user(id: &str, password: &str) -> Client {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(reqwest::header::AUTHORIZATION, basic(id, password).parse().unwrap());
@@ -141,7 +127,7 @@ async fn the_seed_flow_pull_secret_principal() {
     let (s, owner) = started();
     let img = Image::oci(Algorithm::Sha256, 1, &[100], "amd64");
     push_image(&owner, &s.base, "team/app", &img, "v1").await;
-    let (id, first) = create_sp(&s, &owner, "acr-pull", Some(("acrpull", "repositories/team/app"))).await;
+    let (id, first) = s.create_sp(&owner, "acr-pull", Some(("acrpull", "repositories/team/app"))).await;
 
     // Reset, as `az ad sp credential reset --name http://acr-pull --query password --output tsv`.
     let r = owner
@@ -286,7 +272,7 @@ async fn role_matrix_over_every_endpoint_class() {
         ("norole", None, [DENIED, DENIED, DENIED, DENIED, DENIED, DENIED, DENIED, DENIED, DENIED, DENIED]),
     ];
     for (name, role, expected) in rows {
-        let (id, pw) = create_sp(&s, &owner, name, role).await;
+        let (id, pw) = s.create_sp(&owner, name, role).await;
         check_row(&s, &owner, &as_user(&id, &pw), &img, name, expected).await;
     }
     // Anonymous, then anonymous pull switched on (pull only, never the catalog or writes).
@@ -311,7 +297,7 @@ async fn role_matrix_over_every_endpoint_class() {
     assert_eq!(send(&s, &bad, Class::ManifestRead, &img).await, (401, "UNAUTHORIZED".into()));
 
     // The catalog lists only what the caller may see.
-    let (id, pw) = create_sp(&s, &owner, "lister", Some(("AcrPull", "repositories/team/*"))).await;
+    let (id, pw) = s.create_sp(&owner, "lister", Some(("AcrPull", "repositories/team/*"))).await;
     let r = as_user(&id, &pw).get(format!("{}/v2/_catalog", s.base)).send().await.unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["repositories"], json!(["team/app"]));
 }
@@ -319,7 +305,7 @@ async fn role_matrix_over_every_endpoint_class() {
 #[tokio::test]
 async fn expired_credentials_fail_like_wrong_ones() {
     let (s, owner) = started();
-    let (id, _) = create_sp(&s, &owner, "old", Some(("AcrPull", "/"))).await;
+    let (id, _) = s.create_sp(&owner, "old", Some(("AcrPull", "/"))).await;
     let r = owner
         .post(format!("{}/admin/v1/service-principals/{id}/credential-reset", s.base))
         .json(&json!({"endDate": "2020-01-01"}))
@@ -374,8 +360,8 @@ async fn token_attacks_are_rejected() {
         assert_eq!(status_and_code(r).await, (401, "UNAUTHORIZED".into()));
     }
     // Basic with a valid ID and another principal's password.
-    let (id1, _) = create_sp(&s, &owner, "one", Some(("AcrPull", "/"))).await;
-    let (_, pw2) = create_sp(&s, &owner, "two", Some(("AcrPull", "/"))).await;
+    let (id1, _) = s.create_sp(&owner, "one", Some(("AcrPull", "/"))).await;
+    let (_, pw2) = s.create_sp(&owner, "two", Some(("AcrPull", "/"))).await;
     let r = as_user(&id1, &pw2).get(&url_a).send().await.unwrap();
     assert_eq!(status_and_code(r).await, (401, "UNAUTHORIZED".into()));
 }
@@ -405,7 +391,7 @@ async fn failed_authentication_is_rate_limited_per_address() {
 async fn no_secret_appears_in_logs_or_error_bodies() {
     let s = TestServer::start_logging(std::path::Path::new(env!("CARGO_BIN_EXE_berth")), &[], "trace");
     let owner = s.client();
-    let (id, pw) = create_sp(&s, &owner, "quiet", Some(("AcrPush", "/"))).await;
+    let (id, pw) = s.create_sp(&owner, "quiet", Some(("AcrPush", "/"))).await;
     let c = as_user(&id, &pw);
     let blob = Blob::new(Algorithm::Sha256, "x", b"payload".to_vec());
     push_blob(&c, &s.base, "q/r", &blob).await;

@@ -50,17 +50,7 @@ async fn an_embedded_registry_moves_to_postgres_and_garage() {
         put_manifest(&c, &src.base, "team/app", &sbom.digest.to_string(), &sbom).await.status(),
         StatusCode::CREATED
     );
-    let created: serde_json::Value = c
-        .post(format!("{}/admin/v1/service-principals", src.base))
-        .json(&serde_json::json!({ "name": "ci-pull", "role": "acrpull", "scopes": "repositories/team/app" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let (app, password) =
-        (created["appId"].as_str().unwrap().to_owned(), created["password"].as_str().unwrap().to_owned());
+    let (app, password) = src.create_sp(&c, "ci-pull", Some(("acrpull", "repositories/team/app"))).await;
     let tags = |repo: &'static str| {
         let (c, base) = (c.clone(), src.base.clone());
         async move {

@@ -51,17 +51,8 @@ async fn tokens_and_resets_cross_replicas() {
 
     // A principal made through A logs in on B; after a reset through A, B refuses the old
     // password at once and takes the new one.
-    let created: serde_json::Value = http
-        .post(format!("{}/admin/v1/service-principals", a.base))
-        .basic_auth(owner, Some(password))
-        .json(&serde_json::json!({ "name": "ci-pull", "role": "acrpull", "scopes": "/" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let (app, old) = (created["appId"].as_str().unwrap(), created["password"].as_str().unwrap());
+    let (app, old) = a.create_sp(&a.client(), "ci-pull", Some(("acrpull", "/"))).await;
+    let (app, old) = (app.as_str(), old.as_str());
     let v2 = |server: &TestServer, pw: &str| {
         http.get(format!("{}/v2/", server.base)).basic_auth(app, Some(pw.to_owned())).send()
     };

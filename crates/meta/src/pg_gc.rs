@@ -46,8 +46,9 @@ impl PgMeta {
         }
     }
 
-    /// Step 1 of garbage collection, one link at a time (see the module documentation).
-    pub(crate) async fn drop_links_one_by_one(&self, linked_before: i64) -> Result<u64, MetaError> {
+    /// Step 1 of garbage collection, one link at a time (see the module documentation); with
+    /// `dry_run`, only the count of candidates.
+    pub(crate) async fn drop_links_one_by_one(&self, linked_before: i64, dry_run: bool) -> Result<u64, MetaError> {
         let candidates: Vec<(i64, String)> = sqlx::query_as(
             "SELECT repo_id, digest FROM repo_blobs l WHERE linked_at < $1 AND NOT EXISTS (
                SELECT 1 FROM manifest_refs r WHERE r.repo_id = l.repo_id AND r.ref_digest = l.digest AND r.is_manifest = 0)",
@@ -56,6 +57,9 @@ impl PgMeta {
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;
+        if dry_run {
+            return Ok(candidates.len() as u64);
+        }
         let mut dropped = 0;
         for (repo_id, digest) in candidates {
             let mut tx = self.pool.begin().await.map_err(db)?;

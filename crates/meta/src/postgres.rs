@@ -443,18 +443,7 @@ impl MetadataStore for PgMeta {
     }
 
     async fn drop_unreferenced_links(&self, linked_before: i64, dry_run: bool) -> Result<u64, MetaError> {
-        if !dry_run {
-            return self.drop_links_one_by_one(linked_before).await;
-        }
-        let n: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM repo_blobs l WHERE linked_at < $1 AND NOT EXISTS (
-               SELECT 1 FROM manifest_refs r WHERE r.repo_id = l.repo_id AND r.ref_digest = l.digest AND r.is_manifest = 0)",
-        )
-        .bind(linked_before)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db)?;
-        Ok(n as u64)
+        self.drop_links_one_by_one(linked_before, dry_run).await
     }
 
     async fn unused_blobs(&self, created_before: i64) -> Result<Vec<(Digest, u64)>, MetaError> {

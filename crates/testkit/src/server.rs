@@ -152,6 +152,21 @@ impl TestServer {
         http_client().default_headers(headers).redirect(reqwest::redirect::Policy::none()).build().expect("HTTP client")
     }
 
+    /// Creates a service principal through the admin API with `owner` (a client that
+    /// authenticates as an Owner), optionally with a role at a scope; its (appId, password).
+    pub async fn create_sp(&self, owner: &reqwest::Client, name: &str, role: Option<(&str, &str)>) -> (String, String) {
+        let mut body = serde_json::json!({ "name": name });
+        if let Some((role, scope)) = role {
+            body["role"] = serde_json::json!(role);
+            body["scopes"] = serde_json::json!(scope);
+        }
+        let r = owner.post(format!("{}/admin/v1/service-principals", self.base)).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::CREATED, "create {name}");
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert!(v["password"].as_str().unwrap().starts_with("berth_"));
+        (v["appId"].as_str().unwrap().to_owned(), v["password"].as_str().unwrap().to_owned())
+    }
+
     /// Sends a signal (`"TERM"`, `"INT"`, …) to the server process, with kill(1).
     pub fn signal(&self, signal: &str) {
         if let Some(c) = &self.child {
