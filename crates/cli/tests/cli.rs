@@ -99,3 +99,77 @@ fn the_seed_flow_with_the_cli() {
     let after = berth(h, &["sp", "list"], None);
     assert!(!after.status.success() && String::from_utf8_lossy(&after.stderr).contains("berth login"));
 }
+
+/// `berth repository untag|delete` as `az acr repository`: a tag, one image with every tag
+/// naming it, then the whole repository (through ACR's `DELETE /acr/v1/<name>`), each needing
+/// the delete permission; other repositories keep the layers they share.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repository_untag_and_delete() {
+    use berth_testkit::oci::{error_code, push_image};
+    let s = server(&[]);
+    let owner = s.client();
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    assert_eq!(ok(&login(&s, h, &s.owner.0, &s.owner.1)), "Login Succeeded");
+    let a = Image::oci(Algorithm::Sha256, 41, &[2048], "amd64");
+    let b = Image::oci(Algorithm::Sha256, 42, &[2048], "amd64");
+    for (repo, img, tag) in [("team/app", &a, "v1"), ("team/app", &a, "alias"), ("team/app", &b, "v2")] {
+        push_image(&owner, &s.base, repo, img, tag).await;
+    }
+    push_image(&owner, &s.base, "team/other", &a, "v1").await;
+    let tags = |repo: &str| berth(h, &["repository", "show-tags", "--repository", repo, "-o", "tsv"], None);
+    let manifest = |repo: &str, digest: String| owner.get(format!("{}/v2/{repo}/manifests/{digest}", s.base)).send();
+
+    // Refusals: no delete permission, no confirmation, nothing that exists; nothing changes.
+    let (id, password) = s.create_sp(&owner, "pull-only", Some(("acrpull", "repositories/team/app"))).await;
+    let ph = tempfile::tempdir().unwrap();
+    assert_eq!(ok(&login(&s, ph.path(), &id, &password)), "Login Succeeded");
+    let refused = berth(ph.path(), &["repository", "delete", "--repository", "team/app", "--yes"], None);
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("do not allow"));
+    let unconfirmed = berth(h, &["repository", "delete", "--repository", "team/app"], None);
+    assert!(String::from_utf8_lossy(&unconfirmed.stderr).contains("Pass --yes"), "{unconfirmed:?}");
+    let unknown = berth(h, &["repository", "delete", "--repository", "team/nope", "--yes"], None);
+    assert!(!unknown.status.success() && String::from_utf8_lossy(&unknown.stderr).contains("not known"));
+    let anonymous = common::anonymous().delete(format!("{}/acr/v1/team/app", s.base)).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let challenge = anonymous.headers()["www-authenticate"].to_str().unwrap();
+    assert!(challenge.contains("scope=\"repository:team/app:delete\""), "{challenge}");
+    let r = owner.delete(format!("{}/acr/v1/team/nope", s.base)).send().await.unwrap();
+    assert_eq!((r.status().as_u16(), error_code(r).await), (404, "NAME_UNKNOWN".to_owned()));
+    assert_eq!(ok(&tags("team/app")), "alias\nv1\nv2");
+
+    // Untag drops one name; the image stays under its other tag.
+    ok(&berth(h, &["repository", "untag", "--image", "team/app:alias"], None));
+    assert_eq!(ok(&tags("team/app")), "v1\nv2");
+    let digest = berth(h, &["repository", "untag", "--image", &format!("team/app@{}", a.manifest.digest)], None);
+    assert!(String::from_utf8_lossy(&digest.stderr).contains("untag takes REPOSITORY:TAG"));
+
+    // Deleting an image by tag removes its manifest and every tag naming it; team/other keeps its copy.
+    push_image(&owner, &s.base, "team/app", &a, "alias").await;
+    ok(&berth(h, &["repository", "delete", "--image", "team/app:v1", "--yes"], None));
+    assert_eq!(ok(&tags("team/app")), "v2");
+    assert_eq!(manifest("team/app", a.manifest.digest.to_string()).await.unwrap().status(), 404);
+    assert_eq!(manifest("team/other", a.manifest.digest.to_string()).await.unwrap().status(), 200);
+
+    // The whole repository: the manifests and tags deleted are printed, and it is gone from
+    // listings, while the repository that shares its layers still serves them.
+    let out = ok(&berth(h, &["repository", "delete", "--repository", "team/app", "--yes", "-o", "json"], None));
+    let deleted: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        deleted,
+        serde_json::json!({ "manifestsDeleted": [b.manifest.digest.to_string()], "tagsDeleted": ["v2"] })
+    );
+    assert_eq!(ok(&berth(h, &["repository", "list", "-o", "tsv"], None)), "team/other");
+    assert!(String::from_utf8_lossy(&tags("team/app").stderr).contains("not known"));
+    assert_eq!(manifest("team/app", b.manifest.digest.to_string()).await.unwrap().status(), 404);
+    for blob in a.blobs() {
+        let r = owner.get(format!("{}/v2/team/other/blobs/{}", s.base, blob.digest)).send().await.unwrap();
+        assert_eq!(r.bytes().await.unwrap(), blob.bytes, "team/other's {}", blob.digest);
+        let r = owner.head(format!("{}/v2/team/app/blobs/{}", s.base, blob.digest)).send().await.unwrap();
+        assert_eq!(r.status(), 404, "team/app's link to {} is gone", blob.digest);
+    }
+
+    // Pushed to again, the repository is back.
+    push_image(&owner, &s.base, "team/app", &b, "v3").await;
+    assert_eq!(ok(&tags("team/app")), "v3");
+}

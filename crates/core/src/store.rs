@@ -160,6 +160,15 @@ pub struct Referrer {
     pub annotations: Option<String>,
 }
 
+/// What [`MetadataStore::delete_repository`] removed, each list in byte order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeletedRepository {
+    /// Digests of the manifests deleted.
+    pub manifests: Vec<String>,
+    /// Names of the tags deleted.
+    pub tags: Vec<String>,
+}
+
 /// One page request: at most `n` items strictly after `last`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Page {
@@ -218,7 +227,16 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Deletes a tag; `false` if absent.
     async fn delete_tag(&self, repo: &RepoName, tag: &Tag) -> Result<bool, MetaError>;
 
+    /// In one transaction: deletes every tag, manifest and blob link of `repo` (the blobs
+    /// themselves are left to garbage collection); `None` if it held none. Writes to `repo`
+    /// that race with it land wholly before or wholly after it.
+    async fn delete_repository(&self, repo: &RepoName) -> Result<Option<DeletedRepository>, MetaError>;
+
     /// Tags of `repo` in byte order, paged; `None` if the repository is unknown.
+    ///
+    /// A repository is known while it holds a manifest or a blob link: one emptied by
+    /// [`Self::delete_repository`] (or by deletes and garbage collection) is unknown here, in
+    /// [`Self::tag_generation`] and in [`Self::list_repos`].
     async fn list_tags(&self, repo: &RepoName, page: &Page) -> Result<Option<Vec<String>>, MetaError>;
 
     /// A number that changes whenever a tag name is added to `repo` or removed from it, and
@@ -227,7 +245,7 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// differently, so a replica may keep a list as long as the number stays the same.
     async fn tag_generation(&self, repo: &RepoName) -> Result<Option<u64>, MetaError>;
 
-    /// Repository names in byte order, paged.
+    /// Names of the known repositories in byte order, paged.
     async fn list_repos(&self, page: &Page) -> Result<Vec<String>, MetaError>;
 
     /// Manifests of `repo` whose subject is `subject`, optionally of one artifact type.

@@ -5,11 +5,11 @@
 //! starting together apply each one once.
 
 use crate::migrations;
-use crate::records::{bad, db, digest, manifest, manifest_columns, now, session};
+use crate::records::{bad, db, deleted_repository, digest, manifest, manifest_columns, now, repo_is_known, session};
 use async_trait::async_trait;
 use berth_core::{
-    Digest, DigestLease, ManifestRecord, ManifestRefs, MetaError, MetadataStore, Page, Referrer, RepoName, Tag,
-    UploadId, UploadSession,
+    DeletedRepository, Digest, DigestLease, ManifestRecord, ManifestRefs, MetaError, MetadataStore, Page, Referrer,
+    RepoName, Tag, UploadId, UploadSession,
 };
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Row};
@@ -305,33 +305,65 @@ impl MetadataStore for PgMeta {
         Ok(r.rows_affected() > 0)
     }
 
+    async fn delete_repository(&self, repo: &RepoName) -> Result<Option<DeletedRepository>, MetaError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        // Every write to a repository locks its row first (ensure_repo's upsert, the tag
+        // trigger's update), so holding it makes the deletion and racing writes serial.
+        let repo_id: Option<i64> = sqlx::query_scalar("SELECT id FROM repositories WHERE name = $1 FOR UPDATE")
+            .bind(repo.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        let Some(repo_id) = repo_id else { return Ok(None) };
+        let mut removed: Vec<Vec<String>> = Vec::new();
+        for sql in [
+            "DELETE FROM tags WHERE repo_id = $1 RETURNING name",
+            "DELETE FROM manifests WHERE repo_id = $1 RETURNING digest",
+            "DELETE FROM repo_blobs WHERE repo_id = $1 RETURNING digest",
+        ] {
+            removed.push(sqlx::query_scalar(sql).bind(repo_id).fetch_all(&mut *tx).await.map_err(db)?);
+        }
+        sqlx::query("DELETE FROM manifest_refs WHERE repo_id = $1")
+            .bind(repo_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(deleted_repository(removed))
+    }
+
     async fn list_tags(&self, repo: &RepoName, page: &Page) -> Result<Option<Vec<String>>, MetaError> {
         // One row holding one array: a 10,000-tag list is one message, not 10,000 rows.
-        let tags: Option<Option<Vec<String>>> = sqlx::query_scalar(
+        const SQL: &str = concat!(
             "SELECT (SELECT array_agg(t.name ORDER BY t.name)
                        FROM (SELECT name FROM tags WHERE repo_id = r.id AND name > $2 ORDER BY name LIMIT $3) t)
-             FROM repositories r WHERE r.name = $1",
-        )
-        .bind(repo.as_str())
-        .bind(page.last.as_deref().unwrap_or(""))
-        .bind(limit(page))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)?;
+             FROM repositories r WHERE r.name = $1 AND ",
+            repo_is_known!()
+        );
+        let tags: Option<Option<Vec<String>>> = sqlx::query_scalar(SQL)
+            .bind(repo.as_str())
+            .bind(page.last.as_deref().unwrap_or(""))
+            .bind(limit(page))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
         Ok(tags.map(Option::unwrap_or_default))
     }
 
     async fn tag_generation(&self, repo: &RepoName) -> Result<Option<u64>, MetaError> {
-        let generation: Option<i64> = sqlx::query_scalar("SELECT tag_generation FROM repositories WHERE name = $1")
-            .bind(repo.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
+        const SQL: &str = concat!("SELECT tag_generation FROM repositories r WHERE name = $1 AND ", repo_is_known!());
+        let generation: Option<i64> =
+            sqlx::query_scalar(SQL).bind(repo.as_str()).fetch_optional(&self.pool).await.map_err(db)?;
         Ok(generation.map(|g| g as u64))
     }
 
     async fn list_repos(&self, page: &Page) -> Result<Vec<String>, MetaError> {
-        sqlx::query_scalar("SELECT name FROM repositories WHERE name > $1 ORDER BY name LIMIT $2")
+        const SQL: &str = concat!(
+            "SELECT name FROM repositories r WHERE name > $1 AND ",
+            repo_is_known!(),
+            " ORDER BY name LIMIT $2"
+        );
+        sqlx::query_scalar(SQL)
             .bind(page.last.as_deref().unwrap_or(""))
             .bind(limit(page))
             .fetch_all(&self.pool)

@@ -5,7 +5,7 @@
 use berth_core::identities::{AuditEvent, Credential, Principal, RoleAssignment};
 use berth_core::identity::Role;
 use berth_core::scopemap::{ScopeMap, ScopeRule, Token, TokenPassword};
-use berth_core::{Algorithm, Digest, ManifestRecord, MetaError, RepoName, UploadId, UploadSession};
+use berth_core::{Algorithm, DeletedRepository, Digest, ManifestRecord, MetaError, RepoName, UploadId, UploadSession};
 use bytes::Bytes;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -22,6 +22,19 @@ pub(crate) fn now() -> i64 {
 /// A stored value that does not parse as what it should hold.
 pub(crate) fn bad(what: &str) -> MetaError {
     MetaError::Unavailable(format!("stored {what} is unreadable"))
+}
+
+/// What a repository deletion removed, from the names its `DELETE … RETURNING` statements
+/// gave, in order: tags, manifests, blob links. `None` if it removed nothing.
+pub(crate) fn deleted_repository(removed: Vec<Vec<String>>) -> Option<DeletedRepository> {
+    if removed.iter().all(Vec::is_empty) {
+        return None;
+    }
+    let mut lists = removed.into_iter();
+    let (mut tags, mut manifests) = (lists.next().unwrap_or_default(), lists.next().unwrap_or_default());
+    tags.sort_unstable();
+    manifests.sort_unstable();
+    Some(DeletedRepository { manifests, tags })
 }
 
 /// The column types the schema uses, read by name from a row of either backend.
@@ -79,6 +92,16 @@ macro_rules! manifest_columns {
     };
 }
 pub(crate) use manifest_columns;
+
+/// The condition under which repository `r` is known: it holds a manifest or a blob link
+/// (see `MetadataStore::list_tags`). Two primary-key probes.
+macro_rules! repo_is_known {
+    () => {
+        "(EXISTS (SELECT 1 FROM manifests km WHERE km.repo_id = r.id)
+          OR EXISTS (SELECT 1 FROM repo_blobs kb WHERE kb.repo_id = r.id))"
+    };
+}
+pub(crate) use repo_is_known;
 
 pub(crate) fn manifest(row: &impl Columns) -> Result<ManifestRecord, MetaError> {
     Ok(ManifestRecord {

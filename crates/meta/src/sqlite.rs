@@ -6,11 +6,11 @@
 
 use crate::cache::ManifestCache;
 use crate::migrations;
-use crate::records::{bad, db, digest, manifest, manifest_columns, now, session};
+use crate::records::{bad, db, deleted_repository, digest, manifest, manifest_columns, now, repo_is_known, session};
 use async_trait::async_trait;
 use berth_core::{
-    Digest, ManifestRecord, ManifestRefs, MetaError, MetadataStore, Page, Referrer, RepoName, Tag, UploadId,
-    UploadSession,
+    DeletedRepository, Digest, ManifestRecord, ManifestRefs, MetaError, MetadataStore, Page, Referrer, RepoName, Tag,
+    UploadId, UploadSession,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, Row, SqlitePool};
@@ -95,6 +95,12 @@ impl SqliteMeta {
             self.cache.store(generation, repo.as_str(), key, m);
         }
         Ok(found)
+    }
+
+    /// `repo`'s id while it is known (holds a manifest or a blob link).
+    async fn known_repo_id(&self, repo: &RepoName) -> Result<Option<i64>, MetaError> {
+        const SQL: &str = concat!("SELECT id FROM repositories r WHERE name = ? AND ", repo_is_known!());
+        sqlx::query_scalar(SQL).bind(repo.as_str()).fetch_optional(&self.reader).await.map_err(db)
     }
 
     async fn repo_id(&self, repo: &RepoName) -> Result<Option<i64>, MetaError> {
@@ -311,8 +317,31 @@ impl MetadataStore for SqliteMeta {
         Ok(r?.rows_affected() > 0)
     }
 
+    async fn delete_repository(&self, repo: &RepoName) -> Result<Option<DeletedRepository>, MetaError> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let repo_id: Option<i64> = sqlx::query_scalar("SELECT id FROM repositories WHERE name = ?")
+            .bind(repo.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        let Some(repo_id) = repo_id else { return Ok(None) };
+        let mut removed: Vec<Vec<String>> = Vec::new();
+        for sql in [
+            "DELETE FROM tags WHERE repo_id = ? RETURNING name",
+            "DELETE FROM manifests WHERE repo_id = ? RETURNING digest",
+            "DELETE FROM repo_blobs WHERE repo_id = ? RETURNING digest",
+        ] {
+            removed.push(sqlx::query_scalar(sql).bind(repo_id).fetch_all(&mut *tx).await.map_err(db)?);
+        }
+        sqlx::query("DELETE FROM manifest_refs WHERE repo_id = ?").bind(repo_id).execute(&mut *tx).await.map_err(db)?;
+        let committed = tx.commit().await.map_err(db);
+        self.cache.invalidate();
+        committed?;
+        Ok(deleted_repository(removed))
+    }
+
     async fn list_tags(&self, repo: &RepoName, page: &Page) -> Result<Option<Vec<String>>, MetaError> {
-        let Some(repo_id) = self.repo_id(repo).await? else { return Ok(None) };
+        let Some(repo_id) = self.known_repo_id(repo).await? else { return Ok(None) };
         let tags = sqlx::query_scalar("SELECT name FROM tags WHERE repo_id = ? AND name > ? ORDER BY name LIMIT ?")
             .bind(repo_id)
             .bind(page.last.as_deref().unwrap_or(""))
@@ -324,16 +353,16 @@ impl MetadataStore for SqliteMeta {
     }
 
     async fn tag_generation(&self, repo: &RepoName) -> Result<Option<u64>, MetaError> {
-        let generation: Option<i64> = sqlx::query_scalar("SELECT tag_generation FROM repositories WHERE name = ?")
-            .bind(repo.as_str())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db)?;
+        const SQL: &str = concat!("SELECT tag_generation FROM repositories r WHERE name = ? AND ", repo_is_known!());
+        let generation: Option<i64> =
+            sqlx::query_scalar(SQL).bind(repo.as_str()).fetch_optional(&self.reader).await.map_err(db)?;
         Ok(generation.map(|g| g as u64))
     }
 
     async fn list_repos(&self, page: &Page) -> Result<Vec<String>, MetaError> {
-        sqlx::query_scalar("SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?")
+        const SQL: &str =
+            concat!("SELECT name FROM repositories r WHERE name > ? AND ", repo_is_known!(), " ORDER BY name LIMIT ?");
+        sqlx::query_scalar(SQL)
             .bind(page.last.as_deref().unwrap_or(""))
             .bind(limit(page))
             .fetch_all(&self.reader)

@@ -4,8 +4,8 @@ use berth_core::identities::{AuditEvent, Credential, Flag, IdentityStore, Princi
 use berth_core::identity::Role;
 use berth_core::scopemap::{ScopeMap, Token, TokenPassword};
 use berth_core::{
-    Algorithm, Digest, Hasher, ManifestRecord, ManifestRefs, MetaError, MetadataStore, Page, RepoName, Tag, UploadId,
-    UploadSession,
+    Algorithm, DeletedRepository, Digest, Hasher, ManifestRecord, ManifestRefs, MetaError, MetadataStore, Page,
+    RepoName, Tag, UploadId, UploadSession,
 };
 use bytes::Bytes;
 
@@ -29,6 +29,7 @@ pub async fn run(meta: &dyn MetadataStore) {
     meta.ping().await.unwrap();
     garbage(meta).await;
     manifests_and_tags(meta).await;
+    repository_deletion(meta).await;
     uploads(meta).await;
 }
 
@@ -118,6 +119,45 @@ async fn manifests_and_tags(meta: &dyn MetadataStore) {
     assert_eq!(meta.list_tags(&r, &Page::default()).await.unwrap().unwrap(), Vec::<String>::new());
     assert!(meta.unlink_blob(&r, &layer).await.unwrap());
     assert_eq!(meta.repo_blob(&r, &layer).await.unwrap(), None);
+}
+
+/// Deleting a repository empties it in one step (blobs stay, for garbage collection); it is
+/// then unknown until written to again, and its tag generation never repeats.
+async fn repository_deletion(meta: &dyn MetadataStore) {
+    let (r, other) = (repo("doomed/app"), repo("kept/app"));
+    let layer = Digest::of(Algorithm::Sha256, b"doomed layer");
+    meta.link_blob(&r, &layer, 7).await.unwrap();
+    meta.link_blob(&other, &layer, 7).await.unwrap();
+    let m = record("{\"doomed\":1}", None, "application/vnd.doomed");
+    let sig = record("{\"doomed-sig\":1}", Some(&m.digest), "application/vnd.sig");
+    let refs = ManifestRefs { blobs: vec![layer.clone()], children: vec![] };
+    let tags = [Tag::parse("v2").unwrap(), Tag::parse("v1").unwrap()];
+    meta.put_manifest(&r, &m, &refs, &tags).await.unwrap();
+    meta.put_manifest(&r, &sig, &ManifestRefs::default(), &[]).await.unwrap();
+    let mut generations = vec![meta.tag_generation(&r).await.unwrap().expect("the repository exists")];
+
+    assert_eq!(meta.delete_repository(&repo("never/was")).await.unwrap(), None);
+    let mut manifests = vec![m.digest.to_string(), sig.digest.to_string()];
+    manifests.sort();
+    let deleted = meta.delete_repository(&r).await.unwrap().expect("it held something");
+    assert_eq!(deleted, DeletedRepository { manifests, tags: vec!["v1".into(), "v2".into()] });
+    assert_eq!(meta.delete_repository(&r).await.unwrap(), None, "nothing is left to delete");
+    assert_eq!(meta.list_tags(&r, &Page::default()).await.unwrap(), None, "unknown once emptied");
+    assert_eq!(meta.tag_generation(&r).await.unwrap(), None);
+    assert_eq!(meta.manifest_by_tag(&r, &tags[1]).await.unwrap(), None);
+    assert_eq!(meta.manifest_by_digest(&r, &m.digest).await.unwrap(), None);
+    assert_eq!(meta.referrers(&r, &m.digest, None).await.unwrap().len(), 0);
+    assert_eq!(meta.repo_blob(&r, &layer).await.unwrap(), None);
+    assert_eq!(meta.repo_blob(&other, &layer).await.unwrap(), Some(7), "other repositories keep their links");
+    assert_eq!(meta.blob_size(&layer).await.unwrap(), Some(7), "blobs are left to garbage collection");
+    let listed = meta.list_repos(&Page::default()).await.unwrap();
+    assert!(!listed.contains(&r.to_string()) && listed.contains(&other.to_string()), "{listed:?}");
+
+    meta.link_blob(&r, &layer, 7).await.unwrap();
+    meta.put_manifest(&r, &m, &refs, &tags[1..]).await.unwrap();
+    new_generation(meta, &r, &mut generations).await;
+    assert_eq!(meta.list_tags(&r, &Page::default()).await.unwrap().unwrap(), ["v1"], "known again once pushed to");
+    assert!(meta.list_repos(&Page::default()).await.unwrap().contains(&r.to_string()));
 }
 
 /// Checks that the tag generation of `r` moved to a value never seen before, and records it.

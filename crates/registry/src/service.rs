@@ -6,7 +6,8 @@ use crate::gc::DigestLocks;
 use crate::tag_lists::{TagLists, TagPage};
 use berth_core::range::ByteRange;
 use berth_core::{
-    BlobStore, ByteStream, Digest, MetadataStore, Page, Referrer, RepoName, StorageError, UploadId, UploadSession,
+    BlobStore, ByteStream, DeletedRepository, Digest, MetadataStore, Page, Referrer, RepoName, StorageError, UploadId,
+    UploadSession,
 };
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -153,6 +154,12 @@ impl RegistryService {
     /// this replica's copy (see [`crate::tag_lists`]).
     pub async fn tags(&self, repo: &RepoName, page: &Page) -> Result<TagPage, RegistryError> {
         self.tag_lists.page(self.meta.as_ref(), repo, page).await?.ok_or(RegistryError::NameUnknown)
+    }
+
+    /// Deletes every tag, manifest and blob link of `repo` at once, as ACR's
+    /// `DELETE /acr/v1/{name}`; the bytes stay until garbage collection finds them unused.
+    pub async fn delete_repository(&self, repo: &RepoName) -> Result<DeletedRepository, RegistryError> {
+        self.meta.delete_repository(repo).await?.ok_or(RegistryError::NameUnknown)
     }
 
     /// Repository names in byte order, paged.

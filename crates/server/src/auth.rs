@@ -274,6 +274,8 @@ mod tests {
             ["repository:team/app:pull,push", "repository:other:pull"]
         );
         assert_eq!(s(required_access(&OciRoute::Catalog, &Method::GET, None)), ["registry:catalog:*"]);
+        let whole = OciRoute::Repository { name: RepoName::parse("team/app").unwrap() };
+        assert_eq!(s(required_access(&whole, &Method::DELETE, None)), ["repository:team/app:delete"]);
         assert!(required_access(&OciRoute::Base, &Method::GET, None).is_empty());
     }
 

@@ -1,4 +1,5 @@
-//! The OCI path grammar: one pure parser for everything under `/v2/`.
+//! The OCI path grammar: one pure parser for everything under `/v2/`, and for the one ACR
+//! endpoint Berth serves beside it (`/acr/v1/<name>`).
 //!
 //! Repository names contain `/`, so the route is recognised by its suffix, matched from the
 //! right, and whatever precedes the suffix must be a valid name. The raw (still
@@ -54,6 +55,12 @@ pub enum OciRoute {
         /// Subject digest.
         digest: Digest,
     },
+    /// ACR's repository endpoint, `DELETE /acr/v1/<name>` (outside `/v2/`): the whole
+    /// repository.
+    Repository {
+        /// Repository.
+        name: RepoName,
+    },
 }
 
 /// Why a path is not a valid route.
@@ -79,8 +86,16 @@ fn name(segments: &[&str]) -> Result<RepoName, RouteError> {
 }
 
 impl OciRoute {
-    /// Parses the raw path of a request (including the `/v2/` prefix).
+    /// Parses the raw path of a request (including the `/v2/` or `/acr/v1/` prefix).
     pub fn parse(path: &str) -> Result<Self, RouteError> {
+        if let Some(rest) = path.strip_prefix("/acr/v1/") {
+            let s: Vec<&str> = rest.split('/').collect();
+            // ACR's other endpoints (`_catalog`, `<name>/_tags`, …) are not served.
+            if rest.is_empty() || s.iter().any(|seg| seg.starts_with('_')) {
+                return Err(RouteError::NotFound);
+            }
+            return Ok(OciRoute::Repository { name: name(&s)? });
+        }
         let rest = path.strip_prefix("/v2").ok_or(RouteError::NotFound)?;
         if rest.is_empty() || rest == "/" {
             return Ok(OciRoute::Base);
@@ -146,6 +161,7 @@ impl OciRoute {
             OciRoute::Upload { name, id } => format!("/v2/{name}/blobs/uploads/{id}"),
             OciRoute::Tags { name } => format!("/v2/{name}/tags/list"),
             OciRoute::Referrers { name, digest } => format!("/v2/{name}/referrers/{digest}"),
+            OciRoute::Repository { name } => format!("/acr/v1/{name}"),
         }
     }
 
@@ -158,7 +174,8 @@ impl OciRoute {
             | OciRoute::Uploads { name }
             | OciRoute::Upload { name, .. }
             | OciRoute::Tags { name }
-            | OciRoute::Referrers { name, .. } => Some(name),
+            | OciRoute::Referrers { name, .. }
+            | OciRoute::Repository { name } => Some(name),
         }
     }
 
@@ -173,6 +190,7 @@ impl OciRoute {
             OciRoute::Upload { .. } => "upload",
             OciRoute::Tags { .. } => "tags",
             OciRoute::Referrers { .. } => "referrers",
+            OciRoute::Repository { .. } => "repository",
         }
     }
 }
@@ -214,6 +232,11 @@ mod tests {
             ("/v2/a/blobs/uploads/../../etc", Err(RouteError::NotFound)),
             ("/v2/a/blobs/uploads/not-a-uuid", Err(RouteError::UploadUnknown)),
             ("/v2/a/nothing", Err(RouteError::NotFound)),
+            ("/acr/v1/team/app", Ok(OciRoute::Repository { name: n("team/app") })),
+            ("/acr/v1/team/App", Err(RouteError::NameInvalid)),
+            ("/acr/v1/team/app/_tags", Err(RouteError::NotFound)),
+            ("/acr/v1/_catalog", Err(RouteError::NotFound)),
+            ("/acr/v1/", Err(RouteError::NotFound)),
             ("/v3/a/tags/list", Err(RouteError::NotFound)),
         ];
         for (path, want) in cases {
@@ -226,7 +249,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn never_panics(s in "/v2/[a-zA-Z0-9/._:%-]{0,80}") {
+        fn never_panics(s in "(/v2/|/acr/v1/)[a-zA-Z0-9/._:%-]{0,80}") {
             if let Ok(route) = OciRoute::parse(&s) {
                 prop_assert_eq!(OciRoute::parse(&route.path()), Ok(route));
             }

@@ -73,6 +73,20 @@ impl Admin {
         }
     }
 
+    /// Sends `method` to `{path}` under the registry's base URL (`/v2/…` or `/acr/v1/…`) with
+    /// the stored credentials and `accept`; the answer if it succeeded, else a sentence.
+    pub async fn registry(&self, method: Method, path: &str, accept: &str) -> Result<reqwest::Response> {
+        let url = format!("{}{path}", self.base);
+        let req = self.client.request(method, &url).basic_auth(&self.user, Some(&self.password));
+        let r = req.header(reqwest::header::ACCEPT, accept).send().await;
+        let r = r.with_context(|| format!("cannot reach {}", self.base))?;
+        match r.status() {
+            s if s.is_success() => Ok(r),
+            StatusCode::UNAUTHORIZED => bail!("{}: the stored credentials do not allow this", explain(r).await),
+            _ => bail!("{}", explain(r).await),
+        }
+    }
+
     /// GETs `/v2/{path}` and every further page its `Link` headers name; the items of the
     /// array `key` of each page, in order.
     pub async fn list(&self, path: &str, key: &str) -> Result<Vec<Value>> {

@@ -1,13 +1,16 @@
-//! `berth repository list|show-tags`, as `az acr repository list|show-tags`: listings through
-//! the registry API with the stored login, every page followed.
+//! `berth repository list|show-tags|delete|untag`, as `az acr repository`: listings and deletes
+//! through the registry API with the stored login, every page followed.
 
 use super::Admin;
 use super::commands::{RegistryArg, runtime};
 use crate::output::{self, OutputArgs};
-use anyhow::{Context, Result};
-use berth_core::RepoName;
+use anyhow::{Context, Result, bail};
+use berth_client::registry::MANIFEST_ACCEPT;
+use berth_core::{Reference, RepoName};
 use clap::Subcommand;
+use reqwest::Method;
 use serde_json::Value;
+use std::io::{BufRead, IsTerminal, Write};
 
 /// `berth repository …`.
 #[derive(Subcommand)]
@@ -29,20 +32,129 @@ pub enum RepositoryCommand {
         #[command(flatten)]
         out: OutputArgs,
     },
+    /// Delete a whole repository, or one image: its manifest and every tag pointing at it.
+    /// The layers go at the next garbage collection, unless another image uses them.
+    Delete {
+        /// The whole repository, e.g. team/app; prints the manifests and tags deleted.
+        #[arg(long, required_unless_present = "image", conflicts_with = "image")]
+        repository: Option<String>,
+        /// One image, as REPOSITORY:TAG or REPOSITORY@DIGEST.
+        #[arg(long)]
+        image: Option<String>,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        #[command(flatten)]
+        registry: RegistryArg,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Remove one tag; the image it named stays, under its digest and any other tags.
+    Untag {
+        /// The tag, as REPOSITORY:TAG.
+        #[arg(long)]
+        image: String,
+        #[command(flatten)]
+        registry: RegistryArg,
+    },
 }
 
 /// Runs a `berth repository` command.
 pub fn run(cmd: RepositoryCommand) -> Result<()> {
-    let (path, key, registry, out) = match cmd {
-        RepositoryCommand::List { registry, out } => ("_catalog".to_owned(), "repositories", registry, out),
+    match cmd {
+        RepositoryCommand::List { registry, out } => list(&registry, "_catalog".to_owned(), "repositories", &out),
         RepositoryCommand::ShowTags { repository, registry, out } => {
-            let name = RepoName::parse(&repository)
-                .ok()
-                .with_context(|| format!("{repository:?} is not a repository name (lowercase, e.g. team/app)"))?;
-            (format!("{}/tags/list", name.as_str()), "tags", registry, out)
+            let path = format!("{}/tags/list", repo_name(&repository)?.as_str());
+            list(&registry, path, "tags", &out)
         }
-    };
+        RepositoryCommand::Delete { repository: Some(repository), yes, registry, out, .. } => {
+            let name = repo_name(&repository)?;
+            confirm(yes, &format!("This deletes repository {name}: every image and tag in it."))?;
+            let admin = Admin::connect(registry.registry.as_deref())?;
+            let deleted = runtime()?.block_on(async {
+                let r = admin.registry(Method::DELETE, &format!("/acr/v1/{name}"), "application/json").await?;
+                r.json::<Value>().await.context("the registry answered with something other than JSON")
+            })?;
+            output::print(&deleted, &out)
+        }
+        RepositoryCommand::Delete { image, yes, registry, .. } => {
+            let (name, reference) = image_ref(image.as_deref().unwrap_or_default())?;
+            confirm(yes, &format!("This deletes image {name}:{reference} and every tag that points at it."))?;
+            let admin = Admin::connect(registry.registry.as_deref())?;
+            runtime()?.block_on(async {
+                let digest = match reference {
+                    Reference::Digest(d) => d.to_string(),
+                    Reference::Tag(t) => {
+                        let path = format!("/v2/{name}/manifests/{t}");
+                        let r = admin.registry(Method::GET, &path, MANIFEST_ACCEPT).await?;
+                        let digest = r.headers().get("docker-content-digest").and_then(|v| v.to_str().ok());
+                        digest.context("the registry did not say which digest the tag names")?.to_owned()
+                    }
+                };
+                admin.registry(Method::DELETE, &format!("/v2/{name}/manifests/{digest}"), MANIFEST_ACCEPT).await
+            })?;
+            Ok(())
+        }
+        RepositoryCommand::Untag { image, registry } => {
+            let (name, reference) = image_ref(&image)?;
+            let Reference::Tag(tag) = reference else {
+                bail!("{image:?} names a digest: untag takes REPOSITORY:TAG (delete an image with `--image R@DIGEST`)");
+            };
+            let admin = Admin::connect(registry.registry.as_deref())?;
+            let path = format!("/v2/{name}/manifests/{tag}");
+            runtime()?.block_on(admin.registry(Method::DELETE, &path, MANIFEST_ACCEPT))?;
+            Ok(())
+        }
+    }
+}
+
+fn list(registry: &RegistryArg, path: String, key: &str, out: &OutputArgs) -> Result<()> {
     let admin = Admin::connect(registry.registry.as_deref())?;
     let items = runtime()?.block_on(admin.list(&path, key))?;
-    output::print(&Value::Array(items), &out)
+    output::print(&Value::Array(items), out)
+}
+
+fn repo_name(s: &str) -> Result<RepoName> {
+    RepoName::parse(s).ok().with_context(|| format!("{s:?} is not a repository name (lowercase, e.g. team/app)"))
+}
+
+/// `REPOSITORY:TAG` or `REPOSITORY@DIGEST`.
+fn image_ref(s: &str) -> Result<(RepoName, Reference)> {
+    let split = s.split_once('@').or_else(|| s.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')));
+    let Some((repo, reference)) = split else {
+        bail!("{s:?} names no tag or digest: write REPOSITORY:TAG or REPOSITORY@DIGEST");
+    };
+    let reference = Reference::parse(reference)
+        .ok()
+        .with_context(|| format!("{reference:?} in {s:?} is neither a tag nor a digest"))?;
+    Ok((repo_name(repo)?, reference))
+}
+
+/// Asks on the terminal unless `yes`; without a terminal to ask on, `--yes` is required.
+fn confirm(yes: bool, what: &str) -> Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("{what} Pass --yes to confirm (no terminal to ask on).");
+    }
+    eprint!("{what} Are you sure you want to continue? (y/n): ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if matches!(answer.trim(), "y" | "Y" | "yes") { Ok(()) } else { bail!("not deleted") }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn image_references() {
+        let ok = |s: &str| super::image_ref(s).map(|(n, r)| format!("{n} {r}")).unwrap();
+        assert_eq!(ok("team/app:v1"), "team/app v1");
+        let d = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        assert_eq!(ok(&format!("team/app@{d}")), format!("team/app {d}"));
+        for bad in ["team/app", "Team/app:v1", "team/app@sha256:nope", "team/app:", "host:5000/app"] {
+            assert!(super::image_ref(bad).is_err(), "{bad}");
+        }
+    }
 }

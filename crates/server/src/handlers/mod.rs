@@ -1,7 +1,7 @@
-//! The HTTP surface: one router, one dispatcher for everything under `/v2/`, and the
-//! per-resource handlers. Every `/v2/` request is parsed by [`OciRoute::parse`], passes the
-//! single authorisation point ([`crate::auth::authorize`]) and only then reaches a handler,
-//! which receives the resulting [`Authorized`].
+//! The HTTP surface: one router, one dispatcher for everything under `/v2/` (and ACR's
+//! `/acr/v1/<name>`), and the per-resource handlers. Every such request is parsed by
+//! [`OciRoute::parse`], passes the single authorisation point ([`crate::auth::authorize`]) and
+//! only then reaches a handler, which receives the resulting [`Authorized`].
 
 mod admin;
 mod admin_tokens;
@@ -62,6 +62,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v2", any(dispatch))
         .route("/v2/", any(dispatch))
         .route("/v2/{*rest}", any(dispatch))
+        .route("/acr/v1/{*rest}", any(dispatch))
         .route("/oauth2/token", get(token::get).post(token::post))
         .route("/oauth2/exchange", post(token::exchange))
         .route("/admin/v1/{*rest}", any(admin::admin))
@@ -215,6 +216,7 @@ async fn handle(
         (Method::DELETE, OciRoute::Upload { name, id }) => uploads::cancel(st, a, name, id).await,
         (Method::GET, OciRoute::Tags { name }) => discovery::tags(st, a, name, query).await,
         (Method::GET, OciRoute::Referrers { name, digest }) => discovery::referrers(st, a, name, digest, query).await,
+        (Method::DELETE, OciRoute::Repository { name }) => manifests::delete_repository(st, a, name).await,
         _ => Err(unsupported()),
     }
 }
