@@ -216,7 +216,7 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
         });
         if config.gc.interval_secs > 0 {
             let every = Duration::from_secs(config.gc.interval_secs);
-            tokio::spawn(collect_garbage(state.registry.clone(), every, state.gc_grace));
+            tokio::spawn(collect_garbage(state.clone(), every));
         }
         if limits.upload_expiry_secs > 0 {
             tokio::spawn(expire_uploads(state.registry.clone(), Duration::from_secs(limits.upload_expiry_secs)));
@@ -271,13 +271,16 @@ async fn expire_uploads(registry: Arc<RegistryService>, max_idle: Duration) {
 }
 
 /// Collects garbage every `every` (the first time one period after the start), keeping
-/// what was linked within `grace`. Failures are logged and retried next time.
-async fn collect_garbage(registry: Arc<RegistryService>, every: Duration, grace: Duration) {
+/// what was linked within the grace period, and counts each run in the metrics. Failures are
+/// logged and retried next time.
+async fn collect_garbage(state: Arc<AppState>, every: Duration) {
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match registry.collect_garbage(grace, false).await {
+        let outcome = state.registry.collect_garbage(state.gc_grace, false).await;
+        state.metrics.gc(&outcome);
+        match outcome {
             Ok(r) => tracing::info!(
                 links = r.links_dropped,
                 blobs = r.blobs_deleted,

@@ -91,4 +91,13 @@ async fn unreferenced_blobs_go_after_the_grace_period() {
     assert_eq!(gc(home.path(), false)["blobsDeleted"], 0, "a second run finds nothing");
     let audit: Value = c.get(format!("{}/admin/v1/audit", s.base)).send().await.unwrap().json().await.unwrap();
     assert!(audit.as_array().unwrap().iter().any(|e| e["action"] == "gc"), "{audit}");
+    // Two runs that deleted (the dry runs are not counted), and what they removed.
+    for (name, want) in [
+        ("berth_gc_runs_total{outcome=\"ok\"}", 2),
+        ("berth_gc_links_dropped_total", 4),
+        ("berth_gc_blobs_deleted_total", 3),
+        ("berth_gc_freed_bytes_total", bytes as u64),
+    ] {
+        assert_eq!(common::metric(&s, name).await, want, "{name}");
+    }
 }

@@ -1,5 +1,6 @@
 //! Replicas sharing one PostgreSQL database and one signing key: a token issued by one is
-//! accepted by another, and a credential reset through one is enforced by the others at once.
+//! accepted by another, and a credential reset through one is enforced by the others at once;
+//! uploads, tag lists and garbage collection work across them.
 
 mod common;
 
@@ -72,9 +73,17 @@ async fn tokens_and_resets_cross_replicas() {
     assert_eq!(v2(&b, new).await.unwrap().status(), StatusCode::OK);
 }
 
-/// `n` replicas on one PostgreSQL database and one Garage bucket, as behind a load balancer.
-fn replicas(n: usize, url: &str, garage: &berth_testkit::garage::Garage, key: &Path) -> Vec<TestServer> {
+/// `n` replicas on one PostgreSQL database and one Garage bucket, as behind a load balancer,
+/// with `extra` environment.
+fn replicas(
+    n: usize,
+    url: &str,
+    garage: &berth_testkit::garage::Garage,
+    key: &Path,
+    extra: &[(&str, &str)],
+) -> Vec<TestServer> {
     let mut env: Vec<(String, String)> = garage.env();
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     env.push(("BERTH__DATABASE__URL".into(), url.into()));
     env.push(("BERTH__AUTH__SIGNING_KEY_FILE".into(), key.display().to_string()));
     env.push(("BERTH__SERVER__PUBLIC_URL".into(), "http://registry.test".into()));
@@ -101,7 +110,7 @@ async fn three_replicas_share_uploads_tokens_and_survive_a_kill() {
     let garage = tokio::task::spawn_blocking(berth_testkit::garage::Garage::start).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let key = signing_key(dir.path());
-    let mut r = tokio::task::block_in_place(|| replicas(3, &url, &garage, &key));
+    let mut r = tokio::task::block_in_place(|| replicas(3, &url, &garage, &key, &[]));
     let owner = r[0].owner.clone();
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(reqwest::header::AUTHORIZATION, berth_testkit::basic(&owner.0, &owner.1).parse().unwrap());
@@ -207,4 +216,188 @@ async fn tag_lists_follow_changes_made_through_another_replica() {
     let report: serde_json::Value = r.json().await.unwrap();
     assert_eq!(report["blobsDeleted"], 0, "{report}");
     assert_eq!(tags(&a, "").await.0, ["v2"]);
+}
+
+/// Garbage collection with no grace period, run over and over through replica 1 while clients
+/// push through both replicas: images that share layers (each client deleting its previous
+/// image, so shared layers keep falling out of use and coming back), pushed as real clients do
+/// (HEAD, upload only what is missing; on MANIFEST_BLOB_UNKNOWN upload again), and "churn"
+/// clients on replica 0 that upload the shared layers, read them back and unlink them. No
+/// request may fail with a server error, no link may outlive its bytes (the server logs "missing
+/// from storage" when one does), and every image kept pulls whole from either replica. Without
+/// the database's digest lease (replicas apart, in-process locks only) this failed in two of
+/// three runs; with it, never.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gc_without_grace_races_pushes_on_two_replicas() {
+    use berth_core::Algorithm;
+    use berth_testkit::image::{Blob, Image, random_bytes};
+    use berth_testkit::oci;
+    const CLIENTS: u64 = 4;
+    const IMAGES: u64 = 20;
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let url = pg.create_database("gcrace");
+    let garage = tokio::task::spawn_blocking(berth_testkit::garage::Garage::start).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key = signing_key(dir.path());
+    let gc_env = [("BERTH__GC__GRACE_SECS", "0"), ("BERTH__GC__INTERVAL_SECS", "0")];
+    let servers = tokio::task::block_in_place(|| replicas(2, &url, &garage, &key, &gc_env));
+    let bases: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
+    let http = servers[0].client();
+    // Layer 0 is used by every kept image; layers 1-3 only by images that are deleted again.
+    let shared: Vec<Blob> = (0..4)
+        .map(|i| Blob::new(Algorithm::Sha256, "application/vnd.oci.image.layer.v1.tar", random_bytes(900 + i, 4096)))
+        .collect();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+
+    let collector = {
+        let (http, bases, done) = (http.clone(), bases.clone(), done.clone());
+        tokio::spawn(async move {
+            let (mut runs, mut deleted) = (0u64, 0u64);
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let r = http.post(format!("{}/admin/v1/gc", bases[1])).json(&serde_json::json!({}));
+                let r = r.send().await.unwrap();
+                assert_eq!(r.status(), StatusCode::OK, "GC run {runs}");
+                deleted += r.json::<serde_json::Value>().await.unwrap()["blobsDeleted"].as_u64().unwrap();
+                runs += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            (runs, deleted)
+        })
+    };
+    // Churn: clients that upload the shared layers blindly (no HEAD), read them back and unlink
+    // them, so they keep falling out of use and being uploaded again while GC deletes them.
+    // They use replica 0 and GC runs on replica 1, so only the database's lease keeps them apart.
+    let churn: Vec<_> = (0..4u64)
+        .map(|c| {
+            let (http, bases, shared, done) = (http.clone(), bases.clone(), shared.clone(), done.clone());
+            tokio::spawn(async move {
+                let repo = format!("churn/c{c}");
+                let mut n = 0usize;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    let (base, blob) = (&bases[0], &shared[1 + n % 3]);
+                    oci::push_blob(&http, base, &repo, blob).await;
+                    let got = http.get(format!("{base}/v2/{repo}/blobs/{}", blob.digest)).send().await.unwrap();
+                    if got.status() == StatusCode::OK {
+                        assert!(got.bytes().await.unwrap() == blob.bytes, "{repo}'s {} read back", blob.digest);
+                    }
+                    // Unlinked at once: unless an image holds it, the layer is garbage now.
+                    let r = http.delete(format!("{base}/v2/{repo}/blobs/{}", blob.digest)).send().await.unwrap();
+                    assert!(
+                        r.status() == StatusCode::ACCEPTED || r.status() == StatusCode::NOT_FOUND,
+                        "{}",
+                        r.status()
+                    );
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|client| {
+            let (http, bases, shared) = (http.clone(), bases.clone(), shared.clone());
+            tokio::spawn(async move {
+                let repo = format!("stress/c{client}");
+                let mut kept = Vec::new();
+                let mut previous: Option<Image> = None;
+                for i in 0..IMAGES {
+                    let base = &bases[((client + i) % 2) as usize];
+                    let own = random_bytes(client * 100 + i, 512);
+                    let own = Blob::new(Algorithm::Sha256, "application/vnd.oci.image.layer.v1.tar", own);
+                    let config = Image::oci(Algorithm::Sha256, 10_000 + client * 100 + i, &[], "amd64").config;
+                    let layers = vec![shared[(i % 4) as usize].clone(), own];
+                    let img = Image::with_parts(Algorithm::Sha256, config, layers, None);
+                    let tag = format!("i{i}");
+                    push_like_a_client(&http, base, &repo, &img, &tag).await;
+                    if let Some(old) = previous.take() {
+                        let url = format!("{base}/v2/{repo}/manifests/{}", old.manifest.digest);
+                        assert_eq!(http.delete(url).send().await.unwrap().status(), StatusCode::ACCEPTED);
+                    }
+                    if i % 4 == 0 || i == IMAGES - 1 {
+                        kept.push((img, tag));
+                    } else {
+                        previous = Some(img);
+                    }
+                }
+                (repo, kept)
+            })
+        })
+        .collect();
+    let mut kept = Vec::new();
+    for c in clients {
+        kept.push(c.await.unwrap());
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (runs, deleted) = collector.await.unwrap();
+    for c in churn {
+        c.await.unwrap();
+    }
+    eprintln!("gc_without_grace: {runs} GC runs deleted {deleted} blobs while the clients pushed");
+    assert!(
+        deleted > 0,
+        "GC ran {runs} times while the clients pushed and deleted nothing: the race was not exercised"
+    );
+
+    // Once more with everything settled (links made this second are kept, so wait one out).
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let r = http.post(format!("{}/admin/v1/gc", bases[1])).json(&serde_json::json!({})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    for (repo, images) in &kept {
+        for (img, tag) in images {
+            for base in &bases {
+                let m = http.get(format!("{base}/v2/{repo}/manifests/{tag}")).send().await.unwrap();
+                assert_eq!(m.status(), StatusCode::OK, "{repo}:{tag} on {base}");
+                assert_eq!(m.bytes().await.unwrap(), img.manifest.bytes, "{repo}:{tag}");
+                for blob in img.blobs() {
+                    let got = http.get(format!("{base}/v2/{repo}/blobs/{}", blob.digest)).send().await.unwrap();
+                    assert_eq!(got.status(), StatusCode::OK, "{repo}:{tag}'s {} on {base}", blob.digest);
+                    assert!(got.bytes().await.unwrap() == blob.bytes, "{repo}:{tag}'s {} on {base}", blob.digest);
+                }
+            }
+        }
+    }
+    for s in &servers {
+        let metrics = http.get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap();
+        let errors: Vec<&str> = metrics
+            .lines()
+            .filter(|l| l.starts_with("berth_http_requests_total") && l.contains("status=\"5"))
+            .collect();
+        assert!(errors.is_empty(), "server errors on {}: {errors:?}", s.base);
+        let log = s.log();
+        let lost: Vec<&str> = log.lines().filter(|l| l.contains("missing from storage")).collect();
+        assert!(lost.is_empty(), "links outlived their bytes on {}: {lost:#?}", s.base);
+    }
+}
+
+/// Pushes `img` as registry clients do: HEAD each blob and upload only the missing ones, then
+/// PUT the manifest; a MANIFEST_BLOB_UNKNOWN (GC dropped a link between the HEAD and the PUT)
+/// means upload everything again and retry.
+async fn push_like_a_client(
+    http: &reqwest::Client,
+    base: &str,
+    repo: &str,
+    img: &berth_testkit::image::Image,
+    tag: &str,
+) {
+    use berth_testkit::oci;
+    for attempt in 0..5 {
+        for blob in img.blobs() {
+            let head = http.head(format!("{base}/v2/{repo}/blobs/{}", blob.digest)).send().await.unwrap();
+            assert!(
+                head.status() == StatusCode::OK || head.status() == StatusCode::NOT_FOUND,
+                "HEAD {}",
+                head.status()
+            );
+            if attempt > 0 || head.status() == StatusCode::NOT_FOUND {
+                oci::push_blob(http, base, repo, blob).await;
+            }
+        }
+        let r = oci::put_manifest(http, base, repo, tag, &img.manifest).await;
+        if r.status() == StatusCode::CREATED {
+            return;
+        }
+        assert_eq!(oci::error_code(r).await, "MANIFEST_BLOB_UNKNOWN", "{repo}:{tag}");
+        eprintln!("{repo}:{tag}: a link went between HEAD and PUT; pushing again");
+    }
+    panic!("{repo}:{tag} was refused five times");
 }

@@ -1,6 +1,7 @@
 //! Prometheus metrics: requests by route, method and status; latency histograms; bytes in
-//! and out; upload sessions.
+//! and out; upload sessions; garbage collection.
 
+use berth_registry::GcReport;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -34,6 +35,13 @@ pub struct UploadLabels {
     pub event: &'static str,
 }
 
+/// Labels of a garbage-collection run.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GcLabels {
+    /// `ok` or `failed`.
+    pub outcome: &'static str,
+}
+
 /// Every metric the server records.
 pub struct Metrics {
     registry: Registry,
@@ -47,6 +55,14 @@ pub struct Metrics {
     pub bytes_out: Counter,
     /// Upload-session events.
     pub uploads: Family<UploadLabels, Counter>,
+    /// Garbage-collection runs that deleted (not dry runs), by outcome.
+    pub gc_runs: Family<GcLabels, Counter>,
+    /// Blob links dropped by garbage collection.
+    pub gc_links: Counter,
+    /// Blobs deleted by garbage collection.
+    pub gc_blobs: Counter,
+    /// Bytes those blobs held.
+    pub gc_bytes: Counter,
 }
 
 impl Default for Metrics {
@@ -63,7 +79,13 @@ impl Default for Metrics {
         registry.register("http_request_body_bytes", "Request body bytes received", bytes_in.clone());
         registry.register("http_response_body_bytes", "Response body bytes sent", bytes_out.clone());
         registry.register("upload_sessions", "Upload sessions started and ended", uploads.clone());
-        Metrics { registry, requests, latency, bytes_in, bytes_out, uploads }
+        let gc_runs = Family::<GcLabels, Counter>::default();
+        let (gc_links, gc_blobs, gc_bytes) = (Counter::default(), Counter::default(), Counter::default());
+        registry.register("gc_runs", "Garbage collections run (dry runs not counted)", gc_runs.clone());
+        registry.register("gc_links_dropped", "Blob links dropped by garbage collection", gc_links.clone());
+        registry.register("gc_blobs_deleted", "Blobs deleted by garbage collection", gc_blobs.clone());
+        registry.register("gc_freed_bytes", "Bytes of the blobs garbage collection deleted", gc_bytes.clone());
+        Metrics { registry, requests, latency, bytes_in, bytes_out, uploads, gc_runs, gc_links, gc_blobs, gc_bytes }
     }
 }
 
@@ -71,6 +93,18 @@ impl Metrics {
     /// Counts an upload-session event.
     pub fn upload(&self, event: &'static str) {
         self.uploads.get_or_create(&UploadLabels { event }).inc();
+    }
+
+    /// Counts a garbage collection that was not a dry run: its outcome and, when it ran
+    /// through, what it removed.
+    pub fn gc<E>(&self, outcome: &Result<GcReport, E>) {
+        let label = if outcome.is_ok() { "ok" } else { "failed" };
+        self.gc_runs.get_or_create(&GcLabels { outcome: label }).inc();
+        if let Ok(r) = outcome {
+            self.gc_links.inc_by(r.links_dropped);
+            self.gc_blobs.inc_by(r.blobs_deleted);
+            self.gc_bytes.inc_by(r.bytes_freed);
+        }
     }
 
     /// The OpenMetrics text exposition.

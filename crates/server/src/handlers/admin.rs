@@ -321,7 +321,11 @@ async fn route(
         }
         (Method::POST, ["gc"]) => {
             let b: GcRequest = body(req).await?;
-            let report = st.registry.collect_garbage(st.gc_grace, b.dry_run).await?;
+            let outcome = st.registry.collect_garbage(st.gc_grace, b.dry_run).await;
+            if !b.dry_run {
+                st.metrics.gc(&outcome);
+            }
+            let report = outcome?;
             if !b.dry_run {
                 audit("gc", format!("{} blobs, {} bytes", report.blobs_deleted, report.bytes_freed)).await;
             }
