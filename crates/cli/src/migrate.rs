@@ -6,7 +6,7 @@
 use crate::serve::{Stores, lock_data_dir, open_stores};
 use anyhow::{Context, Result, bail};
 use berth_core::{BlobStore, Digest, Hasher, IdentityStore, ManifestRefs, MetaError, MetadataStore, Page};
-use berth_core::{RepoName, Tag, manifest};
+use berth_core::{LockChange, Locks, RepoName, Tag, manifest};
 use berth_registry::auth::generate_signing_key;
 use berth_server::Config;
 use clap::Args;
@@ -36,7 +36,9 @@ pub fn run(args: MigrateArgs) -> Result<()> {
         let dst = open_stores(&to).await.context("cannot open the destination")?;
         identities(&*src.identities, &*dst.identities).await?;
         let sizes = blobs(&src, &dst).await?;
+        locks(&*src.meta, &*dst.meta, false).await?;
         manifests(&*src.meta, &*dst.meta, &sizes).await?;
+        locks(&*src.meta, &*dst.meta, true).await?;
         eprintln!("berth: migration complete; start the destination registry with --config {}", args.to.display());
         Ok(())
     })
@@ -146,6 +148,43 @@ async fn copy_blob(src: &dyn BlobStore, dst: &dyn BlobStore, digest: &Digest, si
         bail!("blob {digest} reads back as {actual} ({offset} bytes, {size} recorded); the source is damaged");
     }
     dst.commit(&id, size, digest).await?;
+    Ok(())
+}
+
+/// Repository and tag locks: they would refuse the copy, so a run first lifts those of a
+/// destination it copied into before (`apply` false) and sets the source's once everything
+/// is in (`apply` true).
+async fn locks(src: &dyn MetadataStore, dst: &dyn MetadataStore, apply: bool) -> Result<()> {
+    let open = LockChange { write_enabled: Some(true), delete_enabled: Some(true) };
+    let change = |l: Locks| {
+        if apply {
+            LockChange { write_enabled: Some(l.write_enabled), delete_enabled: Some(l.delete_enabled) }
+        } else {
+            open
+        }
+    };
+    let mut locked = 0;
+    for repo in src.list_repos(&Page::default()).await? {
+        let name = RepoName::parse(&repo).map_err(|e| anyhow::anyhow!("stored repository {repo:?}: {e}"))?;
+        let Some(info) = src.repository_info(&name).await? else { continue };
+        if info.locks != Locks::default() {
+            locked += 1;
+            dst.set_locks(&name, None, change(info.locks)).await?;
+        }
+        for tag in src.list_tags(&name, &Page::default()).await?.unwrap_or_default() {
+            let t = Tag::parse(&tag).map_err(|e| anyhow::anyhow!("stored tag {tag:?}: {e}"))?;
+            match src.tag_info(&name, &t).await? {
+                Some(info) if info.locks != Locks::default() => {
+                    locked += 1;
+                    dst.set_locks(&name, Some(&t), change(info.locks)).await?;
+                }
+                _ => {}
+            }
+        }
+    }
+    if apply {
+        eprintln!("berth: locks: {locked} repositories and tags");
+    }
     Ok(())
 }
 

@@ -173,3 +173,105 @@ async fn repository_untag_and_delete() {
     push_image(&owner, &s.base, "team/app", &b, "v3").await;
     assert_eq!(ok(&tags("team/app")), "v3");
 }
+
+/// Image locking as `az acr repository update|show`: a write-disabled tag neither moves nor
+/// goes, a write-disabled repository takes nothing new, refusals are 403 DENIED naming the
+/// lock, and changing a lock needs the delete permission, so a pusher cannot unlock to
+/// overwrite.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repository_and_tag_locks() {
+    use berth_testkit::oci::{push_image, put_manifest};
+    let s = server(&[]);
+    let owner = s.client();
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    assert_eq!(ok(&login(&s, h, &s.owner.0, &s.owner.1)), "Login Succeeded");
+    let a = Image::oci(Algorithm::Sha256, 51, &[1024], "amd64");
+    let b = Image::oci(Algorithm::Sha256, 52, &[1024], "amd64");
+    push_image(&owner, &s.base, "team/app", &a, "v1").await;
+    push_image(&owner, &s.base, "team/app", &b, "v2").await;
+    let json = |args: &[&str]| -> serde_json::Value {
+        let mut all = args.to_vec();
+        all.extend(["-o", "json"]);
+        serde_json::from_str(&ok(&berth(h, &all, None))).unwrap()
+    };
+    let shown = json(&["repository", "show", "--repository", "team/app"]);
+    assert_eq!(
+        (shown["imageName"].as_str(), shown["manifestCount"].as_u64(), shown["tagCount"].as_u64()),
+        (Some("team/app"), Some(2), Some(2))
+    );
+    assert_eq!(shown["changeableAttributes"]["writeEnabled"], true);
+
+    // A pusher may push but not lock or unlock.
+    let (id, password) = s.create_sp(&owner, "pusher", Some(("acrpush", "repositories/team/app"))).await;
+    let ph = tempfile::tempdir().unwrap();
+    assert_eq!(ok(&login(&s, ph.path(), &id, &password)), "Login Succeeded");
+    let refused =
+        berth(ph.path(), &["repository", "update", "--image", "team/app:v1", "--write-enabled", "false"], None);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("do not allow"), "{refused:?}");
+    let pusher = berth_testkit::http_client()
+        .default_headers(
+            [(reqwest::header::AUTHORIZATION, berth_testkit::basic(&id, &password).parse().unwrap())]
+                .into_iter()
+                .collect(),
+        )
+        .build()
+        .unwrap();
+
+    // Lock v1: it does not move and does not go; the same manifest again is no change.
+    let now = json(&["repository", "update", "--image", "team/app:v1", "--write-enabled", "false"]);
+    assert_eq!(now["tag"]["changeableAttributes"]["writeEnabled"], false);
+    assert_eq!(now["tag"]["digest"], a.manifest.digest.to_string());
+    let r = put_manifest(&pusher, &s.base, "team/app", "v1", &b.manifest).await;
+    assert_eq!(r.status(), 403);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "DENIED");
+    assert!(body["errors"][0]["detail"].as_str().unwrap().contains("tag v1 is locked"), "{body}");
+    assert_eq!(put_manifest(&pusher, &s.base, "team/app", "v1", &a.manifest).await.status(), 201);
+    for args in [
+        &["repository", "untag", "--image", "team/app:v1"][..],
+        &["repository", "delete", "--image", "team/app:v1", "--yes"],
+        &["repository", "delete", "--repository", "team/app", "--yes"],
+    ] {
+        let out = berth(h, args, None);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("tag v1 is locked"), "{args:?}: {out:?}");
+    }
+    assert_eq!(ok(&berth(h, &["repository", "show-tags", "--repository", "team/app", "-o", "tsv"], None)), "v1\nv2");
+
+    // Lock the repository: nothing new goes in; v2 cannot go either.
+    let now = json(&["repository", "update", "--repository", "team/app", "--write-enabled", "false"]);
+    assert_eq!(now["changeableAttributes"]["writeEnabled"], false);
+    let r = put_manifest(&pusher, &s.base, "team/app", "v3", &b.manifest).await;
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("repository team/app is locked"));
+    let out = berth(h, &["repository", "untag", "--image", "team/app:v2"], None);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("repository team/app is locked"), "{out:?}");
+
+    // Bad requests are sentences; anonymous callers get the challenge.
+    for (args, says) in [
+        (&["repository", "update", "--repository", "team/app"][..], "nothing to change"),
+        (
+            &["repository", "update", "--image", &format!("team/app@{}", a.manifest.digest), "--write-enabled", "true"],
+            "name a tag",
+        ),
+        (&["repository", "show", "--image", "team/app:nope"], "manifest unknown"),
+    ] {
+        let out = berth(h, args, None);
+        assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains(says), "{args:?}: {out:?}");
+    }
+    let r = owner
+        .patch(format!("{}/acr/v1/team/app", s.base))
+        .json(&serde_json::json!({ "readEnabled": false }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = common::anonymous().get(format!("{}/acr/v1/team/app", s.base)).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+
+    // Unlocked, everything goes.
+    json(&["repository", "update", "--repository", "team/app", "--write-enabled", "true"]);
+    json(&["repository", "update", "--image", "team/app:v1", "--write-enabled", "true", "--delete-enabled", "true"]);
+    let deleted = json(&["repository", "delete", "--repository", "team/app", "--yes"]);
+    assert_eq!(deleted["tagsDeleted"], serde_json::json!(["v1", "v2"]));
+}

@@ -66,6 +66,11 @@ async fn an_embedded_registry_moves_to_postgres_and_garage() {
         }
     };
     let before = [("team/app", tags("team/app").await), ("team/multi", tags("team/multi").await)];
+    // A locked tag stays locked (and does not stop a second run).
+    let (tag, _) = &before[0].1[0];
+    let lock = serde_json::json!({ "writeEnabled": false });
+    let r = c.patch(format!("{}/acr/v1/team/app/_tags/{tag}", src.base)).json(&lock).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
     let source_dir = src.data_dir().join("data");
     tokio::task::block_in_place(|| src.kill());
 
@@ -128,6 +133,9 @@ async fn an_embedded_registry_moves_to_postgres_and_garage() {
         let r = owner.get(format!("{}/v2/team/app/blobs/{}", dst.base, b.digest)).send().await.unwrap();
         assert!(r.bytes().await.unwrap() == b.bytes, "blob {}", b.digest);
     }
+    let shown: serde_json::Value =
+        owner.get(format!("{}/acr/v1/team/app/_tags/{tag}", dst.base)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(shown["tag"]["changeableAttributes"]["writeEnabled"], false, "{shown}");
     let referrers: serde_json::Value = owner
         .get(format!("{}/v2/team/app/referrers/{}", dst.base, single.manifest.digest))
         .send()

@@ -27,7 +27,7 @@ pub use error::ErrorCode;
 pub use identities::IdentityStore;
 pub use name::{NameError, Reference, RepoName, Tag};
 pub use store::{
-    BlobMeta, BlobStore, ByteStream, DeletedRepository, DigestLease, ManifestRecord, ManifestRefs, MetaError,
-    MetadataStore, Page, Referrer, StorageError,
+    BlobMeta, BlobStore, ByteStream, DeletedRepository, DigestLease, LockChange, Locks, ManifestRecord, ManifestRefs,
+    MetaError, MetadataStore, Page, Referrer, RepositoryInfo, StorageError, TagInfo,
 };
 pub use upload::{UploadId, UploadSession};

@@ -114,9 +114,62 @@ pub enum MetaError {
     /// A conditional update lost a race (another request moved the upload first).
     #[error("conflict")]
     Conflict,
+    /// A lock forbids the change: the text names what is locked (`repository team/app`,
+    /// `tag v1`).
+    #[error("{0} is locked")]
+    Locked(String),
     /// The database failed or is unreachable.
     #[error("metadata unavailable: {0}")]
     Unavailable(String),
+}
+
+/// ACR's changeable attributes that Berth enforces on a repository or a tag (image locking): a
+/// write-disabled one takes no new content and no deletes, a delete-disabled one no deletes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Locks {
+    /// Pushes (and deletes) allowed.
+    pub write_enabled: bool,
+    /// Deletes allowed (when writes are too).
+    pub delete_enabled: bool,
+}
+
+impl Default for Locks {
+    fn default() -> Self {
+        Locks { write_enabled: true, delete_enabled: true }
+    }
+}
+
+/// A change of [`Locks`]; `None` leaves that flag as it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LockChange {
+    /// New `write_enabled`.
+    pub write_enabled: Option<bool>,
+    /// New `delete_enabled`.
+    pub delete_enabled: Option<bool>,
+}
+
+/// What `az acr repository show` tells of a repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepositoryInfo {
+    /// When it was created (seconds since the epoch).
+    pub created_at: i64,
+    /// Manifests it holds.
+    pub manifest_count: u64,
+    /// Tags it holds.
+    pub tag_count: u64,
+    /// Its locks.
+    pub locks: Locks,
+}
+
+/// What `az acr repository show --image R:TAG` tells of a tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagInfo {
+    /// The manifest it names.
+    pub digest: Digest,
+    /// When it last moved (seconds since the epoch).
+    pub updated_at: i64,
+    /// Its locks.
+    pub locks: Locks,
 }
 
 /// A manifest as stored: exact bytes plus what the registry indexes about it.
@@ -231,6 +284,25 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// themselves are left to garbage collection); `None` if it held none. Writes to `repo`
     /// that race with it land wholly before or wholly after it.
     async fn delete_repository(&self, repo: &RepoName) -> Result<Option<DeletedRepository>, MetaError>;
+
+    /// A known repository's counts and locks.
+    async fn repository_info(&self, repo: &RepoName) -> Result<Option<RepositoryInfo>, MetaError>;
+
+    /// A tag's manifest and locks.
+    async fn tag_info(&self, repo: &RepoName, tag: &Tag) -> Result<Option<TagInfo>, MetaError>;
+
+    /// Changes the locks of known repository `repo`, or of its tag `tag`; the locks now, `None`
+    /// if there is no such repository or tag. While a repository or tag is write-disabled,
+    /// [`Self::put_manifest`] refuses to add to the repository or move the tag (naming the
+    /// manifest it already names is no change); while it is write- or delete-disabled the
+    /// deletes refuse to remove it (a manifest goes with its tags, a repository with all of
+    /// them). Refusals are [`MetaError::Locked`] and change nothing.
+    async fn set_locks(
+        &self,
+        repo: &RepoName,
+        tag: Option<&Tag>,
+        change: LockChange,
+    ) -> Result<Option<Locks>, MetaError>;
 
     /// Tags of `repo` in byte order, paged; `None` if the repository is unknown.
     ///

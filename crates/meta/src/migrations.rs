@@ -5,7 +5,8 @@
 //! Migration 4 counts tag additions and removals per repository in a trigger
 //! (`repositories.tag_generation`), so no write path can forget to. Migration 5 records when
 //! a blob was last linked into a repository and indexes links and references by digest, for
-//! garbage collection.
+//! garbage collection. Migration 6 adds ACR's writeEnabled/deleteEnabled locks to repositories
+//! and tags.
 
 /// SQLite migrations.
 pub const SQLITE: &[&str] = &[
@@ -131,6 +132,12 @@ END;
 ALTER TABLE repo_blobs ADD COLUMN linked_at INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX repo_blobs_by_digest ON repo_blobs(digest);
 CREATE INDEX manifest_refs_by_ref ON manifest_refs(ref_digest);
+"#,
+    r#"
+ALTER TABLE repositories ADD COLUMN write_enabled INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE repositories ADD COLUMN delete_enabled INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE tags ADD COLUMN write_enabled INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE tags ADD COLUMN delete_enabled INTEGER NOT NULL DEFAULT 1;
 "#,
 ];
 
@@ -261,5 +268,11 @@ CREATE TRIGGER tag_changed AFTER INSERT OR DELETE ON tags FOR EACH ROW EXECUTE F
 ALTER TABLE repo_blobs ADD COLUMN linked_at BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX repo_blobs_by_digest ON repo_blobs(digest);
 CREATE INDEX manifest_refs_by_ref ON manifest_refs(ref_digest);
+"#,
+    r#"
+ALTER TABLE repositories ADD COLUMN write_enabled BOOLEAN NOT NULL DEFAULT TRUE,
+                         ADD COLUMN delete_enabled BOOLEAN NOT NULL DEFAULT TRUE;
+ALTER TABLE tags ADD COLUMN write_enabled BOOLEAN NOT NULL DEFAULT TRUE,
+                 ADD COLUMN delete_enabled BOOLEAN NOT NULL DEFAULT TRUE;
 "#,
 ];

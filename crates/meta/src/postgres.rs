@@ -5,11 +5,13 @@
 //! starting together apply each one once.
 
 use crate::migrations;
-use crate::records::{bad, db, deleted_repository, digest, manifest, manifest_columns, now, repo_is_known, session};
+use crate::records::{
+    self, bad, db, deleted_repository, digest, first_lock, manifest, manifest_columns, now, repo_is_known, session,
+};
 use async_trait::async_trait;
 use berth_core::{
-    DeletedRepository, Digest, DigestLease, ManifestRecord, ManifestRefs, MetaError, MetadataStore, Page, Referrer,
-    RepoName, Tag, UploadId, UploadSession,
+    DeletedRepository, Digest, DigestLease, LockChange, Locks, ManifestRecord, ManifestRefs, MetaError, MetadataStore,
+    Page, Referrer, RepoName, RepositoryInfo, Tag, TagInfo, UploadId, UploadSession,
 };
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Row};
@@ -95,14 +97,29 @@ impl PgMeta {
         let row = sqlx::query(sql).bind(repo.as_str()).bind(key).fetch_optional(&self.pool).await.map_err(db)?;
         row.as_ref().map(manifest).transpose()
     }
+}
 
-    async fn repo_id(&self, repo: &RepoName) -> Result<Option<i64>, MetaError> {
-        sqlx::query_scalar("SELECT id FROM repositories WHERE name = $1")
-            .bind(repo.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)
-    }
+/// `repo`'s id, its row locked until the transaction ends: every write to a repository locks
+/// that row first (ensure_repo's upsert, the tag trigger's update, lock changes), so the
+/// holder's checks and changes cannot interleave with another's.
+async fn lock_repo(conn: &mut sqlx::PgConnection, repo: &RepoName) -> Result<Option<i64>, MetaError> {
+    sqlx::query_scalar("SELECT id FROM repositories WHERE name = $1 FOR UPDATE")
+        .bind(repo.as_str())
+        .fetch_optional(conn)
+        .await
+        .map_err(db)
+}
+
+/// `MetaError::Locked` if the `first_lock!` query `sql` finds a lock in repository `repo_id`.
+async fn refuse_if_locked(
+    conn: &mut sqlx::PgConnection,
+    sql: &'static str,
+    repo_id: i64,
+    arg: &str,
+) -> Result<(), MetaError> {
+    let found: Option<String> =
+        sqlx::query_scalar(sql).bind(repo_id).bind(arg).fetch_optional(conn).await.map_err(db)?;
+    found.map_or(Ok(()), |what| Err(MetaError::Locked(what)))
 }
 
 async fn ensure_repo(conn: &mut sqlx::PgConnection, repo: &RepoName) -> Result<i64, MetaError> {
@@ -177,14 +194,16 @@ impl MetadataStore for PgMeta {
     }
 
     async fn unlink_blob(&self, repo: &RepoName, d: &Digest) -> Result<bool, MetaError> {
-        let r = sqlx::query(
-            "DELETE FROM repo_blobs WHERE digest = $1 AND repo_id = (SELECT id FROM repositories WHERE name = $2)",
-        )
-        .bind(d.to_string())
-        .bind(repo.as_str())
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let Some(repo_id) = lock_repo(&mut tx, repo).await? else { return Ok(false) };
+        refuse_if_locked(&mut tx, first_lock!("FALSE"), repo_id, "").await?;
+        let r = sqlx::query("DELETE FROM repo_blobs WHERE repo_id = $1 AND digest = $2")
+            .bind(repo_id)
+            .bind(d.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
         Ok(r.rows_affected() > 0)
     }
 
@@ -196,7 +215,16 @@ impl MetadataStore for PgMeta {
         tags: &[Tag],
     ) -> Result<(), MetaError> {
         let mut tx = self.pool.begin().await.map_err(db)?;
+        // The upsert locks the repository row: lock changes and deletes wait for this PUT.
         let repo_id = ensure_repo(&mut tx, repo).await?;
+        let writable: bool = sqlx::query_scalar("SELECT write_enabled FROM repositories WHERE id = $1")
+            .bind(repo_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+        if !writable {
+            return Err(MetaError::Locked(format!("repository {repo}")));
+        }
         let mut missing = Vec::new();
         for (list, sql) in [
             // FOR SHARE: garbage collection cannot drop a link this manifest is about to use.
@@ -250,6 +278,16 @@ impl MetadataStore for PgMeta {
             }
         }
         for tag in tags {
+            let current: Option<(String, bool)> =
+                sqlx::query_as("SELECT digest, write_enabled FROM tags WHERE repo_id = $1 AND name = $2")
+                    .bind(repo_id)
+                    .bind(tag.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            if current.is_some_and(|(named, writable)| !writable && named != digest) {
+                return Err(MetaError::Locked(format!("tag {tag}")));
+            }
             sqlx::query(
                 "INSERT INTO tags (repo_id, name, digest, updated_at) VALUES ($1, $2, $3, $4)
                  ON CONFLICT(repo_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at",
@@ -274,9 +312,10 @@ impl MetadataStore for PgMeta {
     }
 
     async fn delete_manifest(&self, repo: &RepoName, d: &Digest) -> Result<bool, MetaError> {
-        let Some(repo_id) = self.repo_id(repo).await? else { return Ok(false) };
         let mut tx = self.pool.begin().await.map_err(db)?;
+        let Some(repo_id) = lock_repo(&mut tx, repo).await? else { return Ok(false) };
         let digest = d.to_string();
+        refuse_if_locked(&mut tx, first_lock!("digest = $2"), repo_id, &digest).await?;
         let deleted = sqlx::query("DELETE FROM manifests WHERE repo_id = $1 AND digest = $2")
             .bind(repo_id)
             .bind(&digest)
@@ -295,26 +334,23 @@ impl MetadataStore for PgMeta {
     }
 
     async fn delete_tag(&self, repo: &RepoName, tag: &Tag) -> Result<bool, MetaError> {
-        let r =
-            sqlx::query("DELETE FROM tags WHERE name = $1 AND repo_id = (SELECT id FROM repositories WHERE name = $2)")
-                .bind(tag.as_str())
-                .bind(repo.as_str())
-                .execute(&self.pool)
-                .await
-                .map_err(db)?;
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let Some(repo_id) = lock_repo(&mut tx, repo).await? else { return Ok(false) };
+        refuse_if_locked(&mut tx, first_lock!("name = $2"), repo_id, tag.as_str()).await?;
+        let r = sqlx::query("DELETE FROM tags WHERE repo_id = $1 AND name = $2")
+            .bind(repo_id)
+            .bind(tag.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
         Ok(r.rows_affected() > 0)
     }
 
     async fn delete_repository(&self, repo: &RepoName) -> Result<Option<DeletedRepository>, MetaError> {
         let mut tx = self.pool.begin().await.map_err(db)?;
-        // Every write to a repository locks its row first (ensure_repo's upsert, the tag
-        // trigger's update), so holding it makes the deletion and racing writes serial.
-        let repo_id: Option<i64> = sqlx::query_scalar("SELECT id FROM repositories WHERE name = $1 FOR UPDATE")
-            .bind(repo.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
-        let Some(repo_id) = repo_id else { return Ok(None) };
+        let Some(repo_id) = lock_repo(&mut tx, repo).await? else { return Ok(None) };
+        refuse_if_locked(&mut tx, first_lock!("TRUE"), repo_id, "").await?;
         let mut removed: Vec<Vec<String>> = Vec::new();
         for sql in [
             "DELETE FROM tags WHERE repo_id = $1 RETURNING name",
@@ -330,6 +366,33 @@ impl MetadataStore for PgMeta {
             .map_err(db)?;
         tx.commit().await.map_err(db)?;
         Ok(deleted_repository(removed))
+    }
+
+    async fn repository_info(&self, repo: &RepoName) -> Result<Option<RepositoryInfo>, MetaError> {
+        let row = sqlx::query(records::REPOSITORY_INFO).bind(repo.as_str()).fetch_optional(&self.pool).await;
+        row.map_err(db)?.as_ref().map(records::repository_info).transpose()
+    }
+
+    async fn tag_info(&self, repo: &RepoName, tag: &Tag) -> Result<Option<TagInfo>, MetaError> {
+        let row = sqlx::query(records::TAG_INFO).bind(repo.as_str()).bind(tag.as_str()).fetch_optional(&self.pool);
+        row.await.map_err(db)?.as_ref().map(records::tag_info).transpose()
+    }
+
+    async fn set_locks(&self, repo: &RepoName, tag: Option<&Tag>, c: LockChange) -> Result<Option<Locks>, MetaError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        const KNOWN: &str =
+            concat!("SELECT id FROM repositories r WHERE name = $1 AND ", repo_is_known!(), " FOR UPDATE");
+        let repo_id: Option<i64> =
+            sqlx::query_scalar(KNOWN).bind(repo.as_str()).fetch_optional(&mut *tx).await.map_err(db)?;
+        let Some(repo_id) = repo_id else { return Ok(None) };
+        let sql = if tag.is_some() { records::SET_TAG_LOCKS } else { records::SET_REPOSITORY_LOCKS };
+        let mut q = sqlx::query(sql).bind(repo_id).bind(c.write_enabled).bind(c.delete_enabled);
+        if let Some(tag) = tag {
+            q = q.bind(tag.as_str());
+        }
+        let locks = q.fetch_optional(&mut *tx).await.map_err(db)?.as_ref().map(records::locks).transpose()?;
+        tx.commit().await.map_err(db)?;
+        Ok(locks)
     }
 
     async fn list_tags(&self, repo: &RepoName, page: &Page) -> Result<Option<Vec<String>>, MetaError> {

@@ -5,7 +5,10 @@
 use berth_core::identities::{AuditEvent, Credential, Principal, RoleAssignment};
 use berth_core::identity::Role;
 use berth_core::scopemap::{ScopeMap, ScopeRule, Token, TokenPassword};
-use berth_core::{Algorithm, DeletedRepository, Digest, ManifestRecord, MetaError, RepoName, UploadId, UploadSession};
+use berth_core::{
+    Algorithm, DeletedRepository, Digest, Locks, ManifestRecord, MetaError, RepoName, RepositoryInfo, TagInfo,
+    UploadId, UploadSession,
+};
 use bytes::Bytes;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -102,6 +105,63 @@ macro_rules! repo_is_known {
     };
 }
 pub(crate) use repo_is_known;
+
+/// The first lock that forbids removing content of repository `$1`: the repository's own, or
+/// that of a tag the filter (an SQL condition on `tags`, parameter `$2`) selects. The text
+/// names it, as `MetaError::Locked` wants. The same SQL serves both backends (`$N` is a
+/// numbered parameter in SQLite too).
+macro_rules! first_lock {
+    ($tags:literal) => {
+        concat!(
+            "SELECT 'repository ' || name FROM repositories WHERE id = $1 AND NOT (write_enabled AND delete_enabled)
+             UNION ALL
+             SELECT 'tag ' || name FROM tags WHERE repo_id = $1 AND ",
+            $tags,
+            " AND NOT (write_enabled AND delete_enabled) LIMIT 1"
+        )
+    };
+}
+pub(crate) use first_lock;
+
+/// A known repository's counts and locks, by name (`$1`); read by [`repository_info`].
+pub(crate) const REPOSITORY_INFO: &str = concat!(
+    "SELECT r.created_at, r.write_enabled, r.delete_enabled,
+            (SELECT COUNT(*) FROM manifests m WHERE m.repo_id = r.id) AS manifest_count,
+            (SELECT COUNT(*) FROM tags t WHERE t.repo_id = r.id) AS tag_count
+     FROM repositories r WHERE r.name = $1 AND ",
+    repo_is_known!()
+);
+
+/// A tag (`$2`) of repository `$1`; read by [`tag_info`].
+pub(crate) const TAG_INFO: &str = "SELECT t.digest, t.updated_at, t.write_enabled, t.delete_enabled
+     FROM tags t JOIN repositories r ON r.id = t.repo_id WHERE r.name = $1 AND t.name = $2";
+
+/// Sets the locks of repository `$1` (by id) to `$2`/`$3` where those are not NULL.
+pub(crate) const SET_REPOSITORY_LOCKS: &str = "UPDATE repositories
+     SET write_enabled = COALESCE($2, write_enabled), delete_enabled = COALESCE($3, delete_enabled)
+     WHERE id = $1 RETURNING write_enabled, delete_enabled";
+
+/// Sets the locks of tag `$4` of repository `$1` (by id) to `$2`/`$3` where not NULL.
+pub(crate) const SET_TAG_LOCKS: &str = "UPDATE tags
+     SET write_enabled = COALESCE($2, write_enabled), delete_enabled = COALESCE($3, delete_enabled)
+     WHERE repo_id = $1 AND name = $4 RETURNING write_enabled, delete_enabled";
+
+pub(crate) fn locks(row: &impl Columns) -> Result<Locks, MetaError> {
+    Ok(Locks { write_enabled: row.flag("write_enabled")?, delete_enabled: row.flag("delete_enabled")? })
+}
+
+pub(crate) fn repository_info(row: &impl Columns) -> Result<RepositoryInfo, MetaError> {
+    Ok(RepositoryInfo {
+        created_at: row.int("created_at")?,
+        manifest_count: row.int("manifest_count")? as u64,
+        tag_count: row.int("tag_count")? as u64,
+        locks: locks(row)?,
+    })
+}
+
+pub(crate) fn tag_info(row: &impl Columns) -> Result<TagInfo, MetaError> {
+    Ok(TagInfo { digest: digest(row, "digest")?, updated_at: row.int("updated_at")?, locks: locks(row)? })
+}
 
 pub(crate) fn manifest(row: &impl Columns) -> Result<ManifestRecord, MetaError> {
     Ok(ManifestRecord {

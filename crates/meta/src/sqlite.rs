@@ -6,11 +6,13 @@
 
 use crate::cache::ManifestCache;
 use crate::migrations;
-use crate::records::{bad, db, deleted_repository, digest, manifest, manifest_columns, now, repo_is_known, session};
+use crate::records::{
+    self, bad, db, deleted_repository, digest, first_lock, manifest, manifest_columns, now, repo_is_known, session,
+};
 use async_trait::async_trait;
 use berth_core::{
-    DeletedRepository, Digest, ManifestRecord, ManifestRefs, MetaError, MetadataStore, Page, Referrer, RepoName, Tag,
-    UploadId, UploadSession,
+    DeletedRepository, Digest, LockChange, Locks, ManifestRecord, ManifestRefs, MetaError, MetadataStore, Page,
+    Referrer, RepoName, RepositoryInfo, Tag, TagInfo, UploadId, UploadSession,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, Row, SqlitePool};
@@ -38,6 +40,8 @@ const MANIFEST_BY_DIGEST: &str = concat!(
     manifest_columns!(),
     " FROM manifests m JOIN repositories r ON r.id = m.repo_id WHERE r.name = ? AND m.digest = ?"
 );
+
+const KNOWN_REPO_ID: &str = concat!("SELECT id FROM repositories r WHERE name = ? AND ", repo_is_known!());
 
 fn limit(page: &Page) -> i64 {
     page.n.map_or(-1, i64::from)
@@ -99,17 +103,38 @@ impl SqliteMeta {
 
     /// `repo`'s id while it is known (holds a manifest or a blob link).
     async fn known_repo_id(&self, repo: &RepoName) -> Result<Option<i64>, MetaError> {
-        const SQL: &str = concat!("SELECT id FROM repositories r WHERE name = ? AND ", repo_is_known!());
-        sqlx::query_scalar(SQL).bind(repo.as_str()).fetch_optional(&self.reader).await.map_err(db)
+        sqlx::query_scalar(KNOWN_REPO_ID).bind(repo.as_str()).fetch_optional(&self.reader).await.map_err(db)
     }
 
-    async fn repo_id(&self, repo: &RepoName) -> Result<Option<i64>, MetaError> {
-        sqlx::query_scalar("SELECT id FROM repositories WHERE name = ?")
-            .bind(repo.as_str())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db)
+    /// The same, inside the writer's transaction.
+    async fn known_repo_id_in(
+        &self,
+        conn: &mut sqlx::SqliteConnection,
+        repo: &RepoName,
+    ) -> Result<Option<i64>, MetaError> {
+        sqlx::query_scalar(KNOWN_REPO_ID).bind(repo.as_str()).fetch_optional(conn).await.map_err(db)
     }
+}
+
+/// `repo`'s id, read inside the writer's transaction.
+async fn repo_in(conn: &mut sqlx::SqliteConnection, repo: &RepoName) -> Result<Option<i64>, MetaError> {
+    sqlx::query_scalar("SELECT id FROM repositories WHERE name = ?")
+        .bind(repo.as_str())
+        .fetch_optional(conn)
+        .await
+        .map_err(db)
+}
+
+/// `MetaError::Locked` if the `first_lock!` query `sql` finds a lock in repository `repo_id`.
+async fn refuse_if_locked(
+    conn: &mut sqlx::SqliteConnection,
+    sql: &'static str,
+    repo_id: i64,
+    arg: &str,
+) -> Result<(), MetaError> {
+    let found: Option<String> =
+        sqlx::query_scalar(sql).bind(repo_id).bind(arg).fetch_optional(conn).await.map_err(db)?;
+    found.map_or(Ok(()), |what| Err(MetaError::Locked(what)))
 }
 
 async fn ensure_repo(conn: &mut sqlx::SqliteConnection, repo: &RepoName) -> Result<i64, MetaError> {
@@ -185,14 +210,16 @@ impl MetadataStore for SqliteMeta {
     }
 
     async fn unlink_blob(&self, repo: &RepoName, d: &Digest) -> Result<bool, MetaError> {
-        let r = sqlx::query(
-            "DELETE FROM repo_blobs WHERE digest = ? AND repo_id = (SELECT id FROM repositories WHERE name = ?)",
-        )
-        .bind(d.to_string())
-        .bind(repo.as_str())
-        .execute(&self.writer)
-        .await
-        .map_err(db)?;
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let Some(repo_id) = repo_in(&mut tx, repo).await? else { return Ok(false) };
+        refuse_if_locked(&mut tx, first_lock!("FALSE"), repo_id, "").await?;
+        let r = sqlx::query("DELETE FROM repo_blobs WHERE repo_id = ? AND digest = ?")
+            .bind(repo_id)
+            .bind(d.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
         Ok(r.rows_affected() > 0)
     }
 
@@ -205,6 +232,14 @@ impl MetadataStore for SqliteMeta {
     ) -> Result<(), MetaError> {
         let mut tx = self.writer.begin().await.map_err(db)?;
         let repo_id = ensure_repo(&mut tx, repo).await?;
+        let writable: bool = sqlx::query_scalar("SELECT write_enabled FROM repositories WHERE id = ?")
+            .bind(repo_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+        if !writable {
+            return Err(MetaError::Locked(format!("repository {repo}")));
+        }
         let mut missing = Vec::new();
         for (list, sql) in [
             (&refs.blobs, "SELECT 1 FROM repo_blobs WHERE repo_id = ? AND digest = ?"),
@@ -257,6 +292,16 @@ impl MetadataStore for SqliteMeta {
             }
         }
         for tag in tags {
+            let current: Option<(String, bool)> =
+                sqlx::query_as("SELECT digest, write_enabled FROM tags WHERE repo_id = ? AND name = ?")
+                    .bind(repo_id)
+                    .bind(tag.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            if current.is_some_and(|(named, writable)| !writable && named != digest) {
+                return Err(MetaError::Locked(format!("tag {tag}")));
+            }
             sqlx::query(
                 "INSERT INTO tags (repo_id, name, digest, updated_at) VALUES (?, ?, ?, ?)
                  ON CONFLICT(repo_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at",
@@ -283,9 +328,10 @@ impl MetadataStore for SqliteMeta {
     }
 
     async fn delete_manifest(&self, repo: &RepoName, d: &Digest) -> Result<bool, MetaError> {
-        let Some(repo_id) = self.repo_id(repo).await? else { return Ok(false) };
         let mut tx = self.writer.begin().await.map_err(db)?;
+        let Some(repo_id) = repo_in(&mut tx, repo).await? else { return Ok(false) };
         let digest = d.to_string();
+        refuse_if_locked(&mut tx, first_lock!("digest = $2"), repo_id, &digest).await?;
         let deleted = sqlx::query("DELETE FROM manifests WHERE repo_id = ? AND digest = ?")
             .bind(repo_id)
             .bind(&digest)
@@ -306,15 +352,19 @@ impl MetadataStore for SqliteMeta {
     }
 
     async fn delete_tag(&self, repo: &RepoName, tag: &Tag) -> Result<bool, MetaError> {
-        let r =
-            sqlx::query("DELETE FROM tags WHERE name = ? AND repo_id = (SELECT id FROM repositories WHERE name = ?)")
-                .bind(tag.as_str())
-                .bind(repo.as_str())
-                .execute(&self.writer)
-                .await
-                .map_err(db);
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let Some(repo_id) = repo_in(&mut tx, repo).await? else { return Ok(false) };
+        refuse_if_locked(&mut tx, first_lock!("name = $2"), repo_id, tag.as_str()).await?;
+        let r = sqlx::query("DELETE FROM tags WHERE repo_id = ? AND name = ?")
+            .bind(repo_id)
+            .bind(tag.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let committed = tx.commit().await.map_err(db);
         self.cache.invalidate();
-        Ok(r?.rows_affected() > 0)
+        committed?;
+        Ok(r.rows_affected() > 0)
     }
 
     async fn delete_repository(&self, repo: &RepoName) -> Result<Option<DeletedRepository>, MetaError> {
@@ -325,6 +375,7 @@ impl MetadataStore for SqliteMeta {
             .await
             .map_err(db)?;
         let Some(repo_id) = repo_id else { return Ok(None) };
+        refuse_if_locked(&mut tx, first_lock!("TRUE"), repo_id, "").await?;
         let mut removed: Vec<Vec<String>> = Vec::new();
         for sql in [
             "DELETE FROM tags WHERE repo_id = ? RETURNING name",
@@ -338,6 +389,29 @@ impl MetadataStore for SqliteMeta {
         self.cache.invalidate();
         committed?;
         Ok(deleted_repository(removed))
+    }
+
+    async fn repository_info(&self, repo: &RepoName) -> Result<Option<RepositoryInfo>, MetaError> {
+        let row = sqlx::query(records::REPOSITORY_INFO).bind(repo.as_str()).fetch_optional(&self.reader).await;
+        row.map_err(db)?.as_ref().map(records::repository_info).transpose()
+    }
+
+    async fn tag_info(&self, repo: &RepoName, tag: &Tag) -> Result<Option<TagInfo>, MetaError> {
+        let row = sqlx::query(records::TAG_INFO).bind(repo.as_str()).bind(tag.as_str()).fetch_optional(&self.reader);
+        row.await.map_err(db)?.as_ref().map(records::tag_info).transpose()
+    }
+
+    async fn set_locks(&self, repo: &RepoName, tag: Option<&Tag>, c: LockChange) -> Result<Option<Locks>, MetaError> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let Some(repo_id) = self.known_repo_id_in(&mut tx, repo).await? else { return Ok(None) };
+        let sql = if tag.is_some() { records::SET_TAG_LOCKS } else { records::SET_REPOSITORY_LOCKS };
+        let mut q = sqlx::query(sql).bind(repo_id).bind(c.write_enabled).bind(c.delete_enabled);
+        if let Some(tag) = tag {
+            q = q.bind(tag.as_str());
+        }
+        let locks = q.fetch_optional(&mut *tx).await.map_err(db)?.as_ref().map(records::locks).transpose()?;
+        tx.commit().await.map_err(db)?;
+        Ok(locks)
     }
 
     async fn list_tags(&self, repo: &RepoName, page: &Page) -> Result<Option<Vec<String>>, MetaError> {

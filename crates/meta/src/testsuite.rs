@@ -4,8 +4,8 @@ use berth_core::identities::{AuditEvent, Credential, Flag, IdentityStore, Princi
 use berth_core::identity::Role;
 use berth_core::scopemap::{ScopeMap, Token, TokenPassword};
 use berth_core::{
-    Algorithm, DeletedRepository, Digest, Hasher, ManifestRecord, ManifestRefs, MetaError, MetadataStore, Page,
-    RepoName, Tag, UploadId, UploadSession,
+    Algorithm, DeletedRepository, Digest, Hasher, LockChange, Locks, ManifestRecord, ManifestRefs, MetaError,
+    MetadataStore, Page, RepoName, Tag, UploadId, UploadSession,
 };
 use bytes::Bytes;
 
@@ -30,6 +30,7 @@ pub async fn run(meta: &dyn MetadataStore) {
     garbage(meta).await;
     manifests_and_tags(meta).await;
     repository_deletion(meta).await;
+    locks(meta).await;
     uploads(meta).await;
 }
 
@@ -158,6 +159,69 @@ async fn repository_deletion(meta: &dyn MetadataStore) {
     new_generation(meta, &r, &mut generations).await;
     assert_eq!(meta.list_tags(&r, &Page::default()).await.unwrap().unwrap(), ["v1"], "known again once pushed to");
     assert!(meta.list_repos(&Page::default()).await.unwrap().contains(&r.to_string()));
+}
+
+fn locked(r: Result<impl std::fmt::Debug, MetaError>, what: &str) {
+    match r {
+        Err(MetaError::Locked(w)) => assert_eq!(w, what),
+        other => panic!("expected {what} to be locked, got {other:?}"),
+    }
+}
+
+/// ACR's image locks: a write-disabled tag does not move and is not deleted (nor is its
+/// manifest), a delete-disabled one is not deleted, a write-disabled repository takes nothing
+/// new and loses nothing.
+async fn locks(meta: &dyn MetadataStore) {
+    let r = repo("locked/app");
+    let layer = Digest::of(Algorithm::Sha256, b"locked layer");
+    meta.link_blob(&r, &layer, 3).await.unwrap();
+    let refs = ManifestRefs { blobs: vec![layer.clone()], children: vec![] };
+    let (m1, m2) = (record("{\"lock\":1}", None, "a/b"), record("{\"lock\":2}", None, "a/b"));
+    let t = |s: &str| Tag::parse(s).unwrap();
+    meta.put_manifest(&r, &m1, &refs, &[t("v1")]).await.unwrap();
+    meta.put_manifest(&r, &m2, &refs, &[t("v2")]).await.unwrap();
+    let info = meta.repository_info(&r).await.unwrap().expect("known");
+    assert_eq!((info.manifest_count, info.tag_count, info.locks), (2, 2, Locks::default()));
+    assert!(info.created_at > 0);
+    let tag = meta.tag_info(&r, &t("v1")).await.unwrap().expect("tagged");
+    assert_eq!((tag.digest, tag.locks), (m1.digest.clone(), Locks::default()));
+    assert_eq!(meta.tag_info(&r, &t("nope")).await.unwrap(), None);
+    assert_eq!(meta.repository_info(&repo("never/was")).await.unwrap(), None);
+    let off = |w: Option<bool>, d: Option<bool>| LockChange { write_enabled: w, delete_enabled: d };
+    assert_eq!(meta.set_locks(&repo("never/was"), None, off(Some(false), None)).await.unwrap(), None);
+    assert_eq!(meta.set_locks(&r, Some(&t("nope")), off(Some(false), None)).await.unwrap(), None);
+
+    // A write-disabled tag.
+    let now = meta.set_locks(&r, Some(&t("v1")), off(Some(false), None)).await.unwrap();
+    assert_eq!(now, Some(Locks { write_enabled: false, delete_enabled: true }));
+    locked(meta.put_manifest(&r, &m2, &refs, &[t("v1")]).await, "tag v1");
+    assert_eq!(meta.manifest_by_tag(&r, &t("v1")).await.unwrap(), Some(m1.clone()), "it did not move");
+    meta.put_manifest(&r, &m1, &refs, &[t("v1")]).await.expect("naming the same manifest again is no change");
+    meta.put_manifest(&r, &m2, &refs, &[t("v3")]).await.expect("other tags move freely");
+    locked(meta.delete_tag(&r, &t("v1")).await, "tag v1");
+    locked(meta.delete_manifest(&r, &m1.digest).await, "tag v1");
+    locked(meta.delete_repository(&r).await, "tag v1");
+
+    // Delete-disabled only: it moves, and what it named can then go.
+    let now = meta.set_locks(&r, Some(&t("v1")), off(Some(true), Some(false))).await.unwrap();
+    assert_eq!(now, Some(Locks { write_enabled: true, delete_enabled: false }));
+    locked(meta.delete_tag(&r, &t("v1")).await, "tag v1");
+    meta.put_manifest(&r, &m2, &refs, &[t("v1")]).await.unwrap();
+    assert!(meta.delete_manifest(&r, &m1.digest).await.unwrap());
+    assert!(!meta.tag_info(&r, &t("v1")).await.unwrap().unwrap().locks.delete_enabled);
+
+    // A write-disabled repository takes nothing new and loses nothing.
+    meta.set_locks(&r, None, off(Some(false), None)).await.unwrap();
+    locked(meta.put_manifest(&r, &m1, &refs, &[]).await, "repository locked/app");
+    locked(meta.unlink_blob(&r, &layer).await, "repository locked/app");
+    locked(meta.delete_tag(&r, &t("v3")).await, "repository locked/app");
+    assert!(!meta.repository_info(&r).await.unwrap().unwrap().locks.write_enabled);
+
+    // Unlocked, it goes.
+    meta.set_locks(&r, None, off(Some(true), None)).await.unwrap();
+    meta.set_locks(&r, Some(&t("v1")), off(None, Some(true))).await.unwrap();
+    let deleted = meta.delete_repository(&r).await.unwrap().unwrap();
+    assert_eq!(deleted.tags, ["v1", "v2", "v3"]);
 }
 
 /// Checks that the tag generation of `r` moved to a value never seen before, and records it.

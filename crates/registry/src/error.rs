@@ -44,6 +44,9 @@ pub enum RegistryError {
     /// The body exceeds a limit.
     #[error("{0}")]
     TooLarge(String),
+    /// A lock (ACR's writeEnabled/deleteEnabled) forbids the change.
+    #[error("{0} is locked (writeEnabled or deleteEnabled is false); unlock it first")]
+    Locked(String),
     /// Storage or metadata is unreachable.
     #[error("{0}")]
     Unavailable(String),
@@ -68,6 +71,7 @@ impl RegistryError {
             RegistryError::SizeInvalid(_) => ErrorCode::SizeInvalid,
             RegistryError::RangeInvalid { .. } => ErrorCode::RangeInvalid,
             RegistryError::TooLarge(_) => ErrorCode::PayloadTooLarge,
+            RegistryError::Locked(_) => ErrorCode::Denied,
             RegistryError::Unavailable(_) => ErrorCode::Unavailable,
         }
     }
@@ -78,6 +82,7 @@ impl From<MetaError> for RegistryError {
         match e {
             MetaError::MissingReferences(d) => RegistryError::ManifestBlobUnknown(d),
             MetaError::Conflict => RegistryError::UploadInvalid("the upload was changed concurrently".into()),
+            MetaError::Locked(what) => RegistryError::Locked(what),
             MetaError::Unavailable(s) => RegistryError::Unavailable(s),
         }
     }

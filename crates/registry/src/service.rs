@@ -6,8 +6,8 @@ use crate::gc::DigestLocks;
 use crate::tag_lists::{TagLists, TagPage};
 use berth_core::range::ByteRange;
 use berth_core::{
-    BlobStore, ByteStream, DeletedRepository, Digest, MetadataStore, Page, Referrer, RepoName, StorageError, UploadId,
-    UploadSession,
+    BlobStore, ByteStream, DeletedRepository, Digest, LockChange, Locks, MetadataStore, Page, Referrer, RepoName,
+    RepositoryInfo, StorageError, Tag, TagInfo, UploadId, UploadSession,
 };
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -160,6 +160,28 @@ impl RegistryService {
     /// `DELETE /acr/v1/{name}`; the bytes stay until garbage collection finds them unused.
     pub async fn delete_repository(&self, repo: &RepoName) -> Result<DeletedRepository, RegistryError> {
         self.meta.delete_repository(repo).await?.ok_or(RegistryError::NameUnknown)
+    }
+
+    /// A known repository's counts and locks.
+    pub async fn repository_info(&self, repo: &RepoName) -> Result<RepositoryInfo, RegistryError> {
+        self.meta.repository_info(repo).await?.ok_or(RegistryError::NameUnknown)
+    }
+
+    /// A tag's manifest and locks.
+    pub async fn tag_info(&self, repo: &RepoName, tag: &Tag) -> Result<TagInfo, RegistryError> {
+        self.meta.tag_info(repo, tag).await?.ok_or(RegistryError::ManifestUnknown)
+    }
+
+    /// Changes the locks of a repository, or of one of its tags (ACR's image locking); the
+    /// locks now. See [`MetadataStore::set_locks`] for what they forbid.
+    pub async fn set_locks(
+        &self,
+        repo: &RepoName,
+        tag: Option<&Tag>,
+        change: LockChange,
+    ) -> Result<Locks, RegistryError> {
+        let unknown = if tag.is_some() { RegistryError::ManifestUnknown } else { RegistryError::NameUnknown };
+        self.meta.set_locks(repo, tag, change).await?.ok_or(unknown)
     }
 
     /// Repository names in byte order, paged.

@@ -122,8 +122,17 @@ pub fn required_access(route: &OciRoute, method: &Method, mount_from: Option<&st
     };
     let name = repo.as_str();
     let mut wanted = match (method, route) {
-        (&Method::GET, OciRoute::Tags { .. } | OciRoute::Referrers { .. }) => {
-            vec![Access::repository(name, &[Action::MetadataRead])]
+        (
+            &Method::GET,
+            OciRoute::Tags { .. }
+            | OciRoute::Referrers { .. }
+            | OciRoute::Repository { .. }
+            | OciRoute::RepositoryTag { .. },
+        ) => vec![Access::repository(name, &[Action::MetadataRead])],
+        // Changing locks takes the right to delete too: a pusher alone cannot unlock an image
+        // to overwrite it.
+        (&Method::PATCH, OciRoute::Repository { .. } | OciRoute::RepositoryTag { .. }) => {
+            vec![Access::repository(name, &[Action::Delete, Action::MetadataWrite])]
         }
         (&Method::DELETE, OciRoute::Manifest { reference: Reference::Tag(_), .. }) => {
             vec![Access::repository(name, &[Action::MetadataWrite])]
@@ -276,6 +285,8 @@ mod tests {
         assert_eq!(s(required_access(&OciRoute::Catalog, &Method::GET, None)), ["registry:catalog:*"]);
         let whole = OciRoute::Repository { name: RepoName::parse("team/app").unwrap() };
         assert_eq!(s(required_access(&whole, &Method::DELETE, None)), ["repository:team/app:delete"]);
+        assert_eq!(s(required_access(&whole, &Method::GET, None)), ["repository:team/app:metadata_read"]);
+        assert_eq!(s(required_access(&whole, &Method::PATCH, None)), ["repository:team/app:delete,metadata_write"]);
         assert!(required_access(&OciRoute::Base, &Method::GET, None).is_empty());
     }
 

@@ -7,7 +7,7 @@
 //! both make the name invalid. [`OciRoute::path`] renders the URL of a route (for `Location`
 //! headers and tests) and `parse(route.path()) == route`.
 
-use berth_core::{Digest, NameError, Reference, RepoName, UploadId};
+use berth_core::{Digest, NameError, Reference, RepoName, Tag, UploadId};
 
 /// A request target under `/v2/`. Each variant names the spec endpoints it serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,11 +55,18 @@ pub enum OciRoute {
         /// Subject digest.
         digest: Digest,
     },
-    /// ACR's repository endpoint, `DELETE /acr/v1/<name>` (outside `/v2/`): the whole
-    /// repository.
+    /// ACR's repository endpoint, `/acr/v1/<name>` (outside `/v2/`): GET its attributes,
+    /// PATCH its locks, DELETE the whole repository.
     Repository {
         /// Repository.
         name: RepoName,
+    },
+    /// ACR's tag endpoint, `/acr/v1/<name>/_tags/<tag>`: GET its attributes, PATCH its locks.
+    RepositoryTag {
+        /// Repository.
+        name: RepoName,
+        /// Tag.
+        tag: Tag,
     },
 }
 
@@ -90,7 +97,12 @@ impl OciRoute {
     pub fn parse(path: &str) -> Result<Self, RouteError> {
         if let Some(rest) = path.strip_prefix("/acr/v1/") {
             let s: Vec<&str> = rest.split('/').collect();
-            // ACR's other endpoints (`_catalog`, `<name>/_tags`, …) are not served.
+            let n = s.len();
+            if n >= 3 && s[n - 2] == "_tags" && !s[..n - 2].iter().any(|seg| seg.starts_with('_')) {
+                let tag = Tag::parse(s[n - 1]).map_err(|_| RouteError::ReferenceInvalid)?;
+                return Ok(OciRoute::RepositoryTag { name: name(&s[..n - 2])?, tag });
+            }
+            // ACR's other endpoints (`_catalog`, `<name>/_manifests`, …) are not served.
             if rest.is_empty() || s.iter().any(|seg| seg.starts_with('_')) {
                 return Err(RouteError::NotFound);
             }
@@ -162,6 +174,7 @@ impl OciRoute {
             OciRoute::Tags { name } => format!("/v2/{name}/tags/list"),
             OciRoute::Referrers { name, digest } => format!("/v2/{name}/referrers/{digest}"),
             OciRoute::Repository { name } => format!("/acr/v1/{name}"),
+            OciRoute::RepositoryTag { name, tag } => format!("/acr/v1/{name}/_tags/{tag}"),
         }
     }
 
@@ -175,7 +188,8 @@ impl OciRoute {
             | OciRoute::Upload { name, .. }
             | OciRoute::Tags { name }
             | OciRoute::Referrers { name, .. }
-            | OciRoute::Repository { name } => Some(name),
+            | OciRoute::Repository { name }
+            | OciRoute::RepositoryTag { name, .. } => Some(name),
         }
     }
 
@@ -191,6 +205,7 @@ impl OciRoute {
             OciRoute::Tags { .. } => "tags",
             OciRoute::Referrers { .. } => "referrers",
             OciRoute::Repository { .. } => "repository",
+            OciRoute::RepositoryTag { .. } => "repository_tag",
         }
     }
 }
@@ -235,6 +250,13 @@ mod tests {
             ("/acr/v1/team/app", Ok(OciRoute::Repository { name: n("team/app") })),
             ("/acr/v1/team/App", Err(RouteError::NameInvalid)),
             ("/acr/v1/team/app/_tags", Err(RouteError::NotFound)),
+            (
+                "/acr/v1/team/app/_tags/v1.0",
+                Ok(OciRoute::RepositoryTag { name: n("team/app"), tag: Tag::parse("v1.0").unwrap() }),
+            ),
+            ("/acr/v1/team/app/_tags/..", Err(RouteError::ReferenceInvalid)),
+            ("/acr/v1/_x/_tags/v1", Err(RouteError::NotFound)),
+            ("/acr/v1/team/app/_manifests/x", Err(RouteError::NotFound)),
             ("/acr/v1/_catalog", Err(RouteError::NotFound)),
             ("/acr/v1/", Err(RouteError::NotFound)),
             ("/v3/a/tags/list", Err(RouteError::NotFound)),

@@ -76,9 +76,21 @@ impl Admin {
     /// Sends `method` to `{path}` under the registry's base URL (`/v2/…` or `/acr/v1/…`) with
     /// the stored credentials and `accept`; the answer if it succeeded, else a sentence.
     pub async fn registry(&self, method: Method, path: &str, accept: &str) -> Result<reqwest::Response> {
-        let url = format!("{}{path}", self.base);
-        let req = self.client.request(method, &url).basic_auth(&self.user, Some(&self.password));
-        let r = req.header(reqwest::header::ACCEPT, accept).send().await;
+        let req = self.client.request(method, format!("{}{path}", self.base));
+        self.checked(req.header(reqwest::header::ACCEPT, accept)).await
+    }
+
+    /// The same with an optional JSON body, accepting JSON.
+    pub async fn registry_json(&self, method: Method, path: &str, body: Option<Value>) -> Result<reqwest::Response> {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        self.checked(req.header(reqwest::header::ACCEPT, "application/json")).await
+    }
+
+    async fn checked(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response> {
+        let r = req.basic_auth(&self.user, Some(&self.password)).send().await;
         let r = r.with_context(|| format!("cannot reach {}", self.base))?;
         match r.status() {
             s if s.is_success() => Ok(r),

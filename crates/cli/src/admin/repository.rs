@@ -1,5 +1,5 @@
-//! `berth repository list|show-tags|delete|untag`, as `az acr repository`: listings and deletes
-//! through the registry API with the stored login, every page followed.
+//! `berth repository list|show-tags|show|update|delete|untag`, as `az acr repository`:
+//! listings, attributes, locks and deletes through the registry API with the stored login.
 
 use super::Admin;
 use super::commands::{RegistryArg, runtime};
@@ -49,6 +49,32 @@ pub enum RepositoryCommand {
         #[command(flatten)]
         out: OutputArgs,
     },
+    /// Show a repository's or a tag's attributes, locks included.
+    Show {
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        registry: RegistryArg,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Lock or unlock a repository or a tag (ACR's image locking): with --write-enabled false
+    /// nothing can be pushed to it, moved or deleted; with --delete-enabled false it cannot be
+    /// deleted. Needs the delete permission (AcrDelete, Contributor or Owner).
+    Update {
+        #[command(flatten)]
+        target: Target,
+        /// Allow pushes, moves and deletes.
+        #[arg(long, action = clap::ArgAction::Set)]
+        write_enabled: Option<bool>,
+        /// Allow deletes.
+        #[arg(long, action = clap::ArgAction::Set)]
+        delete_enabled: Option<bool>,
+        #[command(flatten)]
+        registry: RegistryArg,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
     /// Remove one tag; the image it named stays, under its digest and any other tags.
     Untag {
         /// The tag, as REPOSITORY:TAG.
@@ -57,6 +83,34 @@ pub enum RepositoryCommand {
         #[command(flatten)]
         registry: RegistryArg,
     },
+}
+
+/// A repository, or one tag of it.
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct Target {
+    /// The repository, e.g. team/app.
+    #[arg(long)]
+    repository: Option<String>,
+    /// One tag, as REPOSITORY:TAG.
+    #[arg(long)]
+    image: Option<String>,
+}
+
+impl Target {
+    /// The `/acr/v1/…` path of the repository or tag.
+    fn path(&self) -> Result<String> {
+        match (&self.repository, &self.image) {
+            (Some(r), _) => Ok(format!("/acr/v1/{}", repo_name(r)?)),
+            (None, Some(image)) => match image_ref(image)? {
+                (name, Reference::Tag(tag)) => Ok(format!("/acr/v1/{name}/_tags/{tag}")),
+                (_, Reference::Digest(_)) => {
+                    bail!("{image:?} names a digest: Berth keeps locks on repositories and tags; name a tag")
+                }
+            },
+            (None, None) => bail!("name a --repository or an --image"),
+        }
+    }
 }
 
 /// Runs a `berth repository` command.
@@ -71,10 +125,7 @@ pub fn run(cmd: RepositoryCommand) -> Result<()> {
             let name = repo_name(&repository)?;
             confirm(yes, &format!("This deletes repository {name}: every image and tag in it."))?;
             let admin = Admin::connect(registry.registry.as_deref())?;
-            let deleted = runtime()?.block_on(async {
-                let r = admin.registry(Method::DELETE, &format!("/acr/v1/{name}"), "application/json").await?;
-                r.json::<Value>().await.context("the registry answered with something other than JSON")
-            })?;
+            let deleted = runtime()?.block_on(json(&admin, Method::DELETE, &format!("/acr/v1/{name}"), None))?;
             output::print(&deleted, &out)
         }
         RepositoryCommand::Delete { image, yes, registry, .. } => {
@@ -95,6 +146,26 @@ pub fn run(cmd: RepositoryCommand) -> Result<()> {
             })?;
             Ok(())
         }
+        RepositoryCommand::Show { target, registry, out } => {
+            let path = target.path()?;
+            let admin = Admin::connect(registry.registry.as_deref())?;
+            output::print(&runtime()?.block_on(json(&admin, Method::GET, &path, None))?, &out)
+        }
+        RepositoryCommand::Update { target, write_enabled, delete_enabled, registry, out } => {
+            let path = target.path()?;
+            if write_enabled.is_none() && delete_enabled.is_none() {
+                bail!("nothing to change: pass --write-enabled and/or --delete-enabled");
+            }
+            let mut change = serde_json::Map::new();
+            for (key, v) in [("writeEnabled", write_enabled), ("deleteEnabled", delete_enabled)] {
+                if let Some(v) = v {
+                    change.insert(key.into(), Value::Bool(v));
+                }
+            }
+            let admin = Admin::connect(registry.registry.as_deref())?;
+            let now = runtime()?.block_on(json(&admin, Method::PATCH, &path, Some(Value::Object(change))))?;
+            output::print(&now, &out)
+        }
         RepositoryCommand::Untag { image, registry } => {
             let (name, reference) = image_ref(&image)?;
             let Reference::Tag(tag) = reference else {
@@ -106,6 +177,12 @@ pub fn run(cmd: RepositoryCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Sends a request to an `/acr/v1/…` path; the JSON answer.
+async fn json(admin: &Admin, method: Method, path: &str, body: Option<Value>) -> Result<Value> {
+    let r = admin.registry_json(method, path, body).await?;
+    r.json().await.context("the registry answered with something other than JSON")
 }
 
 fn list(registry: &RegistryArg, path: String, key: &str, out: &OutputArgs) -> Result<()> {

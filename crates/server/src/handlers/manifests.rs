@@ -1,5 +1,4 @@
-//! end-3 (GET/HEAD manifest), end-7 (PUT manifest), end-9 (DELETE manifest or tag), and ACR's
-//! repository delete.
+//! end-3 (GET/HEAD manifest), end-7 (PUT manifest), end-9 (DELETE manifest or tag).
 
 use super::{AppState, Query, header_str, hv};
 use crate::auth::Authorized;
@@ -86,12 +85,4 @@ pub(super) async fn delete(
 ) -> Result<Response, ApiError> {
     st.registry.delete_manifest(name, reference).await?;
     Ok(StatusCode::ACCEPTED.into_response())
-}
-
-/// `DELETE /acr/v1/<name>`: the whole repository, answered as ACR does (202 with the manifests
-/// and tags deleted).
-pub(super) async fn delete_repository(st: &AppState, _: &Authorized, name: &RepoName) -> Result<Response, ApiError> {
-    let deleted = st.registry.delete_repository(name).await?;
-    let body = serde_json::json!({ "manifestsDeleted": deleted.manifests, "tagsDeleted": deleted.tags });
-    Ok((StatusCode::ACCEPTED, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response())
 }

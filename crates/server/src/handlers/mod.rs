@@ -8,6 +8,7 @@ mod admin_tokens;
 mod blobs;
 mod discovery;
 mod manifests;
+mod repositories;
 mod token;
 mod uploads;
 
@@ -216,7 +217,13 @@ async fn handle(
         (Method::DELETE, OciRoute::Upload { name, id }) => uploads::cancel(st, a, name, id).await,
         (Method::GET, OciRoute::Tags { name }) => discovery::tags(st, a, name, query).await,
         (Method::GET, OciRoute::Referrers { name, digest }) => discovery::referrers(st, a, name, digest, query).await,
-        (Method::DELETE, OciRoute::Repository { name }) => manifests::delete_repository(st, a, name).await,
+        (Method::GET, OciRoute::Repository { name }) => repositories::show(st, a, name, None).await,
+        (Method::GET, OciRoute::RepositoryTag { name, tag }) => repositories::show(st, a, name, Some(tag)).await,
+        (Method::PATCH, OciRoute::Repository { name }) => repositories::update(st, a, name, None, body).await,
+        (Method::PATCH, OciRoute::RepositoryTag { name, tag }) => {
+            repositories::update(st, a, name, Some(tag), body).await
+        }
+        (Method::DELETE, OciRoute::Repository { name }) => repositories::delete(st, a, name).await,
         _ => Err(unsupported()),
     }
 }
