@@ -211,7 +211,8 @@ fn a_slow_client_does_not_hold_the_server() {
         )
         .as_bytes(),
     );
-    let loc = text.lines().find_map(|l| l.strip_prefix("location: ")).unwrap().trim().to_owned();
+    let loc = text.lines().find_map(|l| l.strip_prefix("location: "));
+    let loc = loc.unwrap_or_else(|| panic!("POST of an upload answered {text:?}")).trim().to_owned();
     let mut tcp = TcpStream::connect(&s.addr).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
     write!(tcp, "PATCH {loc} HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\nContent-Length: 1000\r\n\r\n").unwrap();

@@ -274,4 +274,23 @@ async fn repository_and_tag_locks() {
     json(&["repository", "update", "--image", "team/app:v1", "--write-enabled", "true", "--delete-enabled", "true"]);
     let deleted = json(&["repository", "delete", "--repository", "team/app", "--yes"]);
     assert_eq!(deleted["tagsDeleted"], serde_json::json!(["v1", "v2"]));
+
+    // Who locked, unlocked and deleted what is in the audit log.
+    let audit: serde_json::Value =
+        owner.get(format!("{}/admin/v1/audit", s.base)).send().await.unwrap().json().await.unwrap();
+    let events: Vec<(String, String)> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"].as_str().unwrap().starts_with("repository."))
+        .map(|e| (e["action"].as_str().unwrap().to_owned(), e["target"].as_str().unwrap().to_owned()))
+        .collect();
+    for want in [
+        ("repository.lock", "team/app:v1 writeEnabled=false deleteEnabled=true"),
+        ("repository.lock", "team/app writeEnabled=false deleteEnabled=true"),
+        ("repository.lock", "team/app:v1 writeEnabled=true deleteEnabled=true"),
+        ("repository.delete", "team/app (2 manifests, 2 tags)"),
+    ] {
+        assert!(events.iter().any(|(a, t)| a == want.0 && t == want.1), "{want:?} in {events:?}");
+    }
 }

@@ -173,7 +173,7 @@ async fn dispatch(State(st): State<Arc<AppState>>, req: Request) -> Response {
         Err(e) => Err(e),
     };
     let mut response = match authorized {
-        Ok(auth) => handle(&st, auth, &parts.method, &parts.headers, &query, body)
+        Ok(auth) => handle(&st, auth, &parts.method, &parts.headers, &query, remote, body)
             .await
             .unwrap_or_else(IntoResponse::into_response),
         Err(e) => e.into_response(),
@@ -190,6 +190,7 @@ async fn handle(
     method: &Method,
     headers: &HeaderMap,
     query: &Query,
+    remote: std::net::IpAddr,
     body: Body,
 ) -> Result<Response, ApiError> {
     let a = &auth;
@@ -219,11 +220,11 @@ async fn handle(
         (Method::GET, OciRoute::Referrers { name, digest }) => discovery::referrers(st, a, name, digest, query).await,
         (Method::GET, OciRoute::Repository { name }) => repositories::show(st, a, name, None).await,
         (Method::GET, OciRoute::RepositoryTag { name, tag }) => repositories::show(st, a, name, Some(tag)).await,
-        (Method::PATCH, OciRoute::Repository { name }) => repositories::update(st, a, name, None, body).await,
+        (Method::PATCH, OciRoute::Repository { name }) => repositories::update(st, a, name, None, remote, body).await,
         (Method::PATCH, OciRoute::RepositoryTag { name, tag }) => {
-            repositories::update(st, a, name, Some(tag), body).await
+            repositories::update(st, a, name, Some(tag), remote, body).await
         }
-        (Method::DELETE, OciRoute::Repository { name }) => repositories::delete(st, a, name).await,
+        (Method::DELETE, OciRoute::Repository { name }) => repositories::delete(st, a, name, remote).await,
         _ => Err(unsupported()),
     }
 }

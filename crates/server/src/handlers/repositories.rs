@@ -1,6 +1,7 @@
 //! ACR's repository and tag endpoints beside `/v2/`: `/acr/v1/<name>` (GET attributes, PATCH
 //! locks, DELETE the whole repository) and `/acr/v1/<name>/_tags/<tag>` (GET, PATCH), with
-//! ACR's bodies, so `az acr repository show|update|delete` have their counterparts.
+//! ACR's bodies, so `az acr repository show|update|delete` have their counterparts. Lock
+//! changes and repository deletes go to the audit log.
 
 use super::admin::{body, invalid};
 use super::{AppState, rfc3339};
@@ -12,6 +13,7 @@ use berth_core::{LockChange, Locks, RepoName, Tag};
 use http::{StatusCode, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::net::IpAddr;
 
 /// A PATCH body: ACR's changeable attributes, each optional.
 #[derive(Deserialize)]
@@ -72,24 +74,35 @@ pub(super) async fn show(
 /// with the attributes as they now are.
 pub(super) async fn update(
     st: &AppState,
-    _: &Authorized,
+    a: &Authorized,
     name: &RepoName,
     t: Option<&Tag>,
+    remote: IpAddr,
     req: Body,
 ) -> Result<Response, ApiError> {
-    let a: Attributes = body(req).await?;
-    if a.read_enabled == Some(false) || a.list_enabled == Some(false) {
+    let wanted: Attributes = body(req).await?;
+    if wanted.read_enabled == Some(false) || wanted.list_enabled == Some(false) {
         return Err(invalid("Berth does not support readEnabled or listEnabled false; use roles to limit reading"));
     }
-    let change = LockChange { write_enabled: a.write_enabled, delete_enabled: a.delete_enabled };
-    st.registry.set_locks(name, t, change).await?;
+    let change = LockChange { write_enabled: wanted.write_enabled, delete_enabled: wanted.delete_enabled };
+    let now = st.registry.set_locks(name, t, change).await?;
+    let target = t.map_or_else(|| name.to_string(), |t| format!("{name}:{t}"));
+    let target = format!("{target} writeEnabled={} deleteEnabled={}", now.write_enabled, now.delete_enabled);
+    st.auth.audit(a.caller().subject(), "repository.lock", &target, &remote.to_string()).await;
     attributes_of(st, name, t).await
 }
 
 /// `DELETE /acr/v1/<name>`: the whole repository, answered as ACR does (202 with the
 /// manifests and tags deleted).
-pub(super) async fn delete(st: &AppState, _: &Authorized, name: &RepoName) -> Result<Response, ApiError> {
+pub(super) async fn delete(
+    st: &AppState,
+    a: &Authorized,
+    name: &RepoName,
+    remote: IpAddr,
+) -> Result<Response, ApiError> {
     let deleted = st.registry.delete_repository(name).await?;
+    let target = format!("{name} ({} manifests, {} tags)", deleted.manifests.len(), deleted.tags.len());
+    st.auth.audit(a.caller().subject(), "repository.delete", &target, &remote.to_string()).await;
     let body = json!({ "manifestsDeleted": deleted.manifests, "tagsDeleted": deleted.tags });
     Ok((StatusCode::ACCEPTED, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response())
 }
