@@ -172,6 +172,20 @@ async fn repository_untag_and_delete() {
     // Pushed to again, the repository is back.
     push_image(&owner, &s.base, "team/app", &b, "v3").await;
     assert_eq!(ok(&tags("team/app")), "v3");
+
+    // Every delete is in the audit log, with who did it.
+    let audit: serde_json::Value =
+        owner.get(format!("{}/admin/v1/audit", s.base)).send().await.unwrap().json().await.unwrap();
+    let seen = |action: &str, target: &str| {
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == action && e["target"] == target && e["actor"] == s.owner.0)
+    };
+    assert!(seen("tag.delete", "team/app:alias"), "{audit}");
+    assert!(seen("manifest.delete", &format!("team/app@{}", a.manifest.digest)), "{audit}");
+    assert!(seen("repository.delete", "team/app (1 manifests, 1 tags)"), "{audit}");
 }
 
 /// Image locking as `az acr repository update|show`: a write-disabled tag neither moves nor
@@ -246,6 +260,11 @@ async fn repository_and_tag_locks() {
     assert!(r.text().await.unwrap().contains("repository team/app is locked"));
     let out = berth(h, &["repository", "untag", "--image", "team/app:v2"], None);
     assert!(String::from_utf8_lossy(&out.stderr).contains("repository team/app is locked"), "{out:?}");
+    // A push stops at its first request, not after uploading every blob.
+    let r = pusher.post(format!("{}/v2/team/app/blobs/uploads/", s.base)).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let mount = format!("{}/v2/team/app/blobs/uploads/?mount={}&from=team/app", s.base, a.layers[0].digest);
+    assert_eq!(pusher.post(mount).send().await.unwrap().status(), 403);
 
     // Bad requests are sentences; anonymous callers get the challenge.
     for (args, says) in [

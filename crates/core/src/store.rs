@@ -288,6 +288,10 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// A known repository's counts and locks.
     async fn repository_info(&self, repo: &RepoName) -> Result<Option<RepositoryInfo>, MetaError>;
 
+    /// Whether `repo` takes new content: false only while it is write-disabled (an unknown
+    /// repository takes it).
+    async fn repository_writable(&self, repo: &RepoName) -> Result<bool, MetaError>;
+
     /// A tag's manifest and locks.
     async fn tag_info(&self, repo: &RepoName, tag: &Tag) -> Result<Option<TagInfo>, MetaError>;
 

@@ -396,6 +396,15 @@ impl MetadataStore for SqliteMeta {
         row.map_err(db)?.as_ref().map(records::repository_info).transpose()
     }
 
+    async fn repository_writable(&self, repo: &RepoName) -> Result<bool, MetaError> {
+        let writable: Option<bool> = sqlx::query_scalar("SELECT write_enabled FROM repositories WHERE name = ?")
+            .bind(repo.as_str())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db)?;
+        Ok(writable.unwrap_or(true))
+    }
+
     async fn tag_info(&self, repo: &RepoName, tag: &Tag) -> Result<Option<TagInfo>, MetaError> {
         let row = sqlx::query(records::TAG_INFO).bind(repo.as_str()).bind(tag.as_str()).fetch_optional(&self.reader);
         row.await.map_err(db)?.as_ref().map(records::tag_info).transpose()

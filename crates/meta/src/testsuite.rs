@@ -211,7 +211,10 @@ async fn locks(meta: &dyn MetadataStore) {
     assert!(!meta.tag_info(&r, &t("v1")).await.unwrap().unwrap().locks.delete_enabled);
 
     // A write-disabled repository takes nothing new and loses nothing.
+    assert!(meta.repository_writable(&r).await.unwrap());
     meta.set_locks(&r, None, off(Some(false), None)).await.unwrap();
+    assert!(!meta.repository_writable(&r).await.unwrap());
+    assert!(meta.repository_writable(&repo("never/was")).await.unwrap(), "an unknown repository takes content");
     locked(meta.put_manifest(&r, &m1, &refs, &[]).await, "repository locked/app");
     locked(meta.unlink_blob(&r, &layer).await, "repository locked/app");
     locked(meta.delete_tag(&r, &t("v3")).await, "repository locked/app");

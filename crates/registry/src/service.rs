@@ -133,6 +133,7 @@ impl RegistryService {
         digest: &Digest,
         from: Option<&RepoName>,
     ) -> Result<MountOutcome, RegistryError> {
+        self.refuse_if_write_disabled(repo).await?;
         if let Some(from) = from {
             // Under the digest's lock: garbage collection must not delete the blob between
             // the check and the link (see crate::gc).
@@ -165,6 +166,16 @@ impl RegistryService {
     /// A known repository's counts and locks.
     pub async fn repository_info(&self, repo: &RepoName) -> Result<RepositoryInfo, RegistryError> {
         self.meta.repository_info(repo).await?.ok_or(RegistryError::NameUnknown)
+    }
+
+    /// `Locked` while `repo` is write-disabled: pushes stop at their first request rather than
+    /// after every blob is uploaded (the manifest PUT would be refused anyway).
+    pub(crate) async fn refuse_if_write_disabled(&self, repo: &RepoName) -> Result<(), RegistryError> {
+        if self.meta.repository_writable(repo).await? {
+            Ok(())
+        } else {
+            Err(RegistryError::Locked(format!("repository {repo}")))
+        }
     }
 
     /// A tag's manifest and locks.

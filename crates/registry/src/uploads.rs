@@ -23,6 +23,7 @@ pub struct Chunk {
 impl RegistryService {
     /// Starts an upload session for `repo`, hashing with `algorithm`.
     pub async fn start_upload(&self, repo: &RepoName, algorithm: Algorithm) -> Result<UploadSession, RegistryError> {
+        self.refuse_if_write_disabled(repo).await?;
         let session = UploadSession {
             id: UploadId::generate(),
             repo: repo.clone(),

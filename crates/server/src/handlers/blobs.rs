@@ -59,12 +59,15 @@ pub(super) async fn get(
     Ok(response)
 }
 
+/// Unlinks a blob from the repository, and records who did in the audit log.
 pub(super) async fn delete(
     st: &AppState,
-    _: &Authorized,
+    a: &Authorized,
     name: &RepoName,
     digest: &Digest,
+    remote: std::net::IpAddr,
 ) -> Result<Response, ApiError> {
     st.registry.delete_blob(name, digest).await?;
+    st.auth.audit(a.caller().subject(), "blob.delete", &format!("{name}@{digest}"), &remote.to_string()).await;
     Ok(StatusCode::ACCEPTED.into_response())
 }

@@ -77,12 +77,19 @@ pub(super) async fn put(
     Ok(response)
 }
 
+/// Deletes a tag or a manifest, and records who did in the audit log.
 pub(super) async fn delete(
     st: &AppState,
-    _: &Authorized,
+    a: &Authorized,
     name: &RepoName,
     reference: &Reference,
+    remote: std::net::IpAddr,
 ) -> Result<Response, ApiError> {
     st.registry.delete_manifest(name, reference).await?;
+    let (action, target) = match reference {
+        Reference::Tag(t) => ("tag.delete", format!("{name}:{t}")),
+        Reference::Digest(d) => ("manifest.delete", format!("{name}@{d}")),
+    };
+    st.auth.audit(a.caller().subject(), action, &target, &remote.to_string()).await;
     Ok(StatusCode::ACCEPTED.into_response())
 }

@@ -206,11 +206,13 @@ async fn handle(
         (Method::PUT, OciRoute::Manifest { name, reference }) => {
             manifests::put(st, a, name, reference, headers, query, body).await
         }
-        (Method::DELETE, OciRoute::Manifest { name, reference }) => manifests::delete(st, a, name, reference).await,
+        (Method::DELETE, OciRoute::Manifest { name, reference }) => {
+            manifests::delete(st, a, name, reference, remote).await
+        }
         (Method::GET | Method::HEAD, OciRoute::Blob { name, digest }) => {
             blobs::get(st, a, name, digest, headers, head).await
         }
-        (Method::DELETE, OciRoute::Blob { name, digest }) => blobs::delete(st, a, name, digest).await,
+        (Method::DELETE, OciRoute::Blob { name, digest }) => blobs::delete(st, a, name, digest, remote).await,
         (Method::POST, OciRoute::Uploads { name }) => uploads::post(st, a, name, headers, query, body).await,
         (Method::GET, OciRoute::Upload { name, id }) => uploads::status(st, a, name, id).await,
         (Method::PATCH, OciRoute::Upload { name, id }) => uploads::patch(st, a, name, id, headers, body).await,
