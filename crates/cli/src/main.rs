@@ -71,7 +71,10 @@ enum Command {
     ScopeMap(admin::tokens::ScopeMapCommand),
     /// Delete blobs no manifest references (after the grace period), now; --dry-run reports.
     Gc(admin::commands::GcArgs),
-    /// List repositories and their tags (as `az acr repository`).
+    /// The newest audit events: identity and setting changes, failed logins, GC runs, lock
+    /// changes and deletes, each with who and from where.
+    Audit(admin::commands::AuditArgs),
+    /// Repositories: list, show tags and attributes, lock, untag, delete (as `az acr repository`).
     #[command(subcommand)]
     Repository(admin::repository::RepositoryCommand),
     /// Copy a registry (identities, repositories, manifests, tags, blobs) into other stores,
@@ -173,6 +176,7 @@ fn main() -> ExitCode {
         }
         Command::Registry(cmd) => admin::commands::registry(cmd).map(|()| ExitCode::SUCCESS),
         Command::Gc(args) => admin::commands::gc(args).map(|()| ExitCode::SUCCESS),
+        Command::Audit(args) => admin::commands::audit(args).map(|()| ExitCode::SUCCESS),
         Command::Repository(cmd) => admin::repository::run(cmd).map(|()| ExitCode::SUCCESS),
         Command::Token(cmd) => admin::tokens::token(cmd).map(|()| ExitCode::SUCCESS),
         Command::ScopeMap(cmd) => admin::tokens::scope_map(cmd).map(|()| ExitCode::SUCCESS),

@@ -186,6 +186,10 @@ async fn repository_untag_and_delete() {
     assert!(seen("tag.delete", "team/app:alias"), "{audit}");
     assert!(seen("manifest.delete", &format!("team/app@{}", a.manifest.digest)), "{audit}");
     assert!(seen("repository.delete", "team/app (1 manifests, 1 tags)"), "{audit}");
+    // The same through the CLI, newest first.
+    let table = ok(&berth(h, &["audit", "--limit", "3", "-o", "tsv", "--query", "[].action"], None));
+    assert_eq!(table.lines().count(), 3, "{table}");
+    assert!(table.contains("repository.delete"), "{table}");
 }
 
 /// Image locking as `az acr repository update|show`: a write-disabled tag neither moves nor

@@ -36,6 +36,24 @@ pub fn gc(args: GcArgs) -> Result<()> {
     output::print(&report, &args.out)
 }
 
+/// `berth audit`.
+#[derive(Args)]
+pub struct AuditArgs {
+    /// How many of the newest events.
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+    #[command(flatten)]
+    pub registry: RegistryArg,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// `berth audit`: the newest events of the audit log (who changed or deleted what, from where).
+pub fn audit(args: AuditArgs) -> Result<()> {
+    let events = call(&args.registry, Method::GET, &format!("audit?limit={}", args.limit), None)?;
+    output::print(&events, &args.out)
+}
+
 /// `berth login`.
 #[derive(Args)]
 pub struct LoginArgs {
