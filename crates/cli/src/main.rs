@@ -71,6 +71,9 @@ enum Command {
     ScopeMap(admin::tokens::ScopeMapCommand),
     /// Delete blobs no manifest references (after the grace period), now; --dry-run reports.
     Gc(admin::commands::GcArgs),
+    /// Delete untagged manifests older than --ago (as `acr purge --untagged`); their layers go
+    /// at the next garbage collection.
+    Purge(admin::commands::PurgeArgs),
     /// The newest audit events: identity and setting changes, failed logins, GC runs, lock
     /// changes and deletes, each with who and from where.
     Audit(admin::commands::AuditArgs),
@@ -177,6 +180,7 @@ fn main() -> ExitCode {
         Command::Registry(cmd) => admin::commands::registry(cmd).map(|()| ExitCode::SUCCESS),
         Command::Gc(args) => admin::commands::gc(args).map(|()| ExitCode::SUCCESS),
         Command::Audit(args) => admin::commands::audit(args).map(|()| ExitCode::SUCCESS),
+        Command::Purge(args) => admin::commands::purge(args).map(|()| ExitCode::SUCCESS),
         Command::Repository(cmd) => admin::repository::run(cmd).map(|()| ExitCode::SUCCESS),
         Command::Token(cmd) => admin::tokens::token(cmd).map(|()| ExitCode::SUCCESS),
         Command::ScopeMap(cmd) => admin::tokens::scope_map(cmd).map(|()| ExitCode::SUCCESS),

@@ -32,8 +32,9 @@ fn gc(home: &Path, dry_run: bool) -> Value {
     serde_json::from_str(&ok(&berth_home(home, &args, None))).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unreferenced_blobs_go_after_the_grace_period() {
+/// A server with a GRACE_SECS grace period and no background GC, its Owner's client, and a
+/// home where the CLI is logged in as that Owner.
+fn started_with_grace() -> (TestServer, reqwest::Client, tempfile::TempDir) {
     let grace = GRACE_SECS.to_string();
     let s = tokio::task::block_in_place(|| {
         TestServer::start_with_env(
@@ -43,9 +44,15 @@ async fn unreferenced_blobs_go_after_the_grace_period() {
             &[("BERTH__GC__GRACE_SECS", &grace), ("BERTH__GC__INTERVAL_SECS", "0")],
         )
     });
-    let c = s.client();
     let home = tempfile::tempdir().unwrap();
     ok(&login_home(&s, home.path(), &s.owner.0, &s.owner.1));
+    let c = s.client();
+    (s, c, home)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreferenced_blobs_go_after_the_grace_period() {
+    let (s, c, home) = started_with_grace();
 
     // Kept: image A. Garbage: image B once its manifest is deleted, a blob never referenced,
     // and the link of A's layer into a repository with no manifest.
@@ -100,4 +107,47 @@ async fn unreferenced_blobs_go_after_the_grace_period() {
     ] {
         assert_eq!(common::metric(&s, name).await, want, "{name}");
     }
+}
+
+/// `berth purge --untagged`, as `acr purge --untagged`: a manifest whose tag moved on goes
+/// (a dry run only reports it), the tagged one stays, and its layers then go at GC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_deletes_untagged_manifests_and_gc_their_layers() {
+    let (s, c, home) = started_with_grace();
+    let old = Image::oci(Algorithm::Sha256, 21, &[2000], "amd64");
+    let new = Image::oci(Algorithm::Sha256, 22, &[2100], "amd64");
+    push_image(&c, &s.base, "team/app", &old, "latest").await;
+    push_image(&c, &s.base, "team/app", &new, "latest").await;
+    let purge = |args: &[&str]| -> Value {
+        let mut all = vec!["purge", "--untagged", "-o", "json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&ok(&berth_home(home.path(), &all, None))).unwrap()
+    };
+    let manifest_status = |d: &Digest| c.get(format!("{}/v2/team/app/manifests/{d}", s.base)).send();
+
+    assert_eq!(purge(&["--ago", "7d"])["manifestsDeleted"], json!([]), "nothing is a week old");
+    let gone = json!([format!("team/app@{}", old.manifest.digest)]);
+    let dry = purge(&["--ago", "0", "--dry-run"]);
+    assert_eq!((dry["dryRun"].clone(), dry["manifestsDeleted"].clone()), (json!(true), gone.clone()));
+    assert_eq!(
+        manifest_status(&old.manifest.digest).await.unwrap().status(),
+        StatusCode::OK,
+        "a dry run deletes nothing"
+    );
+    assert_eq!(purge(&["--ago", "0", "--repository", "team/other"])["manifestsDeleted"], json!([]));
+    assert_eq!(purge(&["--ago", "0"])["manifestsDeleted"], gone);
+    assert_eq!(manifest_status(&old.manifest.digest).await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(manifest_status(&new.manifest.digest).await.unwrap().status(), StatusCode::OK);
+    let refused = berth_home(home.path(), &["purge", "--ago", "0"], None);
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("--untagged"));
+
+    // After the grace period GC takes the purged image's own layer and config.
+    tokio::time::sleep(Duration::from_secs(GRACE_SECS + 2)).await;
+    assert_eq!(gc(home.path(), false)["blobsDeleted"], 2);
+    assert_eq!(blob_status(&c, &s, "team/app", &old.layers[0].digest).await, StatusCode::NOT_FOUND);
+    for blob in new.blobs() {
+        assert_eq!(blob_status(&c, &s, "team/app", &blob.digest).await, StatusCode::OK, "{}", blob.digest);
+    }
+    let audit: Value = c.get(format!("{}/admin/v1/audit", s.base)).send().await.unwrap().json().await.unwrap();
+    assert!(audit.as_array().unwrap().iter().any(|e| e["action"] == "purge"), "{audit}");
 }

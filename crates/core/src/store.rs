@@ -370,6 +370,16 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// before and after step 1, so a dry run can report it.
     async fn unused_blobs(&self, created_before: i64) -> Result<Vec<(Digest, u64)>, MetaError>;
 
+    /// Manifests created at or before `created_before` (seconds since the epoch) that no tag names,
+    /// no index of their repository lists, and that refer to no subject (referrers stay with
+    /// what they describe): `(repository, digest)` in order. Candidates for a purge.
+    async fn untagged_manifests(&self, created_before: i64) -> Result<Vec<(String, Digest)>, MetaError>;
+
+    /// Deletes manifest `digest` of `repo` if it is still such a candidate (checked in the
+    /// deleting transaction, so a tag pushed meanwhile saves it); whether it did. A locked
+    /// repository refuses, as in [`Self::delete_manifest`].
+    async fn delete_untagged_manifest(&self, repo: &RepoName, digest: &Digest) -> Result<bool, MetaError>;
+
     /// Removes blob `digest`'s record if no link and no manifest refers to it any more; whether
     /// it did. The caller deletes the bytes afterwards, holding the digest's lock across both.
     async fn drop_unused_blob(&self, digest: &Digest) -> Result<bool, MetaError>;

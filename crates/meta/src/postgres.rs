@@ -373,6 +373,38 @@ impl MetadataStore for PgMeta {
         row.map_err(db)?.as_ref().map(records::repository_info).transpose()
     }
 
+    async fn untagged_manifests(&self, created_before: i64) -> Result<Vec<(String, Digest)>, MetaError> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as(records::UNTAGGED_MANIFESTS).bind(created_before).fetch_all(&self.pool).await.map_err(db)?;
+        rows.into_iter()
+            .map(|(repo, d)| Digest::parse(&d).map(|d| (repo, d)).map_err(|_| bad("manifest digest")))
+            .collect()
+    }
+
+    async fn delete_untagged_manifest(&self, repo: &RepoName, d: &Digest) -> Result<bool, MetaError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let Some(repo_id) = lock_repo(&mut tx, repo).await? else { return Ok(false) };
+        let digest = d.to_string();
+        refuse_if_locked(&mut tx, first_lock!("FALSE"), repo_id, "").await?;
+        let deleted = sqlx::query(records::DELETE_UNTAGGED_MANIFEST)
+            .bind(repo_id)
+            .bind(&digest)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        if deleted > 0 {
+            sqlx::query(records::DELETE_MANIFEST_REFS)
+                .bind(repo_id)
+                .bind(&digest)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(deleted > 0)
+    }
+
     async fn repository_writable(&self, repo: &RepoName) -> Result<bool, MetaError> {
         let writable: Option<bool> = sqlx::query_scalar("SELECT write_enabled FROM repositories WHERE name = $1")
             .bind(repo.as_str())

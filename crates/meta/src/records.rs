@@ -123,6 +123,36 @@ macro_rules! first_lock {
 }
 pub(crate) use first_lock;
 
+/// The condition on manifest `m` under which a purge may delete it: no tag names it, no index
+/// of its repository lists it, it refers to no subject.
+macro_rules! manifest_is_untagged {
+    () => {
+        "m.subject IS NULL
+         AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = m.repo_id AND t.digest = m.digest)
+         AND NOT EXISTS (SELECT 1 FROM manifest_refs f
+                         WHERE f.repo_id = m.repo_id AND f.ref_digest = m.digest AND f.is_manifest = 1)"
+    };
+}
+
+/// Purge candidates created at or before `$1`: repository name and digest.
+pub(crate) const UNTAGGED_MANIFESTS: &str = concat!(
+    "SELECT r.name, m.digest FROM manifests m JOIN repositories r ON r.id = m.repo_id
+     WHERE m.created_at <= $1 AND ",
+    manifest_is_untagged!(),
+    " ORDER BY r.name, m.digest"
+);
+
+/// Deletes manifest `$2` of repository `$1` (by id) if it is still a purge candidate.
+pub(crate) const DELETE_UNTAGGED_MANIFEST: &str = concat!(
+    "DELETE FROM manifests WHERE repo_id = $1 AND digest = $2 AND EXISTS (
+       SELECT 1 FROM manifests m WHERE m.repo_id = $1 AND m.digest = $2 AND ",
+    manifest_is_untagged!(),
+    ")"
+);
+
+/// Deletes what manifest `$2` of repository `$1` (by id) refers to.
+pub(crate) const DELETE_MANIFEST_REFS: &str = "DELETE FROM manifest_refs WHERE repo_id = $1 AND manifest_digest = $2";
+
 /// A known repository's counts and locks, by name (`$1`); read by [`repository_info`].
 pub(crate) const REPOSITORY_INFO: &str = concat!(
     "SELECT r.created_at, r.write_enabled, r.delete_enabled,

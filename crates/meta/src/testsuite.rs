@@ -31,6 +31,7 @@ pub async fn run(meta: &dyn MetadataStore) {
     manifests_and_tags(meta).await;
     repository_deletion(meta).await;
     locks(meta).await;
+    purge(meta).await;
     uploads(meta).await;
 }
 
@@ -225,6 +226,56 @@ async fn locks(meta: &dyn MetadataStore) {
     meta.set_locks(&r, Some(&t("v1")), off(None, Some(true))).await.unwrap();
     let deleted = meta.delete_repository(&r).await.unwrap().unwrap();
     assert_eq!(deleted.tags, ["v1", "v2", "v3"]);
+}
+
+/// Purge candidates: untagged, unlisted by any index, not referrers; deleted only while they
+/// still are, and not in a locked repository.
+async fn purge(meta: &dyn MetadataStore) {
+    let r = repo("purge/app");
+    let layer = Digest::of(Algorithm::Sha256, b"purge layer");
+    meta.link_blob(&r, &layer, 4).await.unwrap();
+    let refs = ManifestRefs { blobs: vec![layer.clone()], children: vec![] };
+    let [child, tagged, loose, saved] =
+        ["child", "tagged", "loose", "saved"].map(|n| record(&format!("{{\"purge\":\"{n}\"}}"), None, "a/b"));
+    for m in [&child, &tagged, &loose, &saved] {
+        meta.put_manifest(&r, m, &refs, &[]).await.unwrap();
+    }
+    meta.put_manifest(&r, &tagged, &refs, &[Tag::parse("keep").unwrap()]).await.unwrap();
+    let index = record("{\"purge\":\"index\"}", None, "a/b");
+    let listing = ManifestRefs { blobs: vec![], children: vec![child.digest.clone()] };
+    meta.put_manifest(&r, &index, &listing, &[]).await.unwrap();
+    let referrer = record("{\"purge\":\"sig\"}", Some(&tagged.digest), "a/sig");
+    meta.put_manifest(&r, &referrer, &ManifestRefs::default(), &[]).await.unwrap();
+
+    assert_eq!(meta.untagged_manifests(now() - 60).await.unwrap(), vec![], "all created just now");
+    let later = now() + 10;
+    let found: Vec<Digest> = meta
+        .untagged_manifests(later)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(n, _)| *n == r.to_string())
+        .map(|(_, d)| d)
+        .collect();
+    let mut want = vec![index.digest.clone(), loose.digest.clone(), saved.digest.clone()];
+    want.sort_by_key(Digest::to_string);
+    assert_eq!(found, want, "not the tagged one, not the listed child, not the referrer");
+
+    meta.put_manifest(&r, &saved, &refs, &[Tag::parse("late").unwrap()]).await.unwrap();
+    assert!(!meta.delete_untagged_manifest(&r, &saved.digest).await.unwrap(), "tagged meanwhile: kept");
+    assert!(meta.delete_untagged_manifest(&r, &index.digest).await.unwrap());
+    assert!(
+        meta.untagged_manifests(later).await.unwrap().contains(&(r.to_string(), child.digest.clone())),
+        "its child is next"
+    );
+    meta.set_locks(&r, None, LockChange { write_enabled: Some(false), delete_enabled: None }).await.unwrap();
+    locked(meta.delete_untagged_manifest(&r, &child.digest).await, "repository purge/app");
+    meta.set_locks(&r, None, LockChange { write_enabled: Some(true), delete_enabled: None }).await.unwrap();
+    assert!(meta.delete_untagged_manifest(&r, &child.digest).await.unwrap());
+    assert!(meta.delete_untagged_manifest(&r, &loose.digest).await.unwrap());
+    assert_eq!(meta.manifest_by_digest(&r, &loose.digest).await.unwrap(), None);
+    assert!(meta.manifest_by_digest(&r, &tagged.digest).await.unwrap().is_some());
+    assert!(!meta.delete_untagged_manifest(&r, &tagged.digest).await.unwrap(), "a tagged manifest never goes");
 }
 
 /// Checks that the tag generation of `r` moved to a value never seen before, and records it.

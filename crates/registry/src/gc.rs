@@ -21,7 +21,7 @@
 
 use crate::error::RegistryError;
 use crate::service::RegistryService;
-use berth_core::Digest;
+use berth_core::{Digest, MetaError, RepoName};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -75,7 +75,66 @@ pub struct GcReport {
     pub bytes_freed: u64,
 }
 
+/// What a purge of untagged manifests found (dry run) or deleted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PurgeReport {
+    /// Whether this was only a report.
+    pub dry_run: bool,
+    /// `repository@digest` of every manifest deleted (or that would be).
+    pub manifests_deleted: Vec<String>,
+    /// Candidates a lock kept.
+    pub locked: Vec<String>,
+}
+
 impl RegistryService {
+    /// Deletes manifests untagged and older than `age` (see
+    /// [`berth_core::MetadataStore::untagged_manifests`]), in `only` or every repository, as
+    /// `acr purge --untagged` does; children of a deleted index are looked at again, for up to
+    /// eight rounds. Their blobs then go at garbage collection. With `dry_run`, only reports the
+    /// first round.
+    pub async fn purge_untagged(
+        &self,
+        age: Duration,
+        only: Option<&RepoName>,
+        dry_run: bool,
+    ) -> Result<PurgeReport, RegistryError> {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        let cutoff = now.saturating_sub(age.as_secs() as i64);
+        let mut report = PurgeReport { dry_run, ..PurgeReport::default() };
+        for _round in 0..8 {
+            let mut deleted_any = false;
+            for (repo, digest) in self.meta.untagged_manifests(cutoff).await? {
+                if only.is_some_and(|o| o.as_str() != repo) {
+                    continue;
+                }
+                let name = format!("{repo}@{digest}");
+                if dry_run {
+                    report.manifests_deleted.push(name);
+                    continue;
+                }
+                let Ok(repo) = RepoName::parse(&repo) else { continue };
+                match self.meta.delete_untagged_manifest(&repo, &digest).await {
+                    Ok(true) => {
+                        deleted_any = true;
+                        report.manifests_deleted.push(name);
+                    }
+                    Ok(false) => {}
+                    Err(MetaError::Locked(_)) => {
+                        if !report.locked.contains(&name) {
+                            report.locked.push(name);
+                        }
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if dry_run || !deleted_any {
+                break;
+            }
+        }
+        Ok(report)
+    }
+
     /// Runs `work` holding `digest`'s lock in this process and, where the store is shared,
     /// its lease in the database (released afterwards whatever `work` returned).
     pub(crate) async fn under_digest_lock<T>(

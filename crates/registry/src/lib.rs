@@ -16,7 +16,7 @@ mod tag_lists;
 mod uploads;
 
 pub use error::RegistryError;
-pub use gc::GcReport;
+pub use gc::{GcReport, PurgeReport};
 pub use manifests::PutManifest;
 pub use service::{Limits, MountOutcome, RegistryService};
 pub use tag_lists::TagPage;

@@ -10,9 +10,9 @@ use crate::error::ApiError;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use berth_core::ErrorCode;
 use berth_core::identities::{Principal, RoleAssignment, principal_key};
 use berth_core::identity::{Role, RoleScope};
+use berth_core::{ErrorCode, RepoName};
 use berth_registry::auth::{Lifetime, NewSecret};
 use http::{Method, StatusCode};
 use serde::Deserialize;
@@ -79,6 +79,17 @@ pub(super) async fn body<T: for<'de> Deserialize<'de>>(req: Body) -> Result<T, A
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 struct GcRequest {
+    dry_run: bool,
+}
+
+/// `POST /admin/v1/purge`: untagged manifests older than `ago_secs`, in `repository` or all.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PurgeRequest {
+    ago_secs: u64,
+    #[serde(default)]
+    repository: Option<String>,
+    #[serde(default)]
     dry_run: bool,
 }
 
@@ -328,6 +339,20 @@ async fn route(
             let report = outcome?;
             if !b.dry_run {
                 audit("gc", format!("{} blobs, {} bytes", report.blobs_deleted, report.bytes_freed)).await;
+            }
+            Ok(json_response(StatusCode::OK, json!(report)))
+        }
+        (Method::POST, ["purge"]) => {
+            let b: PurgeRequest = body(req).await?;
+            let only = match &b.repository {
+                Some(r) => Some(RepoName::parse(r).map_err(|_| invalid(format!("{r:?} is not a repository name")))?),
+                None => None,
+            };
+            let age = std::time::Duration::from_secs(b.ago_secs);
+            let report = st.registry.purge_untagged(age, only.as_ref(), b.dry_run).await?;
+            if !b.dry_run {
+                let scope = b.repository.as_deref().unwrap_or("all repositories");
+                audit("purge", format!("{scope}: {} untagged manifests", report.manifests_deleted.len())).await;
             }
             Ok(json_response(StatusCode::OK, json!(report)))
         }
