@@ -105,15 +105,6 @@ impl SqliteMeta {
     async fn known_repo_id(&self, repo: &RepoName) -> Result<Option<i64>, MetaError> {
         sqlx::query_scalar(KNOWN_REPO_ID).bind(repo.as_str()).fetch_optional(&self.reader).await.map_err(db)
     }
-
-    /// The same, inside the writer's transaction.
-    async fn known_repo_id_in(
-        &self,
-        conn: &mut sqlx::SqliteConnection,
-        repo: &RepoName,
-    ) -> Result<Option<i64>, MetaError> {
-        sqlx::query_scalar(KNOWN_REPO_ID).bind(repo.as_str()).fetch_optional(conn).await.map_err(db)
-    }
 }
 
 /// `repo`'s id, read inside the writer's transaction.
@@ -123,6 +114,11 @@ async fn repo_in(conn: &mut sqlx::SqliteConnection, repo: &RepoName) -> Result<O
         .fetch_optional(conn)
         .await
         .map_err(db)
+}
+
+/// `repo`'s id while it is known, read inside the writer's transaction.
+async fn known_repo_in(conn: &mut sqlx::SqliteConnection, repo: &RepoName) -> Result<Option<i64>, MetaError> {
+    sqlx::query_scalar(KNOWN_REPO_ID).bind(repo.as_str()).fetch_optional(conn).await.map_err(db)
 }
 
 /// `MetaError::Locked` if the `first_lock!` query `sql` finds a lock in repository `repo_id`.
@@ -449,7 +445,7 @@ impl MetadataStore for SqliteMeta {
 
     async fn set_locks(&self, repo: &RepoName, tag: Option<&Tag>, c: LockChange) -> Result<Option<Locks>, MetaError> {
         let mut tx = self.writer.begin().await.map_err(db)?;
-        let Some(repo_id) = self.known_repo_id_in(&mut tx, repo).await? else { return Ok(None) };
+        let Some(repo_id) = known_repo_in(&mut tx, repo).await? else { return Ok(None) };
         let sql = if tag.is_some() { records::SET_TAG_LOCKS } else { records::SET_REPOSITORY_LOCKS };
         let mut q = sqlx::query(sql).bind(repo_id).bind(c.write_enabled).bind(c.delete_enabled);
         if let Some(tag) = tag {

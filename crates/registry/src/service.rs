@@ -148,7 +148,7 @@ impl RegistryService {
                 return Ok(MountOutcome::Mounted);
             }
         }
-        Ok(MountOutcome::Session(self.start_upload(repo, digest.algorithm()).await?))
+        Ok(MountOutcome::Session(self.open_upload(repo, digest.algorithm()).await?))
     }
 
     /// Tags of `repo` in byte order, paged: always the database's current list, usually from

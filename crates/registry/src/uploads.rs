@@ -21,9 +21,19 @@ pub struct Chunk {
 }
 
 impl RegistryService {
-    /// Starts an upload session for `repo`, hashing with `algorithm`.
+    /// Starts an upload session for `repo`, hashing with `algorithm`; refused while `repo` is
+    /// write-disabled.
     pub async fn start_upload(&self, repo: &RepoName, algorithm: Algorithm) -> Result<UploadSession, RegistryError> {
         self.refuse_if_write_disabled(repo).await?;
+        self.open_upload(repo, algorithm).await
+    }
+
+    /// [`Self::start_upload`] for a caller that has checked the repository's lock already.
+    pub(crate) async fn open_upload(
+        &self,
+        repo: &RepoName,
+        algorithm: Algorithm,
+    ) -> Result<UploadSession, RegistryError> {
         let session = UploadSession {
             id: UploadId::generate(),
             repo: repo.clone(),
