@@ -4,6 +4,7 @@
 
 mod admin;
 mod copy;
+mod datadir;
 mod inspect;
 mod kube;
 mod login;

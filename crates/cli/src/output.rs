@@ -33,8 +33,14 @@ pub struct OutputArgs {
     pub query: Option<String>,
 }
 
+/// A value as one cell of a table or TSV row. Control characters (newlines, tabs, terminal
+/// escape sequences) are written as escapes, so text a registry stored cannot break a row or
+/// drive the terminal.
 fn scalar(v: &Value) -> String {
     match v {
+        Value::String(s) if s.chars().any(char::is_control) => {
+            s.chars().map(|c| if c.is_control() { c.escape_default().collect() } else { c.to_string() }).collect()
+        }
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
         other => other.to_string(),

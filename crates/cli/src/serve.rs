@@ -4,7 +4,7 @@ use crate::ConfigArgs;
 use anyhow::{Context, Result};
 use berth_core::{BlobStore, IdentityStore, MetadataStore};
 use berth_meta::{PgMeta, SqliteMeta};
-use berth_registry::auth::{AuthService, NewSecret};
+use berth_registry::auth::{AuthService, Bootstrap, NewSecret};
 use berth_registry::{Limits, RegistryService};
 use berth_server::auth::Challenge;
 use berth_server::body::MinRate;
@@ -32,6 +32,7 @@ pub(crate) struct Stores {
 /// The PKCS#8 DER inside a `BEGIN PRIVATE KEY` PEM file.
 fn read_signing_key(path: &std::path::Path) -> Result<Vec<u8>> {
     use base64::Engine;
+    crate::datadir::private_file("auth.signing_key_file", path)?;
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read auth.signing_key_file {}", path.display()))?;
     if text.contains("BEGIN EC PRIVATE KEY") {
@@ -56,13 +57,19 @@ fn read_signing_key(path: &std::path::Path) -> Result<Vec<u8>> {
 
 pub(crate) async fn open_stores(config: &Config) -> Result<Stores> {
     let dir = &config.server.data_dir;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    crate::datadir::secure(dir)?;
     let blobs: Arc<dyn BlobStore> = match config.storage.kind {
         StorageKind::Fs => {
             Arc::new(FsBlobStore::open(dir).with_context(|| format!("cannot open blob storage in {}", dir.display()))?)
         }
         StorageKind::S3 => {
             let c = &config.storage.s3;
+            if let Some(file) = &c.secret_access_key_file
+                && let Err(e) = crate::datadir::private_file("storage.s3.secret_access_key_file", file)
+            {
+                // Not refused: it opens the bucket, not the registry's identities.
+                tracing::warn!("{e:#}");
+            }
             let settings = S3Settings {
                 endpoint: c.endpoint.clone(),
                 region: c.region.clone(),
@@ -102,6 +109,23 @@ pub(crate) async fn open_stores(config: &Config) -> Result<Stores> {
 
 /// Name of the Owner created on the first start of an empty registry.
 const BOOTSTRAP_OWNER: &str = "berth-owner";
+
+/// The bootstrap Owner's password from `path` (trimmed): a private file, at least 32
+/// characters, as strong as a generated one.
+fn read_owner_password(path: &std::path::Path) -> Result<String> {
+    crate::datadir::private_file("auth.bootstrap_password_file", path)?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read auth.bootstrap_password_file {}", path.display()))?;
+    let password = text.trim();
+    if password.chars().count() < 32 || password.contains(char::is_whitespace) {
+        anyhow::bail!(
+            "auth.bootstrap_password_file {} must hold one password of at least 32 characters without spaces \
+             (make one: openssl rand -base64 32)",
+            path.display()
+        );
+    }
+    Ok(password.to_owned())
+}
 
 /// Writes the bootstrap Owner's credentials, readable by this user only.
 fn write_bootstrap(path: &std::path::Path, created: &NewSecret) -> Result<()> {
@@ -145,7 +169,7 @@ async fn shutdown_signal() {
 /// uploads. The lock is released when the process exits, however it exits.
 pub(crate) fn lock_data_dir(config: &Config) -> Result<std::fs::File> {
     let dir = &config.server.data_dir;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    crate::datadir::secure(dir)?;
     let path = dir.join("berth.lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -193,8 +217,10 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
             })?;
         }
         let bootstrap_path = config.server.data_dir.join("bootstrap-credentials.json");
-        let bootstrapped = auth.bootstrap(BOOTSTRAP_OWNER).await.context("cannot create the bootstrap owner")?;
-        if let Some(created) = &bootstrapped {
+        let given = config.auth.bootstrap_password_file.as_deref().map(read_owner_password).transpose()?;
+        let bootstrapped =
+            auth.bootstrap(BOOTSTRAP_OWNER, given.as_deref()).await.context("cannot create the bootstrap owner")?;
+        if let (Bootstrap::Created(created), None) = (&bootstrapped, &given) {
             write_bootstrap(&bootstrap_path, created)?;
         }
         let registry =
@@ -204,6 +230,7 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
             auth: Arc::new(auth),
             limiter: FailureLimiter::new(
                 config.auth.failed_auth_limit,
+                config.auth.failed_auth_limit_per_address,
                 Duration::from_secs(config.auth.failed_auth_window_secs),
             ),
             challenge: Challenge { realm: format!("{public_url}/oauth2/token"), service },
@@ -218,6 +245,10 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
             let every = Duration::from_secs(config.gc.interval_secs);
             tokio::spawn(collect_garbage(state.clone(), every));
         }
+        if config.audit.retention_days > 0 {
+            let retention = Duration::from_secs(config.audit.retention_days.saturating_mul(24 * 3600));
+            tokio::spawn(prune_audit(state.auth.clone(), retention));
+        }
         if limits.upload_expiry_secs > 0 {
             tokio::spawn(expire_uploads(state.registry.clone(), Duration::from_secs(limits.upload_expiry_secs)));
         }
@@ -229,12 +260,23 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
         };
         let mut out = std::io::stdout().lock();
         writeln!(out, "berth: data in {}", config.server.data_dir.display())?;
-        if bootstrapped.is_some() {
-            writeln!(
+        match (&bootstrapped, &config.auth.bootstrap_password_file) {
+            (Bootstrap::Created(c), None) => writeln!(
                 out,
-                "berth: created the owner {BOOTSTRAP_OWNER}; its credentials are in {}",
+                "berth: created the owner {BOOTSTRAP_OWNER} (appId {}); its credentials are in {}",
+                c.principal.app_id,
                 bootstrap_path.display()
-            )?;
+            )?,
+            (Bootstrap::Created(c), Some(file)) => writeln!(
+                out,
+                "berth: created the owner {BOOTSTRAP_OWNER} (appId {}) with the password in {}",
+                c.principal.app_id,
+                file.display()
+            )?,
+            (Bootstrap::Existing(Some(p)), _) => {
+                writeln!(out, "berth: the owner {BOOTSTRAP_OWNER} (appId {}) already exists", p.app_id)?
+            }
+            (Bootstrap::Existing(None), _) => writeln!(out, "berth: principals already exist; no owner created")?,
         }
         if let Some(ca) = tls.as_ref().and_then(|t| t.ca_path.as_ref()) {
             writeln!(out, "berth: clients must trust the CA certificate {}", ca.display())?;
@@ -266,6 +308,24 @@ async fn expire_uploads(registry: Arc<RegistryService>, max_idle: Duration) {
             Ok(0) => {}
             Ok(n) => tracing::info!(expired = n, "dropped uploads idle for {}s", max_idle.as_secs()),
             Err(e) => tracing::warn!(error = %e, "cannot expire idle uploads; trying again later"),
+        }
+    }
+}
+
+/// Deletes audit events older than `retention` at start and then every hour, for as long as
+/// the server runs (every replica does; deleting twice is harmless). Failures are logged and
+/// retried next time.
+async fn prune_audit(auth: Arc<AuthService>, retention: Duration) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match auth.prune_audit(retention).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(deleted = n, "deleted audit events older than {} days", retention.as_secs() / 86_400)
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot prune the audit log; trying again later"),
         }
     }
 }

@@ -572,7 +572,7 @@ async fn a_wrong_password_takes_as_long_as_a_wrong_user() {
     // password for a real principal must not be told apart from an unknown principal.
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("berth.toml");
-    std::fs::write(&config, "[auth]\nfailed_auth_limit = 100000\n").unwrap();
+    std::fs::write(&config, "[auth]\nfailed_auth_limit = 100000\nfailed_auth_limit_per_address = 100000\n").unwrap();
     let s = server(&["--config", config.to_str().unwrap()]);
     let wrong_password = as_user(&s.owner.0, "berth_not-the-password-at-all-0000000000000000");
     let wrong_user = as_user("5b0e7a3c-7d4e-4a4f-9d55-4f2b8e0f1a2b", "berth_not-the-password-at-all-0000000000000000");

@@ -99,7 +99,63 @@ fn signing_key(dir: &Path) -> std::path::PathBuf {
         .output()
         .expect("openssl");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Berth refuses a signing key others may read.
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     key
+}
+
+/// A Deployment with `replicas: 3` on a new database: the replicas start at the same moment,
+/// every one of them comes up, exactly one creates the Owner and the others say it exists,
+/// and the Owner's credentials work on all. Without a configured password only the creator
+/// writes `bootstrap-credentials.json`; with `auth.bootstrap_password_file` every replica
+/// agrees on the password. Raced several times, each on a fresh database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_started_together_bootstrap_one_owner() {
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let password_file = dir.path().join("owner-password");
+    let configured_password = "berth_0wner-password-every-replica-shares";
+    std::fs::write(&password_file, format!("{configured_password}\n")).unwrap();
+    std::fs::set_permissions(&password_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let http = berth_testkit::http_client().build().unwrap();
+    for round in 0..6 {
+        let url = pg.create_database(&format!("bootstrap{round}"));
+        let configured = round % 2 == 1;
+        let mut env = vec![("BERTH__DATABASE__URL", url.as_str())];
+        if configured {
+            env.push(("BERTH__AUTH__BOOTSTRAP_PASSWORD_FILE", password_file.to_str().unwrap()));
+        }
+        let servers: Vec<TestServer> = tokio::task::block_in_place(|| {
+            std::thread::scope(|scope| {
+                let starting: Vec<_> = (0..3)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            TestServer::start_with_env(Path::new(env!("CARGO_BIN_EXE_berth")), &[], "info", &env)
+                        })
+                    })
+                    .collect();
+                starting.into_iter().map(|h| h.join().expect("every replica starts")).collect()
+            })
+        });
+        let banners: Vec<String> = servers.iter().flat_map(|s| s.banner.clone()).collect();
+        let said = |what: &str| banners.iter().filter(|l| l.contains(what)).cloned().collect::<Vec<_>>();
+        let created = said("created the owner");
+        assert_eq!((created.len(), said("already exists").len()), (1, 2), "round {round}: {banners:#?}");
+        let app_id = created[0].split("(appId ").nth(1).and_then(|r| r.split(')').next()).unwrap().to_owned();
+        let writers: Vec<&TestServer> = servers.iter().filter(|s| !s.owner.0.is_empty()).collect();
+        let password = if configured {
+            assert!(writers.is_empty(), "round {round}: a configured password is never written to disk");
+            configured_password.to_owned()
+        } else {
+            assert_eq!(writers.len(), 1, "round {round}: one replica wrote bootstrap-credentials.json");
+            assert_eq!(writers[0].owner.0, app_id);
+            writers[0].owner.1.clone()
+        };
+        for s in &servers {
+            let r = http.get(format!("{}/v2/", s.base)).basic_auth(&app_id, Some(&password)).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "round {round}: the Owner logs in on every replica");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -104,6 +104,7 @@ impl Access {
         if resource_type.is_empty() || name.is_empty() {
             return None;
         }
+
         let mut actions: Vec<Action> = actions.split(',').filter_map(Action::parse).collect();
         actions.sort();
         actions.dedup();
@@ -136,7 +137,9 @@ pub fn grant(permissions: &Permissions, wanted: &[Access]) -> Vec<Access> {
         .iter()
         .filter_map(|w| {
             let allowed: Vec<Action> = match (w.resource_type.as_str(), w.name.as_str()) {
-                ("repository", name) => {
+                // Only a valid repository name (at most 255 characters) is granted, so a
+                // grant (and the token carrying it) stays small whatever a client asks for.
+                ("repository", name) if crate::name::RepoName::parse(name).is_ok() => {
                     let on = permissions.actions_on(name);
                     let mut asked: Vec<Action> =
                         w.actions.iter().copied().chain(w.actions.iter().filter_map(|a| companion(*a))).collect();
@@ -182,6 +185,19 @@ mod tests {
         assert_eq!(a.to_string(), "repository:localhost:5000/team/app:pull,push");
         assert_eq!(Access::parse("registry:catalog:*").unwrap(), Access::catalog());
         assert!(Access::parse("nonsense").is_none());
+    }
+
+    #[test]
+    fn only_valid_repository_names_are_granted() {
+        let p = Permissions::pull_everything();
+        let long = format!("repository:{}:pull", "a".repeat(60_000));
+        let want: Vec<Access> = [long.as_str(), "repository:Upper:pull", "repository:ok/name:pull"]
+            .iter()
+            .filter_map(|s| Access::parse(s))
+            .collect();
+        let granted = grant(&p, &want);
+        assert_eq!(granted.len(), 1);
+        assert_eq!(granted[0].name, "ok/name");
     }
 
     #[test]

@@ -101,6 +101,41 @@ pub struct AuditEvent {
     pub remote: String,
 }
 
+/// Characters an audit field keeps at most; longer text is cut and ends with `…`.
+pub const MAX_AUDIT_FIELD: usize = 256;
+
+/// `text` as an audit field: control characters (newlines, terminal escape sequences, …)
+/// written as Rust escapes (`\n`, `\u{1b}`), and at most [`MAX_AUDIT_FIELD`] characters.
+/// Applying it twice changes nothing more, so stores may apply it again.
+pub fn audit_field(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_AUDIT_FIELD * 4));
+    let mut count = 0;
+    for c in text.chars() {
+        let piece: String = if c.is_control() { c.escape_default().collect() } else { c.to_string() };
+        let n = piece.chars().count();
+        if count + n > MAX_AUDIT_FIELD - 1 {
+            out.push('…');
+            return out;
+        }
+        out.push_str(&piece);
+        count += n;
+    }
+    out
+}
+
+impl AuditEvent {
+    /// The event with every field made an [`audit_field`].
+    pub fn bounded(&self) -> AuditEvent {
+        AuditEvent {
+            at: self.at,
+            actor: audit_field(&self.actor),
+            action: audit_field(&self.action),
+            target: audit_field(&self.target),
+            remote: audit_field(&self.remote),
+        }
+    }
+}
+
 /// Seconds since the Unix epoch, now.
 pub fn now_secs() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
@@ -200,4 +235,13 @@ pub trait IdentityStore: TokenStore {
 
     /// The newest `limit` audit events, newest first.
     async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEvent>, MetaError>;
+
+    /// On a registry without principals, creates `p` with the credential `c` and the role
+    /// assignment `a` in one transaction, serialised with every other process sharing the
+    /// store (on PostgreSQL under the lock migrations take), so replicas starting together
+    /// bootstrap exactly once; `false` (and nothing written) when a principal already exists.
+    async fn bootstrap_principal(&self, p: &Principal, c: &Credential, a: &RoleAssignment) -> Result<bool, MetaError>;
+
+    /// Deletes audit events older than `before` (seconds since the epoch); how many.
+    async fn prune_audit(&self, before: i64) -> Result<u64, MetaError>;
 }

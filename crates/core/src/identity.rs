@@ -141,6 +141,9 @@ impl RoleScope {
 impl FromStr for RoleScope {
     type Err = String;
     /// `/` (or empty) for the registry, `repositories/<name>` or `repositories/<prefix>/*`.
+    /// `repositories/*` is refused: it would mean the registry scope, which also carries the
+    /// registry-wide abilities (the catalog, and the admin API for Owner), so that scope must
+    /// be written as `/` on purpose.
     fn from_str(s: &str) -> Result<Self, String> {
         let s = s.trim();
         if s.is_empty() || s == "/" {
@@ -149,6 +152,12 @@ impl FromStr for RoleScope {
         let rest = s.trim_start_matches('/').strip_prefix("repositories/").ok_or_else(|| {
             format!("invalid scope {s:?}: use / for the registry, repositories/NAME or repositories/PREFIX/*")
         })?;
+        if rest == "*" {
+            return Err(format!(
+                "invalid scope {s:?}: a role on every repository is a role on the whole registry \
+                 (with its catalog and, for Owner, the admin API); write --scopes / if that is what you mean"
+            ));
+        }
         RepoPattern::parse(rest).map(RoleScope)
     }
 }
@@ -224,7 +233,15 @@ mod tests {
         ] {
             assert_eq!(text.parse::<RoleScope>().unwrap().to_string(), rendered);
         }
-        for bad in ["repos/a", "repositories/", "repositories/a/*/b", "repositories/a*", "repositories/A"] {
+        for bad in [
+            "repos/a",
+            "repositories/",
+            "repositories/*",
+            "/repositories/*",
+            "repositories/a/*/b",
+            "repositories/a*",
+            "repositories/A",
+        ] {
             assert!(bad.parse::<RoleScope>().is_err(), "{bad}");
         }
     }

@@ -214,6 +214,7 @@ impl IdentityStore for PgMeta {
     }
 
     async fn audit(&self, e: &AuditEvent) -> Result<(), MetaError> {
+        let e = e.bounded();
         sqlx::query("INSERT INTO audit_log (at, actor, action, target, remote) VALUES ($1, $2, $3, $4, $5)")
             .bind(if e.at == 0 { now() } else { e.at })
             .bind(&e.actor)
@@ -233,5 +234,42 @@ impl IdentityStore for PgMeta {
             .await
             .map_err(db)?;
         rows.iter().map(audit_event).collect()
+    }
+
+    async fn prune_audit(&self, before: i64) -> Result<u64, MetaError> {
+        let r =
+            sqlx::query("DELETE FROM audit_log WHERE at < $1").bind(before).execute(&self.pool).await.map_err(db)?;
+        Ok(r.rows_affected())
+    }
+
+    async fn bootstrap_principal(&self, p: &Principal, c: &Credential, a: &RoleAssignment) -> Result<bool, MetaError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(crate::postgres::MIGRATION_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let any: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM principals)").fetch_one(&mut *tx).await.map_err(db)?;
+        if any {
+            return Ok(false);
+        }
+        sqlx::query("INSERT INTO principals (app_id, display_name, created_at) VALUES ($1, $2, $3)")
+            .bind(&p.app_id)
+            .bind(&p.display_name)
+            .bind(p.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        insert_credential(&mut tx, &p.app_id, c).await?;
+        sqlx::query("INSERT INTO role_assignments (app_id, role, scope) VALUES ($1, $2, $3)")
+            .bind(&a.app_id)
+            .bind(a.role.as_str())
+            .bind(a.scope.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(true)
     }
 }

@@ -26,7 +26,7 @@ pub struct PgMeta {
 }
 
 /// Any number fits in the advisory-lock key space; this one says "berth migrations".
-const MIGRATION_LOCK: i64 = 0x6265_7274_685f_6d69;
+pub(crate) const MIGRATION_LOCK: i64 = 0x6265_7274_685f_6d69;
 
 const MANIFEST_BY_TAG: &str = concat!(
     "SELECT ",
@@ -196,7 +196,7 @@ impl MetadataStore for PgMeta {
     async fn unlink_blob(&self, repo: &RepoName, d: &Digest) -> Result<bool, MetaError> {
         let mut tx = self.pool.begin().await.map_err(db)?;
         let Some(repo_id) = lock_repo(&mut tx, repo).await? else { return Ok(false) };
-        refuse_if_locked(&mut tx, first_lock!("FALSE"), repo_id, "").await?;
+        refuse_if_locked(&mut tx, records::LOCK_REACHING, repo_id, &d.to_string()).await?;
         let r = sqlx::query("DELETE FROM repo_blobs WHERE repo_id = $1 AND digest = $2")
             .bind(repo_id)
             .bind(d.to_string())
@@ -315,7 +315,7 @@ impl MetadataStore for PgMeta {
         let mut tx = self.pool.begin().await.map_err(db)?;
         let Some(repo_id) = lock_repo(&mut tx, repo).await? else { return Ok(false) };
         let digest = d.to_string();
-        refuse_if_locked(&mut tx, first_lock!("digest = $2"), repo_id, &digest).await?;
+        refuse_if_locked(&mut tx, records::LOCK_REACHING, repo_id, &digest).await?;
         let deleted = sqlx::query("DELETE FROM manifests WHERE repo_id = $1 AND digest = $2")
             .bind(repo_id)
             .bind(&digest)

@@ -123,6 +123,17 @@ macro_rules! first_lock {
 }
 pub(crate) use first_lock;
 
+/// The first lock that forbids removing `$2` (a manifest or blob digest) from repository `$1`:
+/// a lock on the repository, or on a tag that reaches `$2`, naming it or a manifest that
+/// references it directly or through any depth of indexes.
+pub(crate) const LOCK_REACHING: &str = first_lock!(
+    "(digest = $2 OR digest IN (WITH RECURSIVE up(d) AS (
+         SELECT manifest_digest FROM manifest_refs WHERE repo_id = $1 AND ref_digest = $2
+         UNION
+         SELECT f.manifest_digest FROM manifest_refs f JOIN up ON f.ref_digest = up.d WHERE f.repo_id = $1)
+     SELECT d FROM up))"
+);
+
 /// The condition on manifest `m` under which a purge may delete it: no tag names it, no index
 /// of its repository lists it, it refers to no subject.
 macro_rules! manifest_is_untagged {

@@ -208,7 +208,7 @@ impl MetadataStore for SqliteMeta {
     async fn unlink_blob(&self, repo: &RepoName, d: &Digest) -> Result<bool, MetaError> {
         let mut tx = self.writer.begin().await.map_err(db)?;
         let Some(repo_id) = repo_in(&mut tx, repo).await? else { return Ok(false) };
-        refuse_if_locked(&mut tx, first_lock!("FALSE"), repo_id, "").await?;
+        refuse_if_locked(&mut tx, records::LOCK_REACHING, repo_id, &d.to_string()).await?;
         let r = sqlx::query("DELETE FROM repo_blobs WHERE repo_id = ? AND digest = ?")
             .bind(repo_id)
             .bind(d.to_string())
@@ -327,7 +327,7 @@ impl MetadataStore for SqliteMeta {
         let mut tx = self.writer.begin().await.map_err(db)?;
         let Some(repo_id) = repo_in(&mut tx, repo).await? else { return Ok(false) };
         let digest = d.to_string();
-        refuse_if_locked(&mut tx, first_lock!("digest = $2"), repo_id, &digest).await?;
+        refuse_if_locked(&mut tx, records::LOCK_REACHING, repo_id, &digest).await?;
         let deleted = sqlx::query("DELETE FROM manifests WHERE repo_id = ? AND digest = ?")
             .bind(repo_id)
             .bind(&digest)

@@ -203,6 +203,7 @@ impl IdentityStore for SqliteMeta {
     }
 
     async fn audit(&self, e: &AuditEvent) -> Result<(), MetaError> {
+        let e = e.bounded();
         sqlx::query("INSERT INTO audit_log (at, actor, action, target, remote) VALUES (?, ?, ?, ?, ?)")
             .bind(if e.at == 0 { now() } else { e.at })
             .bind(&e.actor)
@@ -222,5 +223,39 @@ impl IdentityStore for SqliteMeta {
             .await
             .map_err(db)?;
         rows.iter().map(audit_event).collect()
+    }
+
+    async fn prune_audit(&self, before: i64) -> Result<u64, MetaError> {
+        let r =
+            sqlx::query("DELETE FROM audit_log WHERE at < ?").bind(before).execute(&self.writer).await.map_err(db)?;
+        Ok(r.rows_affected())
+    }
+
+    async fn bootstrap_principal(&self, p: &Principal, c: &Credential, a: &RoleAssignment) -> Result<bool, MetaError> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        // The one writer connection serialises this with every other write of the process,
+        // and the data directory's lock keeps other processes out.
+        let any: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM principals)").fetch_one(&mut *tx).await.map_err(db)?;
+        if any {
+            return Ok(false);
+        }
+        sqlx::query("INSERT INTO principals (app_id, display_name, created_at) VALUES (?, ?, ?)")
+            .bind(&p.app_id)
+            .bind(&p.display_name)
+            .bind(p.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        insert_credential(&mut tx, &p.app_id, c).await?;
+        sqlx::query("INSERT INTO role_assignments (app_id, role, scope) VALUES (?, ?, ?)")
+            .bind(&a.app_id)
+            .bind(a.role.as_str())
+            .bind(a.scope.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(true)
     }
 }

@@ -202,6 +202,29 @@ async fn locks(meta: &dyn MetadataStore) {
     locked(meta.delete_tag(&r, &t("v1")).await, "tag v1");
     locked(meta.delete_manifest(&r, &m1.digest).await, "tag v1");
     locked(meta.delete_repository(&r).await, "tag v1");
+    locked(meta.unlink_blob(&r, &layer).await, "tag v1");
+
+    // A locked index keeps its children and their blobs, at any depth.
+    let child_layer = Digest::of(Algorithm::Sha256, b"child layer");
+    meta.link_blob(&r, &child_layer, 4).await.unwrap();
+    let child = record("{\"lock\":\"child\"}", None, "a/b");
+    meta.put_manifest(&r, &child, &ManifestRefs { blobs: vec![child_layer.clone()], children: vec![] }, &[])
+        .await
+        .unwrap();
+    let inner = record("{\"lock\":\"inner\"}", None, "a/b");
+    meta.put_manifest(&r, &inner, &ManifestRefs { blobs: vec![], children: vec![child.digest.clone()] }, &[])
+        .await
+        .unwrap();
+    let index = record("{\"lock\":\"index\"}", None, "a/b");
+    meta.put_manifest(&r, &index, &ManifestRefs { blobs: vec![], children: vec![inner.digest.clone()] }, &[t("idx")])
+        .await
+        .unwrap();
+    meta.set_locks(&r, Some(&t("idx")), off(None, Some(false))).await.unwrap();
+    locked(meta.delete_manifest(&r, &child.digest).await, "tag idx");
+    locked(meta.delete_manifest(&r, &inner.digest).await, "tag idx");
+    locked(meta.unlink_blob(&r, &child_layer).await, "tag idx");
+    meta.set_locks(&r, Some(&t("idx")), off(None, Some(true))).await.unwrap();
+    assert!(meta.delete_manifest(&r, &child.digest).await.unwrap(), "unlocked, it may go");
 
     // Delete-disabled only: it moves, and what it named can then go.
     let now = meta.set_locks(&r, Some(&t("v1")), off(Some(true), Some(false))).await.unwrap();
@@ -225,7 +248,7 @@ async fn locks(meta: &dyn MetadataStore) {
     meta.set_locks(&r, None, off(Some(true), None)).await.unwrap();
     meta.set_locks(&r, Some(&t("v1")), off(None, Some(true))).await.unwrap();
     let deleted = meta.delete_repository(&r).await.unwrap().unwrap();
-    assert_eq!(deleted.tags, ["v1", "v2", "v3"]);
+    assert_eq!(deleted.tags, ["idx", "v1", "v2", "v3"]);
 }
 
 /// Purge candidates: untagged, unlisted by any index, not referrers; deleted only while they
@@ -405,5 +428,14 @@ pub async fn run_identities(ids: &dyn IdentityStore) {
         remote: "127.0.0.1".into(),
     };
     ids.audit(&e).await.unwrap();
-    assert_eq!(ids.audit_log(10).await.unwrap(), vec![e]);
+    assert_eq!(ids.audit_log(10).await.unwrap(), vec![e.clone()]);
+    // Every field is stored bounded, control characters escaped.
+    let hostile = AuditEvent { at: 20, actor: format!("a\n\u{1b}[31m{}", "x".repeat(60_000)), ..e.clone() };
+    ids.audit(&hostile).await.unwrap();
+    let stored = ids.audit_log(1).await.unwrap().remove(0);
+    assert!(stored.actor.starts_with("a\\n\\u{1b}[31mxx") && stored.actor.ends_with('…'), "{}", stored.actor);
+    assert_eq!(stored.actor.chars().count(), berth_core::identities::MAX_AUDIT_FIELD);
+    // Retention: only what is older than the cut goes.
+    assert_eq!(ids.prune_audit(10).await.unwrap(), 1);
+    assert_eq!(ids.audit_log(10).await.unwrap(), vec![stored]);
 }

@@ -8,7 +8,7 @@
 //! takes ([`Authorized`], [`AdminAuthorized`]), whose constructors are private to this module.
 
 use crate::error::ApiError;
-use crate::ratelimit::FailureLimiter;
+use crate::ratelimit::{Failure, FailureLimiter};
 use crate::route::OciRoute;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -164,8 +164,9 @@ fn bearer(value: &str) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
 }
 
-/// Checks Basic credentials with failed-attempt limiting per client address: after too many
-/// failures the address gets 429 until its window passes; successes are never slowed.
+/// Checks Basic credentials, then counts a failure with [`FailureLimiter`]: the right
+/// credentials always pass; failures past a budget are answered 429 (with `Retry-After`)
+/// instead of the refusal `refuse` builds, and only the first of those per window is audited.
 pub async fn check_basic(
     auth: &AuthService,
     limiter: &FailureLimiter,
@@ -174,18 +175,10 @@ pub async fn check_basic(
     pass: &str,
     refuse: impl FnOnce() -> ApiError,
 ) -> Result<Authenticated, ApiError> {
-    if let Err(wait) = limiter.check(remote) {
-        return Err(ApiError::new(ErrorCode::TooManyRequests)
-            .detail("too many failed authentication attempts from this address")
-            .header(header::RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1))));
-    }
     match auth.basic(user, pass).await {
         Ok(a) => Ok(a),
         Err(AuthError::BadCredentials) => {
-            limiter.failed(remote);
-            // The username is not a secret; the password never leaves this function.
-            auth.audit(user, "auth.failed", auth.service(), &remote.to_string()).await;
-            Err(refuse().detail("invalid username or password"))
+            Err(failed(auth, limiter, remote, user, refuse().detail("invalid username or password")).await)
         }
         Err(AuthError::Disabled) => {
             // A new token cannot help: 403, as ACR answers a disabled token.
@@ -195,6 +188,33 @@ pub async fn check_basic(
         Err(AuthError::Unavailable(cause)) => {
             tracing::error!(%cause, "identity store unavailable");
             Err(ApiError::new(ErrorCode::Unavailable))
+        }
+    }
+}
+
+/// Counts a failed authentication by `remote` presenting `user` (a username, or what kind of
+/// credential it was), audits it while within budget, and returns `refusal` or, past a
+/// budget, 429. The username is not a secret; no password reaches this function.
+pub async fn failed(
+    auth: &AuthService,
+    limiter: &FailureLimiter,
+    remote: IpAddr,
+    user: &str,
+    refusal: ApiError,
+) -> ApiError {
+    let at = remote.to_string();
+    match limiter.failed(remote, user) {
+        Failure::Counted => {
+            auth.audit(user, "auth.failed", auth.service(), &at).await;
+            refusal
+        }
+        Failure::Throttled { wait, first } => {
+            if first {
+                auth.audit(user, "auth.throttled", auth.service(), &at).await;
+            }
+            ApiError::new(ErrorCode::TooManyRequests)
+                .detail("too many failed authentication attempts; the right credentials are still accepted")
+                .header(header::RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)))
         }
     }
 }

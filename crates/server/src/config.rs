@@ -26,6 +26,22 @@ pub struct Config {
     pub storage: StorageConfig,
     /// Garbage collection.
     pub gc: GcConfig,
+    /// The audit log.
+    pub audit: AuditConfig,
+}
+
+/// `[audit]`: how long the audit log keeps events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Days an audit event is kept (0: forever); older ones are deleted every hour.
+    pub retention_days: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig { retention_days: 90 }
+    }
 }
 
 /// `[gc]`: online garbage collection of blobs no manifest references (embedded default only).
@@ -134,20 +150,60 @@ impl Default for DatabaseConfig {
 }
 
 impl DatabaseConfig {
-    /// The URL with any password replaced by `***`, for printing.
+    /// The URL with every secret in it replaced by `***`, for printing.
     pub fn redacted_url(&self) -> String {
-        match self.url.split_once("://") {
-            Some((scheme, rest)) => match rest.split_once('@') {
-                Some((userinfo, host)) => {
-                    let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-                    let masked = if userinfo.contains(':') { format!("{user}:***") } else { user.to_owned() };
-                    format!("{scheme}://{masked}@{host}")
-                }
-                None => self.url.clone(),
-            },
-            None => self.url.clone(),
-        }
+        redact_url(&self.url)
     }
+}
+
+/// Whether a URL query parameter named `key` carries a secret (`password`, `sslpassword`,
+/// `secret_key`, `token`, …), compared case-insensitively.
+fn is_secret_param(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["password", "secret", "token", "passphrase"].iter().any(|s| key.contains(s))
+}
+
+/// `url` with the password of its user information and the value of every query parameter
+/// that names a secret replaced by `***`; everything else is kept as written. Text that is not
+/// a URL is returned unchanged.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let (rest, fragment) = match rest.split_once('#') {
+        Some((r, f)) => (r, Some(f)),
+        None => (rest, None),
+    };
+    let (before_query, query) = match rest.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (rest, None),
+    };
+    // The authority ends at the first `/`; user information at its last `@`.
+    let (authority, path) = before_query.split_at(before_query.find('/').unwrap_or(before_query.len()));
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => authority.to_owned(),
+        },
+        None => authority.to_owned(),
+    };
+    let mut out = format!("{scheme}://{authority}{path}");
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) if form_urlencoded::parse(k.as_bytes()).any(|(k, _)| is_secret_param(&k)) => {
+                    format!("{k}=***")
+                }
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
+    }
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    out
 }
 
 /// `[auth]`.
@@ -156,8 +212,11 @@ impl DatabaseConfig {
 pub struct AuthConfig {
     /// Lifetime of access tokens, in seconds (at least 60).
     pub access_token_ttl_secs: u64,
-    /// Failed authentications allowed per client address per window; then 429.
+    /// Failed authentications allowed per (username, client address) per window; then
+    /// failures are answered 429. The right credentials always pass.
     pub failed_auth_limit: u32,
+    /// Failed authentications allowed per client address per window, whatever the username.
+    pub failed_auth_limit_per_address: u32,
     /// The window of `failed_auth_limit`, in seconds.
     pub failed_auth_window_secs: u64,
     /// Seconds settings and accepted Basic credentials are trusted without asking the
@@ -166,6 +225,11 @@ pub struct AuthConfig {
     /// A PEM file with the ECDSA P-256 key (PKCS#8, `BEGIN PRIVATE KEY`) that signs tokens;
     /// replicas given the same file accept each other's tokens. Default: a key kept in the database.
     pub signing_key_file: Option<PathBuf>,
+    /// A file (readable by its owner only) holding the bootstrap Owner's password, at least 32
+    /// characters (`openssl rand -base64 32`): every replica of a new deployment agrees on
+    /// it, and none writes `bootstrap-credentials.json`. Default: a generated password,
+    /// written there by the start that creates the Owner.
+    pub bootstrap_password_file: Option<PathBuf>,
 }
 
 impl Default for AuthConfig {
@@ -173,9 +237,11 @@ impl Default for AuthConfig {
         AuthConfig {
             access_token_ttl_secs: 300,
             failed_auth_limit: 10,
+            failed_auth_limit_per_address: 100,
             failed_auth_window_secs: 60,
             cache_secs: None,
             signing_key_file: None,
+            bootstrap_password_file: None,
         }
     }
 }
@@ -348,5 +414,21 @@ mod tests {
         assert_eq!(c.database.redacted_url(), c.database.url);
         c.database.url = "mysql://x@y/z".into();
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn every_secret_in_a_url_is_masked() {
+        for (url, shown) in [
+            ("postgres://berth@db/berth?password=s3cret", "postgres://berth@db/berth?password=***"),
+            (
+                "postgresql://u:p%40ss@db:5432/b?sslmode=require&PassWord=s3cret&sslpassword=k3y",
+                "postgresql://u:***@db:5432/b?sslmode=require&PassWord=***&sslpassword=***",
+            ),
+            ("postgres://u:a@b@db/x?%70assword=s3cret#frag", "postgres://u:***@db/x?%70assword=***#frag"),
+            ("postgres://db/x?application_name=berth", "postgres://db/x?application_name=berth"),
+            ("sqlite:///data/meta.db", "sqlite:///data/meta.db"),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
     }
 }

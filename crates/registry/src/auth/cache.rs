@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 /// set otherwise. Bounds how late another process sees a reset; replicas use 0.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(5);
 const MAX_ENTRIES: usize = 10_000;
+/// Bytes the verified access tokens may take (as [`token_bytes`] counts them).
+const MAX_TOKEN_BYTES: usize = 16 << 20;
 
 type Key = [u8; 32];
 /// A verified access token: expiry, subject, grant.
@@ -30,9 +32,25 @@ struct Basic {
     map: HashMap<Key, (Instant, i64, Authenticated)>,
 }
 
+/// Verified access tokens and the bytes they hold.
+#[derive(Default)]
+struct Tokens {
+    bytes: usize,
+    map: HashMap<Key, VerifiedToken>,
+}
+
+/// What a cached token costs: its key and record, with every string it holds.
+fn token_bytes(subject: &str, access: &[Access]) -> usize {
+    let grant: usize = access
+        .iter()
+        .map(|a| std::mem::size_of::<Access>() + a.resource_type.len() + a.name.len() + a.actions.len())
+        .sum();
+    std::mem::size_of::<(Key, VerifiedToken)>() + subject.len() + grant
+}
+
 /// The caches of one [`super::AuthService`].
 pub struct AuthCache {
-    tokens: RwLock<HashMap<Key, VerifiedToken>>,
+    tokens: RwLock<Tokens>,
     basic: RwLock<Basic>,
     basic_ttl: Duration,
 }
@@ -60,17 +78,27 @@ impl AuthCache {
 
     /// A verified access token's subject and grant, if seen and not expired at `now`.
     pub fn token(&self, token: &str, now: i64) -> Option<(String, Vec<Access>)> {
-        let map = self.tokens.read().unwrap_or_else(|p| p.into_inner());
-        map.get(&key(&[token])).filter(|(exp, _, _)| now < *exp).map(|(_, s, a)| (s.clone(), a.clone()))
+        let tokens = self.tokens.read().unwrap_or_else(|p| p.into_inner());
+        tokens.map.get(&key(&[token])).filter(|(exp, _, _)| now < *exp).map(|(_, s, a)| (s.clone(), a.clone()))
     }
 
-    /// Remembers a verified access token until `exp`.
+    /// Remembers a verified access token until `exp`. The cache holds at most
+    /// [`MAX_ENTRIES`] tokens and [`MAX_TOKEN_BYTES`]; when either would be passed it starts
+    /// over, and a token bigger than that is never kept.
     pub fn store_token(&self, token: &str, exp: i64, subject: &str, access: &[Access]) {
-        let mut map = self.tokens.write().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= MAX_ENTRIES {
-            map.clear();
+        let cost = token_bytes(subject, access);
+        if cost > MAX_TOKEN_BYTES {
+            return;
         }
-        map.insert(key(&[token]), (exp, subject.to_owned(), access.to_vec()));
+        let mut tokens = self.tokens.write().unwrap_or_else(|p| p.into_inner());
+        if tokens.map.len() >= MAX_ENTRIES || tokens.bytes + cost > MAX_TOKEN_BYTES {
+            tokens.map.clear();
+            tokens.bytes = 0;
+        }
+        if let Some((_, s, a)) = tokens.map.insert(key(&[token]), (exp, subject.to_owned(), access.to_vec())) {
+            tokens.bytes -= token_bytes(&s, &a);
+        }
+        tokens.bytes += cost;
     }
 
     /// An accepted Basic credential still trusted at `now`, or the generation to store with.
@@ -130,6 +158,21 @@ mod tests {
         c.store_basic(g, "v", "p", 100, &caller());
         assert!(c.basic("v", "p", 50).is_err(), "an answer read before a change is not kept");
         assert!(c.basic("u", "p", 50).is_err(), "a change forgets everything");
+    }
+
+    #[test]
+    fn the_token_cache_is_bounded_in_bytes() {
+        let c = AuthCache::default();
+        let big = vec![Access::repository(&"a".repeat(250), &[berth_core::access::Action::Pull]); 32];
+        let per = token_bytes("s", &big);
+        for i in 0..(MAX_TOKEN_BYTES / per + 10) {
+            c.store_token(&i.to_string(), 10, "s", &big);
+            let held = c.tokens.read().unwrap().bytes;
+            assert!(held <= MAX_TOKEN_BYTES, "{held}");
+        }
+        c.store_token("again", 10, "s", &big);
+        c.store_token("again", 10, "s", &big);
+        assert!(c.token("again", 9).is_some());
     }
 
     #[test]

@@ -98,6 +98,16 @@ pub struct NewSecret {
     pub end: i64,
 }
 
+/// What [`AuthService::bootstrap`] found.
+#[derive(Debug)]
+pub enum Bootstrap {
+    /// This call created the Owner; its secret, to be shown once.
+    Created(NewSecret),
+    /// Principals already existed (made by an earlier start or another replica): the Owner
+    /// of that name, if it still exists.
+    Existing(Option<Principal>),
+}
+
 /// Lifetime of a new credential: `years` from now, or until `end`.
 #[derive(Debug, Clone, Copy)]
 pub enum Lifetime {
@@ -404,19 +414,36 @@ impl AuthService {
         Ok(Some(NewSecret { principal, password, tenant, key_id: credential.key_id, end: credential.end }))
     }
 
-    /// On an empty registry, creates the bootstrap Owner and returns its secret; otherwise
-    /// `None`.
-    pub async fn bootstrap(&self, name: &str) -> Result<Option<NewSecret>, MetaError> {
-        if !self.ids.principals().await?.is_empty() {
-            return Ok(None);
+    /// On a registry without principals, creates the bootstrap Owner `name` (with `password`
+    /// when the configuration gives one, else a generated secret) exactly once however many
+    /// replicas start together. Otherwise reports the principal `name`, if there is one.
+    pub async fn bootstrap(&self, name: &str, password: Option<&str>) -> Result<Bootstrap, MetaError> {
+        if self.ids.principals().await?.is_empty() {
+            let (mut credential, mut secret) = Self::credential(Lifetime::Years(1), None);
+            if let Some(given) = password {
+                credential.secret_hash = secret::hash(given);
+                secret = given.to_owned();
+            }
+            let principal = Principal {
+                app_id: uuid::Uuid::new_v4().to_string(),
+                display_name: name.to_owned(),
+                created_at: now(),
+            };
+            let owner =
+                RoleAssignment { app_id: principal.app_id.clone(), role: Role::Owner, scope: RoleScope::registry() };
+            if self.ids.bootstrap_principal(&principal, &credential, &owner).await? {
+                self.identities_changed();
+                self.audit(&principal.app_id, "sp.bootstrap", &principal.app_id, "local").await;
+                let tenant = self.settings().await?.tenant;
+                let (key_id, end) = (credential.key_id, credential.end);
+                return Ok(Bootstrap::Created(NewSecret { principal, password: secret, tenant, key_id, end }));
+            }
         }
-        let created =
-            self.create_for_rbac(name, Some((Role::Owner, RoleScope::registry())), Lifetime::Years(1)).await?;
-        self.audit(&created.principal.app_id, "sp.bootstrap", &created.principal.app_id, "local").await;
-        Ok(Some(created))
+        Ok(Bootstrap::Existing(self.ids.principal(name).await?.filter(|p| p.display_name == name)))
     }
 
-    /// Records an audit event; a failure to record is logged, never fatal.
+    /// Records an audit event, every field bounded and with control characters escaped (in
+    /// the log line too); a failure to record is logged, never fatal.
     pub async fn audit(&self, actor: &str, action: &str, target: &str, remote: &str) {
         let e = AuditEvent {
             at: now(),
@@ -424,10 +451,23 @@ impl AuthService {
             action: action.into(),
             target: target.into(),
             remote: remote.into(),
-        };
-        tracing::info!(target: "audit", actor, action, target = e.target.as_str(), remote, "audit");
+        }
+        .bounded();
+        tracing::info!(
+            target: "audit",
+            actor = e.actor.as_str(),
+            action = e.action.as_str(),
+            target = e.target.as_str(),
+            remote = e.remote.as_str(),
+            "audit"
+        );
         if let Err(err) = self.ids.audit(&e).await {
             tracing::error!(error = %err, "could not record an audit event");
         }
+    }
+
+    /// Deletes audit events older than `retention`; how many.
+    pub async fn prune_audit(&self, retention: Duration) -> Result<u64, MetaError> {
+        self.ids.prune_audit(now().saturating_sub(retention.as_secs() as i64)).await
     }
 }

@@ -32,9 +32,29 @@ fn unauthorized() -> ApiError {
         .header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"berth\""))
 }
 
-/// Every scope of every `scope` value (each may hold several, space-separated).
-fn scopes<'a>(values: impl Iterator<Item = &'a str>) -> Vec<Access> {
-    values.flat_map(str::split_whitespace).filter_map(Access::parse).collect()
+/// Scopes one token request may ask for: enough for any push with mounts, and small enough
+/// that no token grows past a few tens of kilobytes.
+pub const MAX_SCOPES: usize = 32;
+
+/// Every scope of every `scope` value (each may hold several, space-separated), repeated
+/// resources merged into one; more than [`MAX_SCOPES`] distinct resources is an error.
+fn scopes<'a>(values: impl Iterator<Item = &'a str>) -> Result<Vec<Access>, ApiError> {
+    let mut merged: Vec<Access> = Vec::new();
+    for a in values.flat_map(str::split_whitespace).filter_map(Access::parse) {
+        let full = merged.len() == MAX_SCOPES;
+        match merged.iter_mut().find(|m| m.resource_type == a.resource_type && m.name == a.name) {
+            Some(m) => {
+                m.actions.extend(a.actions);
+                m.actions.sort();
+                m.actions.dedup();
+            }
+            None if full => {
+                return Err(invalid(&format!("at most {MAX_SCOPES} scopes may be asked for in one token request")));
+            }
+            None => merged.push(a),
+        }
+    }
+    Ok(merged)
 }
 
 async fn caller_permissions(st: &AppState, caller: &Option<Authenticated>) -> Result<Permissions, ApiError> {
@@ -104,7 +124,8 @@ pub(super) async fn get(State(st): State<Arc<AppState>>, req: Request) -> Respon
         let caller = basic_caller(&st, &parts.headers, remote).await?;
         let permissions = caller_permissions(&st, &caller).await?;
         let refresh = query.get("offline_token") == Some("true");
-        Ok::<_, ApiError>(ok(token_body(&st, &caller, &permissions, &scopes(query.all("scope")), refresh, true)))
+        let wanted = scopes(query.all("scope"))?;
+        Ok::<_, ApiError>(ok(token_body(&st, &caller, &permissions, &wanted, refresh, true)))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
@@ -138,11 +159,14 @@ async fn form_caller(
             let service = f.get("service").unwrap_or(st.auth.service());
             match st.auth.refresh(token, service).await {
                 Ok(a) => Ok(a),
-                Err(AuthError::BadCredentials | AuthError::Disabled) => {
-                    st.limiter.failed(remote);
-                    st.auth.audit("refresh_token", "auth.failed", st.auth.service(), &remote.to_string()).await;
-                    Err(unauthorized().detail("invalid refresh token"))
-                }
+                Err(AuthError::BadCredentials | AuthError::Disabled) => Err(crate::auth::failed(
+                    &st.auth,
+                    &st.limiter,
+                    remote,
+                    "refresh_token",
+                    unauthorized().detail("invalid refresh token"),
+                )
+                .await),
                 Err(AuthError::Unavailable(_)) => Err(ApiError::new(ErrorCode::Unavailable)),
             }
         }
@@ -163,7 +187,8 @@ pub(super) async fn post(State(st): State<Arc<AppState>>, req: Request) -> Respo
         let caller = form_caller(&st, &parts.headers, &f, remote).await?;
         let refresh = f.get("access_type") == Some("offline");
         let permissions = caller.permissions.clone();
-        Ok(ok(token_body(&st, &Some(caller), &permissions, &scopes(f.all("scope")), refresh, false)))
+        let wanted = scopes(f.all("scope"))?;
+        Ok(ok(token_body(&st, &Some(caller), &permissions, &wanted, refresh, false)))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
