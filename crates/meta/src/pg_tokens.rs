@@ -151,13 +151,14 @@ impl TokenStore for PgMeta {
 
 async fn insert_password(conn: &mut sqlx::PgConnection, token: &str, p: &TokenPassword) -> Result<(), MetaError> {
     sqlx::query(
-        "INSERT INTO token_passwords (token, slot, secret_hash, created_at, expiry) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO token_passwords (token, slot, secret_hash, created_at, expiry, id) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(token)
     .bind(i64::from(p.slot))
     .bind(p.secret_hash.as_slice())
     .bind(p.created)
     .bind(p.expiry)
+    .bind(&p.id)
     .execute(conn)
     .await
     .map_err(db)?;

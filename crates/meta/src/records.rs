@@ -256,10 +256,40 @@ pub(crate) fn scope_map(row: &impl Columns) -> Result<ScopeMap, MetaError> {
 
 fn token_password(row: &impl Columns) -> Result<TokenPassword, MetaError> {
     Ok(TokenPassword {
+        id: row.text("id")?,
         slot: row.int("slot")? as u8,
         secret_hash: row.bytes("secret_hash")?.try_into().map_err(|_| bad("token password hash"))?,
         created: row.int("created_at")?,
         expiry: row.opt_int("expiry")?,
+    })
+}
+
+/// The settings key of the admin user's password in `slot`.
+pub(crate) fn admin_password_key(slot: u8) -> String {
+    format!("admin_password{slot}")
+}
+
+/// The settings value of an admin-user password: the hash (32 bytes), the creation time
+/// (8 bytes, little-endian), then the ID (UTF-8).
+pub(crate) fn admin_password_value(p: &TokenPassword) -> Vec<u8> {
+    let mut value = p.secret_hash.to_vec();
+    value.extend_from_slice(&p.created.to_le_bytes());
+    value.extend_from_slice(p.id.as_bytes());
+    value
+}
+
+/// The admin-user password in `slot`, from its settings value (see [`admin_password_value`]).
+pub(crate) fn admin_password(slot: u8, value: &[u8]) -> Result<TokenPassword, MetaError> {
+    let unreadable = || bad("admin password");
+    let (hash, rest) = value.split_at_checked(32).ok_or_else(unreadable)?;
+    let (created, id) = rest.split_at_checked(8).ok_or_else(unreadable)?;
+    let id = std::str::from_utf8(id).ok().filter(|id| !id.is_empty()).ok_or_else(unreadable)?;
+    Ok(TokenPassword {
+        id: id.to_owned(),
+        slot,
+        secret_hash: hash.try_into().map_err(|_| unreadable())?,
+        created: i64::from_le_bytes(created.try_into().map_err(|_| unreadable())?),
+        expiry: None,
     })
 }
 

@@ -150,14 +150,17 @@ impl TokenStore for SqliteMeta {
 }
 
 async fn insert_password(conn: &mut sqlx::SqliteConnection, token: &str, p: &TokenPassword) -> Result<(), MetaError> {
-    sqlx::query("INSERT INTO token_passwords (token, slot, secret_hash, created_at, expiry) VALUES (?, ?, ?, ?, ?)")
-        .bind(token)
-        .bind(i64::from(p.slot))
-        .bind(p.secret_hash.as_slice())
-        .bind(p.created)
-        .bind(p.expiry)
-        .execute(conn)
-        .await
-        .map_err(db)?;
+    sqlx::query(
+        "INSERT INTO token_passwords (token, slot, secret_hash, created_at, expiry, id) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(token)
+    .bind(i64::from(p.slot))
+    .bind(p.secret_hash.as_slice())
+    .bind(p.created)
+    .bind(p.expiry)
+    .bind(&p.id)
+    .execute(conn)
+    .await
+    .map_err(db)?;
     Ok(())
 }

@@ -327,7 +327,13 @@ pub async fn run_identities(ids: &dyn IdentityStore) {
     let now = ids.settings().await.unwrap();
     assert!(now.anonymous_pull && now.admin_enabled);
     assert!(ids.admin_passwords().await.unwrap().is_empty());
-    let admin = TokenPassword { slot: 2, secret_hash: [9; 32], created: 11, expiry: None };
+    let admin = TokenPassword {
+        id: "5f0c1a52-7d2e-4d7b-9c51-2b7e1f0a9d13".into(),
+        slot: 2,
+        secret_hash: [9; 32],
+        created: 11,
+        expiry: None,
+    };
     ids.set_admin_password(&admin).await.unwrap();
     assert_eq!(ids.admin_passwords().await.unwrap(), vec![admin]);
     let key = ids.signing_key(b"first").await.unwrap();
@@ -376,7 +382,13 @@ pub async fn run_identities(ids: &dyn IdentityStore) {
     assert_eq!(ids.scope_map("team-read").await.unwrap(), Some(m.clone()));
     assert!(ids.scope_map("_repositories_pull").await.unwrap().is_some_and(|s| s.system));
     assert!(ids.scope_maps().await.unwrap().iter().any(|s| s.name == "team-read"));
-    let pw = |slot: u8, byte: u8| TokenPassword { slot, secret_hash: [byte; 32], created: 7, expiry: None };
+    let pw = |slot: u8, byte: u8| TokenPassword {
+        id: format!("id-{slot}-{byte}"),
+        slot,
+        secret_hash: [byte; 32],
+        created: 7,
+        expiry: None,
+    };
     let t = Token {
         name: "ci-token".into(),
         scope_map: "team-read".into(),

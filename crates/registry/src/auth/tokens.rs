@@ -31,12 +31,6 @@ pub struct NewToken {
 /// The admin user's username (reserved: no token may take it).
 pub const ADMIN_USER: &str = "admin";
 
-/// The credential ID of a token password: slot and creation time, so regenerating a password
-/// revokes the refresh tokens issued with the old one.
-fn credential_id(p: &TokenPassword) -> String {
-    format!("token:{}:{}", p.slot, p.created)
-}
-
 impl AuthService {
     /// What a token's scope map adds up to (nothing if the map is gone).
     async fn token_permissions(&self, t: &Token) -> Result<Permissions, MetaError> {
@@ -49,7 +43,7 @@ impl AuthService {
         let mut matched = None;
         for p in &t.passwords {
             if secret::same(presented, &p.secret_hash) && p.expiry.is_none_or(|e| at < e) {
-                matched = Some((credential_id(p), p.expiry.unwrap_or(i64::MAX)));
+                matched = Some((p.id.clone(), p.expiry.unwrap_or(i64::MAX)));
             }
         }
         let (credential, valid_until) = matched.ok_or(AuthError::BadCredentials)?;
@@ -64,10 +58,11 @@ impl AuthService {
         })
     }
 
-    /// Accepts a refresh token of a token identity while its password lives and it is enabled.
+    /// Accepts a refresh token of a token identity while the password it was issued with (by
+    /// ID) lives and the token is enabled.
     pub(super) async fn token_refresh(&self, t: &Token, credential: &str) -> Result<Authenticated, AuthError> {
         let at = now();
-        let alive = t.passwords.iter().find(|p| credential_id(p) == credential && p.expiry.is_none_or(|e| at < e));
+        let alive = t.passwords.iter().find(|p| p.id == credential && p.expiry.is_none_or(|e| at < e));
         let (Some(p), true) = (alive, t.enabled) else { return Err(AuthError::BadCredentials) };
         Ok(Authenticated {
             permissions: self.token_permissions(t).await?,
@@ -92,7 +87,7 @@ impl AuthService {
         let mut matched = None;
         for p in &passwords {
             if secret::same(presented, &p.secret_hash) {
-                matched = Some(credential_id(p));
+                matched = Some(p.id.clone());
             }
         }
         let credential = matched.ok_or(AuthError::BadCredentials)?;
@@ -107,9 +102,10 @@ impl AuthService {
         })
     }
 
-    /// Accepts a refresh token of the admin user while it is on and its password lives.
+    /// Accepts a refresh token of the admin user while it is on and the password it was issued
+    /// with (by ID) lives.
     pub(super) async fn admin_refresh(&self, credential: &str) -> Result<Authenticated, AuthError> {
-        let alive = self.ids.admin_passwords().await?.iter().any(|p| credential_id(p) == credential);
+        let alive = self.ids.admin_passwords().await?.iter().any(|p| p.id == credential);
         if !alive || !self.settings().await?.admin_enabled {
             return Err(AuthError::BadCredentials);
         }
@@ -143,10 +139,12 @@ impl AuthService {
         Ok(secret)
     }
 
+    /// A new password for `slot` with a new random ID.
     fn token_secret(slot: u8, expiry: Option<i64>) -> (TokenPassword, TokenSecret) {
         let value = secret::generate();
         let created = now();
-        let stored = TokenPassword { slot, secret_hash: secret::hash(&value), created, expiry };
+        let id = uuid::Uuid::new_v4().to_string();
+        let stored = TokenPassword { id, slot, secret_hash: secret::hash(&value), created, expiry };
         (stored, TokenSecret { slot, value, created, expiry })
     }
 
