@@ -1,6 +1,6 @@
 //! The behaviour every [`MetadataStore`] must show, run against each backend by its tests.
 
-use berth_core::identities::{AuditEvent, Credential, Flag, IdentityStore, Principal, RoleAssignment};
+use berth_core::identities::{AuditEvent, Credential, Flag, IdentityStore, NameTaken, Principal, RoleAssignment};
 use berth_core::identity::Role;
 use berth_core::scopemap::{ScopeMap, Token, TokenPassword};
 use berth_core::{
@@ -408,6 +408,7 @@ pub async fn run_identities(ids: &dyn IdentityStore) {
     assert_eq!(ids.tokens().await.unwrap().len(), 1);
     assert!(ids.delete_token("ci-token").await.unwrap());
     assert!(ids.delete_scope_map("team-read").await.unwrap());
+    token_with_scope_map(ids).await;
 
     let e = AuditEvent {
         at: 9,
@@ -418,4 +419,44 @@ pub async fn run_identities(ids: &dyn IdentityStore) {
     };
     ids.audit(&e).await.unwrap();
     assert_eq!(ids.audit_log(10).await.unwrap(), vec![e]);
+}
+
+/// A token and the scope map made for it are created together or not at all, and an existing
+/// scope map or token is never changed by the attempt.
+async fn token_with_scope_map(ids: &dyn IdentityStore) {
+    let rule = |r: &str| vec![r.parse().unwrap()];
+    let map = |name: &str, r: &str| ScopeMap { name: name.into(), description: None, rules: rule(r), system: false };
+    let token = |name: &str, map: &str| Token {
+        name: name.into(),
+        scope_map: map.into(),
+        enabled: true,
+        created: 8,
+        passwords: vec![TokenPassword {
+            id: format!("{name}-1"),
+            slot: 1,
+            secret_hash: [4; 32],
+            created: 8,
+            expiry: None,
+        }],
+    };
+    let shared = map("alpha-scope-map", "repositories/team/app/content/read");
+    assert_eq!(ids.create_token_with_scope_map(&shared, &token("alpha", "alpha-scope-map")).await.unwrap(), Ok(()));
+    assert_eq!(ids.scope_map("alpha-scope-map").await.unwrap(), Some(shared.clone()));
+    assert_eq!(ids.token("alpha").await.unwrap(), Some(token("alpha", "alpha-scope-map")));
+    ids.create_token(&token("bravo", "alpha-scope-map")).await.unwrap();
+
+    // The token's name is taken: nothing changes, the map least of all.
+    let broader = map("alpha-scope-map", "repositories/*/content/write");
+    let again = ids.create_token_with_scope_map(&broader, &token("alpha", "alpha-scope-map")).await.unwrap();
+    assert_eq!(again, Err(NameTaken::Token));
+    // The map's name is taken (here by the map two tokens share): no token, no change.
+    let taken = ids.create_token_with_scope_map(&broader, &token("charlie", "alpha-scope-map")).await.unwrap();
+    assert_eq!(taken, Err(NameTaken::ScopeMap));
+    assert_eq!(ids.token("charlie").await.unwrap(), None, "the token went with the map");
+    assert_eq!(ids.scope_map("alpha-scope-map").await.unwrap(), Some(shared), "the shared map is not broadened");
+
+    for t in ["alpha", "bravo"] {
+        assert!(ids.delete_token(t).await.unwrap());
+    }
+    assert!(ids.delete_scope_map("alpha-scope-map").await.unwrap());
 }

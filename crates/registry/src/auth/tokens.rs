@@ -3,8 +3,9 @@
 
 use super::{AuthError, AuthService, Authenticated, now, secret};
 use berth_core::MetaError;
+use berth_core::identities::NameTaken;
 use berth_core::identity::Permissions;
-use berth_core::scopemap::{Token, TokenPassword};
+use berth_core::scopemap::{ScopeMap, Token, TokenPassword};
 
 /// A password just issued for a token slot, in clear once.
 #[derive(Debug, Clone)]
@@ -30,6 +31,15 @@ pub struct NewToken {
 
 /// The admin user's username (reserved: no token may take it).
 pub const ADMIN_USER: &str = "admin";
+
+/// The scope map a new token holds.
+#[derive(Debug, Clone)]
+pub enum TokenScope {
+    /// An existing scope map, by name.
+    Existing(String),
+    /// A new scope map, created with the token or not at all.
+    New(ScopeMap),
+}
 
 impl AuthService {
     /// What a token's scope map adds up to (nothing if the map is gone).
@@ -148,23 +158,35 @@ impl AuthService {
         (stored, TokenSecret { slot, value, created, expiry })
     }
 
-    /// Creates a token holding `scope_map`, with both passwords unless `no_passwords`.
-    /// `Conflict` if the name is taken.
+    /// Creates a token holding `scope` (creating a new scope map with it, in one transaction),
+    /// with both passwords unless `no_passwords`. An existing token or scope map is never
+    /// changed: if either name is taken, nothing is created and the answer says which.
     pub async fn create_token(
         &self,
         name: &str,
-        scope_map: &str,
+        scope: TokenScope,
         enabled: bool,
         no_passwords: bool,
         expiry: Option<i64>,
-    ) -> Result<NewToken, MetaError> {
+    ) -> Result<Result<NewToken, NameTaken>, MetaError> {
         let slots: &[u8] = if no_passwords { &[] } else { &[1, 2] };
         let (stored, shown): (Vec<_>, Vec<_>) = slots.iter().map(|s| Self::token_secret(*s, expiry)).unzip();
-        let token =
-            Token { name: name.into(), scope_map: scope_map.into(), enabled, created: now(), passwords: stored };
-        self.ids.create_token(&token).await?;
-        self.identities_changed();
-        Ok(NewToken { token, passwords: shown })
+        let scope_map = match &scope {
+            TokenScope::Existing(m) => m.clone(),
+            TokenScope::New(m) => m.name.clone(),
+        };
+        let token = Token { name: name.into(), scope_map, enabled, created: now(), passwords: stored };
+        let created = match &scope {
+            TokenScope::Existing(_) => match self.ids.create_token(&token).await {
+                Err(MetaError::Conflict) => Err(NameTaken::Token),
+                other => Ok(other?),
+            },
+            TokenScope::New(m) => self.ids.create_token_with_scope_map(m, &token).await?,
+        };
+        if created.is_ok() {
+            self.identities_changed();
+        }
+        Ok(created.map(|()| NewToken { token, passwords: shown }))
     }
 
     /// Issues new passwords for `slots` of token `name` (replacing those slots); `None` if
