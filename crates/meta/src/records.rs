@@ -7,7 +7,7 @@ use berth_core::identity::Role;
 use berth_core::scopemap::{ScopeMap, ScopeRule, Token, TokenPassword};
 use berth_core::{
     Algorithm, DeletedRepository, Digest, Locks, ManifestRecord, MetaError, RepoName, RepositoryInfo, TagInfo,
-    UploadId, UploadSession,
+    UploadCap, UploadCaps, UploadId, UploadSession,
 };
 use bytes::Bytes;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -176,6 +176,28 @@ pub(crate) const SET_TAG_LOCKS: &str = "UPDATE tags
      SET write_enabled = COALESCE($2, write_enabled), delete_enabled = COALESCE($3, delete_enabled)
      WHERE repo_id = $1 AND name = $4 RETURNING write_enabled, delete_enabled";
 
+/// Upload sessions open for owner `$1` and for repository `$3`, each counted up to `$2` and `$4`
+/// (the caps: counting further would tell nothing more).
+pub(crate) const OPEN_UPLOADS: &str = "SELECT
+       (SELECT COUNT(*) FROM (SELECT 1 FROM uploads WHERE owner = $1 LIMIT $2) o) AS by_owner,
+       (SELECT COUNT(*) FROM (SELECT 1 FROM uploads WHERE repo = $3 LIMIT $4) r) AS by_repo";
+
+/// Records upload session `$1`; `$8` is the time of its last change.
+pub(crate) const INSERT_UPLOAD: &str =
+    "INSERT INTO uploads (id, repo, owner, \"offset\", algorithm, hash_state, started_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+/// The cap that a new session would break, from the [`OPEN_UPLOADS`] row.
+pub(crate) fn upload_cap_reached(row: &impl Columns, caps: UploadCaps) -> Result<Option<UploadCap>, MetaError> {
+    Ok(if row.int("by_owner")? >= i64::from(caps.per_owner) {
+        Some(UploadCap::Owner)
+    } else if row.int("by_repo")? >= i64::from(caps.per_repository) {
+        Some(UploadCap::Repository)
+    } else {
+        None
+    })
+}
+
 pub(crate) fn locks(row: &impl Columns) -> Result<Locks, MetaError> {
     Ok(Locks { write_enabled: row.flag("write_enabled")?, delete_enabled: row.flag("delete_enabled")? })
 }
@@ -208,6 +230,7 @@ pub(crate) fn session(row: &impl Columns) -> Result<UploadSession, MetaError> {
     Ok(UploadSession {
         id: UploadId::parse(&row.text("id")?).ok_or_else(|| bad("upload id"))?,
         repo: RepoName::parse(&row.text("repo")?).map_err(|_| bad("upload repository"))?,
+        owner: row.text("owner")?,
         offset: row.int("offset")? as u64,
         algorithm: Algorithm::parse(&row.text("algorithm")?).map_err(|_| bad("upload algorithm"))?,
         hash_state: row.bytes("hash_state")?,

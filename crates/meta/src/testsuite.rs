@@ -5,7 +5,7 @@ use berth_core::identity::Role;
 use berth_core::scopemap::{ScopeMap, Token, TokenPassword};
 use berth_core::{
     Algorithm, DeletedRepository, Digest, Hasher, LockChange, Locks, ManifestRecord, ManifestRefs, MetaError,
-    MetadataStore, Page, RepoName, Tag, UploadId, UploadSession,
+    MetadataStore, Page, RepoName, Tag, UploadCap, UploadCaps, UploadId, UploadSession,
 };
 use bytes::Bytes;
 
@@ -33,6 +33,7 @@ pub async fn run(meta: &dyn MetadataStore) {
     locks(meta).await;
     purge(meta).await;
     uploads(meta).await;
+    upload_caps(meta).await;
 }
 
 fn now() -> i64 {
@@ -290,12 +291,13 @@ async fn uploads(meta: &dyn MetadataStore) {
     let mut s = UploadSession {
         id: UploadId::generate(),
         repo: r.clone(),
+        owner: "ci".into(),
         offset: 0,
         algorithm: Algorithm::Sha512,
         hash_state: Hasher::new(Algorithm::Sha512).save(),
         started_at: 1,
     };
-    meta.create_upload(&s).await.unwrap();
+    meta.create_upload(&s, ROOMY).await.unwrap().unwrap();
     assert_eq!(meta.upload(&s.id).await.unwrap(), Some(s.clone()));
     s.offset = 10;
     meta.advance_upload(&s, 0).await.unwrap();
@@ -308,13 +310,61 @@ async fn uploads(meta: &dyn MetadataStore) {
 
     // Expiry takes only sessions idle since before the cut-off, each once.
     let idle = UploadSession { id: UploadId::generate(), offset: 0, ..s.clone() };
-    meta.create_upload(&idle).await.unwrap();
+    meta.create_upload(&idle, ROOMY).await.unwrap().unwrap();
     let now = now();
     assert_eq!(meta.expire_uploads(now - 3600, 10).await.unwrap(), Vec::<UploadId>::new());
     assert_eq!(meta.expire_uploads(now + 10, 10).await.unwrap(), vec![idle.id.clone()]);
     assert_eq!(meta.expire_uploads(now + 10, 10).await.unwrap(), Vec::<UploadId>::new());
     assert_eq!(meta.upload(&idle.id).await.unwrap(), None);
     assert!(meta.all_blobs().await.unwrap().iter().any(|(x, n)| x == &d && *n == 10));
+}
+
+/// Caps that no check here reaches.
+const ROOMY: UploadCaps = UploadCaps { per_owner: 1000, per_repository: 1000 };
+
+/// Open sessions count per owner and per repository until they are completed, deleted or
+/// expired; a refused session is not recorded.
+async fn upload_caps(meta: &dyn MetadataStore) {
+    let caps = UploadCaps { per_owner: 2, per_repository: 3 };
+    let (r, other) = (repo("caps/one"), repo("caps/two"));
+    let open = |owner: &str, repo: &RepoName| UploadSession {
+        id: UploadId::generate(),
+        repo: repo.clone(),
+        owner: owner.into(),
+        offset: 0,
+        algorithm: Algorithm::Sha256,
+        hash_state: Hasher::new(Algorithm::Sha256).save(),
+        started_at: now(),
+    };
+    let (a1, a2) = (open("a", &r), open("a", &r));
+    for s in [&a1, &a2] {
+        assert_eq!(meta.create_upload(s, caps).await.unwrap(), Ok(()));
+    }
+    let refused = open("a", &other);
+    assert_eq!(meta.create_upload(&refused, caps).await.unwrap(), Err(UploadCap::Owner), "a's cap, any repository");
+    assert_eq!(meta.upload(&refused.id).await.unwrap(), None, "a refused session is not recorded");
+    let b1 = open("b", &r);
+    assert_eq!(meta.create_upload(&b1, caps).await.unwrap(), Ok(()), "another owner");
+    assert_eq!(meta.create_upload(&open("b", &r), caps).await.unwrap(), Err(UploadCap::Repository));
+    assert_eq!(meta.create_upload(&open("b", &other), caps).await.unwrap(), Ok(()), "another repository");
+
+    // Deleting, completing and expiring each free a slot.
+    assert!(meta.delete_upload(&a1.id).await.unwrap());
+    let a3 = open("a", &r);
+    assert_eq!(meta.create_upload(&a3, caps).await.unwrap(), Ok(()), "a cancelled session frees its slot");
+    assert_eq!(meta.create_upload(&open("a", &other), caps).await.unwrap(), Err(UploadCap::Owner));
+    let d = Digest::of(Algorithm::Sha256, b"capped");
+    meta.complete_upload(&a2.id, &r, &d, 6).await.unwrap();
+    assert_eq!(meta.create_upload(&open("a", &other), caps).await.unwrap(), Ok(()), "a completed one too");
+    assert_eq!(meta.create_upload(&open("c", &r), caps).await.unwrap(), Ok(()), "and in the repository");
+    assert_eq!(meta.create_upload(&open("c", &r), caps).await.unwrap(), Err(UploadCap::Repository));
+    let expired = meta.expire_uploads(now() + 10, 100).await.unwrap();
+    assert_eq!(expired.len(), 5, "three sessions in caps/one and two in caps/two were left");
+    assert!(expired.contains(&b1.id) && expired.contains(&a3.id));
+    for _ in 0..2 {
+        assert_eq!(meta.create_upload(&open("a", &r), caps).await.unwrap(), Ok(()), "expired ones too");
+    }
+    assert_eq!(meta.expire_uploads(now() + 10, 100).await.unwrap().len(), 2);
 }
 
 /// Runs every identity check against `ids`, which must be empty. Panics on the first failure.
