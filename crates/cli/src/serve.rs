@@ -2,7 +2,7 @@
 
 use crate::ConfigArgs;
 use anyhow::{Context, Result};
-use berth_core::{BlobStore, IdentityStore, MetadataStore};
+use berth_core::{BlobStore, IdentityStore, MetadataStore, UploadCaps};
 use berth_meta::{PgMeta, SqliteMeta};
 use berth_registry::auth::{AuthService, Bootstrap, NewSecret};
 use berth_registry::{Limits, RegistryService};
@@ -223,8 +223,17 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
         if let (Bootstrap::Created(created), None) = (&bootstrapped, &given) {
             write_bootstrap(&bootstrap_path, created)?;
         }
-        let registry =
-            RegistryService::new(stores.blobs, stores.meta, Limits { max_manifest_bytes: limits.max_manifest_bytes });
+        let registry = RegistryService::new(
+            stores.blobs,
+            stores.meta,
+            Limits {
+                max_manifest_bytes: limits.max_manifest_bytes,
+                uploads: UploadCaps {
+                    per_owner: limits.max_uploads_per_principal,
+                    per_repository: limits.max_uploads_per_repository,
+                },
+            },
+        );
         let state = Arc::new(AppState {
             registry: Arc::new(registry),
             auth: Arc::new(auth),

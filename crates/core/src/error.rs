@@ -44,6 +44,8 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// A malformed request outside the OCI API (token endpoint, admin API).
     InvalidRequest,
+    /// A create that collides with something that exists (admin API): 409, nothing changed.
+    Conflict,
     /// A dependency (storage, database) is unreachable.
     Unavailable,
     /// Anything else; details are only in the server log.
@@ -67,6 +69,7 @@ impl ErrorCode {
             Unauthorized => 401,
             Denied => 403,
             Unsupported => 405,
+            Conflict => 409,
             TooManyRequests => 429,
             RangeInvalid => 416,
             PayloadTooLarge => 413,
@@ -97,6 +100,7 @@ impl ErrorCode {
             PaginationNumberInvalid => "invalid number of results requested",
             PayloadTooLarge => "payload too large",
             InvalidRequest => "invalid request",
+            Conflict => "resource already exists",
             Unavailable => "service unavailable",
             Unknown => "unknown error",
         }

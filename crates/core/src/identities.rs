@@ -147,6 +147,15 @@ pub fn principal_key(name: &str) -> &str {
     name.strip_prefix("http://").unwrap_or(name)
 }
 
+/// The name that stopped [`TokenStore::create_token_with_scope_map`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameTaken {
+    /// A token of that name exists.
+    Token,
+    /// A scope map of that name exists (other tokens may hold it).
+    ScopeMap,
+}
+
 /// Repository-scoped tokens and their scope maps.
 #[async_trait]
 pub trait TokenStore: Send + Sync + 'static {
@@ -164,6 +173,12 @@ pub trait TokenStore: Send + Sync + 'static {
 
     /// Creates a token (with its passwords). `Conflict` if the name is taken.
     async fn create_token(&self, t: &Token) -> Result<(), MetaError>;
+
+    /// In one transaction: creates the new scope map `m` and token `t` holding it (with its
+    /// passwords), or neither. Never changes an existing scope map or token: if `t`'s name is
+    /// taken the answer is `Ok(Err(NameTaken::Token))`, else if `m`'s is,
+    /// `Ok(Err(NameTaken::ScopeMap))`, and nothing was written. `t.scope_map` must be `m.name`.
+    async fn create_token_with_scope_map(&self, m: &ScopeMap, t: &Token) -> Result<Result<(), NameTaken>, MetaError>;
 
     /// A token with its passwords.
     async fn token(&self, name: &str) -> Result<Option<Token>, MetaError>;

@@ -28,6 +28,6 @@ pub use identities::IdentityStore;
 pub use name::{NameError, Reference, RepoName, Tag};
 pub use store::{
     BlobMeta, BlobStore, ByteStream, DeletedRepository, DigestLease, LockChange, Locks, ManifestRecord, ManifestRefs,
-    MetaError, MetadataStore, Page, Referrer, RepositoryInfo, StorageError, TagInfo,
+    MetaError, MetadataStore, Page, Referrer, RepositoryInfo, StorageError, TagInfo, UploadCap, UploadCaps,
 };
 pub use upload::{UploadId, UploadSession};

@@ -164,9 +164,12 @@ pub fn valid_name(name: &str) -> bool {
         && uuid::Uuid::try_parse(name).is_err()
 }
 
-/// One of a token's two passwords. Only the hash is kept.
+/// One of a token's two passwords (or of the admin user's). Only the hash is kept.
 #[derive(Clone, PartialEq, Eq)]
 pub struct TokenPassword {
+    /// A random ID (a UUID v4) drawn anew with every password: refresh tokens issued with the
+    /// password name it, so a new password in the slot revokes them, however soon it comes.
+    pub id: String,
     /// 1 or 2.
     pub slot: u8,
     /// SHA-256 of the secret.
@@ -180,6 +183,7 @@ pub struct TokenPassword {
 impl fmt::Debug for TokenPassword {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenPassword")
+            .field("id", &self.id)
             .field("slot", &self.slot)
             .field("created", &self.created)
             .field("expiry", &self.expiry)

@@ -231,6 +231,24 @@ pub struct Page {
     pub n: Option<u32>,
 }
 
+/// How many upload sessions may be open at once, for [`MetadataStore::create_upload`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadCaps {
+    /// Sessions one owner (the subject that opened them) may hold.
+    pub per_owner: u32,
+    /// Sessions one repository may hold, whoever opened them.
+    pub per_repository: u32,
+}
+
+/// The cap that refused a new upload session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadCap {
+    /// [`UploadCaps::per_owner`].
+    Owner,
+    /// [`UploadCaps::per_repository`].
+    Repository,
+}
+
 /// A lock on one digest across processes, from [`MetadataStore::lock_digest`]. Dropping it
 /// unreleased also frees it, less cheaply (the store gives up the connection holding it).
 #[async_trait]
@@ -332,8 +350,15 @@ pub trait MetadataStore: Send + Sync + 'static {
         artifact_type: Option<&str>,
     ) -> Result<Vec<Referrer>, MetaError>;
 
-    /// Records a new upload session.
-    async fn create_upload(&self, s: &UploadSession) -> Result<(), MetaError>;
+    /// Records a new upload session unless its owner already holds `caps.per_owner` sessions
+    /// (`Ok(Err(UploadCap::Owner))`) or its repository `caps.per_repository`
+    /// (`Ok(Err(UploadCap::Repository))`); a refused session is not recorded. Every session
+    /// stored counts, until it is completed, deleted or expired.
+    ///
+    /// The count and the insert are one serialised step per owner and per repository, also
+    /// across processes sharing the store: concurrent calls never take more sessions than
+    /// the caps allow.
+    async fn create_upload(&self, s: &UploadSession, caps: UploadCaps) -> Result<Result<(), UploadCap>, MetaError>;
 
     /// An upload session by id.
     async fn upload(&self, id: &UploadId) -> Result<Option<UploadSession>, MetaError>;

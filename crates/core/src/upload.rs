@@ -45,6 +45,9 @@ pub struct UploadSession {
     pub id: UploadId,
     /// Repository the blob will be linked into.
     pub repo: RepoName,
+    /// Who opened it: the authenticated subject (an application ID, a token name or `admin`);
+    /// empty for sessions opened before Berth recorded it.
+    pub owner: String,
     /// Bytes received and durable.
     pub offset: u64,
     /// Algorithm of `hash_state`.

@@ -6,7 +6,21 @@
 //! (`repositories.tag_generation`), so no write path can forget to. Migration 5 records when
 //! a blob was last linked into a repository and indexes links and references by digest, for
 //! garbage collection. Migration 6 adds ACR's writeEnabled/deleteEnabled locks to repositories
-//! and tags.
+//! and tags. Migration 7 gives every token password and admin-user password a random ID, which
+//! the refresh tokens issued with it name (the admin user's settings value becomes hash,
+//! creation time, ID); passwords stored before get a fresh one, which revokes the refresh
+//! tokens they issued (those live 3 hours). Migration 8 records who opened each upload
+//! session (sessions opened before have no owner) and indexes sessions by owner and by
+//! repository, for the caps on open uploads.
+
+/// A random UUID v4 in SQLite, as text (SQLite has no UUID function); evaluated per row.
+macro_rules! sqlite_uuid_v4 {
+    () => {
+        "(lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' ||
+          substr(lower(hex(randomblob(2))), 2) || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) ||
+          substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6))))"
+    };
+}
 
 /// SQLite migrations.
 pub const SQLITE: &[&str] = &[
@@ -138,6 +152,21 @@ ALTER TABLE repositories ADD COLUMN write_enabled INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE repositories ADD COLUMN delete_enabled INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE tags ADD COLUMN write_enabled INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE tags ADD COLUMN delete_enabled INTEGER NOT NULL DEFAULT 1;
+"#,
+    // SQLite adds no NOT NULL column without a default: `id` is filled here and on every insert.
+    concat!(
+        "ALTER TABLE token_passwords ADD COLUMN id TEXT;
+         UPDATE token_passwords SET id = ",
+        sqlite_uuid_v4!(),
+        ";
+         UPDATE settings SET value = CAST(value || ",
+        sqlite_uuid_v4!(),
+        " AS BLOB) WHERE key IN ('admin_password1', 'admin_password2') AND length(value) = 40;"
+    ),
+    r#"
+ALTER TABLE uploads ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+CREATE INDEX uploads_by_owner ON uploads(owner);
+CREATE INDEX uploads_by_repo ON uploads(repo);
 "#,
 ];
 
@@ -275,4 +304,64 @@ ALTER TABLE repositories ADD COLUMN write_enabled BOOLEAN NOT NULL DEFAULT TRUE,
 ALTER TABLE tags ADD COLUMN write_enabled BOOLEAN NOT NULL DEFAULT TRUE,
                  ADD COLUMN delete_enabled BOOLEAN NOT NULL DEFAULT TRUE;
 "#,
+    r#"
+ALTER TABLE token_passwords ADD COLUMN id TEXT;
+UPDATE token_passwords SET id = gen_random_uuid()::text;
+ALTER TABLE token_passwords ALTER COLUMN id SET NOT NULL;
+UPDATE settings SET value = value || convert_to(gen_random_uuid()::text, 'UTF8')
+ WHERE key IN ('admin_password1', 'admin_password2') AND length(value) = 40;
+"#,
+    r#"
+ALTER TABLE uploads ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+CREATE INDEX uploads_by_owner ON uploads(owner);
+CREATE INDEX uploads_by_repo ON uploads(repo);
+"#,
 ];
+
+#[cfg(test)]
+mod tests {
+    use crate::SqliteMeta;
+    use berth_core::MetadataStore;
+    use berth_core::identities::{IdentityStore, TokenStore};
+    use sqlx::sqlite::SqliteConnectOptions;
+
+    /// Passwords stored before migration 7 come out of it with random IDs of their own (and
+    /// everything else as it was); uploads before migration 8 with no owner.
+    #[tokio::test]
+    async fn passwords_stored_before_migration_7_get_random_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.db");
+        let options = SqliteConnectOptions::new().filename(&path).create_if_missing(true);
+        let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+        for sql in &super::SQLITE[..6] {
+            sqlx::raw_sql(*sql).execute(&pool).await.unwrap();
+        }
+        let admin = format!("{}{}", "01".repeat(32), "0700000000000000");
+        let old = format!(
+            "PRAGMA user_version = 6;
+             INSERT INTO tokens (name, scope_map, enabled, created_at) VALUES ('old-token', '_repositories_pull', 1, 5);
+             INSERT INTO token_passwords (token, slot, secret_hash, created_at, expiry)
+                  VALUES ('old-token', 1, x'{0}', 5, NULL), ('old-token', 2, x'{0}', 5, NULL);
+             INSERT INTO settings (key, value) VALUES ('admin_password1', x'{admin}'), ('admin_password2', x'{admin}');
+             INSERT INTO uploads (id, repo, \"offset\", algorithm, hash_state, started_at, updated_at)
+                  VALUES ('8a3c0a4e-5a4b-4e0e-9f7e-2b0c1d2e3f40', 'old/repo', 0, 'sha256', x'00', 5, 5);",
+            "02".repeat(32)
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(old)).execute(&pool).await.unwrap();
+        pool.close().await;
+
+        let meta = SqliteMeta::open(&path).await.unwrap();
+        let token = meta.token("old-token").await.unwrap().unwrap();
+        let admin = meta.admin_passwords().await.unwrap();
+        let ids: Vec<&str> = token.passwords.iter().chain(&admin).map(|p| p.id.as_str()).collect();
+        assert_eq!(ids.len(), 4);
+        for (i, id) in ids.iter().enumerate() {
+            assert!(uuid::Uuid::try_parse(id).is_ok(), "{id} is a UUID");
+            assert!(!ids[..i].contains(id), "{id} is its own");
+        }
+        assert!(admin.iter().all(|p| p.secret_hash == [1; 32] && p.created == 7));
+        assert!(token.passwords.iter().all(|p| p.secret_hash == [2; 32] && p.created == 5));
+        let id = berth_core::UploadId::parse("8a3c0a4e-5a4b-4e0e-9f7e-2b0c1d2e3f40").unwrap();
+        assert_eq!(meta.upload(&id).await.unwrap().unwrap().owner, "");
+    }
+}

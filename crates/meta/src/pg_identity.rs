@@ -2,7 +2,10 @@
 //! settings and the audit log, in the same database as the registry metadata.
 
 use crate::postgres::PgMeta;
-use crate::records::{assignment, audit_event, bad, credential, db, now, principal};
+use crate::records::{
+    admin_password, admin_password_key, admin_password_value, assignment, audit_event, bad, credential, db, now,
+    principal,
+};
 use async_trait::async_trait;
 use berth_core::MetaError;
 use berth_core::identities::{
@@ -90,23 +93,15 @@ impl IdentityStore for PgMeta {
     async fn admin_passwords(&self) -> Result<Vec<TokenPassword>, MetaError> {
         let mut out = Vec::new();
         for slot in [1u8, 2] {
-            if let Some(v) = self.setting(&format!("admin_password{slot}")).await? {
-                let (hash, created) = v.split_at_checked(32).ok_or_else(|| bad("admin password"))?;
-                out.push(TokenPassword {
-                    slot,
-                    secret_hash: hash.try_into().map_err(|_| bad("admin password"))?,
-                    created: i64::from_le_bytes(created.try_into().map_err(|_| bad("admin password"))?),
-                    expiry: None,
-                });
+            if let Some(v) = self.setting(&admin_password_key(slot)).await? {
+                out.push(admin_password(slot, &v)?);
             }
         }
         Ok(out)
     }
 
     async fn set_admin_password(&self, p: &TokenPassword) -> Result<(), MetaError> {
-        let mut value = p.secret_hash.to_vec();
-        value.extend_from_slice(&p.created.to_le_bytes());
-        self.put_setting(&format!("admin_password{}", p.slot), &value).await
+        self.put_setting(&admin_password_key(p.slot), &admin_password_value(p)).await
     }
 
     async fn signing_key(&self, candidate: &[u8]) -> Result<Vec<u8>, MetaError> {

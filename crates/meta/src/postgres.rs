@@ -7,11 +7,12 @@
 use crate::migrations;
 use crate::records::{
     self, bad, db, deleted_repository, digest, first_lock, manifest, manifest_columns, now, repo_is_known, session,
+    upload_cap_reached,
 };
 use async_trait::async_trait;
 use berth_core::{
     DeletedRepository, Digest, DigestLease, LockChange, Locks, ManifestRecord, ManifestRefs, MetaError, MetadataStore,
-    Page, Referrer, RepoName, RepositoryInfo, Tag, TagInfo, UploadId, UploadSession,
+    Page, Referrer, RepoName, RepositoryInfo, Tag, TagInfo, UploadCap, UploadCaps, UploadId, UploadSession,
 };
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Row};
@@ -27,6 +28,11 @@ pub struct PgMeta {
 
 /// Any number fits in the advisory-lock key space; this one says "berth migrations".
 pub(crate) const MIGRATION_LOCK: i64 = 0x6265_7274_685f_6d69;
+
+/// Key classes of the two-key advisory locks (a space apart from the one-key locks) that
+/// serialise new upload sessions per owner and per repository ("beuo", "beur").
+const UPLOAD_OWNER_LOCK: i32 = 0x6265_756f;
+const UPLOAD_REPO_LOCK: i32 = 0x6265_7572;
 
 const MANIFEST_BY_TAG: &str = concat!(
     "SELECT ",
@@ -506,22 +512,45 @@ impl MetadataStore for PgMeta {
             .collect()
     }
 
-    async fn create_upload(&self, s: &UploadSession) -> Result<(), MetaError> {
-        sqlx::query(
-            "INSERT INTO uploads (id, repo, \"offset\", algorithm, hash_state, started_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(s.id.as_str())
-        .bind(s.repo.as_str())
-        .bind(s.offset as i64)
-        .bind(s.algorithm.as_str())
-        .bind(&s.hash_state)
-        .bind(s.started_at)
-        .bind(now())
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
-        Ok(())
+    async fn create_upload(&self, s: &UploadSession, caps: UploadCaps) -> Result<Result<(), UploadCap>, MetaError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        // Until commit, no other create (on any replica) for this owner, then this repository,
+        // counts or inserts: each count sees every session recorded before it, so the caps
+        // hold exactly. Owner before repository, in key classes of their own, so two creates
+        // never wait for each other in a cycle.
+        for (class, key) in [(UPLOAD_OWNER_LOCK, s.owner.as_str()), (UPLOAD_REPO_LOCK, s.repo.as_str())] {
+            sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+                .bind(class)
+                .bind(key)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        let open = sqlx::query(records::OPEN_UPLOADS)
+            .bind(&s.owner)
+            .bind(i64::from(caps.per_owner))
+            .bind(s.repo.as_str())
+            .bind(i64::from(caps.per_repository))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+        if let Some(cap) = upload_cap_reached(&open, caps)? {
+            return Ok(Err(cap));
+        }
+        sqlx::query(records::INSERT_UPLOAD)
+            .bind(s.id.as_str())
+            .bind(s.repo.as_str())
+            .bind(&s.owner)
+            .bind(s.offset as i64)
+            .bind(s.algorithm.as_str())
+            .bind(&s.hash_state)
+            .bind(s.started_at)
+            .bind(now())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Ok(()))
     }
 
     async fn upload(&self, id: &UploadId) -> Result<Option<UploadSession>, MetaError> {

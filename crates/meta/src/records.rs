@@ -7,7 +7,7 @@ use berth_core::identity::Role;
 use berth_core::scopemap::{ScopeMap, ScopeRule, Token, TokenPassword};
 use berth_core::{
     Algorithm, DeletedRepository, Digest, Locks, ManifestRecord, MetaError, RepoName, RepositoryInfo, TagInfo,
-    UploadId, UploadSession,
+    UploadCap, UploadCaps, UploadId, UploadSession,
 };
 use bytes::Bytes;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -187,6 +187,28 @@ pub(crate) const SET_TAG_LOCKS: &str = "UPDATE tags
      SET write_enabled = COALESCE($2, write_enabled), delete_enabled = COALESCE($3, delete_enabled)
      WHERE repo_id = $1 AND name = $4 RETURNING write_enabled, delete_enabled";
 
+/// Upload sessions open for owner `$1` and for repository `$3`, each counted up to `$2` and `$4`
+/// (the caps: counting further would tell nothing more).
+pub(crate) const OPEN_UPLOADS: &str = "SELECT
+       (SELECT COUNT(*) FROM (SELECT 1 FROM uploads WHERE owner = $1 LIMIT $2) o) AS by_owner,
+       (SELECT COUNT(*) FROM (SELECT 1 FROM uploads WHERE repo = $3 LIMIT $4) r) AS by_repo";
+
+/// Records upload session `$1`; `$8` is the time of its last change.
+pub(crate) const INSERT_UPLOAD: &str =
+    "INSERT INTO uploads (id, repo, owner, \"offset\", algorithm, hash_state, started_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+/// The cap that a new session would break, from the [`OPEN_UPLOADS`] row.
+pub(crate) fn upload_cap_reached(row: &impl Columns, caps: UploadCaps) -> Result<Option<UploadCap>, MetaError> {
+    Ok(if row.int("by_owner")? >= i64::from(caps.per_owner) {
+        Some(UploadCap::Owner)
+    } else if row.int("by_repo")? >= i64::from(caps.per_repository) {
+        Some(UploadCap::Repository)
+    } else {
+        None
+    })
+}
+
 pub(crate) fn locks(row: &impl Columns) -> Result<Locks, MetaError> {
     Ok(Locks { write_enabled: row.flag("write_enabled")?, delete_enabled: row.flag("delete_enabled")? })
 }
@@ -219,6 +241,7 @@ pub(crate) fn session(row: &impl Columns) -> Result<UploadSession, MetaError> {
     Ok(UploadSession {
         id: UploadId::parse(&row.text("id")?).ok_or_else(|| bad("upload id"))?,
         repo: RepoName::parse(&row.text("repo")?).map_err(|_| bad("upload repository"))?,
+        owner: row.text("owner")?,
         offset: row.int("offset")? as u64,
         algorithm: Algorithm::parse(&row.text("algorithm")?).map_err(|_| bad("upload algorithm"))?,
         hash_state: row.bytes("hash_state")?,
@@ -267,10 +290,40 @@ pub(crate) fn scope_map(row: &impl Columns) -> Result<ScopeMap, MetaError> {
 
 fn token_password(row: &impl Columns) -> Result<TokenPassword, MetaError> {
     Ok(TokenPassword {
+        id: row.text("id")?,
         slot: row.int("slot")? as u8,
         secret_hash: row.bytes("secret_hash")?.try_into().map_err(|_| bad("token password hash"))?,
         created: row.int("created_at")?,
         expiry: row.opt_int("expiry")?,
+    })
+}
+
+/// The settings key of the admin user's password in `slot`.
+pub(crate) fn admin_password_key(slot: u8) -> String {
+    format!("admin_password{slot}")
+}
+
+/// The settings value of an admin-user password: the hash (32 bytes), the creation time
+/// (8 bytes, little-endian), then the ID (UTF-8).
+pub(crate) fn admin_password_value(p: &TokenPassword) -> Vec<u8> {
+    let mut value = p.secret_hash.to_vec();
+    value.extend_from_slice(&p.created.to_le_bytes());
+    value.extend_from_slice(p.id.as_bytes());
+    value
+}
+
+/// The admin-user password in `slot`, from its settings value (see [`admin_password_value`]).
+pub(crate) fn admin_password(slot: u8, value: &[u8]) -> Result<TokenPassword, MetaError> {
+    let unreadable = || bad("admin password");
+    let (hash, rest) = value.split_at_checked(32).ok_or_else(unreadable)?;
+    let (created, id) = rest.split_at_checked(8).ok_or_else(unreadable)?;
+    let id = std::str::from_utf8(id).ok().filter(|id| !id.is_empty()).ok_or_else(unreadable)?;
+    Ok(TokenPassword {
+        id: id.to_owned(),
+        slot,
+        secret_hash: hash.try_into().map_err(|_| unreadable())?,
+        created: i64::from_le_bytes(created.try_into().map_err(|_| unreadable())?),
+        expiry: None,
     })
 }
 

@@ -8,11 +8,12 @@ use crate::cache::ManifestCache;
 use crate::migrations;
 use crate::records::{
     self, bad, db, deleted_repository, digest, first_lock, manifest, manifest_columns, now, repo_is_known, session,
+    upload_cap_reached,
 };
 use async_trait::async_trait;
 use berth_core::{
     DeletedRepository, Digest, LockChange, Locks, ManifestRecord, ManifestRefs, MetaError, MetadataStore, Page,
-    Referrer, RepoName, RepositoryInfo, Tag, TagInfo, UploadId, UploadSession,
+    Referrer, RepoName, RepositoryInfo, Tag, TagInfo, UploadCap, UploadCaps, UploadId, UploadSession,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, Row, SqlitePool};
@@ -518,22 +519,35 @@ impl MetadataStore for SqliteMeta {
             .collect()
     }
 
-    async fn create_upload(&self, s: &UploadSession) -> Result<(), MetaError> {
-        sqlx::query(
-            "INSERT INTO uploads (id, repo, \"offset\", algorithm, hash_state, started_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(s.id.as_str())
-        .bind(s.repo.as_str())
-        .bind(s.offset as i64)
-        .bind(s.algorithm.as_str())
-        .bind(&s.hash_state)
-        .bind(s.started_at)
-        .bind(now())
-        .execute(&self.writer)
-        .await
-        .map_err(db)?;
-        Ok(())
+    async fn create_upload(&self, s: &UploadSession, caps: UploadCaps) -> Result<Result<(), UploadCap>, MetaError> {
+        // One transaction on the one writer connection: nothing is recorded between the count
+        // and the insert, so the caps hold exactly.
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let open = sqlx::query(records::OPEN_UPLOADS)
+            .bind(&s.owner)
+            .bind(i64::from(caps.per_owner))
+            .bind(s.repo.as_str())
+            .bind(i64::from(caps.per_repository))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+        if let Some(cap) = upload_cap_reached(&open, caps)? {
+            return Ok(Err(cap));
+        }
+        sqlx::query(records::INSERT_UPLOAD)
+            .bind(s.id.as_str())
+            .bind(s.repo.as_str())
+            .bind(&s.owner)
+            .bind(s.offset as i64)
+            .bind(s.algorithm.as_str())
+            .bind(&s.hash_state)
+            .bind(s.started_at)
+            .bind(now())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Ok(()))
     }
 
     async fn upload(&self, id: &UploadId) -> Result<Option<UploadSession>, MetaError> {

@@ -1,7 +1,10 @@
 //! [`IdentityStore`] on SQLite: principals, credentials (hashes only), role assignments,
 //! settings and the audit log, in the same database as the registry metadata.
 
-use crate::records::{assignment, audit_event, bad, credential, db, now, principal};
+use crate::records::{
+    admin_password, admin_password_key, admin_password_value, assignment, audit_event, bad, credential, db, now,
+    principal,
+};
 use crate::sqlite::SqliteMeta;
 use async_trait::async_trait;
 use berth_core::MetaError;
@@ -80,23 +83,15 @@ impl IdentityStore for SqliteMeta {
     async fn admin_passwords(&self) -> Result<Vec<TokenPassword>, MetaError> {
         let mut out = Vec::new();
         for slot in [1u8, 2] {
-            if let Some(v) = self.setting(&format!("admin_password{slot}")).await? {
-                let (hash, created) = v.split_at_checked(32).ok_or_else(|| bad("admin password"))?;
-                out.push(TokenPassword {
-                    slot,
-                    secret_hash: hash.try_into().map_err(|_| bad("admin password"))?,
-                    created: i64::from_le_bytes(created.try_into().map_err(|_| bad("admin password"))?),
-                    expiry: None,
-                });
+            if let Some(v) = self.setting(&admin_password_key(slot)).await? {
+                out.push(admin_password(slot, &v)?);
             }
         }
         Ok(out)
     }
 
     async fn set_admin_password(&self, p: &TokenPassword) -> Result<(), MetaError> {
-        let mut value = p.secret_hash.to_vec();
-        value.extend_from_slice(&p.created.to_le_bytes());
-        self.put_setting(&format!("admin_password{}", p.slot), &value).await
+        self.put_setting(&admin_password_key(p.slot), &admin_password_value(p)).await
     }
 
     async fn signing_key(&self, candidate: &[u8]) -> Result<Vec<u8>, MetaError> {

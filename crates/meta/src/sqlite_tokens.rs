@@ -4,7 +4,7 @@ use crate::records::{db, now, scope_map, token};
 use crate::sqlite::SqliteMeta;
 use async_trait::async_trait;
 use berth_core::MetaError;
-use berth_core::identities::TokenStore;
+use berth_core::identities::{NameTaken, TokenStore};
 use berth_core::scopemap::{ScopeMap, ScopeRule, Token, TokenPassword, system_scope_maps};
 
 #[async_trait]
@@ -63,24 +63,35 @@ impl TokenStore for SqliteMeta {
 
     async fn create_token(&self, t: &Token) -> Result<(), MetaError> {
         let mut tx = self.writer.begin().await.map_err(db)?;
+        if !insert_token(&mut tx, t).await? {
+            return Err(MetaError::Conflict);
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn create_token_with_scope_map(&self, m: &ScopeMap, t: &Token) -> Result<Result<(), NameTaken>, MetaError> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        if !insert_token(&mut tx, t).await? {
+            return Ok(Err(NameTaken::Token));
+        }
+        let rules: Vec<String> = m.rules.iter().map(ScopeRule::to_string).collect();
         let inserted = sqlx::query(
-            "INSERT INTO tokens (name, scope_map, enabled, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            "INSERT INTO scope_maps (name, description, rules, created_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT DO NOTHING",
         )
-        .bind(&t.name)
-        .bind(&t.scope_map)
-        .bind(t.enabled)
-        .bind(t.created)
+        .bind(&m.name)
+        .bind(&m.description)
+        .bind(rules.join("\n"))
+        .bind(now())
         .execute(&mut *tx)
         .await
         .map_err(db)?
         .rows_affected();
         if inserted == 0 {
-            return Err(MetaError::Conflict);
+            return Ok(Err(NameTaken::ScopeMap));
         }
-        for p in &t.passwords {
-            insert_password(&mut tx, &t.name, p).await?;
-        }
-        tx.commit().await.map_err(db)
+        tx.commit().await.map_err(db)?;
+        Ok(Ok(()))
     }
 
     async fn token(&self, name: &str) -> Result<Option<Token>, MetaError> {
@@ -149,15 +160,40 @@ impl TokenStore for SqliteMeta {
     }
 }
 
+/// Inserts token `t` with its passwords; `false` (and nothing written) if the name is taken.
+async fn insert_token(conn: &mut sqlx::SqliteConnection, t: &Token) -> Result<bool, MetaError> {
+    let inserted = sqlx::query(
+        "INSERT INTO tokens (name, scope_map, enabled, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    )
+    .bind(&t.name)
+    .bind(&t.scope_map)
+    .bind(t.enabled)
+    .bind(t.created)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?
+    .rows_affected();
+    if inserted == 0 {
+        return Ok(false);
+    }
+    for p in &t.passwords {
+        insert_password(conn, &t.name, p).await?;
+    }
+    Ok(true)
+}
+
 async fn insert_password(conn: &mut sqlx::SqliteConnection, token: &str, p: &TokenPassword) -> Result<(), MetaError> {
-    sqlx::query("INSERT INTO token_passwords (token, slot, secret_hash, created_at, expiry) VALUES (?, ?, ?, ?, ?)")
-        .bind(token)
-        .bind(i64::from(p.slot))
-        .bind(p.secret_hash.as_slice())
-        .bind(p.created)
-        .bind(p.expiry)
-        .execute(conn)
-        .await
-        .map_err(db)?;
+    sqlx::query(
+        "INSERT INTO token_passwords (token, slot, secret_hash, created_at, expiry, id) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(token)
+    .bind(i64::from(p.slot))
+    .bind(p.secret_hash.as_slice())
+    .bind(p.created)
+    .bind(p.expiry)
+    .bind(&p.id)
+    .execute(conn)
+    .await
+    .map_err(db)?;
     Ok(())
 }

@@ -1,11 +1,11 @@
 //! The behaviour every [`MetadataStore`] must show, run against each backend by its tests.
 
-use berth_core::identities::{AuditEvent, Credential, Flag, IdentityStore, Principal, RoleAssignment};
+use berth_core::identities::{AuditEvent, Credential, Flag, IdentityStore, NameTaken, Principal, RoleAssignment};
 use berth_core::identity::Role;
 use berth_core::scopemap::{ScopeMap, Token, TokenPassword};
 use berth_core::{
     Algorithm, DeletedRepository, Digest, Hasher, LockChange, Locks, ManifestRecord, ManifestRefs, MetaError,
-    MetadataStore, Page, RepoName, Tag, UploadId, UploadSession,
+    MetadataStore, Page, RepoName, Tag, UploadCap, UploadCaps, UploadId, UploadSession,
 };
 use bytes::Bytes;
 
@@ -33,6 +33,7 @@ pub async fn run(meta: &dyn MetadataStore) {
     locks(meta).await;
     purge(meta).await;
     uploads(meta).await;
+    upload_caps(meta).await;
 }
 
 fn now() -> i64 {
@@ -313,12 +314,13 @@ async fn uploads(meta: &dyn MetadataStore) {
     let mut s = UploadSession {
         id: UploadId::generate(),
         repo: r.clone(),
+        owner: "ci".into(),
         offset: 0,
         algorithm: Algorithm::Sha512,
         hash_state: Hasher::new(Algorithm::Sha512).save(),
         started_at: 1,
     };
-    meta.create_upload(&s).await.unwrap();
+    meta.create_upload(&s, ROOMY).await.unwrap().unwrap();
     assert_eq!(meta.upload(&s.id).await.unwrap(), Some(s.clone()));
     s.offset = 10;
     meta.advance_upload(&s, 0).await.unwrap();
@@ -331,13 +333,61 @@ async fn uploads(meta: &dyn MetadataStore) {
 
     // Expiry takes only sessions idle since before the cut-off, each once.
     let idle = UploadSession { id: UploadId::generate(), offset: 0, ..s.clone() };
-    meta.create_upload(&idle).await.unwrap();
+    meta.create_upload(&idle, ROOMY).await.unwrap().unwrap();
     let now = now();
     assert_eq!(meta.expire_uploads(now - 3600, 10).await.unwrap(), Vec::<UploadId>::new());
     assert_eq!(meta.expire_uploads(now + 10, 10).await.unwrap(), vec![idle.id.clone()]);
     assert_eq!(meta.expire_uploads(now + 10, 10).await.unwrap(), Vec::<UploadId>::new());
     assert_eq!(meta.upload(&idle.id).await.unwrap(), None);
     assert!(meta.all_blobs().await.unwrap().iter().any(|(x, n)| x == &d && *n == 10));
+}
+
+/// Caps that no check here reaches.
+const ROOMY: UploadCaps = UploadCaps { per_owner: 1000, per_repository: 1000 };
+
+/// Open sessions count per owner and per repository until they are completed, deleted or
+/// expired; a refused session is not recorded.
+async fn upload_caps(meta: &dyn MetadataStore) {
+    let caps = UploadCaps { per_owner: 2, per_repository: 3 };
+    let (r, other) = (repo("caps/one"), repo("caps/two"));
+    let open = |owner: &str, repo: &RepoName| UploadSession {
+        id: UploadId::generate(),
+        repo: repo.clone(),
+        owner: owner.into(),
+        offset: 0,
+        algorithm: Algorithm::Sha256,
+        hash_state: Hasher::new(Algorithm::Sha256).save(),
+        started_at: now(),
+    };
+    let (a1, a2) = (open("a", &r), open("a", &r));
+    for s in [&a1, &a2] {
+        assert_eq!(meta.create_upload(s, caps).await.unwrap(), Ok(()));
+    }
+    let refused = open("a", &other);
+    assert_eq!(meta.create_upload(&refused, caps).await.unwrap(), Err(UploadCap::Owner), "a's cap, any repository");
+    assert_eq!(meta.upload(&refused.id).await.unwrap(), None, "a refused session is not recorded");
+    let b1 = open("b", &r);
+    assert_eq!(meta.create_upload(&b1, caps).await.unwrap(), Ok(()), "another owner");
+    assert_eq!(meta.create_upload(&open("b", &r), caps).await.unwrap(), Err(UploadCap::Repository));
+    assert_eq!(meta.create_upload(&open("b", &other), caps).await.unwrap(), Ok(()), "another repository");
+
+    // Deleting, completing and expiring each free a slot.
+    assert!(meta.delete_upload(&a1.id).await.unwrap());
+    let a3 = open("a", &r);
+    assert_eq!(meta.create_upload(&a3, caps).await.unwrap(), Ok(()), "a cancelled session frees its slot");
+    assert_eq!(meta.create_upload(&open("a", &other), caps).await.unwrap(), Err(UploadCap::Owner));
+    let d = Digest::of(Algorithm::Sha256, b"capped");
+    meta.complete_upload(&a2.id, &r, &d, 6).await.unwrap();
+    assert_eq!(meta.create_upload(&open("a", &other), caps).await.unwrap(), Ok(()), "a completed one too");
+    assert_eq!(meta.create_upload(&open("c", &r), caps).await.unwrap(), Ok(()), "and in the repository");
+    assert_eq!(meta.create_upload(&open("c", &r), caps).await.unwrap(), Err(UploadCap::Repository));
+    let expired = meta.expire_uploads(now() + 10, 100).await.unwrap();
+    assert_eq!(expired.len(), 5, "three sessions in caps/one and two in caps/two were left");
+    assert!(expired.contains(&b1.id) && expired.contains(&a3.id));
+    for _ in 0..2 {
+        assert_eq!(meta.create_upload(&open("a", &r), caps).await.unwrap(), Ok(()), "expired ones too");
+    }
+    assert_eq!(meta.expire_uploads(now() + 10, 100).await.unwrap().len(), 2);
 }
 
 /// Runs every identity check against `ids`, which must be empty. Panics on the first failure.
@@ -350,7 +400,13 @@ pub async fn run_identities(ids: &dyn IdentityStore) {
     let now = ids.settings().await.unwrap();
     assert!(now.anonymous_pull && now.admin_enabled);
     assert!(ids.admin_passwords().await.unwrap().is_empty());
-    let admin = TokenPassword { slot: 2, secret_hash: [9; 32], created: 11, expiry: None };
+    let admin = TokenPassword {
+        id: "5f0c1a52-7d2e-4d7b-9c51-2b7e1f0a9d13".into(),
+        slot: 2,
+        secret_hash: [9; 32],
+        created: 11,
+        expiry: None,
+    };
     ids.set_admin_password(&admin).await.unwrap();
     assert_eq!(ids.admin_passwords().await.unwrap(), vec![admin]);
     let key = ids.signing_key(b"first").await.unwrap();
@@ -399,7 +455,13 @@ pub async fn run_identities(ids: &dyn IdentityStore) {
     assert_eq!(ids.scope_map("team-read").await.unwrap(), Some(m.clone()));
     assert!(ids.scope_map("_repositories_pull").await.unwrap().is_some_and(|s| s.system));
     assert!(ids.scope_maps().await.unwrap().iter().any(|s| s.name == "team-read"));
-    let pw = |slot: u8, byte: u8| TokenPassword { slot, secret_hash: [byte; 32], created: 7, expiry: None };
+    let pw = |slot: u8, byte: u8| TokenPassword {
+        id: format!("id-{slot}-{byte}"),
+        slot,
+        secret_hash: [byte; 32],
+        created: 7,
+        expiry: None,
+    };
     let t = Token {
         name: "ci-token".into(),
         scope_map: "team-read".into(),
@@ -419,6 +481,7 @@ pub async fn run_identities(ids: &dyn IdentityStore) {
     assert_eq!(ids.tokens().await.unwrap().len(), 1);
     assert!(ids.delete_token("ci-token").await.unwrap());
     assert!(ids.delete_scope_map("team-read").await.unwrap());
+    token_with_scope_map(ids).await;
 
     let e = AuditEvent {
         at: 9,
@@ -438,4 +501,44 @@ pub async fn run_identities(ids: &dyn IdentityStore) {
     // Retention: only what is older than the cut goes.
     assert_eq!(ids.prune_audit(10).await.unwrap(), 1);
     assert_eq!(ids.audit_log(10).await.unwrap(), vec![stored]);
+}
+
+/// A token and the scope map made for it are created together or not at all, and an existing
+/// scope map or token is never changed by the attempt.
+async fn token_with_scope_map(ids: &dyn IdentityStore) {
+    let rule = |r: &str| vec![r.parse().unwrap()];
+    let map = |name: &str, r: &str| ScopeMap { name: name.into(), description: None, rules: rule(r), system: false };
+    let token = |name: &str, map: &str| Token {
+        name: name.into(),
+        scope_map: map.into(),
+        enabled: true,
+        created: 8,
+        passwords: vec![TokenPassword {
+            id: format!("{name}-1"),
+            slot: 1,
+            secret_hash: [4; 32],
+            created: 8,
+            expiry: None,
+        }],
+    };
+    let shared = map("alpha-scope-map", "repositories/team/app/content/read");
+    assert_eq!(ids.create_token_with_scope_map(&shared, &token("alpha", "alpha-scope-map")).await.unwrap(), Ok(()));
+    assert_eq!(ids.scope_map("alpha-scope-map").await.unwrap(), Some(shared.clone()));
+    assert_eq!(ids.token("alpha").await.unwrap(), Some(token("alpha", "alpha-scope-map")));
+    ids.create_token(&token("bravo", "alpha-scope-map")).await.unwrap();
+
+    // The token's name is taken: nothing changes, the map least of all.
+    let broader = map("alpha-scope-map", "repositories/*/content/write");
+    let again = ids.create_token_with_scope_map(&broader, &token("alpha", "alpha-scope-map")).await.unwrap();
+    assert_eq!(again, Err(NameTaken::Token));
+    // The map's name is taken (here by the map two tokens share): no token, no change.
+    let taken = ids.create_token_with_scope_map(&broader, &token("charlie", "alpha-scope-map")).await.unwrap();
+    assert_eq!(taken, Err(NameTaken::ScopeMap));
+    assert_eq!(ids.token("charlie").await.unwrap(), None, "the token went with the map");
+    assert_eq!(ids.scope_map("alpha-scope-map").await.unwrap(), Some(shared), "the shared map is not broadened");
+
+    for t in ["alpha", "bravo"] {
+        assert!(ids.delete_token(t).await.unwrap());
+    }
+    assert!(ids.delete_scope_map("alpha-scope-map").await.unwrap());
 }

@@ -47,6 +47,10 @@ pub enum RegistryError {
     /// A lock (ACR's writeEnabled/deleteEnabled) forbids the change.
     #[error("{0} is locked (writeEnabled or deleteEnabled is false); unlock it first")]
     Locked(String),
+    /// The caller or the repository holds as many open upload sessions as allowed; the text
+    /// says which cap and how to free a slot.
+    #[error("{0}")]
+    TooManyUploads(String),
     /// Storage or metadata is unreachable.
     #[error("{0}")]
     Unavailable(String),
@@ -72,6 +76,7 @@ impl RegistryError {
             RegistryError::RangeInvalid { .. } => ErrorCode::RangeInvalid,
             RegistryError::TooLarge(_) => ErrorCode::PayloadTooLarge,
             RegistryError::Locked(_) => ErrorCode::Denied,
+            RegistryError::TooManyUploads(_) => ErrorCode::TooManyRequests,
             RegistryError::Unavailable(_) => ErrorCode::Unavailable,
         }
     }

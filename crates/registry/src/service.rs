@@ -7,7 +7,7 @@ use crate::tag_lists::{TagLists, TagPage};
 use berth_core::range::ByteRange;
 use berth_core::{
     BlobStore, ByteStream, DeletedRepository, Digest, LockChange, Locks, MetadataStore, Page, Referrer, RepoName,
-    RepositoryInfo, StorageError, Tag, TagInfo, UploadId, UploadSession,
+    RepositoryInfo, StorageError, Tag, TagInfo, UploadCaps, UploadId, UploadSession,
 };
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -17,11 +17,16 @@ use std::sync::{Arc, Mutex};
 pub struct Limits {
     /// Largest manifest accepted, in bytes.
     pub max_manifest_bytes: usize,
+    /// Upload sessions open at once, per principal and per repository.
+    pub uploads: UploadCaps,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_manifest_bytes: berth_core::manifest::MAX_MANIFEST_BYTES }
+        Limits {
+            max_manifest_bytes: berth_core::manifest::MAX_MANIFEST_BYTES,
+            uploads: UploadCaps { per_owner: 200, per_repository: 1000 },
+        }
     }
 }
 
@@ -124,14 +129,16 @@ impl RegistryService {
         if self.meta.unlink_blob(repo, digest).await? { Ok(()) } else { Err(RegistryError::BlobUnknown) }
     }
 
-    /// Links `digest` from `from` into `repo` when `from` holds it; otherwise starts an upload.
-    /// Without `from` Berth does not search other repositories: that would reveal their
-    /// content to a caller who may not read them.
+    /// Links `digest` from `from` into `repo` when `from` holds it; otherwise starts an upload
+    /// owned by `owner`, within the upload caps as [`Self::start_upload`]. Without `from` Berth
+    /// does not search other repositories: that would reveal their content to a caller who may
+    /// not read them.
     pub async fn mount(
         &self,
         repo: &RepoName,
         digest: &Digest,
         from: Option<&RepoName>,
+        owner: &str,
     ) -> Result<MountOutcome, RegistryError> {
         self.refuse_if_write_disabled(repo).await?;
         if let Some(from) = from {
@@ -148,7 +155,7 @@ impl RegistryService {
                 return Ok(MountOutcome::Mounted);
             }
         }
-        Ok(MountOutcome::Session(self.open_upload(repo, digest.algorithm()).await?))
+        Ok(MountOutcome::Session(self.open_upload(repo, digest.algorithm(), owner).await?))
     }
 
     /// Tags of `repo` in byte order, paged: always the database's current list, usually from

@@ -7,8 +7,12 @@
 use crate::error::RegistryError;
 use crate::service::RegistryService;
 use berth_core::range::ByteRange;
-use berth_core::{Algorithm, ByteStream, Digest, Hasher, MetaError, RepoName, UploadId, UploadSession};
+use berth_core::{
+    Algorithm, BlobStore, ByteStream, Digest, Hasher, MetaError, MetadataStore, RepoName, UploadCap, UploadId,
+    UploadSession,
+};
 use futures_util::StreamExt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How a chunk positions itself.
@@ -21,11 +25,19 @@ pub struct Chunk {
 }
 
 impl RegistryService {
-    /// Starts an upload session for `repo`, hashing with `algorithm`; refused while `repo` is
-    /// write-disabled.
-    pub async fn start_upload(&self, repo: &RepoName, algorithm: Algorithm) -> Result<UploadSession, RegistryError> {
+    /// Starts an upload session for `repo` owned by `owner` (the authenticated subject),
+    /// hashing with `algorithm`; refused while `repo` is write-disabled, and with
+    /// `TooManyUploads` while `owner` or `repo` holds as many open sessions as
+    /// [`crate::Limits::uploads`] allows. A session holds its slot until it is
+    /// finished, cancelled or expired.
+    pub async fn start_upload(
+        &self,
+        repo: &RepoName,
+        algorithm: Algorithm,
+        owner: &str,
+    ) -> Result<UploadSession, RegistryError> {
         self.refuse_if_write_disabled(repo).await?;
-        self.open_upload(repo, algorithm).await
+        self.open_upload(repo, algorithm, owner).await
     }
 
     /// [`Self::start_upload`] for a caller that has checked the repository's lock already.
@@ -33,17 +45,38 @@ impl RegistryService {
         &self,
         repo: &RepoName,
         algorithm: Algorithm,
+        owner: &str,
     ) -> Result<UploadSession, RegistryError> {
         let session = UploadSession {
             id: UploadId::generate(),
             repo: repo.clone(),
+            owner: owner.to_owned(),
             offset: 0,
             algorithm,
             hash_state: Hasher::new(algorithm).save(),
             started_at: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64),
         };
-        self.blobs.begin_upload(&session.id).await?;
-        self.meta.create_upload(&session).await?;
+        let caps = self.limits.uploads;
+        // The row first: a refused session leaves no bytes behind.
+        if let Err(cap) = self.meta.create_upload(&session, caps).await? {
+            return Err(match cap {
+                UploadCap::Owner => RegistryError::TooManyUploads(format!(
+                    "{owner} has {} uploads open, the most one principal may (limits.max_uploads_per_principal); \
+                     finishing or cancelling one of them frees a slot, and idle ones expire",
+                    caps.per_owner
+                )),
+                UploadCap::Repository => RegistryError::TooManyUploads(format!(
+                    "repository {repo} has {} uploads open, the most one repository may \
+                     (limits.max_uploads_per_repository); finishing or cancelling one of them frees a slot, \
+                     and idle ones expire",
+                    caps.per_repository
+                )),
+            });
+        }
+        if let Err(e) = self.blobs.begin_upload(&session.id).await {
+            self.meta.delete_upload(&session.id).await?;
+            return Err(e.into());
+        }
         Ok(session)
     }
 
@@ -157,17 +190,27 @@ impl RegistryService {
         Ok(session.offset)
     }
 
-    /// Stores a whole blob in one request (`POST ?digest=`, or `PUT` after an empty `POST`).
+    /// Stores a whole blob in one request (`POST ?digest=`) for `owner`, through an upload
+    /// session that lives only as long as the request: it takes a slot under the caps (see
+    /// [`Self::start_upload`]) and gives it back however the request ends, even when the
+    /// request is dropped midway.
     pub async fn upload_whole(
         &self,
         repo: &RepoName,
         digest: &Digest,
         length: Option<u64>,
         body: ByteStream,
+        owner: &str,
     ) -> Result<u64, RegistryError> {
-        let session = self.start_upload(repo, digest.algorithm()).await?;
+        let session = self.start_upload(repo, digest.algorithm(), owner).await?;
+        let discard = Discard { id: Some(session.id.clone()), meta: self.meta.clone(), blobs: self.blobs.clone() };
         let chunk = Chunk { range: None, length };
-        self.finish(repo, &session.id, digest, chunk, Some(body)).await
+        let stored = self.finish(repo, &session.id, digest, chunk, Some(body)).await;
+        match stored {
+            Ok(_) => discard.disarm(),
+            Err(_) => discard.now().await,
+        }
+        stored
     }
 
     /// Cancels an upload.
@@ -208,5 +251,47 @@ impl RegistryService {
             hasher.update(&chunk.map_err(|e| RegistryError::Unavailable(e.to_string()))?);
         }
         Ok(hasher.finish())
+    }
+}
+
+/// A session nobody else knows the ID of (a monolithic upload's), so nobody could finish or
+/// cancel it: dropped with its bytes unless disarmed, at once on [`Discard::now`], or from a
+/// task of its own when the request that opened it is dropped (a client that hangs up).
+/// Best effort: what fails here is left to expiry.
+struct Discard {
+    id: Option<UploadId>,
+    meta: Arc<dyn MetadataStore>,
+    blobs: Arc<dyn BlobStore>,
+}
+
+impl Discard {
+    /// The upload completed: nothing to drop.
+    fn disarm(mut self) {
+        self.id = None;
+    }
+
+    /// Drops the session and its bytes now.
+    async fn now(mut self) {
+        if let Some(id) = self.id.take() {
+            discard(self.meta.as_ref(), self.blobs.as_ref(), &id).await;
+        }
+    }
+}
+
+impl Drop for Discard {
+    fn drop(&mut self) {
+        let (Some(id), Ok(runtime)) = (self.id.take(), tokio::runtime::Handle::try_current()) else { return };
+        let (meta, blobs) = (self.meta.clone(), self.blobs.clone());
+        runtime.spawn(async move { discard(meta.as_ref(), blobs.as_ref(), &id).await });
+    }
+}
+
+async fn discard(meta: &dyn MetadataStore, blobs: &dyn BlobStore, id: &UploadId) {
+    let dropped = match meta.delete_upload(id).await {
+        Ok(_) => blobs.abort(id).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(error) = dropped {
+        tracing::warn!(%error, upload = %id, "cannot drop a failed upload now; it will expire");
     }
 }

@@ -314,6 +314,11 @@ pub struct LimitsConfig {
     /// Seconds an upload may sit without a new chunk before it is dropped with its bytes
     /// (0: never).
     pub upload_expiry_secs: u64,
+    /// Upload sessions one principal (or token, or the admin user) may hold open at once; one
+    /// more is refused with 429 until one is finished, cancelled or expired.
+    pub max_uploads_per_principal: u32,
+    /// Upload sessions one repository may hold open at once, whoever opened them.
+    pub max_uploads_per_repository: u32,
 }
 
 impl Default for LimitsConfig {
@@ -326,6 +331,8 @@ impl Default for LimitsConfig {
             max_manifest_bytes: berth_core::manifest::MAX_MANIFEST_BYTES,
             shutdown_grace_secs: 30,
             upload_expiry_secs: 24 * 3600,
+            max_uploads_per_principal: 200,
+            max_uploads_per_repository: 1000,
         }
     }
 }
@@ -396,6 +403,9 @@ impl Config {
         if self.limits.body_rate_window_secs == 0 || self.limits.header_timeout_secs == 0 {
             return fail("limits.body_rate_window_secs and limits.header_timeout_secs must be at least 1");
         }
+        if self.limits.max_uploads_per_principal == 0 || self.limits.max_uploads_per_repository == 0 {
+            return fail("limits.max_uploads_per_principal and limits.max_uploads_per_repository must be at least 1");
+        }
         Ok(())
     }
 }
@@ -430,5 +440,16 @@ mod tests {
         ] {
             assert_eq!(redact_url(url), shown, "{url}");
         }
+    }
+
+    #[test]
+    fn upload_caps_are_at_least_one() {
+        let mut c = Config::default();
+        assert_eq!((c.limits.max_uploads_per_principal, c.limits.max_uploads_per_repository), (200, 1000));
+        c.limits.max_uploads_per_repository = 0;
+        assert!(c.validate().unwrap_err().to_string().contains("max_uploads_per_repository"));
+        c.limits.max_uploads_per_repository = 1;
+        c.limits.max_uploads_per_principal = 0;
+        assert!(c.validate().is_err());
     }
 }

@@ -56,6 +56,11 @@ impl From<RegistryError> for ApiError {
                     .detail(format!("the upload holds {current} bytes; the next chunk must start there"))
                     .header(header::RANGE, HeaderValue::from_str(&range).expect("ascii"))
             }
+            RegistryError::TooManyUploads(detail) => {
+                // A slot frees when one of the uploads ends, which the server cannot foresee:
+                // the minute asked for is a hint to back off, not a promise.
+                ApiError::new(code).detail(detail).header(header::RETRY_AFTER, HeaderValue::from_static("60"))
+            }
             RegistryError::BlobUnknown
             | RegistryError::UploadUnknown
             | RegistryError::ManifestUnknown

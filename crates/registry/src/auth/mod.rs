@@ -13,7 +13,7 @@ pub mod jwt;
 pub mod secret;
 mod tokens;
 
-pub use tokens::{ADMIN_USER, NewToken, TokenSecret};
+pub use tokens::{ADMIN_USER, NewToken, TokenScope, TokenSecret};
 
 use berth_core::MetaError;
 use berth_core::access::Access;

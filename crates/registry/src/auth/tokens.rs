@@ -3,8 +3,9 @@
 
 use super::{AuthError, AuthService, Authenticated, now, secret};
 use berth_core::MetaError;
+use berth_core::identities::NameTaken;
 use berth_core::identity::Permissions;
-use berth_core::scopemap::{Token, TokenPassword};
+use berth_core::scopemap::{ScopeMap, Token, TokenPassword};
 
 /// A password just issued for a token slot, in clear once.
 #[derive(Debug, Clone)]
@@ -31,10 +32,13 @@ pub struct NewToken {
 /// The admin user's username (reserved: no token may take it).
 pub const ADMIN_USER: &str = "admin";
 
-/// The credential ID of a token password: slot and creation time, so regenerating a password
-/// revokes the refresh tokens issued with the old one.
-fn credential_id(p: &TokenPassword) -> String {
-    format!("token:{}:{}", p.slot, p.created)
+/// The scope map a new token holds.
+#[derive(Debug, Clone)]
+pub enum TokenScope {
+    /// An existing scope map, by name.
+    Existing(String),
+    /// A new scope map, created with the token or not at all.
+    New(ScopeMap),
 }
 
 impl AuthService {
@@ -49,7 +53,7 @@ impl AuthService {
         let mut matched = None;
         for p in &t.passwords {
             if secret::same(presented, &p.secret_hash) && p.expiry.is_none_or(|e| at < e) {
-                matched = Some((credential_id(p), p.expiry.unwrap_or(i64::MAX)));
+                matched = Some((p.id.clone(), p.expiry.unwrap_or(i64::MAX)));
             }
         }
         let (credential, valid_until) = matched.ok_or(AuthError::BadCredentials)?;
@@ -64,10 +68,11 @@ impl AuthService {
         })
     }
 
-    /// Accepts a refresh token of a token identity while its password lives and it is enabled.
+    /// Accepts a refresh token of a token identity while the password it was issued with (by
+    /// ID) lives and the token is enabled.
     pub(super) async fn token_refresh(&self, t: &Token, credential: &str) -> Result<Authenticated, AuthError> {
         let at = now();
-        let alive = t.passwords.iter().find(|p| credential_id(p) == credential && p.expiry.is_none_or(|e| at < e));
+        let alive = t.passwords.iter().find(|p| p.id == credential && p.expiry.is_none_or(|e| at < e));
         let (Some(p), true) = (alive, t.enabled) else { return Err(AuthError::BadCredentials) };
         Ok(Authenticated {
             permissions: self.token_permissions(t).await?,
@@ -92,7 +97,7 @@ impl AuthService {
         let mut matched = None;
         for p in &passwords {
             if secret::same(presented, &p.secret_hash) {
-                matched = Some(credential_id(p));
+                matched = Some(p.id.clone());
             }
         }
         let credential = matched.ok_or(AuthError::BadCredentials)?;
@@ -107,9 +112,10 @@ impl AuthService {
         })
     }
 
-    /// Accepts a refresh token of the admin user while it is on and its password lives.
+    /// Accepts a refresh token of the admin user while it is on and the password it was issued
+    /// with (by ID) lives.
     pub(super) async fn admin_refresh(&self, credential: &str) -> Result<Authenticated, AuthError> {
-        let alive = self.ids.admin_passwords().await?.iter().any(|p| credential_id(p) == credential);
+        let alive = self.ids.admin_passwords().await?.iter().any(|p| p.id == credential);
         if !alive || !self.settings().await?.admin_enabled {
             return Err(AuthError::BadCredentials);
         }
@@ -143,30 +149,44 @@ impl AuthService {
         Ok(secret)
     }
 
+    /// A new password for `slot` with a new random ID.
     fn token_secret(slot: u8, expiry: Option<i64>) -> (TokenPassword, TokenSecret) {
         let value = secret::generate();
         let created = now();
-        let stored = TokenPassword { slot, secret_hash: secret::hash(&value), created, expiry };
+        let id = uuid::Uuid::new_v4().to_string();
+        let stored = TokenPassword { id, slot, secret_hash: secret::hash(&value), created, expiry };
         (stored, TokenSecret { slot, value, created, expiry })
     }
 
-    /// Creates a token holding `scope_map`, with both passwords unless `no_passwords`.
-    /// `Conflict` if the name is taken.
+    /// Creates a token holding `scope` (creating a new scope map with it, in one transaction),
+    /// with both passwords unless `no_passwords`. An existing token or scope map is never
+    /// changed: if either name is taken, nothing is created and the answer says which.
     pub async fn create_token(
         &self,
         name: &str,
-        scope_map: &str,
+        scope: TokenScope,
         enabled: bool,
         no_passwords: bool,
         expiry: Option<i64>,
-    ) -> Result<NewToken, MetaError> {
+    ) -> Result<Result<NewToken, NameTaken>, MetaError> {
         let slots: &[u8] = if no_passwords { &[] } else { &[1, 2] };
         let (stored, shown): (Vec<_>, Vec<_>) = slots.iter().map(|s| Self::token_secret(*s, expiry)).unzip();
-        let token =
-            Token { name: name.into(), scope_map: scope_map.into(), enabled, created: now(), passwords: stored };
-        self.ids.create_token(&token).await?;
-        self.identities_changed();
-        Ok(NewToken { token, passwords: shown })
+        let scope_map = match &scope {
+            TokenScope::Existing(m) => m.clone(),
+            TokenScope::New(m) => m.name.clone(),
+        };
+        let token = Token { name: name.into(), scope_map, enabled, created: now(), passwords: stored };
+        let created = match &scope {
+            TokenScope::Existing(_) => match self.ids.create_token(&token).await {
+                Err(MetaError::Conflict) => Err(NameTaken::Token),
+                other => Ok(other?),
+            },
+            TokenScope::New(m) => self.ids.create_token_with_scope_map(m, &token).await?,
+        };
+        if created.is_ok() {
+            self.identities_changed();
+        }
+        Ok(created.map(|()| NewToken { token, passwords: shown }))
     }
 
     /// Issues new passwords for `slots` of token `name` (replacing those slots); `None` if

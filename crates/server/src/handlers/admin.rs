@@ -23,6 +23,11 @@ pub(super) fn invalid(detail: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::InvalidRequest).detail(detail)
 }
 
+/// 409: the create would take a name that exists; nothing was changed.
+pub(super) fn conflict(detail: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::Conflict).detail(detail)
+}
+
 pub(super) fn not_found(what: &str) -> ApiError {
     ApiError::new(ErrorCode::NameUnknown).detail(format!("{what} not found"))
 }

@@ -1,14 +1,15 @@
 //! The admin API for repository-scoped tokens and their scope maps (`/admin/v1/tokens…`,
 //! `/admin/v1/scope-maps…`), reached only through [`super::admin`]'s authorisation.
 
-use super::admin::{body, invalid, json_response, not_found, unavailable};
+use super::admin::{body, conflict, invalid, json_response, not_found, unavailable};
 use super::{AppState, rfc3339};
 use crate::auth::AdminAuthorized;
 use crate::error::ApiError;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
+use berth_core::identities::NameTaken;
 use berth_core::scopemap::{ScopeMap, ScopeRule, Token, valid_name};
-use berth_registry::auth::TokenSecret;
+use berth_registry::auth::{TokenScope, TokenSecret};
 use http::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -133,7 +134,7 @@ pub(super) async fn route(
                 return Err(invalid("a scope-map name has 5 to 50 letters, digits or '-'"));
             }
             if ids.scope_map(&name).await.map_err(unavailable)?.is_some() {
-                return Err(invalid(format!("scope map {name} already exists; use update")));
+                return Err(conflict(format!("scope map {name} already exists; use update")));
             }
             let m = ScopeMap { name, description: b.description, rules: rules(&b.actions)?, system: false };
             ids.put_scope_map(&m).await.map_err(unavailable)?;
@@ -179,32 +180,42 @@ pub(super) async fn route(
             if !valid_name(&name) {
                 return Err(invalid("a token name has 5 to 50 letters, digits or '-' and is not a UUID"));
             }
-            let scope_map = match (b.scope_map, b.actions.is_empty()) {
+            // A map made for the token alone; an existing one of that name is never changed.
+            let own_map = format!("{name}-scope-map");
+            let scope = match (b.scope_map, b.actions.is_empty()) {
                 (Some(m), true) => {
                     ids.scope_map(&m).await.map_err(unavailable)?.ok_or_else(|| not_found("scope map"))?;
-                    m
+                    TokenScope::Existing(m)
                 }
-                (None, false) => {
-                    let m = ScopeMap {
-                        name: format!("{name}-scope-map"),
-                        description: None,
-                        rules: rules(&b.actions)?,
-                        system: false,
-                    };
-                    ids.put_scope_map(&m).await.map_err(unavailable)?;
-                    m.name
-                }
+                (None, false) => TokenScope::New(ScopeMap {
+                    name: own_map.clone(),
+                    description: None,
+                    rules: rules(&b.actions)?,
+                    system: false,
+                }),
                 _ => return Err(invalid("give either --scope-map or --repository, not both and not neither")),
             };
+            let makes_map = matches!(scope, TokenScope::New(_));
             let enabled = status(b.status.as_deref())?.unwrap_or(true);
-            let created = match st
+            let created = st
                 .auth
-                .create_token(&name, &scope_map, enabled, b.no_passwords, expiry(b.expiration_in_days))
+                .create_token(&name, scope, enabled, b.no_passwords, expiry(b.expiration_in_days))
                 .await
-            {
-                Err(berth_core::MetaError::Conflict) => return Err(invalid(format!("token {name} already exists"))),
-                other => other.map_err(unavailable)?,
+                .map_err(unavailable)?;
+            let created = match created {
+                Ok(created) => created,
+                Err(NameTaken::Token) => return Err(conflict(format!("token {name} already exists"))),
+                Err(NameTaken::ScopeMap) => {
+                    return Err(conflict(format!(
+                        "scope map {own_map} already exists and other tokens may hold it, so nothing was \
+                         changed or created; pass --scope-map {own_map} to give token {name} that map as it \
+                         is, or choose another token name"
+                    )));
+                }
             };
+            if makes_map {
+                audit("scope-map.create", own_map).await;
+            }
             audit("token.create", name.clone()).await;
             Ok(json_response(StatusCode::CREATED, token_json(&created.token, &created.passwords)))
         }

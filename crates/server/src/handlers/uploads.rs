@@ -59,17 +59,19 @@ fn created(name: &RepoName, digest: &Digest) -> Response {
 
 pub(super) async fn post(
     st: &AppState,
-    _: &Authorized,
+    auth: &Authorized,
     name: &RepoName,
     headers: &HeaderMap,
     query: &Query,
     body: Body,
 ) -> Result<Response, ApiError> {
+    // Anonymous callers never get push, so the owner is always someone who authenticated.
+    let owner = auth.caller().subject();
     if let Some(mount) = query.get("mount") {
         let digest = Digest::parse(mount)
             .map_err(|_| ApiError::new(ErrorCode::DigestInvalid).detail(format!("malformed digest {mount:?}")))?;
         let from = query.get("from").and_then(|f| RepoName::parse(f).ok());
-        return match st.registry.mount(name, &digest, from.as_ref()).await? {
+        return match st.registry.mount(name, &digest, from.as_ref(), owner).await? {
             MountOutcome::Mounted => Ok(created(name, &digest)),
             MountOutcome::Session(s) => {
                 st.metrics.upload("started");
@@ -79,7 +81,7 @@ pub(super) async fn post(
     }
     if let Some(digest) = digest_param(query)? {
         let stream = guarded(body, st.min_rate, st.metrics.bytes_in.clone());
-        st.registry.upload_whole(name, &digest, content_length(headers), stream).await?;
+        st.registry.upload_whole(name, &digest, content_length(headers), stream, owner).await?;
         return Ok(created(name, &digest));
     }
     let algorithm = match query.get("digest-algorithm") {
@@ -88,7 +90,7 @@ pub(super) async fn post(
             ApiError::new(ErrorCode::DigestInvalid).detail(format!("unsupported digest algorithm {a:?}"))
         })?,
     };
-    let session = st.registry.start_upload(name, algorithm).await?;
+    let session = st.registry.start_upload(name, algorithm, owner).await?;
     st.metrics.upload("started");
     Ok(session_response(StatusCode::ACCEPTED, &session, st.registry.min_chunk_len()))
 }
