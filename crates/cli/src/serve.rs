@@ -263,6 +263,7 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
         }
         let opts = ServeOptions {
             max_connections: limits.max_connections,
+            max_connections_per_address: limits.max_connections_per_address,
             header_timeout: Duration::from_secs(limits.header_timeout_secs),
             grace: Duration::from_secs(limits.shutdown_grace_secs),
             tls: tls.as_ref().map(|t| t.config.clone()),

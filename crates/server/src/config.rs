@@ -299,8 +299,15 @@ pub enum TlsMode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
-    /// Connections served at once; more wait in the listen backlog.
+    /// Connections served at once. When all are taken, the connection idle longest (no
+    /// request in flight) is closed to make room for a new one; while none is idle, new
+    /// connections wait in the listen backlog.
     pub max_connections: usize,
+    /// Connections one client address (IPv6: one /64 prefix) may hold at once; one more is
+    /// closed at once, without a response. Behind a reverse proxy or load balancer that
+    /// connects from its own address, every client shares that address: raise this to
+    /// `max_connections` there.
+    pub max_connections_per_address: usize,
     /// Seconds a client has to send complete request headers.
     pub header_timeout_secs: u64,
     /// Window over which a request body's rate is measured, in seconds.
@@ -325,6 +332,7 @@ impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
             max_connections: 1024,
+            max_connections_per_address: 128,
             header_timeout_secs: 30,
             body_rate_window_secs: 30,
             body_min_bytes_per_window: 16 * 1024,
@@ -397,8 +405,8 @@ impl Config {
         if self.database.max_connections == 0 {
             return fail("database.max_connections must be at least 1");
         }
-        if self.limits.max_connections == 0 {
-            return fail("limits.max_connections must be at least 1");
+        if self.limits.max_connections == 0 || self.limits.max_connections_per_address == 0 {
+            return fail("limits.max_connections and limits.max_connections_per_address must be at least 1");
         }
         if self.limits.body_rate_window_secs == 0 || self.limits.header_timeout_secs == 0 {
             return fail("limits.body_rate_window_secs and limits.header_timeout_secs must be at least 1");
@@ -450,6 +458,17 @@ mod tests {
         assert!(c.validate().unwrap_err().to_string().contains("max_uploads_per_repository"));
         c.limits.max_uploads_per_repository = 1;
         c.limits.max_uploads_per_principal = 0;
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn every_connection_limit_is_at_least_one() {
+        let mut c = Config::default();
+        assert!(c.limits.max_connections_per_address < c.limits.max_connections);
+        c.limits.max_connections_per_address = 0;
+        assert!(c.validate().is_err());
+        c.limits.max_connections_per_address = 1;
+        c.limits.max_connections = 0;
         assert!(c.validate().is_err());
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! The axum router and its one OCI path parser ([`route`]), authentication and the single
 //! authorisation point ([`auth`]), the error policy ([`error`]), request-body guards
-//! ([`body`]), metrics, configuration, TLS and the accept loop.
+//! ([`body`]), metrics, configuration, TLS, and the accept loop ([`serve`]) with its connection limits
+//! ([`conns`]).
 //!
 //! Dependency rule: sees `berth-registry` and `berth-core`; never a concrete store. `cli`
 //! wires the stores in.
@@ -10,6 +11,7 @@
 pub mod auth;
 pub mod body;
 pub mod config;
+pub mod conns;
 pub mod error;
 pub mod handlers;
 pub mod metrics;

@@ -1,7 +1,13 @@
 //! Prometheus metrics: requests by route, method and status; latency histograms; bytes in
 //! and out; upload sessions; garbage collection.
+//!
+//! Every label value comes from a closed set the server defines (`&'static str` or a status
+//! the server itself answered with), never from request text: a series, once created, lives
+//! as long as the process, so a label a client could choose would let any anonymous client
+//! grow the server's memory without bound.
 
 use berth_registry::GcReport;
+use http::Method;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -11,11 +17,11 @@ use prometheus_client::registry::Registry;
 /// Labels of a request.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    /// Route label (`manifest`, `blob`, …).
+    /// Route label (`manifest`, `blob`, …, `other`).
     pub route: &'static str,
-    /// HTTP method.
-    pub method: String,
-    /// HTTP status code.
+    /// HTTP method, from [`method_label`].
+    pub method: &'static str,
+    /// HTTP status code of the response the server produced.
     pub status: u16,
 }
 
@@ -24,8 +30,25 @@ pub struct RequestLabels {
 pub struct RouteLabels {
     /// Route label.
     pub route: &'static str,
-    /// HTTP method.
-    pub method: String,
+    /// HTTP method, from [`method_label`].
+    pub method: &'static str,
+}
+
+/// The label of a request method: the name of a method RFC 9110 or RFC 5789 defines, and
+/// `other` for every other (invented) method.
+pub fn method_label(method: &Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        "CONNECT" => "CONNECT",
+        "TRACE" => "TRACE",
+        _ => "other",
+    }
 }
 
 /// Labels of an upload-session event.
@@ -114,5 +137,19 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invented_methods_share_one_label() {
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        assert_eq!(method_label(&Method::from_bytes(b"DELETE").unwrap()), "DELETE");
+        for invented in ["get", "PROPFIND", "X-ANYTHING-1234567890"] {
+            assert_eq!(method_label(&Method::from_bytes(invented.as_bytes()).unwrap()), "other", "{invented}");
+        }
     }
 }

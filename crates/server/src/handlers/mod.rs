@@ -15,7 +15,7 @@ mod uploads;
 use crate::auth::{Authorized, Challenge, authenticate, authorize};
 use crate::body::MinRate;
 use crate::error::ApiError;
-use crate::metrics::{Metrics, RequestLabels, RouteLabels};
+use crate::metrics::{Metrics, RequestLabels, RouteLabels, method_label};
 use crate::ratelimit::FailureLimiter;
 use crate::route::OciRoute;
 use axum::Router;
@@ -90,11 +90,11 @@ async fn metrics(State(st): State<Arc<AppState>>) -> Response {
 /// Times and counts every request, and sets the header distribution puts on every response.
 async fn observe(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let mut response = next.run(req).await;
     let route = response.extensions().get::<RouteLabel>().map_or("other", |l| l.0);
     let status = response.status().as_u16();
-    st.metrics.requests.get_or_create(&RequestLabels { route, method: method.clone(), status }).inc();
+    st.metrics.requests.get_or_create(&RequestLabels { route, method, status }).inc();
     st.metrics.latency.get_or_create(&RouteLabels { route, method }).observe(started.elapsed().as_secs_f64());
     if let Some(len) = response.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
     {
