@@ -250,6 +250,13 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
             metrics: Arc::new(Metrics::default()),
             gc_grace: Duration::from_secs(config.gc.grace_secs),
         });
+        if config.gc.grace_secs == 0 {
+            tracing::warn!(
+                "gc.grace_secs is 0: a blob not yet referenced by a manifest may be collected between its upload \
+                 and the push of the manifest that uses it, which is then refused (MANIFEST_BLOB_UNKNOWN) until \
+                 the client pushes the blob again; keep a grace longer than your slowest push"
+            );
+        }
         if config.gc.interval_secs > 0 {
             let every = Duration::from_secs(config.gc.interval_secs);
             tokio::spawn(collect_garbage(state.clone(), every));

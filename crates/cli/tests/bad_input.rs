@@ -57,14 +57,36 @@ fn path_traversal_in_any_segment_is_refused() {
         ("/v2/a/../../../etc/passwd/tags/list", 400, "NAME_INVALID"),
         ("/v2/a/blobs/uploads/../../../../etc/passwd", 404, "NAME_UNKNOWN"),
         ("/v2/a/blobs/uploads/..%2F..%2Fetc", 404, "BLOB_UPLOAD_UNKNOWN"),
-        ("/v2/a/manifests/..%2F..%2Fetc%2Fpasswd", 400, "MANIFEST_INVALID"),
-        ("/v2/a/manifests/..", 400, "MANIFEST_INVALID"),
+        ("/v2/a/manifests/..%2F..%2Fetc%2Fpasswd", 404, "MANIFEST_UNKNOWN"),
+        ("/v2/a/manifests/..", 404, "MANIFEST_UNKNOWN"),
         ("/v2/a/blobs/sha256:..%2F..%2Fetc", 400, "DIGEST_INVALID"),
         ("/v2/%2E%2E/tags/list", 400, "NAME_INVALID"),
     ];
     for (path, status, code) in cases {
         assert_raw(&s, path, status, code);
     }
+}
+
+/// The released conformance suite (v1.1.0, v1.1.1) reads `.INVALID_MANIFEST_NAME` and wants
+/// 404: a reference that is neither a tag nor a digest names nothing. Pushing to one is 400.
+#[tokio::test]
+async fn invalid_manifest_references_are_unknown_to_reads_and_invalid_to_pushes() {
+    let (s, c) = started();
+    let url = format!("{}/v2/{REPO}/manifests/.INVALID_MANIFEST_NAME", s.base);
+    let r = c.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_code(r).await, "MANIFEST_UNKNOWN");
+    assert_eq!(c.head(&url).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    let img = Image::oci(Algorithm::Sha256, 81, &[64], "amd64");
+    let r = c
+        .put(&url)
+        .header("content-type", berth_core::media::OCI_MANIFEST)
+        .body(img.manifest.bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(r).await, "MANIFEST_INVALID");
 }
 
 #[tokio::test]

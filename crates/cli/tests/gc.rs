@@ -151,3 +151,18 @@ async fn purge_deletes_untagged_manifests_and_gc_their_layers() {
     let audit: Value = c.get(format!("{}/admin/v1/audit", s.base)).send().await.unwrap().json().await.unwrap();
     assert!(audit.as_array().unwrap().iter().any(|e| e["action"] == "purge"), "{audit}");
 }
+
+/// A grace of 0 lets a collection take the blobs of a push still in progress: the server says
+/// so at start.
+#[test]
+fn a_zero_grace_is_warned_about() {
+    let s = TestServer::start_with_env(
+        Path::new(env!("CARGO_BIN_EXE_berth")),
+        &[],
+        "info",
+        &[("BERTH__GC__GRACE_SECS", "0")],
+    );
+    assert!(s.log().contains("gc.grace_secs is 0"), "{}", s.log());
+    let quiet = common::server(&[]);
+    assert!(!quiet.log().contains("gc.grace_secs"), "{}", quiet.log());
+}

@@ -17,7 +17,7 @@ use crate::body::MinRate;
 use crate::error::ApiError;
 use crate::metrics::{Metrics, RequestLabels, RouteLabels, method_label};
 use crate::ratelimit::FailureLimiter;
-use crate::route::OciRoute;
+use crate::route::{OciRoute, RouteError};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -158,11 +158,24 @@ fn unsupported() -> ApiError {
     ApiError::new(ErrorCode::Unsupported).detail("method not allowed on this endpoint")
 }
 
+/// The answer to a path the route parser refused. A manifest read by a reference that is
+/// neither a tag nor a digest is 404 `MANIFEST_UNKNOWN` (nothing can be stored under such a
+/// name, and the released conformance suite, v1.1.x, expects 404); a push to one stays 400.
+fn route_error(e: RouteError, method: &Method, path: &str) -> ApiError {
+    let read = *method == Method::GET || *method == Method::HEAD;
+    match e {
+        RouteError::ReferenceInvalid if read && path.starts_with("/v2/") => {
+            ApiError::new(ErrorCode::ManifestUnknown).detail("reference is neither a valid tag nor a digest")
+        }
+        e => ApiError::from(e),
+    }
+}
+
 async fn dispatch(State(st): State<Arc<AppState>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let route = match OciRoute::parse(parts.uri.path()) {
         Ok(r) => r,
-        Err(e) => return ApiError::from(e).into_response(),
+        Err(e) => return route_error(e, &parts.method, parts.uri.path()).into_response(),
     };
     let label = route.label();
     let query = Query::parse(parts.uri.query());
