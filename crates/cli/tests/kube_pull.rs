@@ -215,7 +215,17 @@ async fn the_credential_provider_answers_and_containerd_pulls_with_it() {
     std::fs::write(&creds, &principal).unwrap();
     let args = ["--registry", &s.addr, "--credentials-file", creds.to_str().unwrap()];
 
-    let answer = ok(&tokio::task::block_in_place(|| provider(&args, &request(&format!("{}/team/provided", s.addr)))));
+    // A credentials file others can read works, with a warning on stderr (which the kubelet logs).
+    std::fs::set_permissions(&creds, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let wanted = request(&format!("{}/team/provided", s.addr));
+    let shared = tokio::task::block_in_place(|| provider(&args, &wanted));
+    let warned = String::from_utf8_lossy(&shared.stderr).into_owned();
+    assert!(warned.contains("may be read by other users") && warned.contains("chmod 600"), "{warned}");
+    ok(&shared);
+    std::fs::set_permissions(&creds, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let private = tokio::task::block_in_place(|| provider(&args, &wanted));
+    assert!(private.stderr.is_empty(), "{}", String::from_utf8_lossy(&private.stderr));
+    let answer = ok(&private);
     let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
     assert_eq!(v["apiVersion"], "credentialprovider.kubelet.k8s.io/v1");
     assert_eq!(v["kind"], "CredentialProviderResponse");

@@ -32,6 +32,10 @@ pub struct ProviderArgs {
 
 fn principal(args: &ProviderArgs) -> Result<(String, String)> {
     if let Some(file) = &args.credentials_file {
+        // The kubelet logs stderr; a secret others can read still works, but is said once.
+        if let Err(e) = crate::datadir::private_file("--credentials-file", file) {
+            eprintln!("berth: warning: {e:#}");
+        }
         let text = std::fs::read(file).with_context(|| format!("cannot read --credentials-file {}", file.display()))?;
         let v: serde_json::Value = serde_json::from_slice(&text)
             .with_context(|| format!("--credentials-file {} is not JSON", file.display()))?;
