@@ -166,3 +166,42 @@ fn a_zero_grace_is_warned_about() {
     let quiet = common::server(&[]);
     assert!(!quiet.log().contains("gc.grace_secs"), "{}", quiet.log());
 }
+
+/// Deleting a child manifest a tagged index lists, or a blob a tagged manifest uses, would
+/// break the image (GC then takes the bytes): refused with a sentence naming the tag, until
+/// the tag (or the index) goes first; then both go and `fsck` stays clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_tag_still_reaches_cannot_be_deleted() {
+    let (s, c) = common::started();
+    let (amd, arm) =
+        (Image::oci(Algorithm::Sha256, 91, &[1024], "amd64"), Image::oci(Algorithm::Sha256, 92, &[1024], "arm64"));
+    push_image(&c, &s.base, "kept/app", &amd, "amd").await;
+    push_image(&c, &s.base, "kept/app", &arm, "arm").await;
+    let idx = berth_testkit::image::index(Algorithm::Sha256, &[(&amd, "amd64"), (&arm, "arm64")]);
+    let put = berth_testkit::oci::put_manifest(&c, &s.base, "kept/app", "multi", &idx).await;
+    assert_eq!(put.status(), StatusCode::CREATED);
+    let delete = |path: String| c.delete(format!("{}/v2/kept/app/{path}", s.base)).send();
+    assert_eq!(delete("manifests/arm".into()).await.unwrap().status(), StatusCode::ACCEPTED, "a tag goes freely");
+
+    for (path, tag) in [
+        (format!("manifests/{}", arm.manifest.digest), "tag multi"),
+        (format!("blobs/{}", arm.layers[0].digest), "tag multi"),
+        (format!("blobs/{}", amd.config.digest), "tag "),
+    ] {
+        let r = delete(path.clone()).await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["errors"][0]["code"], "DENIED", "{path}");
+        let detail = body["errors"][0]["detail"].as_str().unwrap_or_default().to_owned();
+        assert!(detail.contains(tag) && detail.contains("first"), "{path}: {detail}");
+    }
+    let pulled = c.get(format!("{}/v2/kept/app/blobs/{}", s.base, arm.layers[0].digest)).send().await.unwrap();
+    assert_eq!(pulled.status(), StatusCode::OK, "the image is whole");
+
+    // The index first, then what it listed.
+    assert_eq!(delete(format!("manifests/{}", idx.digest)).await.unwrap().status(), StatusCode::ACCEPTED);
+    assert_eq!(delete(format!("manifests/{}", arm.manifest.digest)).await.unwrap().status(), StatusCode::ACCEPTED);
+    assert_eq!(delete(format!("blobs/{}", arm.layers[0].digest)).await.unwrap().status(), StatusCode::ACCEPTED);
+    let fsck = s.berth(&["fsck"]);
+    assert!(fsck.status.success(), "{}", String::from_utf8_lossy(&fsck.stdout));
+}

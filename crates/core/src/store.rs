@@ -118,6 +118,10 @@ pub enum MetaError {
     /// `tag v1`).
     #[error("{0} is locked")]
     Locked(String),
+    /// A tag still reaches what was to be removed (a blob its manifest uses, a child manifest
+    /// its index lists): the text names it (`tag v1`).
+    #[error("{0} still uses it")]
+    InUse(String),
     /// The database failed or is unreachable.
     #[error("metadata unavailable: {0}")]
     Unavailable(String),

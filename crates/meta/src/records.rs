@@ -126,6 +126,16 @@ pub(crate) use first_lock;
 /// The first lock that forbids removing `$2` (a manifest or blob digest) from repository `$1`:
 /// a lock on the repository, or on a tag that reaches `$2`, naming it or a manifest that
 /// references it directly or through any depth of indexes.
+/// The first tag of repository `$1` that reaches `$2` through a manifest referencing it,
+/// directly or through any depth of indexes (a tag naming `$2` itself does not count: a
+/// manifest deleted by digest takes its tags along).
+pub(crate) const TAG_REACHING: &str = "SELECT 'tag ' || name FROM tags WHERE repo_id = $1 AND digest IN (
+     WITH RECURSIVE up(d) AS (
+         SELECT manifest_digest FROM manifest_refs WHERE repo_id = $1 AND ref_digest = $2
+         UNION
+         SELECT f.manifest_digest FROM manifest_refs f JOIN up ON f.ref_digest = up.d WHERE f.repo_id = $1)
+     SELECT d FROM up) LIMIT 1";
+
 pub(crate) const LOCK_REACHING: &str = first_lock!(
     "(digest = $2 OR digest IN (WITH RECURSIVE up(d) AS (
          SELECT manifest_digest FROM manifest_refs WHERE repo_id = $1 AND ref_digest = $2

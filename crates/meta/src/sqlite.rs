@@ -134,6 +134,14 @@ async fn refuse_if_locked(
     found.map_or(Ok(()), |what| Err(MetaError::Locked(what)))
 }
 
+/// `MetaError::InUse` if a tag of repository `repo_id` reaches `digest` through a manifest
+/// ([`records::TAG_REACHING`]).
+async fn refuse_if_reached(conn: &mut sqlx::SqliteConnection, repo_id: i64, digest: &str) -> Result<(), MetaError> {
+    let found: Option<String> =
+        sqlx::query_scalar(records::TAG_REACHING).bind(repo_id).bind(digest).fetch_optional(conn).await.map_err(db)?;
+    found.map_or(Ok(()), |what| Err(MetaError::InUse(what)))
+}
+
 async fn ensure_repo(conn: &mut sqlx::SqliteConnection, repo: &RepoName) -> Result<i64, MetaError> {
     sqlx::query_scalar(
         "INSERT INTO repositories (name, created_at) VALUES (?, ?)
@@ -210,6 +218,7 @@ impl MetadataStore for SqliteMeta {
         let mut tx = self.writer.begin().await.map_err(db)?;
         let Some(repo_id) = repo_in(&mut tx, repo).await? else { return Ok(false) };
         refuse_if_locked(&mut tx, records::LOCK_REACHING, repo_id, &d.to_string()).await?;
+        refuse_if_reached(&mut tx, repo_id, &d.to_string()).await?;
         let r = sqlx::query("DELETE FROM repo_blobs WHERE repo_id = ? AND digest = ?")
             .bind(repo_id)
             .bind(d.to_string())
@@ -329,6 +338,7 @@ impl MetadataStore for SqliteMeta {
         let Some(repo_id) = repo_in(&mut tx, repo).await? else { return Ok(false) };
         let digest = d.to_string();
         refuse_if_locked(&mut tx, records::LOCK_REACHING, repo_id, &digest).await?;
+        refuse_if_reached(&mut tx, repo_id, &digest).await?;
         let deleted = sqlx::query("DELETE FROM manifests WHERE repo_id = ? AND digest = ?")
             .bind(repo_id)
             .bind(&digest)

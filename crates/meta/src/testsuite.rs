@@ -163,6 +163,13 @@ async fn repository_deletion(meta: &dyn MetadataStore) {
     assert!(meta.list_repos(&Page::default()).await.unwrap().contains(&r.to_string()));
 }
 
+fn in_use(r: Result<impl std::fmt::Debug, MetaError>, what: &str) {
+    match r {
+        Err(MetaError::InUse(w)) => assert_eq!(w, what),
+        other => panic!("expected {what} to still use it, got {other:?}"),
+    }
+}
+
 fn locked(r: Result<impl std::fmt::Debug, MetaError>, what: &str) {
     match r {
         Err(MetaError::Locked(w)) => assert_eq!(w, what),
@@ -225,7 +232,12 @@ async fn locks(meta: &dyn MetadataStore) {
     locked(meta.delete_manifest(&r, &inner.digest).await, "tag idx");
     locked(meta.unlink_blob(&r, &child_layer).await, "tag idx");
     meta.set_locks(&r, Some(&t("idx")), off(None, Some(true))).await.unwrap();
-    assert!(meta.delete_manifest(&r, &child.digest).await.unwrap(), "unlocked, it may go");
+    // Unlocked, the tagged index still holds them: the index (or its tag) must go first.
+    in_use(meta.delete_manifest(&r, &child.digest).await, "tag idx");
+    in_use(meta.unlink_blob(&r, &child_layer).await, "tag idx");
+    assert!(meta.delete_tag(&r, &t("idx")).await.unwrap());
+    assert!(meta.delete_manifest(&r, &child.digest).await.unwrap(), "untagged, it may go");
+    assert!(meta.unlink_blob(&r, &child_layer).await.unwrap());
 
     // Delete-disabled only: it moves, and what it named can then go.
     let now = meta.set_locks(&r, Some(&t("v1")), off(Some(true), Some(false))).await.unwrap();
@@ -249,7 +261,7 @@ async fn locks(meta: &dyn MetadataStore) {
     meta.set_locks(&r, None, off(Some(true), None)).await.unwrap();
     meta.set_locks(&r, Some(&t("v1")), off(None, Some(true))).await.unwrap();
     let deleted = meta.delete_repository(&r).await.unwrap().unwrap();
-    assert_eq!(deleted.tags, ["idx", "v1", "v2", "v3"]);
+    assert_eq!(deleted.tags, ["v1", "v2", "v3"]);
 }
 
 /// Purge candidates: untagged, unlisted by any index, not referrers; deleted only while they

@@ -47,6 +47,9 @@ pub enum RegistryError {
     /// A lock (ACR's writeEnabled/deleteEnabled) forbids the change.
     #[error("{0} is locked (writeEnabled or deleteEnabled is false); unlock it first")]
     Locked(String),
+    /// A tag still reaches the blob or child manifest to be deleted.
+    #[error("{0} of this repository still uses it; delete or move that tag (or the index that lists it) first")]
+    InUse(String),
     /// The caller or the repository holds as many open upload sessions as allowed; the text
     /// says which cap and how to free a slot.
     #[error("{0}")]
@@ -75,7 +78,7 @@ impl RegistryError {
             RegistryError::SizeInvalid(_) => ErrorCode::SizeInvalid,
             RegistryError::RangeInvalid { .. } => ErrorCode::RangeInvalid,
             RegistryError::TooLarge(_) => ErrorCode::PayloadTooLarge,
-            RegistryError::Locked(_) => ErrorCode::Denied,
+            RegistryError::Locked(_) | RegistryError::InUse(_) => ErrorCode::Denied,
             RegistryError::TooManyUploads(_) => ErrorCode::TooManyRequests,
             RegistryError::Unavailable(_) => ErrorCode::Unavailable,
         }
@@ -88,6 +91,7 @@ impl From<MetaError> for RegistryError {
             MetaError::MissingReferences(d) => RegistryError::ManifestBlobUnknown(d),
             MetaError::Conflict => RegistryError::UploadInvalid("the upload was changed concurrently".into()),
             MetaError::Locked(what) => RegistryError::Locked(what),
+            MetaError::InUse(what) => RegistryError::InUse(what),
             MetaError::Unavailable(s) => RegistryError::Unavailable(s),
         }
     }
