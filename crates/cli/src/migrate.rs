@@ -222,7 +222,11 @@ async fn manifests(src: &dyn MetadataStore, dst: &dyn MetadataStore, sizes: &Has
                 let size = sizes.get(b).copied().with_context(|| format!("blob {b} of {repo} is not in the source"))?;
                 dst.link_blob(&name, b, size).await?;
             }
-            let refs = ManifestRefs { blobs: parsed.blobs.clone(), children: parsed.children.clone() };
+            let refs = ManifestRefs {
+                blobs: parsed.blobs.clone(),
+                children: parsed.children.clone(),
+                foreign: parsed.foreign.clone(),
+            };
             let tagged = tags.get(&(repo.clone(), m.digest.clone())).cloned().unwrap_or_default();
             dst.put_manifest(&name, &m, &refs, &tagged).await?;
             done.insert((repo, m.digest));

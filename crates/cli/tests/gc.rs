@@ -205,3 +205,40 @@ async fn what_a_tag_still_reaches_cannot_be_deleted() {
     let fsck = s.berth(&["fsck"]);
     assert!(fsck.status.success(), "{}", String::from_utf8_lossy(&fsck.stdout));
 }
+
+/// A layer that carries `urls` need not be pushed, but when the client pushed it, garbage
+/// collection keeps it like any other layer of a stored manifest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pushed_layer_with_urls_survives_collection() {
+    let s = tokio::task::block_in_place(|| {
+        TestServer::start_with_env(
+            Path::new(env!("CARGO_BIN_EXE_berth")),
+            &[],
+            "info",
+            &[("BERTH__GC__GRACE_SECS", "0"), ("BERTH__GC__INTERVAL_SECS", "0")],
+        )
+    });
+    let c = s.client();
+    let config = Blob::new(Algorithm::Sha256, "application/vnd.oci.image.config.v1+json", b"{}".to_vec());
+    let layer = Blob::new(Algorithm::Sha256, "application/vnd.oci.image.layer.v1.tar", random_bytes(95, 3000));
+    push_blob(&c, &s.base, "foreign/app", &config).await;
+    push_blob(&c, &s.base, "foreign/app", &layer).await;
+    let mut with_urls = layer.descriptor();
+    with_urls["urls"] = json!(["https://mirror.invalid/layer"]);
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": config.descriptor(),
+        "layers": [with_urls],
+    });
+    let manifest =
+        Blob::new(Algorithm::Sha256, "application/vnd.oci.image.manifest.v1+json", manifest.to_string().into());
+    let put = berth_testkit::oci::put_manifest(&c, &s.base, "foreign/app", "v1", &manifest).await;
+    assert_eq!(put.status(), StatusCode::CREATED);
+    // Links made this second are kept; wait one out, then collect.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let r = c.post(format!("{}/admin/v1/gc", s.base)).json(&json!({})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(blob_status(&c, &s, "foreign/app", &layer.digest).await, StatusCode::OK, "the pushed layer stays");
+    assert!(blob_file(&s, &layer.digest).exists());
+}

@@ -53,6 +53,8 @@ pub struct ParsedManifest {
     pub blobs: Vec<Digest>,
     /// Manifests that must be present in the repository (children of an index).
     pub children: Vec<Digest>,
+    /// Layers that may live elsewhere (`urls`, non-distributable): not required here.
+    pub foreign: Vec<Digest>,
     /// The manifest this one refers to (may be absent from the registry).
     pub subject: Option<Digest>,
     /// `artifactType`, else the config's media type (what referrers report).
@@ -104,6 +106,7 @@ pub fn parse(content_type: &str, bytes: &[u8]) -> Result<ParsedManifest, Manifes
     }
     let mut blobs = Vec::new();
     let mut children = Vec::new();
+    let mut foreign = Vec::new();
     let mut artifact_type = raw.artifact_type.clone();
     if media::is_index(&media_type) {
         let list = raw.manifests.as_ref().ok_or_else(|| ManifestError::Invalid("index without manifests".into()))?;
@@ -119,14 +122,16 @@ pub fn parse(content_type: &str, bytes: &[u8]) -> Result<ParsedManifest, Manifes
         let layers = raw.layers.as_ref().ok_or_else(|| ManifestError::Invalid("manifest without layers".into()))?;
         for (i, d) in layers.iter().enumerate() {
             let digest = descriptor(d, &format!("layers[{i}]"))?;
-            if !is_foreign(d) {
+            if is_foreign(d) {
+                foreign.push(digest);
+            } else {
                 blobs.push(digest);
             }
         }
     }
     let subject = raw.subject.as_ref().map(|d| descriptor(d, "subject")).transpose()?;
     let annotations = raw.annotations.filter(|m| !m.is_empty()).map(|m| Value::Object(m).to_string());
-    Ok(ParsedManifest { media_type, blobs, children, subject, artifact_type, annotations })
+    Ok(ParsedManifest { media_type, blobs, children, foreign, subject, artifact_type, annotations })
 }
 
 #[cfg(test)]

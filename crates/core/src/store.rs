@@ -200,6 +200,10 @@ pub struct ManifestRefs {
     pub blobs: Vec<Digest>,
     /// Child manifests of an index that must exist in the repository.
     pub children: Vec<Digest>,
+    /// Layers that may live elsewhere (with `urls`, or non-distributable): need not be
+    /// present, but those the repository holds are recorded as references like any blob, so
+    /// garbage collection keeps the bytes the client pushed.
+    pub foreign: Vec<Digest>,
 }
 
 /// One entry of a referrers response.

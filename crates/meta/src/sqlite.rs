@@ -297,6 +297,20 @@ impl MetadataStore for SqliteMeta {
                 .map_err(db)?;
             }
         }
+        // Foreign layers the repository holds are kept like any other; absent ones may stay so.
+        for d in &refs.foreign {
+            sqlx::query(
+                "INSERT INTO manifest_refs (repo_id, manifest_digest, ref_digest, is_manifest)
+                 SELECT ?1, ?2, ?3, 0 WHERE EXISTS (SELECT 1 FROM repo_blobs WHERE repo_id = ?1 AND digest = ?3)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(repo_id)
+            .bind(&digest)
+            .bind(d.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
         for tag in tags {
             let current: Option<(String, bool)> =
                 sqlx::query_as("SELECT digest, write_enabled FROM tags WHERE repo_id = ? AND name = ?")

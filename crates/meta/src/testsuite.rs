@@ -48,7 +48,12 @@ async fn garbage(meta: &dyn MetadataStore) {
     let orphan = Digest::of(Algorithm::Sha256, b"orphan layer");
     meta.link_blob(&r, &kept, 10).await.unwrap();
     meta.link_blob(&r, &orphan, 12).await.unwrap();
-    let refs = ManifestRefs { blobs: vec![kept.clone()], children: vec![] };
+    // A layer with `urls` need not be here, but when the client pushed it, it is kept.
+    let pushed_foreign = Digest::of(Algorithm::Sha256, b"foreign layer pushed anyway");
+    meta.link_blob(&r, &pushed_foreign, 7).await.unwrap();
+    let elsewhere = Digest::of(Algorithm::Sha256, b"foreign layer elsewhere");
+    let refs =
+        ManifestRefs { blobs: vec![kept.clone()], children: vec![], foreign: vec![pushed_foreign.clone(), elsewhere] };
     meta.put_manifest(&r, &record("{\"gc\":1}", None, "application/vnd.gc"), &refs, &[]).await.unwrap();
 
     let (within, past) = (now() - 60, now() + 10);
@@ -60,6 +65,7 @@ async fn garbage(meta: &dyn MetadataStore) {
     assert_eq!(meta.drop_unreferenced_links(past, false).await.unwrap(), 1);
     assert_eq!(meta.repo_blob(&r, &orphan).await.unwrap(), None);
     assert_eq!(meta.repo_blob(&r, &kept).await.unwrap(), Some(10), "the referenced link stays");
+    assert_eq!(meta.repo_blob(&r, &pushed_foreign).await.unwrap(), Some(7), "so does a pushed foreign layer");
     assert_eq!(meta.unused_blobs(past).await.unwrap(), vec![(orphan.clone(), 12)], "and after it");
 
     // A blob linked again meanwhile is kept; a referenced one is never dropped.
@@ -76,7 +82,7 @@ async fn manifests_and_tags(meta: &dyn MetadataStore) {
     let r = repo("team/app");
     let layer = Digest::of(Algorithm::Sha256, b"layer");
     let m = record("{\"m\":1}", None, "application/vnd.example");
-    let refs = ManifestRefs { blobs: vec![layer.clone()], children: vec![] };
+    let refs = ManifestRefs { blobs: vec![layer.clone()], children: vec![], foreign: vec![] };
     let v1 = Tag::parse("v1").unwrap();
     match meta.put_manifest(&r, &m, &refs, std::slice::from_ref(&v1)).await {
         Err(MetaError::MissingReferences(missing)) => assert_eq!(missing, vec![layer.clone()]),
@@ -133,7 +139,7 @@ async fn repository_deletion(meta: &dyn MetadataStore) {
     meta.link_blob(&other, &layer, 7).await.unwrap();
     let m = record("{\"doomed\":1}", None, "application/vnd.doomed");
     let sig = record("{\"doomed-sig\":1}", Some(&m.digest), "application/vnd.sig");
-    let refs = ManifestRefs { blobs: vec![layer.clone()], children: vec![] };
+    let refs = ManifestRefs { blobs: vec![layer.clone()], children: vec![], foreign: vec![] };
     let tags = [Tag::parse("v2").unwrap(), Tag::parse("v1").unwrap()];
     meta.put_manifest(&r, &m, &refs, &tags).await.unwrap();
     meta.put_manifest(&r, &sig, &ManifestRefs::default(), &[]).await.unwrap();
@@ -184,7 +190,7 @@ async fn locks(meta: &dyn MetadataStore) {
     let r = repo("locked/app");
     let layer = Digest::of(Algorithm::Sha256, b"locked layer");
     meta.link_blob(&r, &layer, 3).await.unwrap();
-    let refs = ManifestRefs { blobs: vec![layer.clone()], children: vec![] };
+    let refs = ManifestRefs { blobs: vec![layer.clone()], children: vec![], foreign: vec![] };
     let (m1, m2) = (record("{\"lock\":1}", None, "a/b"), record("{\"lock\":2}", None, "a/b"));
     let t = |s: &str| Tag::parse(s).unwrap();
     meta.put_manifest(&r, &m1, &refs, &[t("v1")]).await.unwrap();
@@ -216,17 +222,32 @@ async fn locks(meta: &dyn MetadataStore) {
     let child_layer = Digest::of(Algorithm::Sha256, b"child layer");
     meta.link_blob(&r, &child_layer, 4).await.unwrap();
     let child = record("{\"lock\":\"child\"}", None, "a/b");
-    meta.put_manifest(&r, &child, &ManifestRefs { blobs: vec![child_layer.clone()], children: vec![] }, &[])
-        .await
-        .unwrap();
+    meta.put_manifest(
+        &r,
+        &child,
+        &ManifestRefs { blobs: vec![child_layer.clone()], children: vec![], foreign: vec![] },
+        &[],
+    )
+    .await
+    .unwrap();
     let inner = record("{\"lock\":\"inner\"}", None, "a/b");
-    meta.put_manifest(&r, &inner, &ManifestRefs { blobs: vec![], children: vec![child.digest.clone()] }, &[])
-        .await
-        .unwrap();
+    meta.put_manifest(
+        &r,
+        &inner,
+        &ManifestRefs { blobs: vec![], children: vec![child.digest.clone()], foreign: vec![] },
+        &[],
+    )
+    .await
+    .unwrap();
     let index = record("{\"lock\":\"index\"}", None, "a/b");
-    meta.put_manifest(&r, &index, &ManifestRefs { blobs: vec![], children: vec![inner.digest.clone()] }, &[t("idx")])
-        .await
-        .unwrap();
+    meta.put_manifest(
+        &r,
+        &index,
+        &ManifestRefs { blobs: vec![], children: vec![inner.digest.clone()], foreign: vec![] },
+        &[t("idx")],
+    )
+    .await
+    .unwrap();
     meta.set_locks(&r, Some(&t("idx")), off(None, Some(false))).await.unwrap();
     locked(meta.delete_manifest(&r, &child.digest).await, "tag idx");
     locked(meta.delete_manifest(&r, &inner.digest).await, "tag idx");
@@ -270,7 +291,7 @@ async fn purge(meta: &dyn MetadataStore) {
     let r = repo("purge/app");
     let layer = Digest::of(Algorithm::Sha256, b"purge layer");
     meta.link_blob(&r, &layer, 4).await.unwrap();
-    let refs = ManifestRefs { blobs: vec![layer.clone()], children: vec![] };
+    let refs = ManifestRefs { blobs: vec![layer.clone()], children: vec![], foreign: vec![] };
     let [child, tagged, loose, saved] =
         ["child", "tagged", "loose", "saved"].map(|n| record(&format!("{{\"purge\":\"{n}\"}}"), None, "a/b"));
     for m in [&child, &tagged, &loose, &saved] {
@@ -278,7 +299,7 @@ async fn purge(meta: &dyn MetadataStore) {
     }
     meta.put_manifest(&r, &tagged, &refs, &[Tag::parse("keep").unwrap()]).await.unwrap();
     let index = record("{\"purge\":\"index\"}", None, "a/b");
-    let listing = ManifestRefs { blobs: vec![], children: vec![child.digest.clone()] };
+    let listing = ManifestRefs { blobs: vec![], children: vec![child.digest.clone()], foreign: vec![] };
     meta.put_manifest(&r, &index, &listing, &[]).await.unwrap();
     let referrer = record("{\"purge\":\"sig\"}", Some(&tagged.digest), "a/sig");
     meta.put_manifest(&r, &referrer, &ManifestRefs::default(), &[]).await.unwrap();

@@ -70,7 +70,7 @@ impl RegistryService {
             subject: parsed.subject.clone(),
             annotations: parsed.annotations,
         };
-        let refs = ManifestRefs { blobs: parsed.blobs, children: parsed.children };
+        let refs = ManifestRefs { blobs: parsed.blobs, children: parsed.children, foreign: parsed.foreign };
         self.meta.put_manifest(repo, &record, &refs, &tags).await?;
         Ok(PutManifest { digest, subject: parsed.subject, tags })
     }
