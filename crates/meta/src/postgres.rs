@@ -210,11 +210,12 @@ impl MetadataStore for PgMeta {
     async fn unlink_blob(&self, repo: &RepoName, d: &Digest) -> Result<bool, MetaError> {
         let mut tx = self.pool.begin().await.map_err(db)?;
         let Some(repo_id) = lock_repo(&mut tx, repo).await? else { return Ok(false) };
-        refuse_if_locked(&mut tx, records::LOCK_REACHING, repo_id, &d.to_string()).await?;
-        refuse_if_reached(&mut tx, repo_id, &d.to_string()).await?;
+        let digest = d.to_string();
+        refuse_if_locked(&mut tx, records::LOCK_REACHING, repo_id, &digest).await?;
+        refuse_if_reached(&mut tx, repo_id, &digest).await?;
         let r = sqlx::query("DELETE FROM repo_blobs WHERE repo_id = $1 AND digest = $2")
             .bind(repo_id)
-            .bind(d.to_string())
+            .bind(&digest)
             .execute(&mut *tx)
             .await
             .map_err(db)?;
@@ -294,17 +295,13 @@ impl MetadataStore for PgMeta {
         }
         // Foreign layers the repository holds are kept like any other; absent ones may stay so.
         for d in &refs.foreign {
-            sqlx::query(
-                "INSERT INTO manifest_refs (repo_id, manifest_digest, ref_digest, is_manifest)
-                 SELECT $1::BIGINT, $2::TEXT, $3::TEXT, 0 WHERE EXISTS (SELECT 1 FROM repo_blobs WHERE repo_id = $1 AND digest = $3)
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(repo_id)
-            .bind(&digest)
-            .bind(d.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            sqlx::query(records::INSERT_FOREIGN_REF)
+                .bind(repo_id)
+                .bind(&digest)
+                .bind(d.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
         }
         for tag in tags {
             let current: Option<(String, bool)> =

@@ -136,6 +136,14 @@ pub(crate) const TAG_REACHING: &str = "SELECT 'tag ' || name FROM tags WHERE rep
          SELECT f.manifest_digest FROM manifest_refs f JOIN up ON f.ref_digest = up.d WHERE f.repo_id = $1)
      SELECT d FROM up) LIMIT 1";
 
+/// Records layer `$3` of manifest `$2` in repository `$1` as a reference when the repository
+/// holds it (a layer with `urls` need not be present; one that is must be kept).
+pub(crate) const INSERT_FOREIGN_REF: &str =
+    "INSERT INTO manifest_refs (repo_id, manifest_digest, ref_digest, is_manifest)
+     SELECT CAST($1 AS BIGINT), CAST($2 AS TEXT), CAST($3 AS TEXT), 0
+     WHERE EXISTS (SELECT 1 FROM repo_blobs WHERE repo_id = $1 AND digest = $3)
+     ON CONFLICT DO NOTHING";
+
 pub(crate) const LOCK_REACHING: &str = first_lock!(
     "(digest = $2 OR digest IN (WITH RECURSIVE up(d) AS (
          SELECT manifest_digest FROM manifest_refs WHERE repo_id = $1 AND ref_digest = $2
