@@ -17,9 +17,15 @@ use std::path::Path;
 /// Permission bits for group and others.
 const SHARED_BITS: u32 = 0o077;
 
+/// Sets the process umask to 077: whatever this process creates from now on is its owner's
+/// only.
+pub(crate) fn private_umask() {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(SHARED_BITS));
+}
+
 /// Sets the process umask to 077 and creates (or tightens) the data directory `dir`.
 pub(crate) fn secure(dir: &Path) -> Result<()> {
-    rustix::process::umask(rustix::fs::Mode::from_raw_mode(SHARED_BITS));
+    private_umask();
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)

@@ -127,6 +127,9 @@ struct ConfigArgs {
     /// Host name for the self-signed certificate (repeatable).
     #[arg(long = "hostname")]
     hostnames: Vec<String>,
+    /// Log format on stderr: `text` (coloured only on a terminal) or `json` (for collectors).
+    #[arg(long, value_parser = ["text", "json"])]
+    log_format: Option<String>,
 }
 
 #[derive(Serialize, Default)]
@@ -135,6 +138,8 @@ struct Overrides {
     server: serde_json::Map<String, serde_json::Value>,
     #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
     tls: serde_json::Map<String, serde_json::Value>,
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    log: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ConfigArgs {
@@ -157,6 +162,9 @@ impl ConfigArgs {
         }
         if !self.hostnames.is_empty() {
             o.tls.insert("hostnames".into(), self.hostnames.clone().into());
+        }
+        if let Some(f) = &self.log_format {
+            o.log.insert("format".into(), f.clone().into());
         }
         Ok(berth_server::Config::load(self.config.as_deref(), o)?)
     }

@@ -8,7 +8,7 @@ use berth_registry::auth::{AuthService, Bootstrap, NewSecret};
 use berth_registry::{Limits, RegistryService};
 use berth_server::auth::Challenge;
 use berth_server::body::MinRate;
-use berth_server::config::{StorageKind, TlsMode};
+use berth_server::config::{LogConfig, LogFormat, StorageKind, TlsMode};
 use berth_server::metrics::Metrics;
 use berth_server::ratelimit::FailureLimiter;
 use berth_server::serve::ServeOptions;
@@ -55,9 +55,15 @@ fn read_signing_key(path: &std::path::Path) -> Result<Vec<u8>> {
         .with_context(|| format!("auth.signing_key_file {} is not valid PEM", path.display()))
 }
 
+/// Opens the configured stores; the data directory is created (and secured) only when they
+/// keep data in it.
 pub(crate) async fn open_stores(config: &Config) -> Result<Stores> {
     let dir = &config.server.data_dir;
-    crate::datadir::secure(dir)?;
+    if config.keeps_local_data() {
+        crate::datadir::secure(dir)?;
+    } else {
+        crate::datadir::private_umask();
+    }
     let blobs: Arc<dyn BlobStore> = match config.storage.kind {
         StorageKind::Fs => {
             Arc::new(FsBlobStore::open(dir).with_context(|| format!("cannot open blob storage in {}", dir.display()))?)
@@ -85,7 +91,7 @@ pub(crate) async fn open_stores(config: &Config) -> Result<Stores> {
     let url = &config.database.url;
     let shown = config.database.redacted_url();
     let (meta, identities, shared): (Arc<dyn MetadataStore>, Arc<dyn IdentityStore>, bool) =
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        if config.database.is_postgres() {
             let pg = Arc::new(
                 PgMeta::connect(url, config.database.max_connections)
                     .await
@@ -147,9 +153,16 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
-fn init_logging() {
+/// Logs to stderr, filtered by `BERTH_LOG` (`info` by default): text lines coloured only when
+/// stderr is a terminal (a file or a pipe gets no escape codes), or one JSON object a line.
+fn init_logging(log: &LogConfig) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG").unwrap_or_else(|_| "info".into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match log.format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder.json().with_ansi(false).init(),
+    }
 }
 
 async fn shutdown_signal() {
@@ -166,8 +179,12 @@ async fn shutdown_signal() {
 }
 
 /// Takes the data directory for this process: two servers on one directory would interleave
-/// uploads. The lock is released when the process exits, however it exits.
-pub(crate) fn lock_data_dir(config: &Config) -> Result<std::fs::File> {
+/// uploads. The lock is released when the process exits, however it exits. A server that
+/// keeps no data there (PostgreSQL + S3) takes none: `None`.
+pub(crate) fn lock_data_dir(config: &Config) -> Result<Option<std::fs::File>> {
+    if !config.keeps_local_data() {
+        return Ok(None);
+    }
     let dir = &config.server.data_dir;
     crate::datadir::secure(dir)?;
     let path = dir.join("berth.lock");
@@ -178,7 +195,7 @@ pub(crate) fn lock_data_dir(config: &Config) -> Result<std::fs::File> {
         .open(&path)
         .with_context(|| format!("cannot open {}", path.display()))?;
     match file.try_lock() {
-        Ok(()) => Ok(file),
+        Ok(()) => Ok(Some(file)),
         Err(std::fs::TryLockError::WouldBlock) => {
             anyhow::bail!("another berth server is using {}; stop it or choose another --data-dir", dir.display())
         }
@@ -186,19 +203,36 @@ pub(crate) fn lock_data_dir(config: &Config) -> Result<std::fs::File> {
     }
 }
 
+/// The TLS settings to set the listener up with: for `self-signed` on a loopback address, the
+/// certificate also names that IP, so `https://127.0.0.1:PORT` verifies as well as the
+/// configured host names.
+fn certified(config: &Config) -> berth_server::config::TlsConfig {
+    let mut tls = config.tls.clone();
+    let ip = config.server.listen.ip();
+    if tls.mode == TlsMode::SelfSigned && ip.is_loopback() && !tls.hostnames.contains(&ip.to_string()) {
+        tls.hostnames.push(ip.to_string());
+    }
+    tls
+}
+
 /// Runs the registry until SIGTERM or SIGINT.
 pub fn run(args: ConfigArgs) -> Result<ExitCode> {
     let config = args.load()?;
-    init_logging();
+    init_logging(&config.log);
     let _lock = lock_data_dir(&config)?;
     runtime()?.block_on(async move {
         let stores = open_stores(&config).await?;
-        let tls = berth_server::tls::setup(&config.tls, &config.server.data_dir).map_err(anyhow::Error::msg)?;
+        let shown_db = config.database.redacted_url();
+        if config.tls.mode == TlsMode::SelfSigned {
+            crate::datadir::secure(&config.server.data_dir)?;
+        }
+        let tls = berth_server::tls::setup(&certified(&config), &config.server.data_dir).map_err(anyhow::Error::msg)?;
         let listener = tokio::net::TcpListener::bind(config.server.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.server.listen))?;
         let addr = listener.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
+        // The self-signed certificate names the configured hosts: print one it verifies for.
         let host = match config.tls.mode {
             TlsMode::SelfSigned => format!("{}:{}", config.tls.hostnames[0], addr.port()),
             _ => addr.to_string(),
@@ -221,6 +255,7 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
         let bootstrapped =
             auth.bootstrap(BOOTSTRAP_OWNER, given.as_deref()).await.context("cannot create the bootstrap owner")?;
         if let (Bootstrap::Created(created), None) = (&bootstrapped, &given) {
+            crate::datadir::secure(&config.server.data_dir)?;
             write_bootstrap(&bootstrap_path, created)?;
         }
         let registry = RegistryService::new(
@@ -276,7 +311,11 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
             tls: tls.as_ref().map(|t| t.config.clone()),
         };
         let mut out = std::io::stdout().lock();
-        writeln!(out, "berth: data in {}", config.server.data_dir.display())?;
+        if config.keeps_local_data() {
+            writeln!(out, "berth: data in {}", config.server.data_dir.display())?;
+        } else {
+            writeln!(out, "berth: metadata in {shown_db}, blobs in the bucket {}", config.storage.s3.bucket)?;
+        }
         match (&bootstrapped, &config.auth.bootstrap_password_file) {
             (Bootstrap::Created(c), None) => writeln!(
                 out,
@@ -303,7 +342,13 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
                 berth_server::tls::containerd_hosts_toml(&host)
             )?;
         }
-        writeln!(out, "berth: listening on {scheme}://{addr}")?;
+        // Logged before the line on stdout, which tells a supervisor the server is up.
+        tracing::info!(address = %addr, url = %format!("{scheme}://{host}"), "listening");
+        if host == addr.to_string() {
+            writeln!(out, "berth: listening on {scheme}://{addr}")?;
+        } else {
+            writeln!(out, "berth: listening on {scheme}://{host} (bound to {addr})")?;
+        }
         out.flush()?;
         drop(out);
         berth_server::serve::serve(listener, berth_server::router(state), opts, shutdown_signal()).await;

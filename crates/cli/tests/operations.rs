@@ -64,9 +64,19 @@ fn self_signed_tls_keeps_its_ca_and_files_mode_serves_a_given_certificate() {
             && banner.contains(&format!("[host.\"https://localhost:{}\"]", s.addr.split(':').nth(1).unwrap()))
     );
     let port = s.addr.rsplit(':').next().unwrap().to_owned();
+    let listening = s.banner.last().unwrap();
+    assert_eq!(
+        listening,
+        &format!("berth: listening on https://localhost:{port} (bound to 127.0.0.1:{port})"),
+        "the printed URL is one the certificate covers"
+    );
     let url = format!("https://localhost:{port}/v2/");
     let user = format!("{}:{}", s.owner.0, s.owner.1);
     let ok = curl(&["-u", &user, "--cacert", ca.to_str().unwrap(), "-o", "/dev/null", "-w", "%{http_code}", &url]);
+    assert_eq!(String::from_utf8_lossy(&ok.stdout), "200", "{}", String::from_utf8_lossy(&ok.stderr));
+    // Listening on loopback, the certificate also covers the loopback IP.
+    let by_ip = format!("https://127.0.0.1:{port}/v2/");
+    let ok = curl(&["-u", &user, "--cacert", ca.to_str().unwrap(), "-o", "/dev/null", "-w", "%{http_code}", &by_ip]);
     assert_eq!(String::from_utf8_lossy(&ok.stdout), "200", "{}", String::from_utf8_lossy(&ok.stderr));
     let untrusted = curl(&["-o", "/dev/null", &url]);
     assert!(!untrusted.status.success(), "without the CA the certificate is not trusted");
@@ -233,4 +243,29 @@ async fn idle_uploads_expire_with_their_bytes() {
     assert_eq!(r.status(), StatusCode::CREATED, "the active upload completes");
     let r = c.get(format!("{base}/v2/ops/up/blobs/{digest}")).send().await.unwrap();
     assert_eq!(r.bytes().await.unwrap(), data);
+}
+
+#[tokio::test]
+async fn the_log_is_plain_in_a_file_and_json_on_request() {
+    // The test server's stderr goes to a file: no terminal, so no colour codes.
+    let (s, c) = started();
+    c.get(format!("{}/v2/", s.base)).send().await.unwrap();
+    let text = s.log();
+    assert!(text.contains("INFO") && text.contains("listening"), "{text}");
+    assert!(!text.contains('\x1b'), "escape codes in a log file: {text:?}");
+
+    let j = server(&["--log-format", "json"]);
+    let lines: Vec<serde_json::Value> = j
+        .log()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not one JSON object a line ({e}): {l:?}")))
+        .collect();
+    assert!(!lines.is_empty());
+    assert!(lines.iter().all(|l| l["level"].is_string() && l["fields"].is_object()), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l["fields"]["message"] == "listening" && l["fields"]["address"] == j.addr),
+        "{lines:?}"
+    );
+    let bad = berth(&["config", "check", "--log-format", "xml"], &[]);
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("xml"));
 }

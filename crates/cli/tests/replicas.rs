@@ -457,3 +457,46 @@ async fn push_like_a_client(
     }
     panic!("{repo}:{tag} was refused five times");
 }
+
+/// Replicas on PostgreSQL + S3 keep nothing locally: two started from one working directory
+/// (with no `--data-dir`, as a Deployment's containers are) both serve, and neither creates
+/// or locks `./berth-data`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_on_postgres_and_s3_need_no_data_directory() {
+    use std::io::BufRead;
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let garage = tokio::task::spawn_blocking(berth_testkit::garage::Garage::start).await.unwrap();
+    let url = pg.create_database("nodatadir");
+    let cwd = tempfile::tempdir().unwrap();
+    let secrets = tempfile::tempdir().unwrap();
+    let password = secrets.path().join("owner");
+    std::fs::write(&password, "berth_0wner-password-every-replica-shares").unwrap();
+    std::fs::set_permissions(&password, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let mut children = Vec::new();
+    for _ in 0..2 {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .current_dir(cwd.path())
+            .env("BERTH__DATABASE__URL", &url)
+            .env("BERTH__AUTH__BOOTSTRAP_PASSWORD_FILE", &password)
+            .envs(garage.env())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let lines: Vec<String> = std::io::BufReader::new(child.stdout.take().unwrap())
+            .lines()
+            .map_while(Result::ok)
+            .take_while(|l| !l.starts_with("berth: listening on "))
+            .collect();
+        assert!(child.try_wait().unwrap().is_none(), "the replica serves: {lines:?}");
+        assert!(lines.iter().any(|l| l.contains("blobs in the bucket berth")), "{lines:?}");
+        children.push(child);
+    }
+    let entries: Vec<_> = std::fs::read_dir(cwd.path()).unwrap().collect();
+    assert!(entries.is_empty(), "nothing is written to the working directory: {entries:?}");
+    for mut c in children {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}

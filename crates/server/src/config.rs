@@ -28,6 +28,29 @@ pub struct Config {
     pub gc: GcConfig,
     /// The audit log.
     pub audit: AuditConfig,
+    /// The server's own log.
+    pub log: LogConfig,
+}
+
+/// `[log]`: how the server writes its log (to stderr). What is logged is chosen with the
+/// `BERTH_LOG` filter (`info` by default).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` (default; coloured only when stderr is a terminal) or `json` (one object a line,
+    /// for log collectors).
+    pub format: LogFormat,
+}
+
+/// The log's line format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object a line: `timestamp`, `level`, `target`, `fields` (with `message`).
+    Json,
 }
 
 /// `[audit]`: how long the audit log keeps events.
@@ -150,6 +173,11 @@ impl Default for DatabaseConfig {
 }
 
 impl DatabaseConfig {
+    /// Whether the metadata lives in PostgreSQL (shared by replicas) rather than SQLite.
+    pub fn is_postgres(&self) -> bool {
+        self.url.starts_with("postgres://") || self.url.starts_with("postgresql://")
+    }
+
     /// The URL with every secret in it replaced by `***`, for printing.
     pub fn redacted_url(&self) -> String {
         redact_url(&self.url)
@@ -351,6 +379,14 @@ impl Default for LimitsConfig {
 pub struct ConfigError(String);
 
 impl Config {
+    /// Whether this server keeps data in its data directory (blobs on the filesystem, or
+    /// metadata in SQLite). A replica on PostgreSQL + S3 keeps none: it needs no data directory,
+    /// and takes no lock on one, unless it writes a self-signed certificate or the bootstrap
+    /// credentials there.
+    pub fn keeps_local_data(&self) -> bool {
+        self.storage.kind == StorageKind::Fs || !self.database.is_postgres()
+    }
+
     /// Loads defaults, then `file` (if given), then `BERTH__*` variables, then `overrides`
     /// (flags, as a partial TOML-shaped value), and validates the result.
     pub fn load(file: Option<&Path>, overrides: impl Serialize) -> Result<Config, ConfigError> {

@@ -14,7 +14,8 @@ pub struct TestServer {
     child: Option<Child>,
     /// `127.0.0.1:PORT`.
     pub addr: String,
-    /// `http://127.0.0.1:PORT`.
+    /// The URL the server printed: `http://127.0.0.1:PORT`, or `https://HOST:PORT` for a
+    /// self-signed certificate issued for HOST.
     pub base: String,
     /// What the server printed on stdout up to and including its "listening on" line.
     pub banner: Vec<String>,
@@ -135,8 +136,13 @@ impl TestServer {
                 creds["password"].as_str().unwrap_or_default().into(),
             );
         }
-        self.base = url.clone();
-        self.addr = url.rsplit("://").next().unwrap_or_default().to_owned();
+        // `URL (bound to ADDR)` when the URL names a host rather than the bound address.
+        let (url, bound) = match url.split_once(" (bound to ") {
+            Some((url, addr)) => (url.to_owned(), addr.trim_end_matches(')').to_owned()),
+            None => (url.clone(), url.rsplit("://").next().unwrap_or_default().to_owned()),
+        };
+        self.base = url;
+        self.addr = bound;
         self.child = Some(child);
     }
 
@@ -202,6 +208,19 @@ impl TestServer {
         self.kill();
         let addr = self.addr.clone();
         self.launch(&addr);
+    }
+
+    /// Runs one SQL statement on the server's metadata database (`sqlite3` on `meta.db`, or
+    /// `psql` on its PostgreSQL database), for tests that damage metadata on purpose; what it
+    /// printed.
+    pub fn sql(&self, statement: &str) -> String {
+        let out = match &self.postgres {
+            Some((_, url)) => Command::new("psql").args(["-X", "-q", "-At", "-d", url, "-c", statement]).output(),
+            None => Command::new("sqlite3").arg(self.dir.path().join("data/meta.db")).arg(statement).output(),
+        }
+        .expect("sqlite3 and psql (scripts/install-test-deps)");
+        assert!(out.status.success(), "{statement}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// Runs another `berth` subcommand against this server's data directory.
