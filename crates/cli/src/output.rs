@@ -62,11 +62,20 @@ fn tsv(v: &Value) -> String {
     }
 }
 
+/// Columns with a header line, as `az --output table`: a list of objects gives a row per
+/// object with a column per scalar field of the first; a list of scalars (or one scalar) gives
+/// one column headed `Result`, a row per value.
 fn table(v: &Value) -> String {
-    let rows: Vec<&serde_json::Map<String, Value>> = match v {
-        Value::Array(items) => items.iter().filter_map(Value::as_object).collect(),
-        Value::Object(m) => vec![m],
-        other => return scalar(other),
+    let row = |x: &Value| match x {
+        Value::Object(m) => m.clone(),
+        other => serde_json::Map::from_iter([("Result".to_owned(), other.clone())]),
+    };
+    let rows: Vec<serde_json::Map<String, Value>> = match v {
+        Value::Array(items) if items.iter().any(Value::is_object) => {
+            items.iter().filter_map(Value::as_object).cloned().collect()
+        }
+        Value::Array(items) => items.iter().map(row).collect(),
+        other => vec![row(other)],
     };
     let Some(first) = rows.first() else { return String::new() };
     let columns: Vec<&String> = first.iter().filter(|(_, x)| !x.is_object() && !x.is_array()).map(|(k, _)| k).collect();
@@ -135,5 +144,13 @@ mod tests {
         assert_eq!(out(list.clone(), Format::Tsv, Some("[].displayName")), "ci\nx");
         assert!(out(list, Format::Yaml, None).contains("displayName: ci"));
         assert_eq!(out(sp, Format::None, None), "");
+    }
+
+    #[test]
+    fn a_plain_list_is_a_result_column_as_az_prints_it() {
+        let tags = json!(["v1", "latest"]);
+        assert_eq!(out(tags, Format::Table, None), "Result\n------\nv1\nlatest");
+        assert_eq!(out(json!("x"), Format::Table, None), "Result\n------\nx");
+        assert_eq!(out(json!([]), Format::Table, None), "");
     }
 }

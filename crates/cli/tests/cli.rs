@@ -255,6 +255,11 @@ async fn repository_and_tag_locks() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("tag v1 is locked"), "{args:?}: {out:?}");
     }
     assert_eq!(ok(&berth(h, &["repository", "show-tags", "--repository", "team/app", "-o", "tsv"], None)), "v1\nv2");
+    // A plain list in a table is a Result column, as `az --output table` prints it.
+    assert_eq!(
+        ok(&berth(h, &["repository", "show-tags", "--repository", "team/app", "-o", "table"], None)),
+        "Result\n------\nv1\nv2"
+    );
 
     // Lock the repository: nothing new goes in; v2 cannot go either.
     let now = json(&["repository", "update", "--repository", "team/app", "--write-enabled", "false"]);
@@ -316,4 +321,71 @@ async fn repository_and_tag_locks() {
     ] {
         assert!(events.iter().any(|(a, t)| a == want.0 && t == want.1), "{want:?} in {events:?}");
     }
+}
+
+/// Rotating a principal's secret without downtime, as `az ad sp credential reset --append`
+/// then `az ad sp credential delete --id --key-id`: both work between the two steps; after
+/// the delete only the new one does, and a refresh token issued for the old one is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_is_rotated_without_downtime() {
+    let s = server(&[]);
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    assert_eq!(ok(&login(&s, h, &s.owner.0, &s.owner.1)), "Login Succeeded");
+    let created: serde_json::Value = serde_json::from_str(&ok(&berth(
+        h,
+        &["sp", "create-for-rbac", "--name", "node-pull", "--role", "acrpull", "--scopes", "/"],
+        None,
+    )))
+    .unwrap();
+    let (app, old) = (created["appId"].as_str().unwrap().to_owned(), created["password"].as_str().unwrap().to_owned());
+    let list = |h: &std::path::Path| -> Vec<String> {
+        let v: serde_json::Value =
+            serde_json::from_str(&ok(&berth(h, &["sp", "credential", "list", "--id", "node-pull"], None))).unwrap();
+        v.as_array().unwrap().iter().map(|c| c["keyId"].as_str().unwrap().to_owned()).collect()
+    };
+    let old_key = list(h);
+    assert_eq!(old_key.len(), 1);
+    let http = berth_testkit::http_client().build().unwrap();
+    let refresh: serde_json::Value = http
+        .post(format!("{}/oauth2/exchange", s.base))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", app.as_str()),
+            ("password", old.as_str()),
+            ("service", &s.addr),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let refresh = refresh["refresh_token"].as_str().unwrap().to_owned();
+    let v2 = |user: &str, pw: &str| {
+        http.get(format!("{}/v2/", s.base)).basic_auth(user.to_owned(), Some(pw.to_owned())).send()
+    };
+
+    let new = ok(&berth(
+        h,
+        &["sp", "credential", "reset", "--name", "node-pull", "--append", "--query", "password", "-o", "tsv"],
+        None,
+    ));
+    assert_eq!(list(h).len(), 2);
+    for pw in [&old, &new] {
+        assert_eq!(v2(&app, pw).await.unwrap().status(), 200, "both work while clients move");
+    }
+    let deleted = berth(h, &["sp", "credential", "delete", "--id", "node-pull", "--key-id", &old_key[0]], None);
+    assert!(deleted.status.success(), "{}", String::from_utf8_lossy(&deleted.stderr));
+    assert_eq!(v2(&app, &old).await.unwrap().status(), 401, "the deleted secret stops at once");
+    assert_eq!(v2(&app, &new).await.unwrap().status(), 200, "the other stays");
+    let guid = "00000000-0000-0000-0000-000000000000";
+    assert_eq!(v2(guid, &refresh).await.unwrap().status(), 401, "refresh tokens of the deleted credential go too");
+    assert!(!list(h).contains(&old_key[0]));
+
+    let again = berth(h, &["sp", "credential", "delete", "--id", "node-pull", "--key-id", &old_key[0]], None);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(!again.status.success() && err.contains("not found"), "{err}");
+    let audit = ok(&berth(h, &["audit", "-o", "tsv"], None));
+    assert!(audit.contains("sp.credential.delete"), "{audit}");
 }

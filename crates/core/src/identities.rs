@@ -236,6 +236,10 @@ pub trait IdentityStore: TokenStore {
     /// the principal is deleted, so old secrets stop working at once.
     async fn add_credential(&self, app_id: &str, credential: &Credential, replace: bool) -> Result<(), MetaError>;
 
+    /// Deletes one credential of a principal (by its key ID), leaving the others; `false` if
+    /// the principal has no such credential.
+    async fn delete_credential(&self, app_id: &str, key_id: &str) -> Result<bool, MetaError>;
+
     /// Role assignments, of one principal or of all.
     async fn role_assignments(&self, app_id: Option<&str>) -> Result<Vec<RoleAssignment>, MetaError>;
 

@@ -175,6 +175,16 @@ impl IdentityStore for PgMeta {
         tx.commit().await.map_err(db)
     }
 
+    async fn delete_credential(&self, app_id: &str, key_id: &str) -> Result<bool, MetaError> {
+        let r = sqlx::query(crate::records::DELETE_CREDENTIAL)
+            .bind(app_id)
+            .bind(key_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(r.rows_affected() > 0)
+    }
+
     async fn role_assignments(&self, app_id: Option<&str>) -> Result<Vec<RoleAssignment>, MetaError> {
         let rows = sqlx::query(
             "SELECT * FROM role_assignments WHERE $1::TEXT IS NULL OR app_id = $1 ORDER BY app_id, role, scope",

@@ -164,6 +164,16 @@ impl IdentityStore for SqliteMeta {
         tx.commit().await.map_err(db)
     }
 
+    async fn delete_credential(&self, app_id: &str, key_id: &str) -> Result<bool, MetaError> {
+        let r = sqlx::query(crate::records::DELETE_CREDENTIAL)
+            .bind(app_id)
+            .bind(key_id)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        Ok(r.rows_affected() > 0)
+    }
+
     async fn role_assignments(&self, app_id: Option<&str>) -> Result<Vec<RoleAssignment>, MetaError> {
         let rows =
             sqlx::query("SELECT * FROM role_assignments WHERE ? IS NULL OR app_id = ? ORDER BY app_id, role, scope")

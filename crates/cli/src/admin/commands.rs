@@ -194,6 +194,28 @@ pub enum CredentialCommand {
         #[command(flatten)]
         out: OutputArgs,
     },
+    /// List a principal's credentials (key IDs and validity, never secrets).
+    List {
+        /// Application ID, display name or http://NAME.
+        #[arg(long)]
+        id: String,
+        #[command(flatten)]
+        registry: RegistryArg,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Delete one credential, keeping the others (after `reset --append` has given the
+    /// clients a new one): its secret stops working at once.
+    Delete {
+        /// Application ID, display name or http://NAME.
+        #[arg(long)]
+        id: String,
+        /// The credential's key ID (`berth sp credential list`).
+        #[arg(long)]
+        key_id: String,
+        #[command(flatten)]
+        registry: RegistryArg,
+    },
 }
 
 /// `berth role assignment …`.
@@ -381,6 +403,14 @@ pub fn sp(cmd: SpCommand) -> Result<()> {
             let body = json!({ "append": append, "years": years, "endDate": end_date, "displayName": display_name });
             let path = format!("service-principals/{}/credential-reset", enc(&name));
             output::print(&call(&registry, Method::POST, &path, Some(body))?, &out)
+        }
+        SpCommand::Credential(CredentialCommand::List { id, registry, out }) => {
+            let path = format!("service-principals/{}/credentials", enc(&id));
+            output::print(&call(&registry, Method::GET, &path, None)?, &out)
+        }
+        SpCommand::Credential(CredentialCommand::Delete { id, key_id, registry }) => {
+            let path = format!("service-principals/{}/credentials/{}", enc(&id), enc(&key_id));
+            call(&registry, Method::DELETE, &path, None).map(|_| ())
         }
     }
 }

@@ -414,6 +414,17 @@ impl AuthService {
         Ok(Some(NewSecret { principal, password, tenant, key_id: credential.key_id, end: credential.end }))
     }
 
+    /// `sp credential delete`: deletes the credential `key_id` of the principal named `key`,
+    /// leaving its others (rotation without downtime: `reset --append`, move the clients, then
+    /// delete the old one). Its secret and the refresh tokens issued for it stop working at
+    /// once. `None` if there is no such principal, `Some(false)` if it has no such credential.
+    pub async fn delete_credential(&self, key: &str, key_id: &str) -> Result<Option<(Principal, bool)>, MetaError> {
+        let Some(principal) = self.ids.principal(principal_key(key)).await? else { return Ok(None) };
+        let deleted = self.ids.delete_credential(&principal.app_id, key_id).await?;
+        self.identities_changed();
+        Ok(Some((principal, deleted)))
+    }
+
     /// On a registry without principals, creates the bootstrap Owner `name` (with `password`
     /// when the configuration gives one, else a generated secret) exactly once however many
     /// replicas start together. Otherwise reports the principal `name`, if there is one.

@@ -68,6 +68,11 @@ fn secret_json(s: &NewSecret, with_name: bool) -> Value {
     v
 }
 
+/// A credential as `az ad sp credential list` shows it (never its secret or hash).
+fn credential_json(c: &berth_core::identities::Credential) -> Value {
+    json!({ "keyId": c.key_id, "displayName": c.display_name, "startDateTime": super::rfc3339(c.start), "endDateTime": super::rfc3339(c.end) })
+}
+
 fn assignment_json(a: &RoleAssignment, name: &str) -> Value {
     json!({ "principalId": a.app_id, "principalName": name, "roleDefinitionName": a.role.as_str(), "scope": a.scope.to_string() })
 }
@@ -234,10 +239,7 @@ async fn route(
             let p = principal(st, key).await?;
             let creds = ids.credentials(&p.app_id).await.map_err(unavailable)?;
             let roles = ids.role_assignments(Some(&p.app_id)).await.map_err(unavailable)?;
-            let credentials: Vec<Value> = creds
-                .iter()
-                .map(|c| json!({ "keyId": c.key_id, "displayName": c.display_name, "startDateTime": super::rfc3339(c.start), "endDateTime": super::rfc3339(c.end) }))
-                .collect();
+            let credentials: Vec<Value> = creds.iter().map(credential_json).collect();
             let roles: Vec<Value> = roles.iter().map(|a| assignment_json(a, &p.display_name)).collect();
             Ok(json_response(
                 StatusCode::OK,
@@ -262,6 +264,21 @@ async fn route(
             )
             .await;
             Ok(json_response(StatusCode::OK, secret_json(&reset, false)))
+        }
+        (Method::GET, ["service-principals", key, "credentials"]) => {
+            let p = principal(st, key).await?;
+            let creds = ids.credentials(&p.app_id).await.map_err(unavailable)?;
+            Ok(json_response(StatusCode::OK, json!(creds.iter().map(credential_json).collect::<Vec<_>>())))
+        }
+        (Method::DELETE, ["service-principals", key, "credentials", key_id]) => {
+            let deleted = st.auth.delete_credential(key, key_id).await.map_err(unavailable)?;
+            match deleted.ok_or_else(|| not_found("service principal"))? {
+                (p, true) => {
+                    audit("sp.credential.delete", format!("{} {key_id}", p.app_id)).await;
+                    Ok(StatusCode::NO_CONTENT.into_response())
+                }
+                (p, false) => Err(not_found(&format!("credential {key_id:?} of service principal {}", p.app_id))),
+            }
         }
         (Method::POST, ["role-assignments"]) => {
             let b: AssignmentBody = body(req).await?;
