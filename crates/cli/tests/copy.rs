@@ -310,3 +310,45 @@ fn an_untrusted_certificate_names_the_way_out() {
     let pulled = berth_copy(&s, &["--tls-verify=false", &to, &format!("oci:{}:v1", out.display())]);
     assert_eq!(ok(&pulled), img.manifest.digest.to_string());
 }
+
+/// Pushing an image whose layers the registry already holds in another repository sends none
+/// of them again: each upload opens with a mount without `from`, which the registry answers
+/// from a repository the pusher may read. A pusher who may not read that repository sends
+/// the bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_of_layers_held_elsewhere_sends_no_bytes() {
+    let s = server(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let img = Image::oci(Algorithm::Sha256, 141, &[40_000, 30_000, 20_000, 10_000], "amd64");
+    let src = tmp.path().join("src");
+    write_layout(&src, &img.blobs(), &img.manifest, "v1");
+    let layout = format!("oci:{}:v1", src.display());
+    ok(&copy_off_thread(&s, &[layout.clone(), format!("{}/team/a:v1", s.addr)]).await);
+
+    let bytes_in = "berth_http_request_body_bytes_total";
+    let before = metric(&s, bytes_in).await;
+    let push = copy_off_thread(&s, &[layout.clone(), format!("{}/team/b:v1", s.addr)]).await;
+    assert_eq!(ok(&push), img.manifest.digest.to_string());
+    let report = String::from_utf8_lossy(&push.stderr);
+    for b in img.blobs() {
+        assert!(report.contains(&format!("blob {}: already there", b.digest)), "mounted, not sent: {report}");
+    }
+    let sent = metric(&s, bytes_in).await - before;
+    assert!(sent < 5_000, "only the manifest crossed, not the 100 kB of layers: {sent} bytes");
+    let pulled = tmp.path().join("pulled");
+    let pull = copy_off_thread(&s, &[format!("{}/team/b:v1", s.addr), format!("oci:{}:v1", pulled.display())]).await;
+    assert_eq!(ok(&pull), img.manifest.digest.to_string(), "the mounted image pulls whole");
+
+    // A principal that may push team/c but not read team/a gets no mount: it sends the bytes.
+    let (id, pw) = s.create_sp(&s.client(), "c-push", Some(("acrpush", "repositories/team/c"))).await;
+    let args: Vec<String> =
+        ["copy", "--creds", &format!("{id}:{pw}"), &layout, &format!("{}/team/c:v1", s.addr)].map(String::from).into();
+    let other =
+        tokio::task::spawn_blocking(move || Command::new(env!("CARGO_BIN_EXE_berth")).args(&args).output().unwrap())
+            .await
+            .unwrap();
+    let report = String::from_utf8_lossy(&other.stderr);
+    assert!(other.status.success(), "{report}");
+    let first = &img.layers[0];
+    assert!(report.contains(&format!("blob {}: {} bytes copied", first.digest, first.bytes.len())), "{report}");
+}

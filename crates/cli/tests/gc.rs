@@ -241,4 +241,25 @@ async fn a_pushed_layer_with_urls_survives_collection() {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(blob_status(&c, &s, "foreign/app", &layer.digest).await, StatusCode::OK, "the pushed layer stays");
     assert!(blob_file(&s, &layer.digest).exists());
+    let fsck = |s: &TestServer| {
+        let out = s.berth(&["fsck"]);
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    assert_eq!(fsck(&s).0, Some(0), "{}", fsck(&s).1);
+
+    // fsck checks such layers too: one recorded but no longer held is damage ...
+    let layer_is = format!("digest = '{}'", layer.digest);
+    s.sql(&format!("DELETE FROM repo_blobs WHERE {layer_is}"));
+    let (code, text) = fsck(&s);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains(&format!("references missing {}", layer.digest)), "{text}");
+    // ... and one held but not recorded (as pushes before this fix left them) is named.
+    s.sql(&format!("DELETE FROM manifest_refs WHERE ref_{layer_is}"));
+    s.sql(&format!(
+        "INSERT INTO repo_blobs (repo_id, digest, linked_at) SELECT repo_id, '{}', linked_at FROM repo_blobs WHERE digest = '{}'",
+        layer.digest, config.digest
+    ));
+    let (code, text) = fsck(&s);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains(&format!("layer {} (with urls) is held but not recorded", layer.digest)), "{text}");
 }

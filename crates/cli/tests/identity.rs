@@ -591,3 +591,41 @@ async fn a_wrong_password_takes_as_long_as_a_wrong_user() {
     let ratio = a / b;
     assert!((0.67..1.5).contains(&ratio), "wrong password {a} µs vs wrong user {b} µs (ratio {ratio:.2})");
 }
+
+/// A mount without `from` (the spec's automatic content discovery) links the blob from a
+/// repository the caller may read, and from no other: a blob only an unreadable repository
+/// holds starts an upload instead, so a digest alone never opens another team's content. A
+/// Bearer token discovers within its own access.
+#[tokio::test]
+async fn a_mount_without_from_finds_only_what_the_caller_may_read() {
+    let (s, owner) = started();
+    let shared = Blob::new(Algorithm::Sha256, "application/octet-stream", b"a layer team/a holds".to_vec());
+    let hidden = Blob::new(Algorithm::Sha256, "application/octet-stream", b"a layer only secret/x holds".to_vec());
+    push_blob(&owner, &s.base, "team/a", &shared).await;
+    push_blob(&owner, &s.base, "secret/x", &hidden).await;
+    let (id, pw) = s.create_sp(&owner, "team-push", Some(("acrpush", "repositories/team/*"))).await;
+    let pusher = as_user(&id, &pw);
+    let mount = |c: &Client, repo: &str, b: &Blob| {
+        c.post(format!("{}/v2/{repo}/blobs/uploads/?mount={}", s.base, b.digest)).send()
+    };
+    let blob_status =
+        |c: &Client, repo: &str, b: &Blob| c.head(format!("{}/v2/{repo}/blobs/{}", s.base, b.digest)).send();
+
+    let r = mount(&pusher, "team/b", &shared).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "found in team/a, which the caller may read");
+    assert_eq!(r.headers()["location"], format!("/v2/team/b/blobs/{}", shared.digest));
+    assert_eq!(blob_status(&pusher, "team/b", &shared).await.unwrap().status(), StatusCode::OK);
+
+    let r = mount(&pusher, "team/b", &hidden).await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED, "secret/x is not the caller's to read: an upload starts");
+    assert!(r.headers()["location"].to_str().unwrap().starts_with("/v2/team/b/blobs/uploads/"));
+    assert_eq!(blob_status(&pusher, "team/b", &hidden).await.unwrap().status(), StatusCode::NOT_FOUND);
+
+    // A token for team/c alone discovers nothing elsewhere; one that may also read team/a does.
+    let narrow = token(&s, &as_user(&id, &pw), &["repository:team/c:pull,push"], "").await;
+    let r = mount(&bearer(narrow["token"].as_str().unwrap()), "team/c", &shared).await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let wide = token(&s, &as_user(&id, &pw), &["repository:team/c:pull,push", "repository:team/a:pull"], "").await;
+    let r = mount(&bearer(wide["token"].as_str().unwrap()), "team/c", &shared).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+}

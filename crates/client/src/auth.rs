@@ -110,6 +110,8 @@ pub struct Session {
     tokens: Mutex<HashMap<String, Cached>>,
     challenge: Mutex<Option<Challenge>>,
     basic_mode: Mutex<bool>,
+    /// The registry answered Basic credentials on its API with 401 (it wants tokens).
+    basic_refused: std::sync::atomic::AtomicBool,
 }
 
 fn basic_header(user: &str, password: &str) -> String {
@@ -125,6 +127,7 @@ impl Session {
             tokens: Mutex::new(HashMap::new()),
             challenge: Mutex::new(None),
             basic_mode: Mutex::new(false),
+            basic_refused: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -269,6 +272,35 @@ impl Session {
             Credentials::Basic { username, password } => Some(basic_header(username, password)),
             _ => None,
         }
+    }
+
+    /// Sends the request as [`Self::send`] does, but with the username and password as Basic
+    /// first, while the registry has not refused that: a registry that takes Basic on its API
+    /// (Berth, ACR) then decides with everything the identity may do rather than with one
+    /// token's scopes, which a mount without `from` needs to find a blob in the caller's other
+    /// repositories. A registry that answers 401 is asked as [`Self::send`] asks, and from then
+    /// on only so (one extra round trip per session at most).
+    pub async fn send_as_identity(
+        &self,
+        method: Method,
+        url: &str,
+        scopes: &[String],
+        build: impl Fn(RequestBuilder) -> RequestBuilder,
+    ) -> Result<Response, AuthError> {
+        use std::sync::atomic::Ordering;
+        let basic = match &self.credentials {
+            Credentials::Basic { username, password } if !self.basic_refused.load(Ordering::Relaxed) => {
+                basic_header(username, password)
+            }
+            _ => return self.send(method, url, scopes, build).await,
+        };
+        let first =
+            build(self.http.request(method.clone(), url)).header(reqwest::header::AUTHORIZATION, basic).send().await?;
+        if first.status() != StatusCode::UNAUTHORIZED {
+            return Ok(first);
+        }
+        self.basic_refused.store(true, Ordering::Relaxed);
+        self.send(method, url, scopes, build).await
     }
 
     /// Sends the request `build` makes. On a 401 it answers the challenge once: a Bearer

@@ -152,6 +152,8 @@ async fn write_manifest(dst: &End<'_>, m: &RawManifest, top: bool) -> Result<(),
 }
 
 /// Copies one blob; the bytes that crossed (0 when the destination had it or mounted it).
+/// Uploads open with a mount without `from` ([`Repository::begin_upload`]), so a registry
+/// that finds the blob in another repository the caller may read needs no bytes.
 async fn copy_blob(
     src: &End<'_>,
     dst: &End<'_>,
@@ -188,16 +190,23 @@ async fn copy_blob(
             }
         }
         (End::Registry(from, _), End::Registry(to, _)) => {
-            // Same registry: a mount moves no bytes.
+            // Same registry: a mount from the source moves no bytes.
             if to.has_blob(digest).await? || (from.base() == to.base() && to.mount(digest, from.name()).await?) {
                 0
             } else {
-                let staging = tempfile::tempdir().map_err(LayoutError::Io)?;
-                let path = staging.path().join(digest.hex());
-                // Progress follows the download; the upload from the staged file follows it.
-                let n = from.download(digest, &path, progress).await?;
-                to.upload(digest, &path, chunk, &no_progress()).await?;
-                n
+                // The upload opens before the download: a registry that finds the blob
+                // elsewhere needs no bytes at all.
+                match to.begin_upload(digest).await? {
+                    None => 0,
+                    Some(session) => {
+                        let staging = tempfile::tempdir().map_err(LayoutError::Io)?;
+                        let path = staging.path().join(digest.hex());
+                        // Progress follows the download; the upload from the staged file follows it.
+                        let n = from.download(digest, &path, progress).await?;
+                        to.send_blob(session, digest, &path, chunk, &no_progress()).await?;
+                        n
+                    }
+                }
             }
         }
     })

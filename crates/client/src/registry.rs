@@ -55,6 +55,13 @@ impl RegistryError {
     }
 }
 
+/// An upload the registry opened: where to send the bytes, and the least chunk it takes.
+#[derive(Debug, Clone)]
+pub struct UploadSession {
+    location: String,
+    min_chunk: u64,
+}
+
 /// Told how many more bytes of a blob have crossed, as they cross (a resumed download first
 /// reports what it already had).
 pub type Progress = std::sync::Arc<dyn Fn(u64) + Send + Sync>;
@@ -237,10 +244,9 @@ impl<'a> Repository<'a> {
         Ok(r.status().is_success())
     }
 
-    /// Uploads the file at `path` as blob `digest`, unless the repository already holds it:
-    /// POST, then one streamed PUT; or, when `chunk` is given and the blob is larger than eight
-    /// chunks, PATCHes of `chunk` bytes (at least the registry's `OCI-Chunk-Min-Length`) and a
-    /// closing PUT. Returns whether bytes were sent.
+    /// Uploads the file at `path` as blob `digest`, unless the repository already holds it or
+    /// the registry mounts it ([`Self::begin_upload`]); see [`Self::send_blob`]. Returns
+    /// whether bytes were sent.
     pub async fn upload(
         &self,
         digest: &Digest,
@@ -251,14 +257,49 @@ impl<'a> Repository<'a> {
         if self.has_blob(digest).await? {
             return Ok(false);
         }
-        let url = format!("{}/v2/{}/blobs/uploads/", self.base, self.name);
-        let r = self.session.send(Method::POST, &url, &self.push(), |b| b.header(header::CONTENT_LENGTH, "0")).await?;
-        if r.status() != StatusCode::ACCEPTED {
-            return Err(refused(&format!("upload of {digest}"), r).await);
+        match self.begin_upload(digest).await? {
+            None => Ok(false),
+            Some(session) => self.send_blob(session, digest, path, chunk, progress).await.map(|()| true),
         }
-        let min_chunk =
-            r.headers().get("oci-chunk-min-length").and_then(|v| v.to_str().ok()?.parse::<u64>().ok()).unwrap_or(0);
-        let mut location = self.location(&r);
+    }
+
+    /// Opens an upload of `digest` with a POST that asks for a mount without `from` (the
+    /// spec's automatic content discovery), sent as the identity itself where the registry
+    /// takes that ([`Session::send_as_identity`]): a registry that finds the blob in a
+    /// repository the caller may read links it at once (`None`: nothing to send); otherwise
+    /// the session it opened.
+    pub async fn begin_upload(&self, digest: &Digest) -> Result<Option<UploadSession>, RegistryError> {
+        let url = format!("{}/v2/{}/blobs/uploads/?mount={digest}", self.base, self.name);
+        let r = self
+            .session
+            .send_as_identity(Method::POST, &url, &self.push(), |b| b.header(header::CONTENT_LENGTH, "0"))
+            .await?;
+        match r.status() {
+            StatusCode::CREATED => Ok(None),
+            StatusCode::ACCEPTED => {
+                let min_chunk = r
+                    .headers()
+                    .get("oci-chunk-min-length")
+                    .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                    .unwrap_or(0);
+                Ok(Some(UploadSession { location: self.location(&r), min_chunk }))
+            }
+            _ => Err(refused(&format!("upload of {digest}"), r).await),
+        }
+    }
+
+    /// Sends the file at `path` as blob `digest` into `session`: one streamed PUT; or, when
+    /// `chunk` is given and the blob is larger than eight chunks, PATCHes of `chunk` bytes (at
+    /// least the registry's `OCI-Chunk-Min-Length`) and a closing PUT.
+    pub async fn send_blob(
+        &self,
+        session: UploadSession,
+        digest: &Digest,
+        path: &Path,
+        chunk: Option<u64>,
+        progress: &Progress,
+    ) -> Result<(), RegistryError> {
+        let UploadSession { mut location, min_chunk } = session;
         let size = tokio::fs::metadata(path).await?.len();
         if let Some(chunk) = chunk.map(|c| c.max(min_chunk).max(1))
             && size > chunk * 8
@@ -294,7 +335,7 @@ impl<'a> Repository<'a> {
             if r.status() != StatusCode::CREATED {
                 return Err(refused(&format!("upload of {digest}"), r).await);
             }
-            return Ok(true);
+            return Ok(());
         }
         let sep = if location.contains('?') { '&' } else { '?' };
         let put = format!("{location}{sep}digest={digest}");
@@ -320,7 +361,7 @@ impl<'a> Repository<'a> {
         if r.status() != StatusCode::CREATED {
             return Err(refused(&format!("upload of {digest}"), r).await);
         }
-        Ok(true)
+        Ok(())
     }
 
     /// The upload `Location` of a response, made absolute.

@@ -277,6 +277,15 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Size of `digest` if it is linked into `repo`.
     async fn repo_blob(&self, repo: &RepoName, digest: &Digest) -> Result<Option<u64>, MetaError>;
 
+    /// Up to `limit` repositories that hold blob `digest`, in name order (the candidates of a
+    /// mount without `from`).
+    async fn repositories_holding(&self, digest: &Digest, limit: u32) -> Result<Vec<RepoName>, MetaError>;
+
+    /// The blobs recorded as references of manifest `digest` in `repo` (what garbage
+    /// collection keeps for it: its config and layers, and the foreign layers the repository
+    /// held when it was pushed), in digest order; empty for an unknown manifest.
+    async fn manifest_blob_refs(&self, repo: &RepoName, digest: &Digest) -> Result<Vec<Digest>, MetaError>;
+
     /// Links a committed blob into `repo` (creating the repository). Idempotent.
     async fn link_blob(&self, repo: &RepoName, digest: &Digest, size: u64) -> Result<(), MetaError>;
 

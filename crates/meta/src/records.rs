@@ -180,6 +180,20 @@ pub(crate) const DELETE_UNTAGGED_MANIFEST: &str = concat!(
 );
 
 /// Deletes what manifest `$2` of repository `$1` (by id) refers to.
+/// Repositories holding a blob: `$1` digest, `$2` limit.
+pub(crate) const REPOSITORIES_HOLDING: &str = "SELECT r.name FROM repo_blobs rb
+     JOIN repositories r ON r.id = rb.repo_id
+     WHERE rb.digest = $1 ORDER BY r.name LIMIT $2";
+
+/// The blob references recorded for a manifest: `$1` repository name, `$2` manifest digest.
+pub(crate) const MANIFEST_BLOB_REFS: &str = "SELECT mr.ref_digest FROM manifest_refs mr
+     JOIN repositories r ON r.id = mr.repo_id
+     WHERE r.name = $1 AND mr.manifest_digest = $2 AND mr.is_manifest = 0
+     ORDER BY mr.ref_digest";
+
+/// Deletes one credential of a principal: `$1` app ID, `$2` key ID.
+pub(crate) const DELETE_CREDENTIAL: &str = "DELETE FROM credentials WHERE app_id = $1 AND key_id = $2";
+
 pub(crate) const DELETE_MANIFEST_REFS: &str = "DELETE FROM manifest_refs WHERE repo_id = $1 AND manifest_digest = $2";
 
 /// A known repository's counts and locks, by name (`$1`); read by [`repository_info`].

@@ -208,6 +208,26 @@ impl MetadataStore for SqliteMeta {
         Ok(size.map(|s| s as u64))
     }
 
+    async fn repositories_holding(&self, d: &Digest, limit: u32) -> Result<Vec<RepoName>, MetaError> {
+        let names: Vec<String> = sqlx::query_scalar(crate::records::REPOSITORIES_HOLDING)
+            .bind(d.to_string())
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?;
+        names.iter().map(|n| RepoName::parse(n).map_err(|_| crate::records::bad("repository name"))).collect()
+    }
+
+    async fn manifest_blob_refs(&self, repo: &RepoName, d: &Digest) -> Result<Vec<Digest>, MetaError> {
+        let refs: Vec<String> = sqlx::query_scalar(crate::records::MANIFEST_BLOB_REFS)
+            .bind(repo.as_str())
+            .bind(d.to_string())
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?;
+        refs.iter().map(|r| Digest::parse(r).map_err(|_| crate::records::bad("manifest reference"))).collect()
+    }
+
     async fn link_blob(&self, repo: &RepoName, d: &Digest, size: u64) -> Result<(), MetaError> {
         let mut tx = self.writer.begin().await.map_err(db)?;
         link(&mut tx, repo, d, size).await?;

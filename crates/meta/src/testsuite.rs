@@ -54,7 +54,20 @@ async fn garbage(meta: &dyn MetadataStore) {
     let elsewhere = Digest::of(Algorithm::Sha256, b"foreign layer elsewhere");
     let refs =
         ManifestRefs { blobs: vec![kept.clone()], children: vec![], foreign: vec![pushed_foreign.clone(), elsewhere] };
-    meta.put_manifest(&r, &record("{\"gc\":1}", None, "application/vnd.gc"), &refs, &[]).await.unwrap();
+    let gc_manifest = record("{\"gc\":1}", None, "application/vnd.gc");
+    meta.put_manifest(&r, &gc_manifest, &refs, &[]).await.unwrap();
+    let mut recorded = vec![kept.clone(), pushed_foreign.clone()];
+    recorded.sort_by_key(Digest::to_string);
+    assert_eq!(
+        meta.manifest_blob_refs(&r, &gc_manifest.digest).await.unwrap(),
+        recorded,
+        "its blobs and the foreign layer the repository holds, not the absent one"
+    );
+    assert_eq!(meta.manifest_blob_refs(&repo("gc/other"), &gc_manifest.digest).await.unwrap(), vec![]);
+    meta.link_blob(&repo("gc/a-first"), &kept, 10).await.unwrap();
+    assert_eq!(meta.repositories_holding(&kept, 10).await.unwrap(), vec![repo("gc/a-first"), r.clone()], "name order");
+    assert_eq!(meta.repositories_holding(&kept, 1).await.unwrap(), vec![repo("gc/a-first")], "bounded");
+    assert!(meta.unlink_blob(&repo("gc/a-first"), &kept).await.unwrap());
 
     let (within, past) = (now() - 60, now() + 10);
     assert_eq!(meta.drop_unreferenced_links(within, true).await.unwrap(), 0, "within the grace period");
@@ -469,6 +482,12 @@ pub async fn run_identities(ids: &dyn IdentityStore) {
         ["k4"],
         "replace drops every old credential"
     );
+    ids.add_credential(&p.app_id, &cred("k5", 5), false).await.unwrap();
+    assert!(ids.delete_credential(&p.app_id, "k4").await.unwrap());
+    assert!(!ids.delete_credential(&p.app_id, "k4").await.unwrap(), "already gone");
+    assert!(!ids.delete_credential("someone-else", "k5").await.unwrap(), "only the principal's own");
+    let left = ids.credentials(&p.app_id).await.unwrap();
+    assert_eq!(left.iter().map(|c| c.key_id.as_str()).collect::<Vec<_>>(), ["k5"], "the others stay");
 
     let a =
         RoleAssignment { app_id: p.app_id.clone(), role: Role::AcrPull, scope: "repositories/team/*".parse().unwrap() };

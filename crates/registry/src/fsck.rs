@@ -47,6 +47,17 @@ pub enum Finding {
         /// The missing reference.
         missing: Digest,
     },
+    /// A foreign layer (with `urls`, or non-distributable) the repository holds is not
+    /// recorded as a reference of the manifest listing it (pushed before Berth recorded them):
+    /// garbage collection would delete its bytes.
+    ForeignLayerUnrecorded {
+        /// Repository.
+        repo: String,
+        /// The manifest.
+        digest: Digest,
+        /// The layer.
+        layer: Digest,
+    },
 }
 
 impl std::fmt::Display for Finding {
@@ -62,6 +73,11 @@ impl std::fmt::Display for Finding {
             Finding::ManifestReferenceMissing { repo, digest, missing } => {
                 write!(f, "manifest {repo}@{digest}: references missing {missing}")
             }
+            Finding::ForeignLayerUnrecorded { repo, digest, layer } => write!(
+                f,
+                "manifest {repo}@{digest}: layer {layer} (with urls) is held but not recorded as a reference, so \
+                 garbage collection would delete it; push the manifest again to record it"
+            ),
         }
     }
 }
@@ -139,7 +155,21 @@ pub async fn run(blobs: &dyn BlobStore, meta: &dyn MetadataStore) -> Result<Repo
             }
         };
         let name = RepoName::parse(&repo).map_err(|e| e.to_string())?;
-        for b in &parsed.blobs {
+        let recorded = meta.manifest_blob_refs(&name, &m.digest).await.map_err(|e| e.to_string())?;
+        for layer in &parsed.foreign {
+            let held = meta.repo_blob(&name, layer).await.map_err(|e| e.to_string())?.is_some();
+            if held && !recorded.contains(layer) {
+                report.findings.push(Finding::ForeignLayerUnrecorded {
+                    repo: repo.clone(),
+                    digest: m.digest.clone(),
+                    layer: layer.clone(),
+                });
+            }
+        }
+        // Every blob the manifest lists, and every foreign layer recorded as its reference,
+        // must still be in the repository.
+        let foreign_recorded = parsed.foreign.iter().filter(|d| recorded.contains(d) && !parsed.blobs.contains(d));
+        for b in parsed.blobs.iter().chain(foreign_recorded) {
             if meta.repo_blob(&name, b).await.map_err(|e| e.to_string())?.is_none() {
                 report.findings.push(Finding::ManifestReferenceMissing {
                     repo: repo.clone(),

@@ -129,10 +129,15 @@ impl RegistryService {
         if self.meta.unlink_blob(repo, digest).await? { Ok(()) } else { Err(RegistryError::BlobUnknown) }
     }
 
+    /// Up to `limit` repositories holding blob `digest`, in name order: the candidates a mount
+    /// without `from` chooses among (only those the caller may read; the server decides which).
+    pub async fn repositories_holding(&self, digest: &Digest, limit: u32) -> Result<Vec<RepoName>, RegistryError> {
+        Ok(self.meta.repositories_holding(digest, limit).await?)
+    }
+
     /// Links `digest` from `from` into `repo` when `from` holds it; otherwise starts an upload
-    /// owned by `owner`, within the upload caps as [`Self::start_upload`]. Without `from` Berth
-    /// does not search other repositories: that would reveal their content to a caller who may
-    /// not read them.
+    /// owned by `owner`, within the upload caps as [`Self::start_upload`]. The caller must be
+    /// allowed to read `from`: mounting gives `repo` its content.
     pub async fn mount(
         &self,
         repo: &RepoName,

@@ -66,6 +66,13 @@ impl Authorized {
     pub fn caller(&self) -> &Caller {
         &self.caller
     }
+
+    /// Whether the caller may also pull from repository `name`, decided as [`authorize`]
+    /// decides (a Bearer token by its own access, other callers by their roles): for a request
+    /// that chooses among repositories, as a mount without `from` does.
+    pub fn may_pull(&self, name: &berth_core::RepoName) -> bool {
+        allowed(&self.caller, &[Access::repository(name.as_str(), &[Action::Pull])])
+    }
 }
 
 /// Proof that the caller may use the admin API. Only [`authorize_admin`] constructs one.

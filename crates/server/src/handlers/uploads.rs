@@ -14,6 +14,9 @@ use berth_registry::{Chunk, MountOutcome, RegistryError};
 use http::{HeaderMap, StatusCode, header};
 use http_body::Body as _;
 
+/// How many repositories holding a blob a mount without `from` considers.
+const MOUNT_CANDIDATES: u32 = 1000;
+
 fn digest_param(query: &Query) -> Result<Option<Digest>, ApiError> {
     query
         .get("digest")
@@ -70,7 +73,17 @@ pub(super) async fn post(
     if let Some(mount) = query.get("mount") {
         let digest = Digest::parse(mount)
             .map_err(|_| ApiError::new(ErrorCode::DigestInvalid).detail(format!("malformed digest {mount:?}")))?;
-        let from = query.get("from").and_then(|f| RepoName::parse(f).ok());
+        let from = match query.get("from") {
+            Some(f) => RepoName::parse(f).ok(),
+            // The spec's automatic content discovery: a repository holding the blob that the
+            // caller may read, if there is one.
+            None => st
+                .registry
+                .repositories_holding(&digest, MOUNT_CANDIDATES)
+                .await?
+                .into_iter()
+                .find(|r| auth.may_pull(r)),
+        };
         return match st.registry.mount(name, &digest, from.as_ref(), owner).await? {
             MountOutcome::Mounted => Ok(created(name, &digest)),
             MountOutcome::Session(s) => {
