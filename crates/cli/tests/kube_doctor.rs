@@ -95,6 +95,12 @@ fn login_entry(user: &str, password: &str) -> serde_json::Value {
 
 /// Runs the doctor on a pod and optional secrets; (exit success, stdout + stderr).
 fn doctor(w: &World, pod_yaml: &str, secrets_yaml: Option<&str>) -> (bool, String) {
+    doctor_in(&w.home, pod_yaml, secrets_yaml, None)
+}
+
+/// Runs the doctor with the logins of `home` on a pod, optional secrets and an optional
+/// ServiceAccount; (exit success, stdout + stderr).
+fn doctor_in(home: &Path, pod_yaml: &str, secrets_yaml: Option<&str>, sa_yaml: Option<&str>) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, text: &str| -> PathBuf {
         let p = dir.path().join(name);
@@ -107,10 +113,18 @@ fn doctor(w: &World, pod_yaml: &str, secrets_yaml: Option<&str>) -> (bool, Strin
     if let Some(s) = secrets_yaml {
         cmd.arg("--secrets").arg(write("secrets.yaml", s));
     }
+    if let Some(sa) = sa_yaml {
+        cmd.arg("--service-account").arg(write("sa.yaml", sa));
+    }
     let out =
-        cmd.env("DOCKER_CONFIG", w.home.join("docker")).env("BERTH_CONFIG_DIR", w.home.join("berth")).output().unwrap();
+        cmd.env("DOCKER_CONFIG", home.join("docker")).env("BERTH_CONFIG_DIR", home.join("berth")).output().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
+}
+
+/// A loopback port nothing listens on (bound, then released).
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn image(w: &World) -> String {
@@ -330,4 +344,75 @@ fn bad_files_are_sentences_naming_file_and_field() {
         assert!(text.contains(expect), "{name}: expected {expect:?} in {text}");
         assert!(text.contains(name), "{name}: the file is named: {text}");
     }
+}
+
+#[test]
+fn the_credentials_in_order_are_named_when_the_registry_cannot_be_reached() {
+    let home = tempfile::tempdir().unwrap();
+    let host = format!("127.0.0.1:{}", closed_port());
+    let config = serde_json::json!({ "auths": {
+        host.clone(): login_entry("host-user", "pw1"),
+        format!("{host}/team"): login_entry("team-user", "pw2"),
+    }})
+    .to_string();
+    let s = secret("default", "kubernetes.io/dockerconfigjson", &config);
+    let (success, text) = doctor_in(home.path(), &pod("default", &format!("{host}/team/app:v1")), Some(&s), None);
+    assert!(!success, "{text}");
+    let order = format!(
+        "the kubelet would pull with \"team-user\" from secret default/acr-secret, server \"{host}/team\", then \"host-user\" from secret default/acr-secret, server \"{host}\""
+    );
+    assert!(text.contains(&order), "expected {order:?} in:\n{text}");
+    assert_eq!(text.matches(&format!("cannot be reached at http://{host}")).count(), 1, "asked once:\n{text}");
+}
+
+#[test]
+fn entries_that_do_not_apply_are_listed_when_another_does() {
+    let w = world();
+    let (ip, port) = w.s.addr.rsplit_once(':').unwrap();
+    let config = serde_json::json!({ "auths": {
+        w.s.addr.clone(): login_entry(&w.puller.0, &w.puller.1),
+        ip: login_entry("elsewhere", "pw"),
+        format!("{}/other", w.s.addr): login_entry("elsewhere", "pw"),
+    }})
+    .to_string();
+    let s = secret("default", "kubernetes.io/dockerconfigjson", &config);
+    let (success, text) = doctor(&w, &pod("default", &image(&w)), Some(&s));
+    assert!(success && text.contains("can pull"), "{text}");
+    let repo = format!("{}/team/app", w.s.addr);
+    let no_port = format!(
+        "the pull secret entry \"{ip}\" does not apply to {repo}: \"{ip}\" has no port but the image's host has port {port}"
+    );
+    assert!(text.contains(&no_port), "expected {no_port:?} in:\n{text}");
+    let other = format!("the pull secret entry \"{}/other\" does not apply to {repo}", w.s.addr);
+    assert!(text.contains(&other) && text.contains("does not start with \"/other\""), "{text}");
+}
+
+#[test]
+fn docker_hub_is_contacted_at_registry_1_docker_io() {
+    let home = tempfile::tempdir().unwrap();
+    let s = secret(
+        "default",
+        "kubernetes.io/dockerconfigjson",
+        &auths("https://index.docker.io/v1/", login_entry("hub-user", "pw")),
+    );
+    // No network is needed: the host is named whether or not it answers.
+    let (_, text) = doctor_in(home.path(), &pod("default", "nginx:1.27"), Some(&s), None);
+    assert!(text.contains("the registry docker.io is contacted at https://registry-1.docker.io"), "{text}");
+    let order = "the kubelet would pull with \"hub-user\" from secret default/acr-secret, server \"https://index.docker.io/v1/\"";
+    assert!(text.contains(order), "{text}");
+}
+
+#[test]
+fn an_empty_pull_secret_name_keeps_the_service_accounts_out() {
+    let w = world();
+    let pod_yaml = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: app, namespace: default}}\nspec:\n  containers: [{{name: main, image: \"{}\"}}]\n  imagePullSecrets: [{{name: \"\"}}]\n",
+        image(&w)
+    );
+    let sa = "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: default, namespace: default}\nimagePullSecrets: [{name: acr-secret}]\n";
+    let (success, text) = doctor_in(&w.home, &pod_yaml, Some(&good_secret(&w)), Some(sa));
+    assert!(!success, "the ServiceAccount's secret is not the pod's: {text}");
+    assert!(text.contains("the ServiceAccount default's imagePullSecrets are not added"), "{text}");
+    assert!(text.contains("imagePullSecrets[0] has an empty name, which the kubelet skips"), "{text}");
+    assert!(text.contains(&format!("anonymous pulls of {}/team/app are not allowed", w.s.addr)), "{text}");
 }

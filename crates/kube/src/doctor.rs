@@ -69,10 +69,9 @@ fn credential_notes(k: &Credential) -> Vec<String> {
     out
 }
 
-async fn refused(http: &Client, c: &Container, k: &Credential, words: &str, owner: Option<&OwnerLogin>) -> String {
-    let base = api_base(http, &c.reference).await;
+async fn refused(http: &Client, base: &str, k: &Credential, words: &str, owner: Option<&OwnerLogin>) -> String {
     let looked_up = match owner {
-        Some(o) => principal_notes(http, &base, o, &k.username).await,
+        Some(o) => principal_notes(http, base, o, &k.username).await,
         None => None,
     };
     match looked_up {
@@ -84,27 +83,37 @@ async fn refused(http: &Client, c: &Container, k: &Credential, words: &str, owne
     }
 }
 
-async fn explain(http: &Client, c: &Container, k: Option<&Credential>, owner: Option<&OwnerLogin>) -> (bool, String) {
+/// What the registry says to `k` (`None`: anonymous), in words; whether it would pull; and
+/// whether the next credential is worth asking (not when the registry cannot be reached or
+/// trusted: every credential meets the same wall).
+async fn explain(
+    http: &Client,
+    base: &str,
+    c: &Container,
+    k: Option<&Credential>,
+    owner: Option<&OwnerLogin>,
+) -> (bool, bool, String) {
     let repo = format!("{}/{}", c.reference.registry, c.reference.repository);
     let who = k.map_or("an anonymous pull".to_owned(), |k| format!("{:?} from {}", k.username, k.source));
-    match probe(http, &c.reference, k.map(|k| (k.username.as_str(), k.password.as_str()))).await {
+    let (ok, line) = match probe(http, base, &c.reference, k.map(|k| (k.username.as_str(), k.password.as_str()))).await
+    {
         Probe::Ok => (true, format!("{who} can pull {}", c.reference)),
-        Probe::Unreachable(why) => (
-            false,
-            format!(
-                "the registry {} cannot be reached ({why}); check the address and that it runs",
+        Probe::Unreachable(why) => {
+            let line = format!(
+                "the registry {} cannot be reached at {base} ({why}); check the address and that it runs",
                 c.reference.registry
-            ),
-        ),
-        Probe::Untrusted(why) => (
-            false,
-            format!(
+            );
+            return (false, false, line);
+        }
+        Probe::Untrusted(why) => {
+            let line = format!(
                 "the registry {}'s TLS certificate is not trusted ({why}); the node's runtime must trust its CA (containerd: certs.d/{}/hosts.toml with ca = ...)",
                 c.reference.registry, c.reference.registry
-            ),
-        ),
+            );
+            return (false, false, line);
+        }
         Probe::Refused(words) => match k {
-            Some(k) => (false, refused(http, c, k, &words, owner).await),
+            Some(k) => (false, refused(http, base, k, &words, owner).await),
             None => {
                 (false, format!("the registry refuses anonymous pulls ({words}) and no pull secret applies to {repo}"))
             }
@@ -128,10 +137,24 @@ async fn explain(http: &Client, c: &Container, k: Option<&Credential>, owner: Op
             },
         ),
         Probe::Other(words) => (false, format!("{who}: the registry answered {words}")),
-    }
+    };
+    (ok, true, line)
+}
+
+/// `"u" from SOURCE, then "v" from SOURCE, …`: the credentials in the order the kubelet tries them.
+fn in_order(matched: &[&Credential]) -> String {
+    let named: Vec<String> = matched.iter().map(|k| format!("{:?} from {}", k.username, k.source)).collect();
+    named.join(", then ")
 }
 
 /// Diagnoses every container of `w`; `owners` holds Owner logins by registry host.
+///
+/// For each container: what the kubelet would log or ignore; every pull secret entry that
+/// does not apply to the image, with the reason (whether or not another one applies); the
+/// host the registry is contacted at (`registry-1.docker.io` for Docker Hub); the
+/// credentials the kubelet would use, in order, before any is tried (so they are named even
+/// when the registry cannot be reached); then the registry's answer to each in turn, until
+/// one pulls.
 pub async fn diagnose(
     http: &Client,
     w: &Workload,
@@ -158,25 +181,29 @@ pub async fn diagnose(
             ));
         }
         let repo = format!("{}/{}", c.reference.registry, c.reference.repository);
+        let applying = creds.keyring.matching_keys(&repo);
+        for key in creds.keyring.keys().filter(|k| !applying.contains(k)) {
+            if let Some(why) = mismatch(key, &repo) {
+                lines.push(format!("the pull secret entry {key:?} does not apply to {repo}: {why}"));
+            }
+        }
+        let base = api_base(http, &c.reference).await;
+        lines.push(format!("the registry {} is contacted at {base}", c.reference.registry));
         let matched = creds.keyring.lookup(&repo);
         if matched.is_empty() {
-            for key in creds.keyring.keys() {
-                if let Some(why) = mismatch(key, &repo) {
-                    lines.push(format!("the pull secret entry {key:?} does not apply to {repo}: {why}"));
-                }
-            }
-            let (ok, line) = explain(http, c, None, owner).await;
+            let (ok, _, line) = explain(http, &base, c, None, owner).await;
             lines.push(if ok { format!("no pull secret applies, and {line}") } else { line });
             out.push(Diagnosis { subject, would_pull: ok, lines });
             continue;
         }
+        lines.push(format!("the kubelet would pull with {}", in_order(&matched)));
         let mut would_pull = false;
         for k in matched {
             lines.extend(credential_notes(k));
-            let (ok, line) = explain(http, c, Some(k), owner).await;
+            let (ok, go_on, line) = explain(http, &base, c, Some(k), owner).await;
             lines.push(line);
-            if ok {
-                would_pull = true;
+            if ok || !go_on {
+                would_pull = ok;
                 break;
             }
         }

@@ -6,6 +6,7 @@
 //! to `index.docker.io`.
 
 use crate::glob;
+use crate::gourl::{self, Url, UrlError};
 
 /// A credential and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,64 +19,49 @@ pub struct Credential {
     pub source: String,
 }
 
-/// A schemeless URL as Go's `url.Parse("https://" + s)` splits it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Url {
-    host: String,
-    path: String,
+/// `ParseSchemelessURL`: `s` parsed as Go's `url.Parse("https://" + s)` ([`gourl`]).
+fn parse_schemeless(s: &str) -> Result<Url, UrlError> {
+    gourl::parse_after_scheme(s)
 }
 
-impl Url {
-    /// `None` where Go's parser reports an error (empty host, a port that is not digits).
-    fn parse_schemeless(s: &str) -> Option<Url> {
-        let end = s.find(['?', '#']).unwrap_or(s.len());
-        let s = &s[..end];
-        let (host, path) = s.find('/').map_or((s, ""), |i| (&s[..i], &s[i..]));
-        if host.chars().any(|c| c.is_control() || c == ' ') {
-            return None;
-        }
-        let (_, port) = split_host_port(host);
-        if !port.chars().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        Some(Url { host: host.to_owned(), path: path.to_owned() })
-    }
-
-    /// Host labels and port (`""` when none), as `SplitURL`.
-    fn labels_and_port(&self) -> (Vec<&str>, &str) {
-        let (host, port) = split_host_port(&self.host);
-        (host.split('.').collect(), port)
-    }
+/// `SplitURL`: the host's labels and its port (`""` when `net.SplitHostPort` fails, which
+/// leaves the whole host, port included, to be split into labels).
+fn labels_and_port(url: &Url) -> (Vec<&str>, &str) {
+    let (host, port) = gourl::split_host_port(&url.host).unwrap_or((&url.host, ""));
+    (host.split('.').collect(), port)
 }
 
-/// Go's `net.SplitHostPort`, with its failure read as "no port" (as `SplitURL` does).
-fn split_host_port(host: &str) -> (&str, &str) {
-    if let Some(rest) = host.strip_prefix('[') {
-        return match rest.split_once("]:") {
-            Some((h, p)) => (h, p),
-            None => (host, ""),
-        };
-    }
-    match host.rsplit_once(':') {
-        Some((h, p)) if !h.contains(':') => (h, p),
-        _ => (host, ""),
-    }
-}
-
-/// The kubelet's normalised key of an `auths` entry; `None` when the kubelet ignores it.
-pub fn key_of(server: &str) -> Option<String> {
-    let schemeless = server.strip_prefix("https://").or_else(|| server.strip_prefix("http://")).unwrap_or(server);
-    let url = Url::parse_schemeless(schemeless)?;
+/// The kubelet's normalised key of an `auths` entry, or why it ignores the entry
+/// (`BasicDockerKeyring.Add`): `https://` is put before a key without `https://` or `http://`,
+/// the result parsed by Go's `url.Parse` (so userinfo is dropped and the path percent-decoded;
+/// a key it rejects is ignored), a leading `/v1/` or `/v2/` cut to `/`, and the key is the host
+/// alone when the path is empty or `/`, else host and path.
+pub fn normalise(server: &str) -> Result<String, UrlError> {
+    let rest = server.strip_prefix("https://").or_else(|| server.strip_prefix("http://")).unwrap_or(server);
+    let url = gourl::parse_after_scheme(rest)?;
     let path = if url.path.starts_with("/v2/") || url.path.starts_with("/v1/") { &url.path[3..] } else { &url.path };
-    Some(if path.is_empty() || path == "/" { url.host } else { format!("{}{path}", url.host) })
+    Ok(if path.is_empty() || path == "/" { url.host } else { format!("{}{path}", url.host) })
+}
+
+/// [`normalise`], `None` when the kubelet ignores the entry.
+pub fn key_of(server: &str) -> Option<String> {
+    normalise(server).ok()
 }
 
 /// Why a key does not match an image, in words (for the doctor); `None` when it matches.
+/// The kubelet's `URLsMatchStr(key, image)` (both parsed again as schemeless URLs, so a
+/// key's decoded path is decoded once more): equal ports, equal label counts, the key's path
+/// a prefix of the image's, each label matched by `filepath.Match`.
 pub fn mismatch(key: &str, image: &str) -> Option<String> {
-    let (Some(glob), Some(target)) = (Url::parse_schemeless(key), Url::parse_schemeless(image)) else {
-        return Some(format!("{key:?} cannot be parsed as a URL"));
+    let glob = match parse_schemeless(key) {
+        Ok(u) => u,
+        Err(e) => return Some(format!("{key:?} cannot be parsed as a URL ({e})")),
     };
-    let ((glob_labels, glob_port), (target_labels, target_port)) = (glob.labels_and_port(), target.labels_and_port());
+    let target = match parse_schemeless(image) {
+        Ok(u) => u,
+        Err(e) => return Some(format!("{image:?} cannot be parsed as a URL ({e})")),
+    };
+    let ((glob_labels, glob_port), (target_labels, target_port)) = (labels_and_port(&glob), labels_and_port(&target));
     if glob_port != target_port {
         let show = |p: &str| if p.is_empty() { "no port".to_owned() } else { format!("port {p}") };
         return Some(format!("{key:?} has {} but the image's host has {}", show(glob_port), show(target_port)));
@@ -132,15 +118,22 @@ impl Keyring {
         true
     }
 
-    /// The credentials for `image` (its normalised repository, no tag: `docker.io/library/nginx`),
-    /// in the order the kubelet tries them.
-    pub fn lookup(&self, image: &str) -> Vec<&Credential> {
-        let found: Vec<&Credential> =
-            self.keys.iter().filter(|(k, _)| matches(k, image)).flat_map(|(_, creds)| creds.iter()).collect();
+    /// The keys that apply to `image` (its normalised repository, no tag:
+    /// `docker.io/library/nginx`), in lookup order (`BasicDockerKeyring.Lookup`): every key
+    /// that matches; when none does and the image is on Docker Hub, `index.docker.io`.
+    pub fn matching_keys(&self, image: &str) -> Vec<&str> {
+        let found: Vec<&str> = self.keys().filter(|k| matches(k, image)).collect();
         if !found.is_empty() || !is_docker_hub(image) {
             return found;
         }
-        self.keys.iter().filter(|(k, _)| k == "index.docker.io").flat_map(|(_, creds)| creds.iter()).collect()
+        self.keys().filter(|k| *k == "index.docker.io").collect()
+    }
+
+    /// The credentials for `image`, in the order the kubelet tries them: those of each
+    /// [`Keyring::matching_keys`] key, in the order they were added.
+    pub fn lookup(&self, image: &str) -> Vec<&Credential> {
+        let keys = self.matching_keys(image);
+        self.keys.iter().filter(|(k, _)| keys.contains(&k.as_str())).flat_map(|(_, creds)| creds.iter()).collect()
     }
 
     /// The normalised keys, in lookup order.
@@ -175,6 +168,11 @@ mod tests {
             ("127.0.0.1:5000", "127.0.0.2:5000/team/app", false),
             ("Reg.example.com", "reg.example.com/app", false),
             ("reg.example.com:abc", "reg.example.com/app", false),
+            ("puller:pw@reg.example.com", "reg.example.com/app", true),
+            ("reg.example.com/te%61m", "reg.example.com/team/app", true),
+            ("reg.example.com/a%2Fb", "reg.example.com/a/b/app", true),
+            ("[::1]:5000", "[::1]:5000/app", true),
+            ("[::1]:5000", "[::2]:5000/app", false),
         ] {
             let key = key_of(server);
             let got = key.as_deref().is_some_and(|k| matches(k, image));
@@ -182,12 +180,34 @@ mod tests {
         }
     }
 
+    /// `BasicDockerKeyring.Add`: `url.Parse` drops userinfo, decodes the path, and a key it
+    /// rejects is ignored (`[` only opens an IPv6 literal, as current Go has it).
     #[test]
     fn keys_are_normalised() {
-        assert_eq!(key_of("https://index.docker.io/v1/").as_deref(), Some("index.docker.io"));
-        assert_eq!(key_of("myregistry.azurecr.io/team-a").as_deref(), Some("myregistry.azurecr.io/team-a"));
-        assert_eq!(key_of("https://r.example/v2/team/").as_deref(), Some("r.example/team/"));
-        assert_eq!(key_of("r.example:x"), None);
+        for (server, want) in [
+            ("https://index.docker.io/v1/", Some("index.docker.io")),
+            ("myregistry.azurecr.io/team-a", Some("myregistry.azurecr.io/team-a")),
+            ("https://r.example/v2/team/", Some("r.example/team/")),
+            ("http://r.example/v1/", Some("r.example")),
+            ("user:secret@r.example", Some("r.example")),
+            ("https://user@r.example:5000/v2/", Some("r.example:5000")),
+            ("r.example/team%2Fa%20b", Some("r.example/team/a b")),
+            ("r.example/%76%32/team", Some("r.example/team")),
+            ("r.example/team?tag=x#frag", Some("r.example/team")),
+            ("[::1]:5000/team", Some("[::1]:5000/team")),
+            ("caf%C3%A9.example", Some("café.example")),
+            ("r.example:x", None),
+            ("r.example/team%zz", None),
+            ("r.example#%zz", None),
+            ("r.example/a\tb", None),
+            ("us er@r.example", None),
+            ("a[b.example", None),
+            ("r.example[::1]", None),
+            ("[127.0.0.1]:5000", None),
+            ("[r.example]", None),
+        ] {
+            assert_eq!(key_of(server).as_deref(), want, "{server:?}");
+        }
     }
 
     fn cred(source: &str) -> Credential {
@@ -203,6 +223,18 @@ mod tests {
         k.add("other.example.org", cred("other"));
         let order: Vec<&str> = k.lookup("reg.example.com/team/app").iter().map(|c| c.source.as_str()).collect();
         assert_eq!(order, ["path", "host", "glob"]);
+    }
+
+    #[test]
+    fn matching_keys_name_what_applies() {
+        let mut k = Keyring::default();
+        k.add("reg.example.com", cred("host"));
+        k.add("reg.example.com/team", cred("path"));
+        k.add("other.example.org", cred("other"));
+        k.add("https://index.docker.io/v1/", cred("hub"));
+        assert_eq!(k.matching_keys("reg.example.com/team/app"), ["reg.example.com/team", "reg.example.com"]);
+        assert_eq!(k.matching_keys("docker.io/library/nginx"), ["index.docker.io"]);
+        assert!(k.matching_keys("quay.io/x/y").is_empty());
     }
 
     #[test]

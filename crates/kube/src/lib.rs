@@ -3,9 +3,11 @@
 //! [`secret`]: the `kubernetes.io/dockerconfigjson` Secret `kubectl create secret
 //! docker-registry` makes, byte for byte ([`gostr`]: Go's JSON escaping and go-yaml's scalar
 //! quoting, which that byte identity rests on). [`dockercfg`]: secret contents as the kubelet
-//! parses them. [`keyring`]: which credentials the kubelet tries for an image, in which order
-//! ([`glob`]: Go's `filepath.Match`). [`objects`]: pods, workloads, secrets and service
-//! accounts read from files. [`podauth`]: the credentials the kubelet offers for a pod.
+//! parses them ([`gojson`]: JSON as Go's `encoding/json` decodes it into structs).
+//! [`keyring`]: which credentials the kubelet tries for an image, in which order ([`glob`]:
+//! Go's `filepath.Match`; [`gourl`]: Go's `url.Parse`). [`objects`]: pods, workloads,
+//! secrets and service accounts read from files. [`podauth`]: the credentials the kubelet
+//! offers for a pod.
 //! [`kubelet`]: the pull itself, through a runtime's CRI image service ([`cri`]) or into an
 //! OCI layout with Berth's client. [`provider`]: the kubelet credential-provider plugin's
 //! request and response. [`doctor`]: why a pull would fail, asking the registry
@@ -18,7 +20,9 @@ pub mod cri;
 pub mod dockercfg;
 pub mod doctor;
 pub mod glob;
+pub mod gojson;
 pub mod gostr;
+pub mod gourl;
 pub mod keyring;
 pub mod kubelet;
 pub mod objects;

@@ -72,7 +72,9 @@ pub struct Workload {
     pub namespace: String,
     /// `serviceAccountName` (`default` when not given).
     pub service_account: String,
-    /// The pod's own `imagePullSecrets` names.
+    /// The pod's own `imagePullSecrets` names, as written: an empty name is kept, since it
+    /// makes the list non-empty (the ServiceAccount's are then not added) though the kubelet
+    /// skips it.
     pub pull_secrets: Vec<String>,
     /// Init, regular and ephemeral containers.
     pub containers: Vec<Container>,
@@ -100,7 +102,7 @@ pub struct ServiceAccountObject {
     pub namespace: String,
     /// Name.
     pub name: String,
-    /// `imagePullSecrets` names.
+    /// `imagePullSecrets` names, as written (empty ones included).
     pub pull_secrets: Vec<String>,
 }
 
@@ -224,13 +226,7 @@ fn workload(spec: &PodSpec, base: &str, namespace: String, doc: &Doc, what: &str
             .or_else(|| spec.service_account.clone())
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| "default".to_owned()),
-        pull_secrets: spec
-            .image_pull_secrets
-            .iter()
-            .flatten()
-            .map(|r| r.name.clone())
-            .filter(|n| !n.is_empty())
-            .collect(),
+        pull_secrets: spec.image_pull_secrets.iter().flatten().map(|r| r.name.clone()).collect(),
         containers,
     })
 }

@@ -1,11 +1,11 @@
 //! The credentials the kubelet offers for a pod's images (`kubelet_pods.go:
 //! getPullSecretsForPod`, `secrets.MakeDockerKeyring`): the pod's own `imagePullSecrets`,
-//! else its ServiceAccount's (copied at admission, only when the pod lists none); secrets
-//! from the pod's namespace only; types `kubernetes.io/dockerconfigjson` and
+//! else its ServiceAccount's (copied at admission, only when the pod lists none); empty names
+//! skipped; secrets from the pod's namespace only; types `kubernetes.io/dockerconfigjson` and
 //! `kubernetes.io/dockercfg` (others ignored); one unreadable secret fails the whole pull.
 
 use crate::dockercfg::{self, Entry};
-use crate::keyring::{Credential, Keyring, key_of};
+use crate::keyring::{Credential, Keyring, normalise};
 use crate::objects::{Objects, Workload};
 
 /// The legacy pull-secret type.
@@ -30,19 +30,35 @@ pub struct PodCredentials {
 }
 
 /// The credentials for workload `w`, from the secrets and service accounts in `objects`.
+///
+/// The names are the pod's `imagePullSecrets`, else its ServiceAccount's: the ServiceAccount
+/// admission plugin copies them only into a pod whose list is empty (`len(...) == 0`), so a
+/// list holding only an empty name keeps them out. Empty names are then skipped, as
+/// `kubelet_pods.go: getPullSecretsForPod` skips them.
 pub fn for_workload(w: &Workload, objects: &Objects) -> PodCredentials {
     let mut out = PodCredentials::default();
+    let sa = objects.service_accounts.iter().find(|sa| sa.namespace == w.namespace && sa.name == w.service_account);
     if w.pull_secrets.is_empty() {
-        if let Some(sa) =
-            objects.service_accounts.iter().find(|sa| sa.namespace == w.namespace && sa.name == w.service_account)
-        {
+        if let Some(sa) = sa {
             out.secret_names = sa.pull_secrets.clone();
             out.from_service_account = !sa.pull_secrets.is_empty();
         }
     } else {
         out.secret_names = w.pull_secrets.clone();
+        if w.pull_secrets.iter().all(String::is_empty)
+            && let Some(sa) = sa.filter(|sa| sa.pull_secrets.iter().any(|n| !n.is_empty()))
+        {
+            out.warnings.push(format!(
+                "the ServiceAccount {}'s imagePullSecrets are not added: the pod's list holds only an empty name, and admission copies them only into a pod whose list is empty; drop the empty entry",
+                sa.name
+            ));
+        }
     }
-    for name in out.secret_names.clone() {
+    let whose = if out.from_service_account { "the ServiceAccount's" } else { "the pod's" };
+    for (i, _) in out.secret_names.iter().enumerate().filter(|(_, n)| n.is_empty()) {
+        out.warnings.push(format!("{whose} imagePullSecrets[{i}] has an empty name, which the kubelet skips"));
+    }
+    for name in out.secret_names.clone().into_iter().filter(|n| !n.is_empty()) {
         let Some(secret) = objects.secrets.iter().find(|s| s.namespace == w.namespace && s.name == name) else {
             let elsewhere: Vec<&str> =
                 objects.secrets.iter().filter(|s| s.name == name).map(|s| s.namespace.as_str()).collect();
@@ -102,8 +118,11 @@ pub fn for_workload(w: &Workload, objects: &Objects) -> PodCredentials {
                     e.server
                 ));
             }
-            if key_of(&e.server).is_none() {
-                out.warnings.push(format!("secret {id}, server {:?} is not a URL; the kubelet ignores it", e.server));
+            if let Err(why) = normalise(&e.server) {
+                out.warnings.push(format!(
+                    "secret {id}, server {:?} is not a URL to the kubelet (Go's url.Parse: {why}); the kubelet ignores it",
+                    e.server
+                ));
                 continue;
             }
             let source = format!("secret {id}, server {:?}", e.server);

@@ -5,7 +5,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use berth_client::auth::Challenge;
-use berth_client::endpoint::{api_base, untrusted_certificate};
+use berth_client::endpoint::untrusted_certificate;
 use berth_client::reference::ImageRef;
 use berth_client::registry::MANIFEST_ACCEPT;
 use reqwest::{Client, RequestBuilder, StatusCode, header};
@@ -90,9 +90,9 @@ pub fn nearest(tags: &[String], wanted: &str) -> Vec<String> {
     sorted.into_iter().take(3).cloned().collect()
 }
 
-/// Asks the registry of `r` whether `credential` (`None`: anonymous) can pull it.
-pub async fn probe(http: &Client, r: &ImageRef, credential: Option<(&str, &str)>) -> Probe {
-    let base = api_base(http, r).await;
+/// Asks the registry of `r`, at `base` (`berth_client::endpoint::api_base`), whether
+/// `credential` (`None`: anonymous) can pull it.
+pub async fn probe(http: &Client, base: &str, r: &ImageRef, credential: Option<(&str, &str)>) -> Probe {
     let repository = r.repository.as_str();
     let first = match http.get(format!("{base}/v2/")).send().await {
         Ok(resp) => resp,

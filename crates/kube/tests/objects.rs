@@ -180,3 +180,41 @@ fn the_legacy_dockercfg_type_is_read() {
     let found = c.keyring.lookup("myregistry.azurecr.io/my-awesome-app");
     assert_eq!(found.iter().map(|k| k.username.as_str()).collect::<Vec<_>>(), ["legacy-user"]);
 }
+
+/// Admission copies the ServiceAccount's `imagePullSecrets` only into a pod whose list is
+/// empty, and a list holding an empty name is not; `getPullSecretsForPod` then skips the
+/// empty name.
+#[test]
+fn an_empty_pull_secret_name_is_skipped_but_keeps_the_service_accounts_out() {
+    let pod = |secrets: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: p, namespace: team-b}}\nspec: {{containers: [{{name: c, image: myregistry.azurecr.io/app:v1}}]{secrets}}}\n"
+        )
+    };
+    let text = [
+        pod(", imagePullSecrets: [{name: \"\"}]"),
+        pod(", imagePullSecrets: [{}, {name: acr-secret}]"),
+        pod(""),
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: default, namespace: team-b}\nimagePullSecrets: [{name: \"\"}, {name: acr-secret}]\n".into(),
+        secret_yaml("acr-secret", "team-b", "myregistry.azurecr.io"),
+    ]
+    .join("\n---\n");
+    let o = read(&text).unwrap();
+    let image = "myregistry.azurecr.io/app";
+
+    let only_empty = for_workload(&o.workloads[0], &o);
+    assert!(!only_empty.from_service_account && only_empty.keyring.lookup(image).is_empty());
+    assert!(
+        only_empty.warnings.iter().any(|w| w.contains("the ServiceAccount default's imagePullSecrets are not added"))
+    );
+    assert!(only_empty.warnings.iter().any(|w| w.contains("the pod's imagePullSecrets[0] has an empty name")));
+    assert!(!only_empty.warnings.iter().any(|w| w.contains("not found")), "{:?}", only_empty.warnings);
+
+    let mixed = for_workload(&o.workloads[1], &o);
+    assert_eq!(mixed.keyring.lookup(image).len(), 1, "{:?}", mixed.warnings);
+    assert!(!mixed.warnings.iter().any(|w| w.contains("not added") || w.contains("not found")), "{:?}", mixed.warnings);
+
+    let none = for_workload(&o.workloads[2], &o);
+    assert!(none.from_service_account && none.keyring.lookup(image).len() == 1, "{:?}", none.warnings);
+    assert!(none.warnings.iter().any(|w| w.contains("the ServiceAccount's imagePullSecrets[0] has an empty name")));
+}
