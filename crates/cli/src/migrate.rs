@@ -1,16 +1,20 @@
 //! `berth migrate --from CONFIG --to CONFIG`: everything of one registry into another's stores
-//! (typically the embedded SQLite + files into PostgreSQL + S3): identities, repositories,
-//! manifests, tags and blobs. Every step is idempotent, so an interrupted run is simply run
-//! again; every blob is hashed on the way and every manifest checked against its digest.
+//! (typically the embedded SQLite + files into PostgreSQL + S3): identities (with the tenant and
+//! the token-signing key), repositories, manifests, tags, blobs, and the times they keep. Every
+//! step is idempotent, so an interrupted run is simply run again (a blob cut midway continues
+//! where it stopped); every blob is hashed on the way and every manifest checked against its
+//! digest. With `--prune`, tags the source no longer has are deleted from the destination.
 
-use crate::serve::{Stores, lock_data_dir, open_stores};
+mod blobs;
+mod keys;
+
+use crate::serve::{lock_data_dir, open_stores};
 use anyhow::{Context, Result, bail};
-use berth_core::{BlobStore, Digest, Hasher, IdentityStore, ManifestRefs, MetaError, MetadataStore, Page};
+use berth_core::{Digest, IdentityStore, ManifestRefs, MetaError, MetadataStore, Page, UploadCaps};
 use berth_core::{LockChange, Locks, RepoName, Tag, manifest};
-use berth_registry::auth::generate_signing_key;
+use berth_registry::Limits;
 use berth_server::Config;
 use clap::Args;
-use futures_util::StreamExt;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
@@ -23,6 +27,10 @@ pub struct MigrateArgs {
     /// The configuration of the registry to copy into.
     #[arg(long)]
     pub to: PathBuf,
+    /// Also delete the destination's tags that the source does not have (a re-run after the
+    /// source changed); without it they stay.
+    #[arg(long)]
+    pub prune: bool,
 }
 
 /// Runs the migration; prints what it copied.
@@ -34,10 +42,23 @@ pub fn run(args: MigrateArgs) -> Result<()> {
     rt.block_on(async {
         let src = open_stores(&from).await.context("cannot open the source")?;
         let dst = open_stores(&to).await.context("cannot open the destination")?;
+        keys::carry(&from, &to, &*src.identities, &*dst.identities).await?;
         identities(&*src.identities, &*dst.identities).await?;
-        let sizes = blobs(&src, &dst).await?;
+        let sizes: HashMap<Digest, u64> = src.meta.all_blobs().await?.into_iter().collect();
+        let limits = Limits {
+            max_manifest_bytes: to.limits.max_manifest_bytes,
+            uploads: UploadCaps {
+                per_owner: to.limits.max_uploads_per_principal,
+                per_repository: to.limits.max_uploads_per_repository,
+            },
+        };
+        blobs::copy(&src, &dst, &wanted_blobs(&*src.meta, &sizes).await?, limits).await?;
         locks(&*src.meta, &*dst.meta, false).await?;
         manifests(&*src.meta, &*dst.meta, &sizes).await?;
+        if args.prune {
+            prune(&*src.meta, &*dst.meta).await?;
+        }
+        times(&*src.meta, &*dst.meta).await?;
         locks(&*src.meta, &*dst.meta, true).await?;
         eprintln!("berth: migration complete; start the destination registry with --config {}", args.to.display());
         Ok(())
@@ -45,12 +66,8 @@ pub fn run(args: MigrateArgs) -> Result<()> {
 }
 
 async fn identities(src: &dyn IdentityStore, dst: &dyn IdentityStore) -> Result<()> {
-    // The signing key first, so tokens issued before the move stay valid after it.
-    let key = src.signing_key(&generate_signing_key()).await?;
-    if dst.signing_key(&key).await? != key {
-        eprintln!("berth: the destination already has another token-signing key; tokens issued before the move end");
-    }
     let settings = src.settings().await?;
+    dst.set_tenant(&settings.tenant).await?;
     dst.set_flag(berth_core::identities::Flag::AnonymousPull, settings.anonymous_pull).await?;
     dst.set_flag(berth_core::identities::Flag::AdminEnabled, settings.admin_enabled).await?;
     for p in src.admin_passwords().await? {
@@ -97,58 +114,25 @@ async fn identities(src: &dyn IdentityStore, dst: &dyn IdentityStore) -> Result<
     Ok(())
 }
 
-/// Copies every blob the destination lacks, verifying its digest; the sizes of all.
-async fn blobs(src: &Stores, dst: &Stores) -> Result<HashMap<Digest, u64>> {
-    let all = src.meta.all_blobs().await?;
-    let (mut copied, mut bytes) = (0u64, 0u64);
-    for (digest, size) in &all {
-        if dst.blobs.stat(digest).await? == Some(*size) {
-            continue;
-        }
-        copy_blob(&*src.blobs, &*dst.blobs, digest, *size).await?;
-        copied += 1;
-        bytes += size;
-    }
-    eprintln!("berth: blobs: {copied} copied ({bytes} bytes), {} already there", all.len() as u64 - copied);
-    Ok(all.into_iter().collect())
-}
-
-async fn copy_blob(src: &dyn BlobStore, dst: &dyn BlobStore, digest: &Digest, size: u64) -> Result<()> {
-    let id = berth_core::UploadId::generate();
-    dst.begin_upload(&id).await?;
-    let mut hasher = Hasher::new(digest.algorithm());
-    let mut offset = 0;
-    let mut stream = src.read(digest, None).await.with_context(|| format!("cannot read blob {digest}"))?;
-    // Appends of at most 64 MiB, so a store that assembles parts never holds more.
-    let mut ended = false;
-    while !ended {
-        let mut batch = Vec::new();
-        let mut len = 0usize;
-        while len < 64 << 20 {
-            match stream.next().await {
-                Some(chunk) => {
-                    let chunk = chunk.with_context(|| format!("reading blob {digest}"))?;
-                    len += chunk.len();
-                    batch.push(Ok(chunk));
-                }
-                None => {
-                    ended = true;
-                    break;
-                }
+/// The blobs the source's manifests use (layers with `urls` too, where the source holds
+/// them), each with the first repository that uses it. A blob no manifest uses is not copied:
+/// nothing in the destination would name it.
+async fn wanted_blobs(src: &dyn MetadataStore, sizes: &HashMap<Digest, u64>) -> Result<Vec<blobs::Wanted>> {
+    let mut seen = HashSet::new();
+    let mut wanted = Vec::new();
+    for (repo, m) in src.all_manifests().await? {
+        let parsed = manifest::parse(&m.media_type, &m.bytes)
+            .map_err(|e| anyhow::anyhow!("manifest {} in {repo}: {e}", m.digest))?;
+        let name = RepoName::parse(&repo).map_err(|e| anyhow::anyhow!("stored repository {repo:?}: {e}"))?;
+        for digest in parsed.blobs.into_iter().chain(parsed.foreign) {
+            if let Some(&size) = sizes.get(&digest)
+                && seen.insert(digest.clone())
+            {
+                wanted.push(blobs::Wanted { digest, size, repo: name.clone() });
             }
         }
-        if !batch.is_empty() {
-            let body = futures_util::stream::iter(batch).boxed();
-            (offset, hasher) = dst.append(&id, offset, body, hasher, None).await?;
-        }
     }
-    let actual = hasher.finish();
-    if &actual != digest || offset != size {
-        dst.abort(&id).await?;
-        bail!("blob {digest} reads back as {actual} ({offset} bytes, {size} recorded); the source is damaged");
-    }
-    dst.commit(&id, size, digest).await?;
-    Ok(())
+    Ok(wanted)
 }
 
 /// Repository and tag locks: they would refuse the copy, so a run first lifts those of a
@@ -222,6 +206,11 @@ async fn manifests(src: &dyn MetadataStore, dst: &dyn MetadataStore, sizes: &Has
                 let size = sizes.get(b).copied().with_context(|| format!("blob {b} of {repo} is not in the source"))?;
                 dst.link_blob(&name, b, size).await?;
             }
+            for b in &parsed.foreign {
+                if let Some(&size) = sizes.get(b) {
+                    dst.link_blob(&name, b, size).await?;
+                }
+            }
             let refs = ManifestRefs {
                 blobs: parsed.blobs.clone(),
                 children: parsed.children.clone(),
@@ -237,5 +226,47 @@ async fn manifests(src: &dyn MetadataStore, dst: &dyn MetadataStore, sizes: &Has
         pending = later;
     }
     eprintln!("berth: manifests: {total}, tags: {}", tags.values().map(Vec::len).sum::<usize>());
+    Ok(())
+}
+
+/// Deletes the destination's tags the source does not have (lifting their locks first: the
+/// source's are set again afterwards). The manifests they named stay, untagged, for
+/// `berth purge --untagged`.
+async fn prune(src: &dyn MetadataStore, dst: &dyn MetadataStore) -> Result<()> {
+    let open = LockChange { write_enabled: Some(true), delete_enabled: Some(true) };
+    let mut pruned = 0;
+    for repo in dst.list_repos(&Page::default()).await? {
+        let name = RepoName::parse(&repo).map_err(|e| anyhow::anyhow!("stored repository {repo:?}: {e}"))?;
+        let keep: HashSet<String> =
+            src.list_tags(&name, &Page::default()).await?.unwrap_or_default().into_iter().collect();
+        for tag in dst.list_tags(&name, &Page::default()).await?.unwrap_or_default() {
+            if keep.contains(&tag) {
+                continue;
+            }
+            let t = Tag::parse(&tag).map_err(|e| anyhow::anyhow!("stored tag {tag:?}: {e}"))?;
+            match dst.delete_tag(&name, &t).await {
+                Err(MetaError::Locked(_)) => {
+                    dst.set_locks(&name, None, open).await?;
+                    dst.set_locks(&name, Some(&t), open).await?;
+                    dst.delete_tag(&name, &t).await?;
+                }
+                other => {
+                    other?;
+                }
+            }
+            pruned += 1;
+        }
+    }
+    eprintln!("berth: pruned {pruned} tags the source does not have");
+    Ok(())
+}
+
+/// The source's times: when each repository and manifest was created (what
+/// `purge --untagged --ago` counts from) and when each tag last moved.
+async fn times(src: &dyn MetadataStore, dst: &dyn MetadataStore) -> Result<()> {
+    for (repo, what, at) in src.all_times().await? {
+        let name = RepoName::parse(&repo).map_err(|e| anyhow::anyhow!("stored repository {repo:?}: {e}"))?;
+        dst.set_time(&name, &what, at).await?;
+    }
     Ok(())
 }

@@ -30,7 +30,7 @@ pub(crate) struct Stores {
 }
 
 /// The PKCS#8 DER inside a `BEGIN PRIVATE KEY` PEM file.
-fn read_signing_key(path: &std::path::Path) -> Result<Vec<u8>> {
+pub(crate) fn read_signing_key(path: &std::path::Path) -> Result<Vec<u8>> {
     use base64::Engine;
     crate::datadir::private_file("auth.signing_key_file", path)?;
     let text = std::fs::read_to_string(path)

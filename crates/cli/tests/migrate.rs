@@ -13,13 +13,19 @@ use berth_testkit::postgres::Postgres;
 use reqwest::StatusCode;
 use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 fn migrate(from: &Path, to: &Path) -> std::process::Output {
+    migrate_with(from, to, &[])
+}
+
+fn migrate_with(from: &Path, to: &Path, extra: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_berth"))
         .args(["migrate", "--from"])
         .arg(from)
         .arg("--to")
         .arg(to)
+        .args(extra)
         .output()
         .unwrap()
 }
@@ -145,4 +151,299 @@ async fn an_embedded_registry_moves_to_postgres_and_garage() {
         .await
         .unwrap();
     assert_eq!(referrers["manifests"][0]["digest"], sbom.digest.to_string());
+}
+
+/// The service (and audience of tokens) of both registries in the tests below: tokens issued
+/// by the source are for the same name as the destination's.
+const PUBLIC: &str = "http://registry.migrate.test";
+const SERVICE: &str = "registry.migrate.test";
+/// The blob a migration is cut in: four appends of the migration's 32 MiB.
+const BIG: usize = 128 << 20;
+
+/// A destination configuration: database `url`, the bucket of `garage` (files under `dir`
+/// without), the common public URL, and `extra` TOML lines of `[auth]`.
+fn destination(dir: &Path, url: &str, garage: Option<&Garage>, auth: &str) -> std::path::PathBuf {
+    let mut toml = format!(
+        "[server]\ndata_dir = \"{}\"\npublic_url = \"{PUBLIC}\"\n[database]\nurl = \"{url}\"\n",
+        dir.join("dest").display()
+    );
+    if let Some(g) = garage {
+        toml += &format!(
+            "[storage]\nkind = \"s3\"\n[storage.s3]\nendpoint = \"{}\"\nregion = \"garage\"\nbucket = \"{}\"\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"\npath_style = true\n",
+            g.endpoint, g.bucket, g.access_key_id, g.secret_access_key
+        );
+    }
+    toml += &format!("[auth]\n{auth}");
+    let to = dir.join("to.toml");
+    std::fs::write(&to, toml).unwrap();
+    to
+}
+
+/// The offsets of the destination's upload sessions that belong to the migration (none
+/// before its schema exists).
+fn migration_uploads(pg: &Postgres, db: &str) -> Vec<u64> {
+    pg.query(db, "SELECT \"offset\" FROM uploads WHERE owner = 'berth-migrate'")
+        .map(|rows| rows.lines().filter_map(|l| l.parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// Runs `berth migrate` and SIGKILLs it once the destination records at least one append (32
+/// MiB) of the big blob and not all of it; the offset it saw.
+fn kill_midway(from: &Path, to: &Path, pg: &Postgres, db: &str) -> u64 {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["migrate", "--from"])
+        .arg(from)
+        .arg("--to")
+        .arg(to)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        if let Some(&seen) = migration_uploads(pg, db).iter().find(|&&o| o >= 32 << 20) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            assert!(seen < BIG as u64, "cut midway");
+            return seen;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the migration ended before it could be cut");
+        assert!(Instant::now() < deadline, "the migration copied nothing in 300 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// What `garage bucket info` says of the bucket: its object count, and the lines on
+/// unfinished uploads (S3 multipart uploads and the like), which it prints only when there are.
+fn bucket(garage: &Garage) -> (u64, String) {
+    let out = garage.cli(&["bucket", "info", &garage.bucket]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let objects = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Objects:").and_then(|n| n.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("no object count in {text}"));
+    let unfinished = text.lines().filter(|l| l.to_lowercase().contains("unfinished"));
+    (objects, unfinished.collect::<Vec<_>>().join("\n"))
+}
+
+/// Waits (60 s at most) until the bucket holds `objects` objects and no unfinished upload.
+async fn settles(garage: &Garage, objects: u64, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while bucket(garage) != (objects, String::new()) {
+        assert!(Instant::now() < deadline, "{what}: the bucket holds {:?}", bucket(garage));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Seconds since the epoch, rounded up.
+fn now_ceil() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() + 1
+}
+
+/// A token for `scope` from `s`'s `/oauth2/token` as its Owner: (access token, refresh token).
+async fn owner_tokens(s: &TestServer, scope: &str) -> (String, String) {
+    let form = [
+        ("grant_type", "password"),
+        ("username", s.owner.0.as_str()),
+        ("password", s.owner.1.as_str()),
+        ("service", SERVICE),
+        ("scope", scope),
+        ("access_type", "offline"),
+    ];
+    let r = common::anonymous().post(format!("{}/oauth2/token", s.base)).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: serde_json::Value = r.json().await.unwrap();
+    (v["access_token"].as_str().unwrap().to_owned(), v["refresh_token"].as_str().unwrap().to_owned())
+}
+
+/// The tenant a new service principal `name` of `s` reports.
+async fn tenant(c: &reqwest::Client, s: &TestServer, name: &str) -> String {
+    let body = serde_json::json!({ "name": name });
+    let r = c.post(format!("{}/admin/v1/service-principals", s.base)).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    r.json::<serde_json::Value>().await.unwrap()["tenant"].as_str().unwrap().to_owned()
+}
+
+/// `createdTime` of a repository and `lastUpdateTime` of its tag, as `az acr repository show` tells them.
+async fn shown_times(c: &reqwest::Client, base: &str, repo: &str, tag: &str) -> (String, String) {
+    let get = |url: String| {
+        let c = c.clone();
+        async move { c.get(url).send().await.unwrap().json::<serde_json::Value>().await.unwrap() }
+    };
+    let r = get(format!("{base}/acr/v1/{repo}")).await;
+    let t = get(format!("{base}/acr/v1/{repo}/_tags/{tag}")).await;
+    (r["createdTime"].as_str().unwrap().to_owned(), t["tag"]["lastUpdateTime"].as_str().unwrap().to_owned())
+}
+
+/// A migration into PostgreSQL + Garage killed midway (SIGKILL) leaves its copy of the cut blob
+/// as an upload session of the destination, so the destination's upload expiry drops it with
+/// its S3 multipart upload; a re-run continues a cut blob from where it stopped and ends with
+/// nothing left behind. With `auth.signing_key_file` set, the migration writes the source's
+/// key there, so an access and a refresh token issued before the move verify after it; the
+/// tenant, the repository's and tag's times and the manifests' creation times (what
+/// `purge --untagged --ago` counts from) are the source's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_migration_resumes_and_leaves_nothing_behind() {
+    let public = [("BERTH__SERVER__PUBLIC_URL", PUBLIC)];
+    let mut src = tokio::task::block_in_place(|| {
+        TestServer::start_with_env(Path::new(env!("CARGO_BIN_EXE_berth")), &[], "info", &public)
+    });
+    let c = src.client();
+    let big = Image::oci(Algorithm::Sha256, 201, &[BIG], "amd64");
+    push_image(&c, &src.base, "team/big", &big, "v1").await;
+    let loose = Image::oci(Algorithm::Sha256, 202, &[1000], "amd64");
+    for b in loose.blobs() {
+        push_blob(&c, &src.base, "team/loose", b).await;
+    }
+    let r = put_manifest(&c, &src.base, "team/loose", &loose.manifest.digest.to_string(), &loose.manifest).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let pushed = now_ceil();
+    let (access, refresh) = owner_tokens(&src, "repository:team/big:pull").await;
+    let tenant_before = tenant(&c, &src, "before").await;
+    let times_before = shown_times(&c, &src.base, "team/big", "v1").await;
+    let source_dir = src.data_dir().join("data");
+    tokio::task::block_in_place(|| src.kill());
+    // Times a migration resets would differ from here on.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let url = pg.create_database("cut");
+    let garage = tokio::task::spawn_blocking(Garage::start).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let from = tmp.path().join("from.toml");
+    std::fs::write(&from, format!("[server]\ndata_dir = \"{}\"\n", source_dir.display())).unwrap();
+    let key = tmp.path().join("signing.pem");
+    let to = destination(tmp.path(), &url, Some(&garage), &format!("signing_key_file = \"{}\"\n", key.display()));
+    let env = [("BERTH__DATABASE__URL", url.as_str()), ("BERTH__STORAGE__KIND", "s3")];
+
+    // Killed midway: the cut blob is an upload session of the destination, and its expiry
+    // drops it with its bytes.
+    tokio::task::block_in_place(|| kill_midway(&from, &to, &pg, "cut"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while bucket(&garage).1.is_empty() {
+        assert!(Instant::now() < deadline, "no S3 upload is open: {:?}", bucket(&garage));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let expiring = [env[0], env[1], ("BERTH__LIMITS__UPLOAD_EXPIRY_SECS", "2")];
+    let server = tokio::task::block_in_place(|| {
+        TestServer::start_with_env(
+            Path::new(env!("CARGO_BIN_EXE_berth")),
+            &["--config", to.to_str().unwrap()],
+            "info",
+            &expiring,
+        )
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !migration_uploads(&pg, "cut").is_empty() {
+        assert!(Instant::now() < deadline, "the session did not expire: {}", server.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    settles(&garage, 1, "after expiry only the blob completed before the kill is left").await;
+    drop(server);
+
+    // Killed again, then run to the end: the cut blob continues where it stopped.
+    let seen = tokio::task::block_in_place(|| kill_midway(&from, &to, &pg, "cut"));
+    let out = tokio::task::block_in_place(|| migrate(&from, &to));
+    let report = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{report}");
+    let layer = &big.layers[0];
+    let resumed: u64 = report
+        .split(&format!("blob {}: resuming at byte ", layer.digest))
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no resume line: {report}"));
+    assert!(resumed >= seen, "resumed at {resumed}, {seen} was stored: {report}");
+    assert!(report.contains(&format!("resuming at byte {resumed} of {BIG}")), "{report}");
+    let loose_bytes: usize = loose.blobs().iter().map(|b| b.bytes.len()).sum();
+    let read = BIG as u64 - resumed + loose_bytes as u64;
+    assert!(report.contains(&format!("blobs: 3 copied ({read} bytes read)")), "only the rest is read: {report}");
+    // The first run wrote the source's key to the destination's auth.signing_key_file.
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "{}", key.display());
+    assert!(migration_uploads(&pg, "cut").is_empty(), "no session left");
+    settles(&garage, 4, "after the re-run the four blobs are left").await;
+
+    let dst = tokio::task::block_in_place(|| {
+        TestServer::start_with_env(
+            Path::new(env!("CARGO_BIN_EXE_berth")),
+            &["--config", to.to_str().unwrap()],
+            "info",
+            &env,
+        )
+    });
+    let r = c.get(format!("{}/v2/team/big/blobs/{}", dst.base, layer.digest)).send().await.unwrap();
+    assert!(r.bytes().await.unwrap() == layer.bytes, "the cut blob arrived whole");
+    // The tokens from before the move.
+    let anon = common::anonymous();
+    let r = anon
+        .get(format!("{}/v2/team/big/manifests/v1", dst.base))
+        .bearer_auth(&access)
+        .header("accept", "*/*")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "the access token from before the move");
+    let form = [("grant_type", "refresh_token"), ("refresh_token", refresh.as_str()), ("service", SERVICE)];
+    let r = anon.post(format!("{}/oauth2/token", dst.base)).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "the refresh token from before the move");
+    // The tenant and the times.
+    assert_eq!(tenant(&c, &dst, "after").await, tenant_before);
+    assert_eq!(shown_times(&c, &dst.base, "team/big", "v1").await, times_before);
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let purge = serde_json::json!({ "agoSecs": now - pushed, "dryRun": true });
+    let r = c.post(format!("{}/admin/v1/purge", dst.base)).json(&purge).send().await.unwrap();
+    let found: serde_json::Value = r.json().await.unwrap();
+    let want = format!("team/loose@{}", loose.manifest.digest);
+    assert_eq!(found["manifestsDeleted"], serde_json::json!([want]), "created when it was pushed: {found}");
+}
+
+/// Re-running a migration after the source deleted a tag keeps that tag in the destination;
+/// with `--prune` it goes (even a locked one) and the others stay. A destination
+/// `auth.signing_key_file` holding another key than the source's is warned about.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rerun_prunes_the_tags_the_source_deleted_only_when_asked() {
+    let mut src = tokio::task::block_in_place(|| common::server(&[]));
+    let c = src.client();
+    let img = Image::oci(Algorithm::Sha256, 301, &[2000], "amd64");
+    for tag in ["v1", "gone"] {
+        push_image(&c, &src.base, "team/app", &img, tag).await;
+    }
+    let source_dir = src.data_dir().join("data");
+    tokio::task::block_in_place(|| src.kill());
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let url = pg.create_database("pruned");
+    let tmp = tempfile::tempdir().unwrap();
+    let from = tmp.path().join("from.toml");
+    std::fs::write(&from, format!("[server]\ndata_dir = \"{}\"\n", source_dir.display())).unwrap();
+    let key = tmp.path().join("other.pem");
+    let made = Command::new("openssl")
+        .args(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let to = destination(tmp.path(), &url, None, &format!("signing_key_file = \"{}\"\n", key.display()));
+    let out = tokio::task::block_in_place(|| migrate(&from, &to));
+    let report = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{report}");
+    assert!(report.contains("holds another token-signing key than the source's"), "{report}");
+    let tags = || pg.query("pruned", "SELECT name FROM tags ORDER BY name").unwrap();
+    assert_eq!(tags(), "gone\nv1");
+
+    // The source deletes the tag; the destination's copy is locked meanwhile.
+    tokio::task::block_in_place(|| src.restart());
+    pg.query("pruned", "UPDATE tags SET write_enabled = FALSE WHERE name = 'gone'").unwrap();
+    let r = c.delete(format!("{}/v2/team/app/manifests/gone", src.base)).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    tokio::task::block_in_place(|| src.kill());
+
+    let out = tokio::task::block_in_place(|| migrate(&from, &to));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(tags(), "gone\nv1", "kept without --prune, as the README says");
+    let out = tokio::task::block_in_place(|| migrate_with(&from, &to, &["--prune"]));
+    let report = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{report}");
+    assert!(report.contains("pruned 1 tags"), "{report}");
+    assert_eq!(tags(), "v1");
 }

@@ -204,6 +204,9 @@ pub trait IdentityStore: TokenStore {
     /// The registry settings, created with a fresh tenant on first use.
     async fn settings(&self) -> Result<RegistrySettings, MetaError>;
 
+    /// Replaces the registry's tenant UUID (`berth migrate` keeps the source's).
+    async fn set_tenant(&self, tenant: &str) -> Result<(), MetaError>;
+
     /// Turns a registry-wide switch on or off.
     async fn set_flag(&self, flag: Flag, on: bool) -> Result<(), MetaError>;
 

@@ -206,6 +206,17 @@ pub struct ManifestRefs {
     pub foreign: Vec<Digest>,
 }
 
+/// A time a repository keeps, for [`MetadataStore::all_times`] and [`MetadataStore::set_time`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dated {
+    /// The repository's creation time.
+    Repository,
+    /// A manifest's creation time (what `purge --untagged --ago` counts from).
+    Manifest(Digest),
+    /// When a tag last moved.
+    Tag(Tag),
+}
+
 /// One entry of a referrers response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Referrer {
@@ -432,6 +443,15 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn lock_digest(&self, _digest: &Digest) -> Result<Option<Box<dyn DigestLease>>, MetaError> {
         Ok(None)
     }
+
+    /// Every time [`Self::set_time`] sets: `(repository, what, seconds since the epoch)` for
+    /// every repository, manifest and tag, ordered by repository.
+    async fn all_times(&self) -> Result<Vec<(String, Dated, i64)>, MetaError>;
+
+    /// Sets the time `what` of repository `repo` keeps to `at` (seconds since the epoch);
+    /// `false` if there is no such repository, manifest or tag. For `berth migrate`, which
+    /// keeps the source's times. Locks do not refuse it: it changes no content.
+    async fn set_time(&self, repo: &RepoName, what: &Dated, at: i64) -> Result<bool, MetaError>;
 
     /// Every blob known to the registry with its recorded size (for `fsck`).
     async fn all_blobs(&self) -> Result<Vec<(Digest, u64)>, MetaError>;

@@ -14,6 +14,12 @@ impl UploadId {
         UploadId(uuid::Uuid::new_v4().to_string())
     }
 
+    /// The id `seed` names: the same seed, the same id. For a caller that must find its upload
+    /// again after a crash without having stored the id (`berth migrate`, one upload per blob).
+    pub fn from_seed(seed: [u8; 16]) -> Self {
+        UploadId(uuid::Builder::from_random_bytes(seed).into_uuid().hyphenated().to_string())
+    }
+
     /// Accepts only the canonical hyphenated UUID form, so an id is always a safe file name.
     pub fn parse(s: &str) -> Option<Self> {
         let u = uuid::Uuid::try_parse(s).ok()?;

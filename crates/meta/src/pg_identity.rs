@@ -86,6 +86,10 @@ impl IdentityStore for PgMeta {
         })
     }
 
+    async fn set_tenant(&self, tenant: &str) -> Result<(), MetaError> {
+        self.put_setting("tenant", tenant.as_bytes()).await
+    }
+
     async fn set_flag(&self, flag: Flag, on: bool) -> Result<(), MetaError> {
         self.put_setting(flag.key(), if on { b"true" } else { b"false" }).await
     }

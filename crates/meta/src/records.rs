@@ -6,8 +6,8 @@ use berth_core::identities::{AuditEvent, Credential, Principal, RoleAssignment};
 use berth_core::identity::Role;
 use berth_core::scopemap::{ScopeMap, ScopeRule, Token, TokenPassword};
 use berth_core::{
-    Algorithm, DeletedRepository, Digest, Locks, ManifestRecord, MetaError, RepoName, RepositoryInfo, TagInfo,
-    UploadCap, UploadCaps, UploadId, UploadSession,
+    Algorithm, Dated, DeletedRepository, Digest, Locks, ManifestRecord, MetaError, RepoName, RepositoryInfo, Tag,
+    TagInfo, UploadCap, UploadCaps, UploadId, UploadSession,
 };
 use bytes::Bytes;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -252,6 +252,40 @@ pub(crate) fn repository_info(row: &impl Columns) -> Result<RepositoryInfo, Meta
         tag_count: row.int("tag_count")? as u64,
         locks: locks(row)?,
     })
+}
+
+/// Every repository's creation time (kind `r`), manifest's (`m`, keyed by digest) and tag's
+/// last move (`t`, keyed by name), as `repo, kind, item, secs`; read by [`dated`].
+pub(crate) const ALL_TIMES: &str =
+    "SELECT r.name AS repo, 'r' AS kind, '' AS item, r.created_at AS secs FROM repositories r
+     UNION ALL SELECT r.name, 'm', m.digest, m.created_at FROM manifests m JOIN repositories r ON r.id = m.repo_id
+     UNION ALL SELECT r.name, 't', t.name, t.updated_at FROM tags t JOIN repositories r ON r.id = t.repo_id
+     ORDER BY 1";
+
+/// One row of [`ALL_TIMES`].
+pub(crate) fn dated(row: &impl Columns) -> Result<(String, Dated, i64), MetaError> {
+    let what = match row.text("kind")?.as_str() {
+        "r" => Dated::Repository,
+        "m" => Dated::Manifest(digest(row, "item")?),
+        _ => Dated::Tag(Tag::parse(&row.text("item")?).map_err(|_| bad("tag"))?),
+    };
+    Ok((row.text("repo")?, what, row.int("secs")?))
+}
+
+/// The statement that sets `what` of repository `$1` to `$2`, and the key to bind as `$3`.
+pub(crate) fn set_time(what: &Dated) -> (&'static str, Option<String>) {
+    match what {
+        Dated::Repository => ("UPDATE repositories SET created_at = $2 WHERE name = $1", None),
+        Dated::Manifest(d) => (
+            "UPDATE manifests SET created_at = $2
+             WHERE repo_id = (SELECT id FROM repositories WHERE name = $1) AND digest = $3",
+            Some(d.to_string()),
+        ),
+        Dated::Tag(t) => (
+            "UPDATE tags SET updated_at = $2 WHERE repo_id = (SELECT id FROM repositories WHERE name = $1) AND name = $3",
+            Some(t.as_str().to_owned()),
+        ),
+    }
 }
 
 pub(crate) fn tag_info(row: &impl Columns) -> Result<TagInfo, MetaError> {

@@ -12,7 +12,7 @@ use crate::records::{
 };
 use async_trait::async_trait;
 use berth_core::{
-    DeletedRepository, Digest, LockChange, Locks, ManifestRecord, ManifestRefs, MetaError, MetadataStore, Page,
+    Dated, DeletedRepository, Digest, LockChange, Locks, ManifestRecord, ManifestRefs, MetaError, MetadataStore, Page,
     Referrer, RepoName, RepositoryInfo, Tag, TagInfo, UploadCap, UploadCaps, UploadId, UploadSession,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -700,6 +700,20 @@ impl MetadataStore for SqliteMeta {
         .await
         .map_err(db)?;
         Ok(r.rows_affected() > 0)
+    }
+
+    async fn all_times(&self) -> Result<Vec<(String, Dated, i64)>, MetaError> {
+        let rows = sqlx::query(records::ALL_TIMES).fetch_all(&self.reader).await.map_err(db)?;
+        rows.iter().map(records::dated).collect()
+    }
+
+    async fn set_time(&self, repo: &RepoName, what: &Dated, at: i64) -> Result<bool, MetaError> {
+        let (sql, key) = records::set_time(what);
+        let mut q = sqlx::query(sql).bind(repo.as_str()).bind(at);
+        if let Some(key) = key {
+            q = q.bind(key);
+        }
+        Ok(q.execute(&self.writer).await.map_err(db)?.rows_affected() > 0)
     }
 
     async fn all_blobs(&self) -> Result<Vec<(Digest, u64)>, MetaError> {

@@ -4,7 +4,7 @@ use berth_core::identities::{AuditEvent, Credential, Flag, IdentityStore, NameTa
 use berth_core::identity::Role;
 use berth_core::scopemap::{ScopeMap, Token, TokenPassword};
 use berth_core::{
-    Algorithm, DeletedRepository, Digest, Hasher, LockChange, Locks, ManifestRecord, ManifestRefs, MetaError,
+    Algorithm, Dated, DeletedRepository, Digest, Hasher, LockChange, Locks, ManifestRecord, ManifestRefs, MetaError,
     MetadataStore, Page, RepoName, Tag, UploadCap, UploadCaps, UploadId, UploadSession,
 };
 use bytes::Bytes;
@@ -32,6 +32,7 @@ pub async fn run(meta: &dyn MetadataStore) {
     repository_deletion(meta).await;
     locks(meta).await;
     purge(meta).await;
+    times(meta).await;
     uploads(meta).await;
     upload_caps(meta).await;
 }
@@ -348,6 +349,57 @@ async fn purge(meta: &dyn MetadataStore) {
     assert!(!meta.delete_untagged_manifest(&r, &tagged.digest).await.unwrap(), "a tagged manifest never goes");
 }
 
+/// Times kept from elsewhere (`berth migrate`): a repository's and a manifest's creation, a
+/// tag's last move, listed and set; the purge counts from the manifest's time set; a lock does
+/// not stop it.
+async fn times(meta: &dyn MetadataStore) {
+    let r = repo("times/app");
+    let m = record("{\"times\":1}", None, "a/b");
+    let tag = Tag::parse("old").unwrap();
+    meta.put_manifest(&r, &m, &ManifestRefs::default(), std::slice::from_ref(&tag)).await.unwrap();
+    let loose = record("{\"times\":2}", None, "a/b");
+    meta.put_manifest(&r, &loose, &ManifestRefs::default(), &[]).await.unwrap();
+    meta.set_locks(&r, None, LockChange { write_enabled: Some(false), delete_enabled: None }).await.unwrap();
+    let all: Vec<(Dated, i64)> = meta
+        .all_times()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(n, _, _)| *n == r.to_string())
+        .map(|(_, w, at)| (w, at))
+        .collect();
+    let mut kinds: Vec<Dated> = all.iter().map(|(w, _)| w.clone()).collect();
+    kinds.sort_by_key(|w| format!("{w:?}"));
+    let mut want = vec![
+        Dated::Repository,
+        Dated::Manifest(m.digest.clone()),
+        Dated::Manifest(loose.digest.clone()),
+        Dated::Tag(tag.clone()),
+    ];
+    want.sort_by_key(|w| format!("{w:?}"));
+    assert_eq!(kinds, want);
+    assert!(all.iter().all(|(_, at)| (now() - *at).abs() < 60), "{all:?}");
+
+    let old = 1_000_000;
+    for w in &want {
+        assert!(meta.set_time(&r, w, old).await.unwrap(), "{w:?}");
+    }
+    assert!(!meta.set_time(&repo("times/none"), &Dated::Repository, old).await.unwrap());
+    assert!(!meta.set_time(&r, &Dated::Tag(Tag::parse("none").unwrap()), old).await.unwrap());
+    assert!(!meta.set_time(&r, &Dated::Manifest(Digest::of(Algorithm::Sha256, b"none")), old).await.unwrap());
+    assert_eq!(meta.repository_info(&r).await.unwrap().unwrap().created_at, old);
+    assert_eq!(meta.tag_info(&r, &tag).await.unwrap().unwrap().updated_at, old);
+    assert!(
+        meta.all_times().await.unwrap().iter().filter(|(n, _, _)| *n == r.to_string()).all(|(_, _, at)| *at == old)
+    );
+    assert!(
+        meta.untagged_manifests(old).await.unwrap().contains(&(r.to_string(), loose.digest.clone())),
+        "the purge counts from the time set"
+    );
+    meta.set_locks(&r, None, LockChange { write_enabled: Some(true), delete_enabled: None }).await.unwrap();
+    assert!(meta.delete_untagged_manifest(&r, &loose.digest).await.unwrap());
+}
+
 /// Checks that the tag generation of `r` moved to a value never seen before, and records it.
 async fn new_generation(meta: &dyn MetadataStore, r: &RepoName, seen: &mut Vec<u64>) {
     let now = meta.tag_generation(r).await.unwrap().expect("the repository exists");
@@ -440,6 +492,8 @@ async fn upload_caps(meta: &dyn MetadataStore) {
 pub async fn run_identities(ids: &dyn IdentityStore) {
     let settings = ids.settings().await.unwrap();
     assert_eq!(ids.settings().await.unwrap(), settings, "the tenant is created once");
+    ids.set_tenant("8d9a8c1e-4f0b-4c1e-9d3a-6a1f2b3c4d5e").await.unwrap();
+    assert_eq!(ids.settings().await.unwrap().tenant, "8d9a8c1e-4f0b-4c1e-9d3a-6a1f2b3c4d5e", "a tenant set stays");
     assert!(!settings.anonymous_pull);
     ids.set_flag(Flag::AnonymousPull, true).await.unwrap();
     ids.set_flag(Flag::AdminEnabled, true).await.unwrap();

@@ -40,6 +40,27 @@ impl RegistryService {
         self.open_upload(repo, algorithm, owner).await
     }
 
+    /// The upload session `id` of `repo`, opened for `owner` hashing with `algorithm` if there is
+    /// none (under the caps, as in [`Self::start_upload`]; the repository's lock is not asked):
+    /// for a caller that names its uploads itself, to continue one after a crash where it
+    /// stopped (`berth migrate` names one per blob with [`UploadId::from_seed`]). A session of
+    /// that id for another repository or algorithm is dropped with its bytes and opened afresh.
+    /// Whether it continues: the session, and `true` when it existed.
+    pub async fn continue_or_open_upload(
+        &self,
+        repo: &RepoName,
+        id: &UploadId,
+        algorithm: Algorithm,
+        owner: &str,
+    ) -> Result<(UploadSession, bool), RegistryError> {
+        match self.meta.upload(id).await? {
+            Some(s) if &s.repo == repo && s.algorithm == algorithm => return Ok((s, true)),
+            Some(s) => self.cancel_upload(&s.repo, id).await?,
+            None => {}
+        }
+        Ok((self.open_upload_as(id.clone(), repo, algorithm, owner).await?, false))
+    }
+
     /// [`Self::start_upload`] for a caller that has checked the repository's lock already.
     pub(crate) async fn open_upload(
         &self,
@@ -47,8 +68,18 @@ impl RegistryService {
         algorithm: Algorithm,
         owner: &str,
     ) -> Result<UploadSession, RegistryError> {
+        self.open_upload_as(UploadId::generate(), repo, algorithm, owner).await
+    }
+
+    async fn open_upload_as(
+        &self,
+        id: UploadId,
+        repo: &RepoName,
+        algorithm: Algorithm,
+        owner: &str,
+    ) -> Result<UploadSession, RegistryError> {
         let session = UploadSession {
-            id: UploadId::generate(),
+            id,
             repo: repo.clone(),
             owner: owner.to_owned(),
             offset: 0,

@@ -105,6 +105,33 @@ impl Postgres {
             .expect("psql (scripts/install-test-deps)")
     }
 
+    /// The rows `sql` answers in database `db`, one line each, columns separated by `|`; the
+    /// error psql printed if it failed (no such table yet, …).
+    pub fn query(&self, db: &str, sql: &str) -> Result<String, String> {
+        let out = Command::new("psql")
+            .args([
+                "-X",
+                "-A",
+                "-t",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "berth",
+                "-d",
+                db,
+                "-c",
+                sql,
+            ])
+            .output()
+            .expect("psql (scripts/install-test-deps)");
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
     /// Creates database `name` and returns its URL.
     pub fn create_database(&self, name: &str) -> String {
         let out = self.psql("postgres", &format!("CREATE DATABASE \"{name}\""));
