@@ -38,7 +38,9 @@ ROWS = [
     # Issue #4: Berth's client against skopeo, same registry (Berth); times, so r/b = skopeo/berth.
     ("8. push 20 x 5 MiB (skopeo/berth copy)", "s", "client.push.layers20.berth", "client.push.layers20.skopeo", "r/b", ">=", 1.5),
     ("8. pull 20 x 5 MiB (skopeo/berth copy)", "s", "client.pull.layers20.berth", "client.pull.layers20.skopeo", "r/b", ">=", 1.5),
+    ("8. push 20 x 5 MiB into a new repository (skopeo/berth copy)", "s", "client.repush.layers20.berth", "client.repush.layers20.skopeo", "r/b", ">=", 1.0),
     ("8. push 1 GiB (skopeo/berth copy)", "s", "client.push.big.berth", "client.push.big.skopeo", "r/b", ">=", 1.0),
+    ("8. push 1 GiB into a new repository (skopeo/berth copy)", "s", "client.repush.big.berth", "client.repush.big.skopeo", "r/b", ">=", 1.0),
     ("8. pull 1 GiB (skopeo/berth copy)", "s", "client.pull.big.berth", "client.pull.big.skopeo", "r/b", ">=", 1.0),
     # No target: server CPU time (utime+stime from /proc/PID/stat) spent on each scenario,
     # which explains the figures above and is less disturbed by other load than wall time.
