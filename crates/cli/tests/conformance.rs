@@ -353,8 +353,14 @@ async fn end_11_mount_from_other_repository(alg: Algorithm) {
     assert_eq!(hdr(&r, "docker-content-digest"), blob.digest.to_string());
     let got = c.get(format!("{}/v2/{REPO}/blobs/{}", s.base, blob.digest)).send().await.unwrap();
     assert_eq!(got.bytes().await.unwrap().as_ref(), blob.bytes.as_slice());
+    // No `from`: the spec's automatic content discovery, in the repositories the caller may
+    // read (the Owner reads all; identity.rs covers a caller who may not).
     let r = c.post(format!("{}/v2/third/blobs/uploads/?mount={}", s.base, blob.digest)).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::ACCEPTED, "no from: an upload session, never a cross-repository lookup");
+    assert_eq!(r.status(), StatusCode::CREATED, "no from: mounted from a repository that holds it");
+    assert_eq!(hdr(&r, "location"), format!("/v2/third/blobs/{}", blob.digest));
+    let missing_anywhere = Digest::of(alg, b"held by no repository");
+    let r = c.post(format!("{}/v2/third/blobs/uploads/?mount={missing_anywhere}", s.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED, "no from and nowhere held: an upload session");
     assert!(hdr(&r, "location").contains("/v2/third/blobs/uploads/"));
     let missing = Digest::of(alg, b"not pushed anywhere");
     let r = c.post(format!("{}/v2/{REPO}/blobs/uploads/?mount={missing}&from={OTHER}", s.base)).send().await.unwrap();
