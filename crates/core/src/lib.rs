@@ -27,8 +27,8 @@ pub use error::ErrorCode;
 pub use identities::IdentityStore;
 pub use name::{NameError, Reference, RepoName, Tag};
 pub use store::{
-    BlobMeta, BlobStore, ByteStream, Dated, DeletedRepository, DigestLease, LockChange, Locks, ManifestRecord,
-    ManifestRefs, MetaError, MetadataStore, Page, Referrer, RepositoryInfo, StorageError, TagInfo, UploadCap,
-    UploadCaps,
+    BlobFile, BlobMeta, BlobStore, ByteStream, Dated, DeletedRepository, DigestLease, LockChange, Locks,
+    ManifestRecord, ManifestRefs, MetaError, MetadataStore, Page, Referrer, RepositoryInfo, StorageError, TagInfo,
+    UploadCap, UploadCaps,
 };
 pub use upload::{UploadId, UploadSession};

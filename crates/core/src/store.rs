@@ -14,6 +14,19 @@ use std::io;
 /// A stream of bytes, as read from a client or from storage.
 pub type ByteStream = BoxStream<'static, io::Result<Bytes>>;
 
+/// Bytes of a committed blob that sit in a local file: `len` bytes from `start` of `file`.
+/// A server may send them straight from the page cache (`sendfile(2)`) instead of streaming
+/// them through user space.
+#[derive(Debug)]
+pub struct BlobFile {
+    /// The blob's file, open for reading.
+    pub file: std::fs::File,
+    /// Offset of the first byte to send.
+    pub start: u64,
+    /// Bytes to send.
+    pub len: u64,
+}
+
 /// Size of a stored blob.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlobMeta {
@@ -54,6 +67,13 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// Streams a committed blob, or the inclusive `range` of it. `NotFound` if absent.
     async fn read(&self, digest: &Digest, range: Option<ByteRange>) -> Result<ByteStream, StorageError>;
+
+    /// The committed blob (or the inclusive `range` of it) as a local file, for stores that
+    /// keep blobs in files; `None` (the default) means use [`BlobStore::read`]. `NotFound` if
+    /// absent.
+    async fn open_file(&self, _digest: &Digest, _range: Option<ByteRange>) -> Result<Option<BlobFile>, StorageError> {
+        Ok(None)
+    }
 
     /// Removes a committed blob. Idempotent: an absent blob is `Ok`.
     async fn delete(&self, digest: &Digest) -> Result<(), StorageError>;

@@ -6,8 +6,8 @@ use crate::gc::DigestLocks;
 use crate::tag_lists::{TagLists, TagPage};
 use berth_core::range::ByteRange;
 use berth_core::{
-    BlobStore, ByteStream, DeletedRepository, Digest, LockChange, Locks, MetadataStore, Page, Referrer, RepoName,
-    RepositoryInfo, StorageError, Tag, TagInfo, UploadCaps, UploadId, UploadSession,
+    BlobFile, BlobStore, ByteStream, DeletedRepository, Digest, LockChange, Locks, MetadataStore, Page, Referrer,
+    RepoName, RepositoryInfo, StorageError, Tag, TagInfo, UploadCaps, UploadId, UploadSession,
 };
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -116,6 +116,23 @@ impl RegistryService {
     pub async fn read_blob(&self, digest: &Digest, range: Option<ByteRange>) -> Result<ByteStream, RegistryError> {
         match self.blobs.read(digest, range).await {
             Ok(s) => Ok(s),
+            Err(StorageError::NotFound) => {
+                tracing::error!(%digest, "blob recorded in metadata is missing from storage");
+                Err(RegistryError::BlobUnknown)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The blob (all of it, or `range`) as a local file, when the blob store keeps it in one;
+    /// `None` means stream it with [`RegistryService::read_blob`].
+    pub async fn blob_file(
+        &self,
+        digest: &Digest,
+        range: Option<ByteRange>,
+    ) -> Result<Option<BlobFile>, RegistryError> {
+        match self.blobs.open_file(digest, range).await {
+            Ok(f) => Ok(f),
             Err(StorageError::NotFound) => {
                 tracing::error!(%digest, "blob recorded in metadata is missing from storage");
                 Err(RegistryError::BlobUnknown)

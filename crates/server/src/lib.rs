@@ -3,7 +3,7 @@
 //! The axum router and its one OCI path parser ([`route`]), authentication and the single
 //! authorisation point ([`auth`]), the error policy ([`error`]), request-body guards
 //! ([`body`]), metrics, configuration, TLS, and the accept loop ([`serve`]) with its connection limits
-//! ([`conns`]).
+//! ([`conns`]) and zero-copy blob sending on plain HTTP ([`zerocopy`]).
 //!
 //! Dependency rule: sees `berth-registry` and `berth-core`; never a concrete store. `cli`
 //! wires the stores in.
@@ -19,6 +19,7 @@ pub mod ratelimit;
 pub mod route;
 pub mod serve;
 pub mod tls;
+pub mod zerocopy;
 
 pub use config::Config;
 pub use handlers::{AppState, router};

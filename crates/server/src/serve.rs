@@ -19,6 +19,7 @@
 
 use crate::conns::{Conn, Conns, InFlight};
 use crate::handlers::ClientAddr;
+use crate::zerocopy::{PlainStream, ZeroCopy};
 use axum::Router;
 use axum::body::Body;
 use bytes::Bytes;
@@ -65,6 +66,8 @@ pub struct ServeOptions {
 struct Serving {
     app: Router,
     http: http1::Builder,
+    /// `http` with vectored writes forced, which [`crate::zerocopy`] relies on.
+    http_plain: http1::Builder,
     tls: Option<TlsAcceptor>,
     header_timeout: Duration,
     /// Changes once, when the server stops; the server waits until every receiver is gone.
@@ -77,9 +80,12 @@ pub async fn serve(listener: TcpListener, app: Router, opts: ServeOptions, shutd
     let (stop, stop_rx) = watch::channel(());
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(opts.header_timeout).keep_alive(true);
+    let mut http_plain = http.clone();
+    http_plain.writev(true);
     let serving = Serving {
         app,
         http,
+        http_plain,
         tls: opts.tls.clone().map(TlsAcceptor::from),
         header_timeout: opts.header_timeout,
         stop: stop_rx,
@@ -118,10 +124,13 @@ pub async fn serve(listener: TcpListener, app: Router, opts: ServeOptions, shutd
     }
 }
 
-/// One connection: its TLS handshake, if any, then HTTP/1.1.
+/// One connection: its TLS handshake, if any, then HTTP/1.1. Plain connections send blob
+/// files with `sendfile(2)` ([`crate::zerocopy`]).
 async fn connection(stream: TcpStream, peer: IpAddr, conn: Arc<Conn>, mut serving: Serving) {
     let Some(acceptor) = serving.tls.clone() else {
-        return http(TokioIo::new(stream), peer, conn, serving).await;
+        let (stream, zero_copy) = PlainStream::new(stream);
+        serving.http = serving.http_plain.clone();
+        return http(TokioIo::new(stream), peer, Some(zero_copy), conn, serving).await;
     };
     let handshake = tokio::time::timeout(serving.header_timeout, acceptor.accept(stream));
     let tls = tokio::select! {
@@ -132,18 +141,21 @@ async fn connection(stream: TcpStream, peer: IpAddr, conn: Arc<Conn>, mut servin
         () = conn.shed_requested() => return,
         _ = serving.stop.changed() => return,
     };
-    http(TokioIo::new(tls), peer, conn, serving).await;
+    http(TokioIo::new(tls), peer, None, conn, serving).await;
 }
 
 /// Serves HTTP/1.1 on `io` until the client leaves, the server stops (in-flight requests
 /// finish) or the accept loop sheds the connection.
-async fn http<I>(io: TokioIo<I>, peer: IpAddr, conn: Arc<Conn>, mut serving: Serving)
+async fn http<I>(io: TokioIo<I>, peer: IpAddr, zero_copy: Option<ZeroCopy>, conn: Arc<Conn>, mut serving: Serving)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (app, tracked) = (serving.app.clone(), conn.clone());
     let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         req.extensions_mut().insert(ClientAddr(peer));
+        if let Some(zc) = &zero_copy {
+            req.extensions_mut().insert(zc.clone());
+        }
         let in_flight = tracked.request();
         let app = app.clone();
         async move {

@@ -13,7 +13,7 @@
 
 use async_trait::async_trait;
 use berth_core::range::ByteRange;
-use berth_core::{Algorithm, ByteStream, Digest, Hasher, StorageError, UploadId};
+use berth_core::{Algorithm, BlobFile, ByteStream, Digest, Hasher, StorageError, UploadId};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use std::fs::{self, File, OpenOptions};
@@ -25,8 +25,9 @@ use tokio::task::JoinHandle;
 
 /// Bytes gathered before one write (and one hash update) on the blocking writer thread.
 const WRITE_BUFFER: usize = 1024 * 1024;
-/// Bytes per read when streaming a blob out.
-const READ_BUFFER: usize = 512 * 1024;
+/// Bytes per read when streaming a blob out (over TLS, or an upload being re-hashed; plain
+/// HTTP sends blob files with `sendfile(2)` instead). Two per download are in memory.
+const READ_BUFFER: usize = 128 * 1024;
 
 /// Blobs and uploads under one directory.
 #[derive(Debug, Clone)]
@@ -42,6 +43,16 @@ async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
 ) -> Result<T, StorageError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| StorageError::Unavailable(io::Error::other(e)))?
+}
+
+/// A committed blob's file and size; `NotFound` if absent.
+fn open_blob(path: &Path) -> Result<(File, u64), StorageError> {
+    let file = File::open(path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => StorageError::NotFound,
+        _ => unavailable(e),
+    })?;
+    let size = file.metadata().map_err(unavailable)?.len();
+    Ok((file, size))
 }
 
 fn sync_dir(dir: &Path) -> io::Result<()> {
@@ -68,32 +79,61 @@ impl FsBlobStore {
 
 /// Streams bytes `start..end` of `file`. Each read runs as its own blocking task and the next
 /// one starts before the current chunk is yielded, so disk reads overlap with the network, no
-/// thread waits on a slow client, and at most two chunks per download are in memory.
+/// thread waits on a slow client, and at most two chunks per download are in memory. A chunk
+/// the consumer has dropped is read into again (so a download reuses two buffers instead of
+/// allocating, faulting in and zeroing a fresh one per chunk).
 fn stream_file(file: File, start: u64, end: u64) -> ByteStream {
     struct Reader {
         file: Arc<File>,
         pos: u64,
         end: u64,
         next: Option<JoinHandle<io::Result<Bytes>>>,
+        /// Chunks handed out earlier: once the consumer drops its copy, the buffer is ours again.
+        spare: Vec<Bytes>,
     }
-    fn read_at(file: &Arc<File>, pos: u64, end: u64) -> Option<JoinHandle<io::Result<Bytes>>> {
-        if pos >= end {
-            return None;
+    impl Reader {
+        /// A buffer of `n` bytes: a spare one nobody else holds, or a new one.
+        fn buffer(&mut self, n: usize) -> BytesMut {
+            let mut reused = None;
+            self.spare.retain_mut(|b| {
+                if reused.is_some() || !b.is_unique() {
+                    return true;
+                }
+                reused = std::mem::take(b).try_into_mut().ok();
+                false
+            });
+            let mut buf = reused.unwrap_or_default();
+            if buf.len() >= n {
+                buf.truncate(n);
+            } else {
+                buf.resize(n, 0);
+            }
+            buf
         }
-        let (file, n) = (file.clone(), (end - pos).min(READ_BUFFER as u64) as usize);
-        Some(tokio::task::spawn_blocking(move || {
-            let mut buf = BytesMut::zeroed(n);
-            file.read_exact_at(&mut buf, pos)?;
-            Ok(buf.freeze())
-        }))
+
+        fn read_next(&mut self) {
+            if self.pos >= self.end {
+                return;
+            }
+            let n = (self.end - self.pos).min(READ_BUFFER as u64) as usize;
+            let (file, pos, mut buf) = (self.file.clone(), self.pos, self.buffer(n));
+            self.next = Some(tokio::task::spawn_blocking(move || {
+                file.read_exact_at(&mut buf, pos)?;
+                Ok(buf.freeze())
+            }));
+        }
     }
-    let file = Arc::new(file);
-    let next = read_at(&file, start, end);
-    futures_util::stream::unfold(Reader { file, pos: start, end, next }, |mut r| async move {
+    let mut reader = Reader { file: Arc::new(file), pos: start, end, next: None, spare: Vec::with_capacity(2) };
+    reader.read_next();
+    futures_util::stream::unfold(reader, |mut r| async move {
         let chunk = r.next.take()?.await.unwrap_or_else(|e| Err(io::Error::other(e)));
         if let Ok(bytes) = &chunk {
             r.pos += bytes.len() as u64;
-            r.next = read_at(&r.file, r.pos, r.end);
+            if r.spare.len() == 2 {
+                r.spare.remove(0);
+            }
+            r.spare.push(bytes.clone());
+            r.read_next();
         }
         Some((chunk, r))
     })
@@ -156,19 +196,21 @@ impl berth_core::BlobStore for FsBlobStore {
 
     async fn read(&self, digest: &Digest, range: Option<ByteRange>) -> Result<ByteStream, StorageError> {
         let path = self.blob_path(digest);
-        let (file, size) = blocking(move || {
-            let file = File::open(&path).map_err(|e| match e.kind() {
-                io::ErrorKind::NotFound => StorageError::NotFound,
-                _ => unavailable(e),
-            })?;
-            let size = file.metadata().map_err(unavailable)?.len();
-            Ok((file, size))
-        })
-        .await?;
+        let (file, size) = blocking(move || open_blob(&path)).await?;
         Ok(match range {
             Some(r) => stream_file(file, r.start, (r.end + 1).min(size)),
             None => stream_file(file, 0, size),
         })
+    }
+
+    async fn open_file(&self, digest: &Digest, range: Option<ByteRange>) -> Result<Option<BlobFile>, StorageError> {
+        let path = self.blob_path(digest);
+        let (file, size) = blocking(move || open_blob(&path)).await?;
+        let (start, end) = match range {
+            Some(r) => (r.start.min(size), (r.end + 1).min(size)),
+            None => (0, size),
+        };
+        Ok(Some(BlobFile { file, start, len: end.saturating_sub(start) }))
     }
 
     async fn delete(&self, digest: &Digest) -> Result<(), StorageError> {
@@ -347,10 +389,61 @@ impl berth_core::BlobStore for FsBlobStore {
 
 #[cfg(test)]
 mod tests {
+    use berth_core::range::ByteRange;
+    use berth_core::{Algorithm, BlobStore, Digest, Hasher, StorageError, UploadId};
+    use bytes::Bytes;
+    use futures_util::StreamExt;
+
     #[tokio::test]
     async fn passes_the_storage_testsuite() {
         let dir = tempfile::tempdir().unwrap();
         let store = super::FsBlobStore::open(dir.path()).unwrap();
         crate::testsuite::run(&store).await;
+    }
+
+    /// A blob of several read buffers and an odd tail, committed into a fresh store.
+    async fn stored(len: usize) -> (tempfile::TempDir, super::FsBlobStore, Digest, Vec<u8>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = super::FsBlobStore::open(dir.path()).unwrap();
+        let bytes: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+        let digest = Digest::of(Algorithm::Sha256, &bytes);
+        let id = UploadId::generate();
+        store.begin_upload(&id).await.unwrap();
+        let body = futures_util::stream::iter([Ok(Bytes::from(bytes.clone()))]).boxed();
+        store.append(&id, 0, body, Hasher::new(Algorithm::Sha256), None).await.unwrap();
+        store.commit(&id, len as u64, &digest).await.unwrap();
+        (dir, store, digest, bytes)
+    }
+
+    /// Issue 12: chunks are read into buffers the consumer has dropped, never into one it
+    /// still holds: a consumer that keeps every chunk and one that drops each get the same bytes.
+    #[tokio::test]
+    async fn streaming_reuses_only_buffers_the_consumer_dropped() {
+        let (_dir, store, digest, bytes) = stored(3 * super::READ_BUFFER + 5).await;
+        let kept: Vec<Bytes> = store.read(&digest, None).await.unwrap().map(Result::unwrap).collect().await;
+        assert!(kept.len() >= 4);
+        assert!(kept.concat() == bytes, "chunks still held were never overwritten");
+        let mut dropped = Vec::new();
+        let mut stream = store.read(&digest, None).await.unwrap();
+        while let Some(chunk) = stream.next().await {
+            dropped.extend_from_slice(&chunk.unwrap());
+        }
+        assert!(dropped == bytes);
+    }
+
+    /// Issue 12: the file a blob is sent from, with the offset and length of a range.
+    #[tokio::test]
+    async fn open_file_gives_the_range() {
+        use std::os::unix::fs::FileExt;
+        let (_dir, store, digest, bytes) = stored(1000).await;
+        let whole = store.open_file(&digest, None).await.unwrap().unwrap();
+        assert_eq!((whole.start, whole.len), (0, 1000));
+        let part = store.open_file(&digest, Some(ByteRange { start: 100, end: 199 })).await.unwrap().unwrap();
+        assert_eq!((part.start, part.len), (100, 100));
+        let mut buf = vec![0u8; 100];
+        part.file.read_exact_at(&mut buf, part.start).unwrap();
+        assert_eq!(buf, bytes[100..200]);
+        let missing = Digest::of(Algorithm::Sha256, b"absent");
+        assert!(matches!(store.open_file(&missing, None).await, Err(StorageError::NotFound)));
     }
 }

@@ -85,6 +85,11 @@ impl TestServer {
         self.dir.path()
     }
 
+    /// The server process's ID, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The server's log (stderr) so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()

@@ -3,12 +3,16 @@
 use super::{AppState, header_str, hv};
 use crate::auth::Authorized;
 use crate::error::ApiError;
+use crate::zerocopy::{self, ZeroCopy};
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use berth_core::range::{RangeRequest, parse_range};
 use berth_core::{Digest, ErrorCode, RepoName};
 use http::{HeaderMap, StatusCode, header};
 
+/// GET or HEAD of a blob: the whole blob (200) or one `Range` of it (206), with its length,
+/// digest and caching headers. On a plain-HTTP connection (`zero_copy`) a blob the store keeps
+/// in a local file is sent with `sendfile(2)`; otherwise it is streamed.
 pub(super) async fn get(
     st: &AppState,
     _: &Authorized,
@@ -16,6 +20,7 @@ pub(super) async fn get(
     digest: &Digest,
     headers: &HeaderMap,
     head: bool,
+    zero_copy: Option<&ZeroCopy>,
 ) -> Result<Response, ApiError> {
     let size = st.registry.blob_size(name, digest).await?;
     let range = match header_str(headers, &header::RANGE).map(|v| parse_range(v, size)) {
@@ -44,7 +49,14 @@ pub(super) async fn get(
         Some(r) => (StatusCode::PARTIAL_CONTENT, r.len()),
         None => (StatusCode::OK, size),
     };
-    let body = if head { Body::empty() } else { Body::from_stream(st.registry.read_blob(digest, range).await?) };
+    let body = match zero_copy {
+        _ if head => Body::empty(),
+        Some(zc) => match st.registry.blob_file(digest, range).await? {
+            Some(f) => zerocopy::file_body(zc, f.file, f.start, f.len),
+            None => Body::from_stream(st.registry.read_blob(digest, range).await?),
+        },
+        None => Body::from_stream(st.registry.read_blob(digest, range).await?),
+    };
     let mut response = (status, body).into_response();
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, hv("application/octet-stream"));

@@ -18,6 +18,7 @@ use crate::error::ApiError;
 use crate::metrics::{Metrics, RequestLabels, RouteLabels, method_label};
 use crate::ratelimit::FailureLimiter;
 use crate::route::{OciRoute, RouteError};
+use crate::zerocopy::ZeroCopy;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -185,14 +186,22 @@ async fn dispatch(State(st): State<Arc<AppState>>, req: Request) -> Response {
         Ok(caller) => authorize(caller, route, &parts.method, mount_from, &st.challenge),
         Err(e) => Err(e),
     };
+    let peer = Peer { remote, zero_copy: parts.extensions.get::<ZeroCopy>().cloned() };
     let mut response = match authorized {
-        Ok(auth) => handle(&st, auth, &parts.method, &parts.headers, &query, remote, body)
+        Ok(auth) => handle(&st, auth, &parts.method, &parts.headers, &query, &peer, body)
             .await
             .unwrap_or_else(IntoResponse::into_response),
         Err(e) => e.into_response(),
     };
     response.extensions_mut().insert(RouteLabel(label));
     response
+}
+
+/// The client's side of a request: its address, and (on plain HTTP) the connection's
+/// zero-copy handle.
+struct Peer {
+    remote: std::net::IpAddr,
+    zero_copy: Option<ZeroCopy>,
 }
 
 /// Routes an authorised request to its handler. Handlers take the [`Authorized`] value (proof
@@ -203,10 +212,10 @@ async fn handle(
     method: &Method,
     headers: &HeaderMap,
     query: &Query,
-    remote: std::net::IpAddr,
+    peer: &Peer,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let a = &auth;
+    let (a, remote) = (&auth, peer.remote);
     let head = method == Method::HEAD;
     match (method.clone(), a.route()) {
         (Method::GET, OciRoute::Base) => {
@@ -223,7 +232,7 @@ async fn handle(
             manifests::delete(st, a, name, reference, remote).await
         }
         (Method::GET | Method::HEAD, OciRoute::Blob { name, digest }) => {
-            blobs::get(st, a, name, digest, headers, head).await
+            blobs::get(st, a, name, digest, headers, head, peer.zero_copy.as_ref()).await
         }
         (Method::DELETE, OciRoute::Blob { name, digest }) => blobs::delete(st, a, name, digest, remote).await,
         (Method::POST, OciRoute::Uploads { name }) => uploads::post(st, a, name, headers, query, body).await,
