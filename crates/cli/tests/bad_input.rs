@@ -199,6 +199,40 @@ async fn refused_methods_are_unsupported() {
     assert_eq!(error_code(r).await, "UNSUPPORTED");
 }
 
+/// Query parameters are validated when the endpoint is parsed, but answered only to a caller
+/// authorised for the endpoint: an anonymous caller learns nothing but 401, the Owner gets the
+/// exact error. A mount from a repository that cannot exist is never authorised.
+#[tokio::test]
+async fn invalid_query_parameters_are_answered_after_authorisation() {
+    let (s, owner) = started();
+    let (anon, b) = (common::anonymous(), s.base.clone());
+    let upload = owner.post(format!("{b}/v2/{REPO}/blobs/uploads/")).send().await.unwrap();
+    let location = absolute(&b, upload.headers()["location"].to_str().unwrap());
+    let sep = if location.contains('?') { '&' } else { '?' };
+    let cases = [
+        (reqwest::Method::POST, format!("{b}/v2/{REPO}/blobs/uploads/?mount=sha256:xyz"), 400, "DIGEST_INVALID"),
+        (reqwest::Method::POST, format!("{b}/v2/{REPO}/blobs/uploads/?digest=md5:00"), 400, "DIGEST_INVALID"),
+        (reqwest::Method::POST, format!("{b}/v2/{REPO}/blobs/uploads/?digest-algorithm=md5"), 400, "DIGEST_INVALID"),
+        (reqwest::Method::PUT, format!("{location}{sep}digest=nope"), 400, "DIGEST_INVALID"),
+        (reqwest::Method::PUT, format!("{b}/v2/{REPO}/manifests/v1?tag=v2"), 400, "MANIFEST_INVALID"),
+        (reqwest::Method::GET, format!("{b}/v2/{REPO}/tags/list?n=-1"), 400, "PAGINATION_NUMBER_INVALID"),
+        (reqwest::Method::GET, format!("{b}/v2/_catalog?n=x"), 400, "PAGINATION_NUMBER_INVALID"),
+        (reqwest::Method::POST, format!("{b}/v2/{REPO}/tags/list"), 405, "UNSUPPORTED"),
+        (
+            reqwest::Method::POST,
+            format!("{b}/v2/{REPO}/blobs/uploads/?mount=sha256:xyz&from=No/Such"),
+            401,
+            "UNAUTHORIZED",
+        ),
+    ];
+    for (method, url, status, code) in cases {
+        let r = anon.request(method.clone(), &url).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "anonymous {method} {url}");
+        let r = owner.request(method.clone(), &url).send().await.unwrap();
+        assert_eq!((r.status().as_u16(), error_code(r).await), (status, code.to_owned()), "Owner {method} {url}");
+    }
+}
+
 #[test]
 fn a_slow_client_does_not_hold_the_server() {
     let dir = tempfile::tempdir().unwrap();

@@ -7,6 +7,7 @@
 //! [`berth_core::access::grant`], and only on success build the capability value a handler
 //! takes ([`Authorized`], [`AdminAuthorized`]), whose constructors are private to this module.
 
+use crate::endpoint::{Endpoint, MountSource};
 use crate::error::ApiError;
 use crate::ratelimit::{Failure, FailureLimiter};
 use crate::route::OciRoute;
@@ -14,7 +15,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use berth_core::access::{self, Access, Action};
 use berth_core::identity::Permissions;
-use berth_core::{ErrorCode, Reference};
+use berth_core::{ErrorCode, Reference, RepoName};
 use berth_registry::auth::{AuthError, AuthService, Authenticated};
 use http::{HeaderMap, HeaderValue, Method, header};
 use std::net::IpAddr;
@@ -49,17 +50,18 @@ impl Caller {
     }
 }
 
-/// A route the caller may use. Only [`authorize`] constructs one.
+/// An endpoint, with its parameters (a mount's source included), that the caller may use.
+/// Only [`authorize`] constructs one.
 #[derive(Debug)]
 pub struct Authorized {
-    route: OciRoute,
+    endpoint: Endpoint,
     caller: Caller,
 }
 
 impl Authorized {
-    /// The route that was authorised.
-    pub fn route(&self) -> &OciRoute {
-        &self.route
+    /// The endpoint that was authorised.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
     }
 
     /// Who was authorised.
@@ -70,7 +72,7 @@ impl Authorized {
     /// Whether the caller may also pull from repository `name`, decided as [`authorize`]
     /// decides (a Bearer token by its own access, other callers by their roles): for a request
     /// that chooses among repositories, as a mount without `from` does.
-    pub fn may_pull(&self, name: &berth_core::RepoName) -> bool {
+    pub fn may_pull(&self, name: &RepoName) -> bool {
         allowed(&self.caller, &[Access::repository(name.as_str(), &[Action::Pull])])
     }
 }
@@ -114,45 +116,62 @@ impl Challenge {
     }
 }
 
-/// What `method` on `route` needs, following distribution's `appendAccessRecords`: reads
-/// need pull; writes need pull and push; deletes need delete; a mount also needs pull on its
-/// source; the catalog needs `registry:catalog:*`. Listing tags and referrers needs
-/// `metadata_read` and untagging `metadata_write`, which come with pull and delete (see
+/// What `endpoint` needs, following distribution's `appendAccessRecords`: reads need pull;
+/// writes need pull and push; deletes need delete; a mount also needs pull on its source; the
+/// catalog needs `registry:catalog:*`. Listing tags and referrers needs `metadata_read` and
+/// untagging `metadata_write`, which come with pull and delete (see
 /// [`berth_core::access::grant`]), so repository tokens can hold them apart as ACR's scope
-/// maps do. `/v2/` needs no access, only a caller.
-pub fn required_access(route: &OciRoute, method: &Method, mount_from: Option<&str>) -> Vec<Access> {
-    let Some(repo) = route.repo() else {
-        return match route {
-            OciRoute::Catalog => vec![Access::catalog()],
-            _ => Vec::new(),
-        };
+/// maps do. `/v2/` needs no access, only a caller. A method a path does not serve needs what
+/// the method's kind needs, so only an authorised caller learns it is unsupported.
+pub fn required_access(endpoint: &Endpoint) -> Vec<Access> {
+    let on = |name: &RepoName, actions: &[Action]| vec![Access::repository(name.as_str(), actions)];
+    let from = |source: &MountSource| match source {
+        MountSource::Named(n) => Some(Access::repository(n.as_str(), &[Action::Pull])),
+        MountSource::Unnamable(raw) => Some(Access::repository(raw, &[Action::Pull])),
+        MountSource::Discover => None,
     };
-    let name = repo.as_str();
-    let mut wanted = match (method, route) {
-        (
-            &Method::GET,
-            OciRoute::Tags { .. }
-            | OciRoute::Referrers { .. }
-            | OciRoute::Repository { .. }
-            | OciRoute::RepositoryTag { .. },
-        ) => vec![Access::repository(name, &[Action::MetadataRead])],
+    match endpoint {
+        Endpoint::Base => Vec::new(),
+        Endpoint::Catalog { .. } => vec![Access::catalog()],
+        Endpoint::GetBlob { name, .. } | Endpoint::GetManifest { name, .. } | Endpoint::UploadStatus { name, .. } => {
+            on(name, &[Action::Pull])
+        }
+        Endpoint::StartUpload { name, .. }
+        | Endpoint::UploadWhole { name, .. }
+        | Endpoint::AppendUpload { name, .. }
+        | Endpoint::FinishUpload { name, .. }
+        | Endpoint::PutManifest { name, .. }
+        | Endpoint::CancelUpload { name, .. } => on(name, &[Action::Pull, Action::Push]),
+        Endpoint::Mount { name, from: source, .. } => {
+            let mut wanted = on(name, &[Action::Pull, Action::Push]);
+            wanted.extend(from(source));
+            wanted
+        }
+        Endpoint::ListTags { name, .. }
+        | Endpoint::Referrers { name, .. }
+        | Endpoint::ShowRepository { name }
+        | Endpoint::ShowTag { name, .. } => on(name, &[Action::MetadataRead]),
         // Changing locks takes the right to delete too: a pusher alone cannot unlock an image
         // to overwrite it.
-        (&Method::PATCH, OciRoute::Repository { .. } | OciRoute::RepositoryTag { .. }) => {
-            vec![Access::repository(name, &[Action::Delete, Action::MetadataWrite])]
+        Endpoint::UpdateRepository { name } | Endpoint::UpdateTag { name, .. } => {
+            on(name, &[Action::Delete, Action::MetadataWrite])
         }
-        (&Method::DELETE, OciRoute::Manifest { reference: Reference::Tag(_), .. }) => {
-            vec![Access::repository(name, &[Action::MetadataWrite])]
+        Endpoint::DeleteManifest { name, reference: Reference::Tag(_) } => on(name, &[Action::MetadataWrite]),
+        Endpoint::DeleteManifest { name, reference: Reference::Digest(_) }
+        | Endpoint::DeleteBlob { name, .. }
+        | Endpoint::DeleteRepository { name } => on(name, &[Action::Delete]),
+        Endpoint::Unsupported { route, method, from: source } => {
+            let mut wanted = match (route, route.repo()) {
+                (OciRoute::Catalog, _) => vec![Access::catalog()],
+                (_, None) => Vec::new(),
+                (_, Some(name)) if *method == Method::GET || *method == Method::HEAD => on(name, &[Action::Pull]),
+                (_, Some(name)) if *method == Method::DELETE => on(name, &[Action::Delete]),
+                (_, Some(name)) => on(name, &[Action::Pull, Action::Push]),
+            };
+            wanted.extend(source.as_ref().and_then(from));
+            wanted
         }
-        (&Method::GET | &Method::HEAD, _) => vec![Access::repository(name, &[Action::Pull])],
-        (&Method::DELETE, OciRoute::Upload { .. }) => vec![Access::repository(name, &[Action::Pull, Action::Push])],
-        (&Method::DELETE, _) => vec![Access::repository(name, &[Action::Delete])],
-        _ => vec![Access::repository(name, &[Action::Pull, Action::Push])],
-    };
-    if let (OciRoute::Uploads { .. }, Some(from)) = (route, mount_from) {
-        wanted.push(Access::repository(from, &[Action::Pull]));
     }
-    wanted
 }
 
 /// Basic credentials from an `Authorization` value, if it is Basic.
@@ -272,18 +291,16 @@ fn refusal(caller: &Caller, wanted: &[Access], challenge: &Challenge) -> ApiErro
 
 /// The one authorisation point of the OCI API. `/v2/` itself needs an authenticated caller
 /// (its 401 is what starts `docker login`); everything else needs [`required_access`].
-pub fn authorize(
-    caller: Caller,
-    route: OciRoute,
-    method: &Method,
-    mount_from: Option<&str>,
-    challenge: &Challenge,
-) -> Result<Authorized, ApiError> {
-    if route == OciRoute::Base && matches!(caller, Caller::Anonymous { .. }) {
+pub fn authorize(caller: Caller, endpoint: Endpoint, challenge: &Challenge) -> Result<Authorized, ApiError> {
+    if endpoint.is_base() && matches!(caller, Caller::Anonymous { .. }) {
         return Err(challenge.refuse(&[], None));
     }
-    let wanted = required_access(&route, method, mount_from);
-    if allowed(&caller, &wanted) { Ok(Authorized { route, caller }) } else { Err(refusal(&caller, &wanted, challenge)) }
+    let wanted = required_access(&endpoint);
+    if allowed(&caller, &wanted) {
+        Ok(Authorized { endpoint, caller })
+    } else {
+        Err(refusal(&caller, &wanted, challenge))
+    }
 }
 
 /// The admin API's use of the same point: it needs `admin:api:*` (Owner at registry scope).
@@ -293,56 +310,5 @@ pub fn authorize_admin(caller: Caller, challenge: &Challenge) -> Result<AdminAut
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use berth_core::RepoName;
-    use berth_core::identity::{Role, RoleScope};
-
-    #[test]
-    fn access_table() {
-        let name = RepoName::parse("team/app").unwrap();
-        let uploads = OciRoute::Uploads { name: name.clone() };
-        let tags = OciRoute::Tags { name };
-        let s = |v: Vec<Access>| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
-        assert_eq!(s(required_access(&tags, &Method::GET, None)), ["repository:team/app:metadata_read"]);
-        assert_eq!(
-            s(required_access(&uploads, &Method::POST, Some("other"))),
-            ["repository:team/app:pull,push", "repository:other:pull"]
-        );
-        assert_eq!(s(required_access(&OciRoute::Catalog, &Method::GET, None)), ["registry:catalog:*"]);
-        let whole = OciRoute::Repository { name: RepoName::parse("team/app").unwrap() };
-        assert_eq!(s(required_access(&whole, &Method::DELETE, None)), ["repository:team/app:delete"]);
-        assert_eq!(s(required_access(&whole, &Method::GET, None)), ["repository:team/app:metadata_read"]);
-        assert_eq!(s(required_access(&whole, &Method::PATCH, None)), ["repository:team/app:delete,metadata_write"]);
-        assert!(required_access(&OciRoute::Base, &Method::GET, None).is_empty());
-    }
-
-    #[test]
-    fn refusals_carry_the_right_challenge() {
-        let ch = Challenge { realm: "http://r/oauth2/token".into(), service: "r".into() };
-        let tags = OciRoute::Tags { name: RepoName::parse("a").unwrap() };
-        let anon = Caller::Anonymous { permissions: Permissions::default() };
-        let e = authorize(anon, tags.clone(), &Method::GET, None, &ch).unwrap_err();
-        assert_eq!(e.headers[0].1, "Bearer realm=\"http://r/oauth2/token\",service=\"r\",scope=\"repository:a:pull\"");
-        let scope: RoleScope = "repositories/b".parse().unwrap();
-        let basic = Caller::Basic(Authenticated {
-            subject: "s".into(),
-            permissions: Permissions::from_roles([(Role::AcrPull, &scope)]),
-            credential: "k".into(),
-            valid_until: i64::MAX,
-        });
-        let e = authorize(basic.clone(), tags, &Method::GET, None, &ch).unwrap_err();
-        assert!(e.headers[0].1.to_str().unwrap().ends_with(",error=\"insufficient_scope\""));
-        assert!(authorize_admin(basic, &ch).is_err());
-        assert!(
-            authorize(
-                Caller::Anonymous { permissions: Permissions::pull_everything() },
-                OciRoute::Base,
-                &Method::GET,
-                None,
-                &ch
-            )
-            .is_err()
-        );
-    }
-}
+#[path = "auth_tests.rs"]
+mod tests;

@@ -1,6 +1,6 @@
 //! berth-server: the HTTP face of the registry.
 //!
-//! The axum router and its one OCI path parser ([`route`]), authentication and the single
+//! The axum router, its one OCI path parser ([`route`]) and endpoint table ([`endpoint`]), authentication and the single
 //! authorisation point ([`auth`]), the error policy ([`error`]), request-body guards
 //! ([`body`]), metrics, configuration, TLS, and the accept loop ([`serve`]) with its connection limits
 //! ([`conns`]) and zero-copy blob sending on plain HTTP ([`zerocopy`]).
@@ -12,6 +12,7 @@ pub mod auth;
 pub mod body;
 pub mod config;
 pub mod conns;
+pub mod endpoint;
 pub mod error;
 pub mod handlers;
 pub mod metrics;

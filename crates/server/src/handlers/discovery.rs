@@ -1,29 +1,16 @@
 //! end-8 (tags list), `_catalog`, and end-12 (referrers, with the `artifactType` filter).
 
-use super::{AppState, Query, hv};
+use super::{AppState, hv};
 use crate::auth::{Authorized, Caller};
+use crate::endpoint::Paging;
 use crate::error::ApiError;
 use crate::route::OciRoute;
 use axum::response::{IntoResponse, Response};
-use berth_core::{Digest, ErrorCode, Page, RepoName, media};
+use berth_core::{Digest, Page, RepoName, media};
 use berth_registry::RegistryError;
 use http::{StatusCode, header};
 use serde::Serialize;
 use serde_json::{Value, json};
-
-/// Parses `n` and `last`. One more item than asked is fetched to know whether a next page
-/// exists, so `Link` is sent only when there is one.
-fn page(query: &Query) -> Result<(Page, Option<u32>), ApiError> {
-    let n = match query.get("n") {
-        None => None,
-        Some(v) => Some(v.parse::<u32>().map_err(|_| {
-            ApiError::new(ErrorCode::PaginationNumberInvalid)
-                .detail(format!("n must be a non-negative integer, not {v:?}"))
-        })?),
-    };
-    let page = Page { last: query.get("last").map(str::to_owned), n: n.map(|n| n.saturating_add(1)) };
-    Ok((page, n))
-}
 
 /// Trims the extra item and renders `Link` for the next page.
 fn paged<'a>(items: &'a [String], n: Option<u32>, base: &str) -> (&'a [String], Option<String>) {
@@ -68,18 +55,17 @@ fn to_json(body: &impl Serialize) -> String {
     serde_json::to_string(body).expect("a struct of strings always serialises")
 }
 
-pub(super) async fn tags(st: &AppState, _: &Authorized, name: &RepoName, query: &Query) -> Result<Response, ApiError> {
-    let (page, n) = page(query)?;
-    let found = st.registry.tags(name, &page).await?;
-    let (tags, link) = paged(found.tags(), n, &OciRoute::Tags { name: name.clone() }.path());
+pub(super) async fn tags(st: &AppState, _: &Authorized, name: &RepoName, asked: &Paging) -> Result<Response, ApiError> {
+    let found = st.registry.tags(name, &asked.fetch()).await?;
+    let (tags, link) = paged(found.tags(), asked.n, &OciRoute::Tags { name: name.clone() }.path());
     Ok(json_response(to_json(&TagList { name: name.as_str(), tags }), link))
 }
 
 /// Repositories the caller can pull, paged. The listing is filtered before paging, so `n`
 /// counts only what the caller may see.
-pub(super) async fn catalog(st: &AppState, auth: &Authorized, query: &Query) -> Result<Response, ApiError> {
+pub(super) async fn catalog(st: &AppState, auth: &Authorized, asked: &Paging) -> Result<Response, ApiError> {
     const BATCH: u32 = 1000;
-    let (page, n) = page(query)?;
+    let page = asked.fetch();
     let permissions = async {
         match auth.caller() {
             Caller::Basic(a) => Ok(a.permissions.clone()),
@@ -103,7 +89,7 @@ pub(super) async fn catalog(st: &AppState, auth: &Authorized, query: &Query) -> 
     if let Some(want) = page.n {
         visible.truncate(want as usize);
     }
-    let (repositories, link) = paged(&visible, n, &OciRoute::Catalog.path());
+    let (repositories, link) = paged(&visible, asked.n, &OciRoute::Catalog.path());
     Ok(json_response(to_json(&Catalog { repositories }), link))
 }
 
@@ -112,9 +98,8 @@ pub(super) async fn referrers(
     _: &Authorized,
     name: &RepoName,
     digest: &Digest,
-    query: &Query,
+    artifact_type: Option<&str>,
 ) -> Result<Response, ApiError> {
-    let artifact_type = query.get("artifactType");
     let found = st.registry.referrers(name, digest, artifact_type).await?;
     let manifests: Vec<Value> = found
         .into_iter()

@@ -1,6 +1,6 @@
 //! end-3 (GET/HEAD manifest), end-7 (PUT manifest), end-9 (DELETE manifest or tag).
 
-use super::{AppState, Query, header_str, hv};
+use super::{AppState, header_str, hv};
 use crate::auth::Authorized;
 use crate::body::{LimitedError, read_to_limit};
 use crate::error::ApiError;
@@ -34,19 +34,10 @@ pub(super) async fn put(
     _: &Authorized,
     name: &RepoName,
     reference: &Reference,
+    extra_tags: &[Tag],
     headers: &HeaderMap,
-    query: &Query,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let extra_tags = query
-        .all("tag")
-        .map(|t| {
-            Tag::parse(t).map_err(|_| ApiError::new(ErrorCode::ManifestInvalid).detail(format!("invalid tag {t:?}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    if !extra_tags.is_empty() && matches!(reference, Reference::Tag(_)) {
-        return Err(ApiError::new(ErrorCode::ManifestInvalid).detail("?tag= is only allowed on a push by digest"));
-    }
     let max = st.registry.limits().max_manifest_bytes;
     let drain = max.saturating_mul(4);
     let too_large =
@@ -60,7 +51,7 @@ pub(super) async fn put(
     })?;
     st.metrics.bytes_in.inc_by(bytes.len() as u64);
     let content_type = header_str(headers, &header::CONTENT_TYPE).unwrap_or("");
-    let put = st.registry.put_manifest(name, reference, &extra_tags, content_type, bytes).await?;
+    let put = st.registry.put_manifest(name, reference, extra_tags, content_type, bytes).await?;
     let location = OciRoute::Manifest { name: name.clone(), reference: Reference::Digest(put.digest.clone()) }.path();
     let mut response = StatusCode::CREATED.into_response();
     let h = response.headers_mut();

@@ -1,7 +1,8 @@
 //! The HTTP surface: one router, one dispatcher for everything under `/v2/` (and ACR's
 //! `/acr/v1/<name>`), and the per-resource handlers. Every such request is parsed by
-//! [`OciRoute::parse`], passes the single authorisation point ([`crate::auth::authorize`]) and
-//! only then reaches a handler, which receives the resulting [`Authorized`].
+//! [`OciRoute::parse`] and [`Endpoint::parse`] (its query parameters validated there), passes
+//! the single authorisation point ([`crate::auth::authorize`]) and only then reaches a handler,
+//! which receives the resulting [`Authorized`] and the endpoint's parameters.
 
 mod admin;
 mod admin_tokens;
@@ -14,6 +15,7 @@ mod uploads;
 
 use crate::auth::{Authorized, Challenge, authenticate, authorize};
 use crate::body::MinRate;
+use crate::endpoint::{Endpoint, Rejected};
 use crate::error::ApiError;
 use crate::metrics::{Metrics, RequestLabels, RouteLabels, method_label};
 use crate::ratelimit::FailureLimiter;
@@ -179,19 +181,22 @@ async fn dispatch(State(st): State<Arc<AppState>>, req: Request) -> Response {
         Err(e) => return route_error(e, &parts.method, parts.uri.path()).into_response(),
     };
     let label = route.label();
-    let query = Query::parse(parts.uri.query());
+    // Invalid query parameters are answered only to a caller authorised for the endpoint.
+    let (endpoint, rejected) = match Endpoint::parse(&parts.method, route, parts.uri.query()) {
+        Ok(endpoint) => (endpoint, None),
+        Err(Rejected { gate, error }) => (*gate, Some(error)),
+    };
     let remote = parts.extensions.get::<ClientAddr>().map_or(std::net::Ipv4Addr::LOCALHOST.into(), |c| c.0);
-    let mount_from = query.get("mount").and(query.get("from"));
     let authorized = match authenticate(&st.auth, &st.limiter, &st.challenge, &parts.headers, remote).await {
-        Ok(caller) => authorize(caller, route, &parts.method, mount_from, &st.challenge),
+        Ok(caller) => authorize(caller, endpoint, &st.challenge),
         Err(e) => Err(e),
     };
     let peer = Peer { remote, zero_copy: parts.extensions.get::<ZeroCopy>().cloned() };
-    let mut response = match authorized {
-        Ok(auth) => handle(&st, auth, &parts.method, &parts.headers, &query, &peer, body)
-            .await
-            .unwrap_or_else(IntoResponse::into_response),
-        Err(e) => e.into_response(),
+    let mut response = match (authorized, rejected) {
+        (Ok(_), Some(e)) | (Err(e), _) => e.into_response(),
+        (Ok(auth), None) => {
+            handle(&st, auth, &parts.headers, &peer, body).await.unwrap_or_else(IntoResponse::into_response)
+        }
     };
     response.extensions_mut().insert(RouteLabel(label));
     response
@@ -204,52 +209,46 @@ struct Peer {
     zero_copy: Option<ZeroCopy>,
 }
 
-/// Routes an authorised request to its handler. Handlers take the [`Authorized`] value (proof
-/// the check ran) along with the route's parts, borrowed from it.
+/// Routes an authorised request to its handler, matching every endpoint. Handlers take the
+/// [`Authorized`] value (proof the check ran) along with the endpoint's parameters, borrowed
+/// from it.
 async fn handle(
     st: &AppState,
     auth: Authorized,
-    method: &Method,
     headers: &HeaderMap,
-    query: &Query,
     peer: &Peer,
     body: Body,
 ) -> Result<Response, ApiError> {
     let (a, remote) = (&auth, peer.remote);
-    let head = method == Method::HEAD;
-    match (method.clone(), a.route()) {
-        (Method::GET, OciRoute::Base) => {
-            Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "{}").into_response())
+    match a.endpoint() {
+        Endpoint::Base => Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "{}").into_response()),
+        Endpoint::Catalog { page } => discovery::catalog(st, a, page).await,
+        Endpoint::GetManifest { name, reference, head } => manifests::get(st, a, name, reference, *head).await,
+        Endpoint::PutManifest { name, reference, tags } => {
+            manifests::put(st, a, name, reference, tags, headers, body).await
         }
-        (Method::GET, OciRoute::Catalog) => discovery::catalog(st, a, query).await,
-        (Method::GET | Method::HEAD, OciRoute::Manifest { name, reference }) => {
-            manifests::get(st, a, name, reference, head).await
+        Endpoint::DeleteManifest { name, reference } => manifests::delete(st, a, name, reference, remote).await,
+        Endpoint::GetBlob { name, digest, head } => {
+            blobs::get(st, a, name, digest, headers, *head, peer.zero_copy.as_ref()).await
         }
-        (Method::PUT, OciRoute::Manifest { name, reference }) => {
-            manifests::put(st, a, name, reference, headers, query, body).await
+        Endpoint::DeleteBlob { name, digest } => blobs::delete(st, a, name, digest, remote).await,
+        Endpoint::StartUpload { name, algorithm } => uploads::start(st, a, name, *algorithm).await,
+        Endpoint::UploadWhole { name, digest } => uploads::whole(st, a, name, digest, headers, body).await,
+        Endpoint::Mount { name, digest, from } => uploads::mount(st, a, name, digest, from).await,
+        Endpoint::UploadStatus { name, id } => uploads::status(st, a, name, id).await,
+        Endpoint::AppendUpload { name, id } => uploads::patch(st, a, name, id, headers, body).await,
+        Endpoint::FinishUpload { name, id, digest } => uploads::put(st, a, name, id, digest, headers, body).await,
+        Endpoint::CancelUpload { name, id } => uploads::cancel(st, a, name, id).await,
+        Endpoint::ListTags { name, page } => discovery::tags(st, a, name, page).await,
+        Endpoint::Referrers { name, digest, artifact_type } => {
+            discovery::referrers(st, a, name, digest, artifact_type.as_deref()).await
         }
-        (Method::DELETE, OciRoute::Manifest { name, reference }) => {
-            manifests::delete(st, a, name, reference, remote).await
-        }
-        (Method::GET | Method::HEAD, OciRoute::Blob { name, digest }) => {
-            blobs::get(st, a, name, digest, headers, head, peer.zero_copy.as_ref()).await
-        }
-        (Method::DELETE, OciRoute::Blob { name, digest }) => blobs::delete(st, a, name, digest, remote).await,
-        (Method::POST, OciRoute::Uploads { name }) => uploads::post(st, a, name, headers, query, body).await,
-        (Method::GET, OciRoute::Upload { name, id }) => uploads::status(st, a, name, id).await,
-        (Method::PATCH, OciRoute::Upload { name, id }) => uploads::patch(st, a, name, id, headers, body).await,
-        (Method::PUT, OciRoute::Upload { name, id }) => uploads::put(st, a, name, id, headers, query, body).await,
-        (Method::DELETE, OciRoute::Upload { name, id }) => uploads::cancel(st, a, name, id).await,
-        (Method::GET, OciRoute::Tags { name }) => discovery::tags(st, a, name, query).await,
-        (Method::GET, OciRoute::Referrers { name, digest }) => discovery::referrers(st, a, name, digest, query).await,
-        (Method::GET, OciRoute::Repository { name }) => repositories::show(st, a, name, None).await,
-        (Method::GET, OciRoute::RepositoryTag { name, tag }) => repositories::show(st, a, name, Some(tag)).await,
-        (Method::PATCH, OciRoute::Repository { name }) => repositories::update(st, a, name, None, remote, body).await,
-        (Method::PATCH, OciRoute::RepositoryTag { name, tag }) => {
-            repositories::update(st, a, name, Some(tag), remote, body).await
-        }
-        (Method::DELETE, OciRoute::Repository { name }) => repositories::delete(st, a, name, remote).await,
-        _ => Err(unsupported()),
+        Endpoint::ShowRepository { name } => repositories::show(st, a, name, None).await,
+        Endpoint::ShowTag { name, tag } => repositories::show(st, a, name, Some(tag)).await,
+        Endpoint::UpdateRepository { name } => repositories::update(st, a, name, None, remote, body).await,
+        Endpoint::UpdateTag { name, tag } => repositories::update(st, a, name, Some(tag), remote, body).await,
+        Endpoint::DeleteRepository { name } => repositories::delete(st, a, name, remote).await,
+        Endpoint::Unsupported { .. } => Err(unsupported()),
     }
 }
 

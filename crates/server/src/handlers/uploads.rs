@@ -1,37 +1,22 @@
 //! Blob uploads: end-4a/4b (POST, monolithic with `?digest=`), end-11 (mount), end-5 (PATCH,
 //! chunked or streamed), end-13 (status), end-6 (PUT to finish), end-14 (cancel).
 
-use super::{AppState, Query, content_length, header_str, hv};
+use super::{AppState, content_length, header_str, hv};
 use crate::auth::Authorized;
 use crate::body::guarded;
+use crate::endpoint::MountSource;
 use crate::error::ApiError;
 use crate::route::OciRoute;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use berth_core::range::parse_content_range;
-use berth_core::{Algorithm, Digest, DigestError, ErrorCode, RepoName, UploadId, UploadSession};
+use berth_core::{Algorithm, Digest, ErrorCode, RepoName, UploadId, UploadSession};
 use berth_registry::{Chunk, MountOutcome, RegistryError};
 use http::{HeaderMap, StatusCode, header};
 use http_body::Body as _;
 
 /// How many repositories holding a blob a mount without `from` considers.
 const MOUNT_CANDIDATES: u32 = 1000;
-
-fn digest_param(query: &Query) -> Result<Option<Digest>, ApiError> {
-    query
-        .get("digest")
-        .map(|d| {
-            Digest::parse(d).map_err(|e| match e {
-                DigestError::Invalid => {
-                    ApiError::new(ErrorCode::DigestInvalid).detail(format!("malformed digest {d:?}"))
-                }
-                DigestError::Unsupported => {
-                    ApiError::new(ErrorCode::DigestInvalid).detail(format!("unsupported digest algorithm in {d:?}"))
-                }
-            })
-        })
-        .transpose()
-}
 
 /// 202 with what a client needs to continue: `Location`, `Range`, `Docker-Upload-UUID`, and
 /// `OCI-Chunk-Min-Length` when the blob store wants chunks of a least size.
@@ -60,50 +45,58 @@ fn created(name: &RepoName, digest: &Digest) -> Response {
     response
 }
 
-pub(super) async fn post(
+/// end-11: links the blob from the source repository (or, without `from`, from one holding it
+/// that the caller may read), or starts an upload when none can lend it.
+pub(super) async fn mount(
     st: &AppState,
     auth: &Authorized,
     name: &RepoName,
-    headers: &HeaderMap,
-    query: &Query,
-    body: Body,
+    digest: &Digest,
+    from: &MountSource,
 ) -> Result<Response, ApiError> {
     // Anonymous callers never get push, so the owner is always someone who authenticated.
     let owner = auth.caller().subject();
-    if let Some(mount) = query.get("mount") {
-        let digest = Digest::parse(mount)
-            .map_err(|_| ApiError::new(ErrorCode::DigestInvalid).detail(format!("malformed digest {mount:?}")))?;
-        let from = match query.get("from") {
-            Some(f) => RepoName::parse(f).ok(),
-            // The spec's automatic content discovery: a repository holding the blob that the
-            // caller may read, if there is one.
-            None => st
-                .registry
-                .repositories_holding(&digest, MOUNT_CANDIDATES)
-                .await?
-                .into_iter()
-                .find(|r| auth.may_pull(r)),
-        };
-        return match st.registry.mount(name, &digest, from.as_ref(), owner).await? {
-            MountOutcome::Mounted => Ok(created(name, &digest)),
-            MountOutcome::Session(s) => {
-                st.metrics.upload("started");
-                Ok(session_response(StatusCode::ACCEPTED, &s, st.registry.min_chunk_len()))
-            }
-        };
-    }
-    if let Some(digest) = digest_param(query)? {
-        let stream = guarded(body, st.min_rate, st.metrics.bytes_in.clone());
-        st.registry.upload_whole(name, &digest, content_length(headers), stream, owner).await?;
-        return Ok(created(name, &digest));
-    }
-    let algorithm = match query.get("digest-algorithm") {
-        None => Algorithm::Sha256,
-        Some(a) => Algorithm::parse(a).map_err(|_| {
-            ApiError::new(ErrorCode::DigestInvalid).detail(format!("unsupported digest algorithm {a:?}"))
-        })?,
+    let from = match from {
+        MountSource::Named(f) => Some(f.clone()),
+        // Never authorised (nobody may pull from it); no source.
+        MountSource::Unnamable(_) => None,
+        // The spec's automatic content discovery: a repository holding the blob that the
+        // caller may read, if there is one.
+        MountSource::Discover => {
+            st.registry.repositories_holding(digest, MOUNT_CANDIDATES).await?.into_iter().find(|r| auth.may_pull(r))
+        }
     };
-    let session = st.registry.start_upload(name, algorithm, owner).await?;
+    match st.registry.mount(name, digest, from.as_ref(), owner).await? {
+        MountOutcome::Mounted => Ok(created(name, digest)),
+        MountOutcome::Session(s) => {
+            st.metrics.upload("started");
+            Ok(session_response(StatusCode::ACCEPTED, &s, st.registry.min_chunk_len()))
+        }
+    }
+}
+
+/// end-4b: the whole blob in the POST body.
+pub(super) async fn whole(
+    st: &AppState,
+    auth: &Authorized,
+    name: &RepoName,
+    digest: &Digest,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let stream = guarded(body, st.min_rate, st.metrics.bytes_in.clone());
+    st.registry.upload_whole(name, digest, content_length(headers), stream, auth.caller().subject()).await?;
+    Ok(created(name, digest))
+}
+
+/// end-4a: opens an upload session.
+pub(super) async fn start(
+    st: &AppState,
+    auth: &Authorized,
+    name: &RepoName,
+    algorithm: Algorithm,
+) -> Result<Response, ApiError> {
+    let session = st.registry.start_upload(name, algorithm, auth.caller().subject()).await?;
     st.metrics.upload("started");
     Ok(session_response(StatusCode::ACCEPTED, &session, st.registry.min_chunk_len()))
 }
@@ -148,19 +141,17 @@ pub(super) async fn put(
     _: &Authorized,
     name: &RepoName,
     id: &UploadId,
+    digest: &Digest,
     headers: &HeaderMap,
-    query: &Query,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let digest = digest_param(query)?
-        .ok_or_else(|| ApiError::new(ErrorCode::DigestInvalid).detail("the digest query parameter is required"))?;
     let chunk = chunk(headers)?;
     // A PUT that only closes the upload has no body to append.
     let stream = (!body.is_end_stream()).then(|| guarded(body, st.min_rate, st.metrics.bytes_in.clone()));
-    match st.registry.finish(name, id, &digest, chunk, stream).await {
+    match st.registry.finish(name, id, digest, chunk, stream).await {
         Ok(_) => {
             st.metrics.upload("completed");
-            Ok(created(name, &digest))
+            Ok(created(name, digest))
         }
         Err(e @ RegistryError::DigestInvalid(_)) => {
             st.metrics.upload("failed");
