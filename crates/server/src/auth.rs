@@ -13,7 +13,7 @@ use crate::route::OciRoute;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use berth_core::access::{self, Access, Action};
-use berth_core::identity::Permissions;
+use berth_core::roles::Permissions;
 use berth_core::{ErrorCode, Reference};
 use berth_registry::auth::{AuthError, AuthService, Authenticated};
 use http::{HeaderMap, HeaderValue, Method, header};
@@ -296,7 +296,7 @@ pub fn authorize_admin(caller: Caller, challenge: &Challenge) -> Result<AdminAut
 mod tests {
     use super::*;
     use berth_core::RepoName;
-    use berth_core::identity::{Role, RoleScope};
+    use berth_core::roles::{Role, RoleScope};
 
     #[test]
     fn access_table() {

@@ -10,8 +10,8 @@ use crate::error::ApiError;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use berth_core::identities::{Principal, RoleAssignment, principal_key};
-use berth_core::identity::{Role, RoleScope};
+use berth_core::principals::{Principal, RoleAssignment, principal_key};
+use berth_core::roles::{Role, RoleScope};
 use berth_core::{ErrorCode, RepoName};
 use berth_registry::auth::{Lifetime, NewSecret};
 use http::{Method, StatusCode};
@@ -69,7 +69,7 @@ fn secret_json(s: &NewSecret, with_name: bool) -> Value {
 }
 
 /// A credential as `az ad sp credential list` shows it (never its secret or hash).
-fn credential_json(c: &berth_core::identities::Credential) -> Value {
+fn credential_json(c: &berth_core::principals::Credential) -> Value {
     json!({ "keyId": c.key_id, "displayName": c.display_name, "startDateTime": super::rfc3339(c.start), "endDateTime": super::rfc3339(c.end) })
 }
 
@@ -317,7 +317,7 @@ async fn route(
         (Method::PATCH, ["registry"]) => {
             let b: RegistryUpdate = body(req).await?;
             if let Some(on) = b.anonymous_pull_enabled {
-                ids.set_flag(berth_core::identities::Flag::AnonymousPull, on).await.map_err(unavailable)?;
+                ids.set_flag(berth_core::principals::Flag::AnonymousPull, on).await.map_err(unavailable)?;
                 st.auth.settings_changed();
                 audit("registry.anonymous_pull", on.to_string()).await;
             }
