@@ -41,6 +41,7 @@ enum Command {
     /// Remove stored credentials for a registry.
     Logout {
         /// The registry, HOST[:PORT].
+        #[allow(rustdoc::broken_intra_doc_links, reason = "clap help text, where brackets are usage notation")]
         server: String,
     },
     /// Copy an image between registries, OCI layouts and docker archives.
