@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 #[derive(Args)]
 pub struct CopyArgs {
     /// Source: docker://REF, oci:DIR[:TAG], docker-archive:FILE[:REF], or a bare reference.
+    #[allow(rustdoc::broken_intra_doc_links, reason = "clap help text, where brackets are usage notation")]
     pub src: String,
     /// Destination, as the source.
     pub dst: String,

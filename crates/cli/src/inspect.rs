@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 #[derive(Args)]
 pub struct InspectArgs {
     /// The image, HOST/REPO[:TAG|@DIGEST] (docker:// optional).
+    #[allow(rustdoc::broken_intra_doc_links, reason = "clap help text, where brackets are usage notation")]
     pub image: String,
     /// Print the manifest exactly as stored.
     #[arg(long, conflicts_with = "config")]
@@ -32,6 +33,7 @@ pub struct InspectArgs {
 #[derive(Args)]
 pub struct RefArgs {
     /// The repository or image, HOST/REPO[:TAG|@DIGEST].
+    #[allow(rustdoc::broken_intra_doc_links, reason = "clap help text, where brackets are usage notation")]
     pub image: String,
     #[command(flatten)]
     pub remote: RemoteArgs,

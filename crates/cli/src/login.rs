@@ -4,18 +4,16 @@
 use anyhow::{Context, Result, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use berth_client::auth::Credentials;
+use berth_client::{credentials, endpoint};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-/// `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
+/// `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json` (berth-client's rule).
 pub fn docker_config_path() -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("DOCKER_CONFIG") {
-        return Ok(PathBuf::from(dir).join("config.json"));
-    }
-    let home = std::env::var_os("HOME").context("HOME is not set; set DOCKER_CONFIG to choose where credentials go")?;
-    Ok(PathBuf::from(home).join(".docker/config.json"))
+    credentials::default_config_path().context("HOME is not set; set DOCKER_CONFIG to choose where credentials go")
 }
 
 /// Berth's own CLI state (the last login server): `$BERTH_CONFIG_DIR`, else
@@ -49,7 +47,7 @@ fn write_private(path: &Path, value: &Value) -> Result<()> {
 }
 
 /// Splits `SERVER` into the host key docker uses and the URLs to try, https first; plain
-/// http only for an explicit `http://` or a loopback host.
+/// http only for an explicit `http://` or a loopback host ([`endpoint::is_loopback`]).
 pub fn server_urls(server: &str) -> (String, Vec<String>) {
     let trimmed = server.trim_end_matches('/');
     if let Some(host) = trimmed.strip_prefix("https://") {
@@ -58,10 +56,8 @@ pub fn server_urls(server: &str) -> (String, Vec<String>) {
     if let Some(host) = trimmed.strip_prefix("http://") {
         return (host.to_owned(), vec![trimmed.to_owned()]);
     }
-    let hostname = trimmed.rsplit_once(':').map_or(trimmed, |(h, _)| h);
-    let loopback = matches!(hostname, "localhost" | "[::1]") || hostname.starts_with("127.");
     let mut urls = vec![format!("https://{trimmed}")];
-    if loopback {
+    if endpoint::is_loopback(trimmed) {
         urls.push(format!("http://{trimmed}"));
     }
     (trimmed.to_owned(), urls)
@@ -91,12 +87,13 @@ pub fn remove(host: &str) -> Result<bool> {
     Ok(removed)
 }
 
-/// The stored `user:password` for `host`.
+/// The username and password the docker config holds for `host`, read as every other command
+/// reads it ([`credentials::from_config`]); `None` when it holds none (or only a token).
 pub fn credentials(host: &str) -> Result<Option<(String, String)>> {
-    let config = read_json(&docker_config_path()?)?;
-    let Some(auth) = config["auths"][host]["auth"].as_str() else { return Ok(None) };
-    let decoded = String::from_utf8(STANDARD.decode(auth).context("a stored credential is not base64")?)?;
-    Ok(decoded.split_once(':').map(|(u, p)| (u.to_owned(), p.to_owned())))
+    match credentials::from_config(Some(&docker_config_path()?), host)? {
+        Credentials::Basic { username, password } => Ok(Some((username, password))),
+        Credentials::Anonymous | Credentials::IdentityToken(_) => Ok(None),
+    }
 }
 
 /// Remembers `url` as the default `--registry`.
@@ -126,5 +123,7 @@ mod tests {
         assert_eq!(super::server_urls("127.0.0.1:5000").1, ["https://127.0.0.1:5000", "http://127.0.0.1:5000"]);
         assert_eq!(super::server_urls("registry.example.com").1, ["https://registry.example.com"]);
         assert_eq!(super::server_urls("http://r:1/").0, "r:1");
+        assert_eq!(super::server_urls("[::1]:5000").1, ["https://[::1]:5000", "http://[::1]:5000"]);
+        assert_eq!(super::server_urls("[::1]").1, ["https://[::1]", "http://[::1]"]);
     }
 }

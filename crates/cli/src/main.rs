@@ -37,10 +37,11 @@ enum Command {
     /// Verify every stored blob against its digest and every manifest's references.
     Fsck(ConfigArgs),
     /// Log in to a registry (writes the docker config.json that skopeo and containerd read).
-    Login(admin::commands::LoginArgs),
+    Login(admin::login::LoginArgs),
     /// Remove stored credentials for a registry.
     Logout {
         /// The registry, HOST[:PORT].
+        #[allow(rustdoc::broken_intra_doc_links, reason = "clap help text, where brackets are usage notation")]
         server: String,
     },
     /// Copy an image between registries, OCI layouts and docker archives.
@@ -57,13 +58,13 @@ enum Command {
     Delete(inspect::RefArgs),
     /// Manage service principals.
     #[command(subcommand)]
-    Sp(admin::commands::SpCommand),
+    Sp(admin::sp::SpCommand),
     /// Manage role assignments.
     #[command(subcommand)]
     Role(RoleCommand),
     /// Registry settings.
     #[command(subcommand)]
-    Registry(admin::commands::RegistryCommand),
+    Registry(admin::settings::RegistryCommand),
     /// Manage repository-scoped tokens.
     #[command(subcommand)]
     Token(admin::tokens::TokenCommand),
@@ -71,13 +72,13 @@ enum Command {
     #[command(subcommand, name = "scope-map")]
     ScopeMap(admin::tokens::ScopeMapCommand),
     /// Delete blobs no manifest references (after the grace period), now; --dry-run reports.
-    Gc(admin::commands::GcArgs),
+    Gc(admin::maintenance::GcArgs),
     /// Delete untagged manifests older than --ago (as `acr purge --untagged`); their layers go
     /// at the next garbage collection.
-    Purge(admin::commands::PurgeArgs),
+    Purge(admin::maintenance::PurgeArgs),
     /// The newest audit events: identity and setting changes, failed logins, GC runs, lock
     /// changes and deletes, each with who and from where.
-    Audit(admin::commands::AuditArgs),
+    Audit(admin::maintenance::AuditArgs),
     /// Repositories: list, show tags and attributes, lock, untag, delete (as `az acr repository`).
     #[command(subcommand)]
     Repository(admin::repository::RepositoryCommand),
@@ -94,7 +95,7 @@ enum Command {
 enum RoleCommand {
     /// Role assignments.
     #[command(subcommand)]
-    Assignment(admin::commands::RoleAssignmentCommand),
+    Assignment(admin::role::RoleAssignmentCommand),
 }
 
 #[derive(Subcommand)]
@@ -180,16 +181,14 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::inspect(args).map(|()| ExitCode::SUCCESS),
         Command::Tags(args) => inspect::tags(args).map(|()| ExitCode::SUCCESS),
         Command::Delete(args) => inspect::delete(args).map(|()| ExitCode::SUCCESS),
-        Command::Login(args) => admin::commands::login(args).map(|()| ExitCode::SUCCESS),
-        Command::Logout { server } => admin::commands::logout(&server).map(|()| ExitCode::SUCCESS),
-        Command::Sp(cmd) => admin::commands::sp(cmd).map(|()| ExitCode::SUCCESS),
-        Command::Role(RoleCommand::Assignment(cmd)) => {
-            admin::commands::role_assignment(cmd).map(|()| ExitCode::SUCCESS)
-        }
-        Command::Registry(cmd) => admin::commands::registry(cmd).map(|()| ExitCode::SUCCESS),
-        Command::Gc(args) => admin::commands::gc(args).map(|()| ExitCode::SUCCESS),
-        Command::Audit(args) => admin::commands::audit(args).map(|()| ExitCode::SUCCESS),
-        Command::Purge(args) => admin::commands::purge(args).map(|()| ExitCode::SUCCESS),
+        Command::Login(args) => admin::login::login(args).map(|()| ExitCode::SUCCESS),
+        Command::Logout { server } => admin::login::logout(&server).map(|()| ExitCode::SUCCESS),
+        Command::Sp(cmd) => admin::sp::run(cmd).map(|()| ExitCode::SUCCESS),
+        Command::Role(RoleCommand::Assignment(cmd)) => admin::role::run(cmd).map(|()| ExitCode::SUCCESS),
+        Command::Registry(cmd) => admin::settings::run(cmd).map(|()| ExitCode::SUCCESS),
+        Command::Gc(args) => admin::maintenance::gc(args).map(|()| ExitCode::SUCCESS),
+        Command::Audit(args) => admin::maintenance::audit(args).map(|()| ExitCode::SUCCESS),
+        Command::Purge(args) => admin::maintenance::purge(args).map(|()| ExitCode::SUCCESS),
         Command::Repository(cmd) => admin::repository::run(cmd).map(|()| ExitCode::SUCCESS),
         Command::Token(cmd) => admin::tokens::token(cmd).map(|()| ExitCode::SUCCESS),
         Command::ScopeMap(cmd) => admin::tokens::scope_map(cmd).map(|()| ExitCode::SUCCESS),

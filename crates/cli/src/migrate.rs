@@ -68,8 +68,8 @@ pub fn run(args: MigrateArgs) -> Result<()> {
 async fn identities(src: &dyn IdentityStore, dst: &dyn IdentityStore) -> Result<()> {
     let settings = src.settings().await?;
     dst.set_tenant(&settings.tenant).await?;
-    dst.set_flag(berth_core::identities::Flag::AnonymousPull, settings.anonymous_pull).await?;
-    dst.set_flag(berth_core::identities::Flag::AdminEnabled, settings.admin_enabled).await?;
+    dst.set_flag(berth_core::principals::Flag::AnonymousPull, settings.anonymous_pull).await?;
+    dst.set_flag(berth_core::principals::Flag::AdminEnabled, settings.admin_enabled).await?;
     for p in src.admin_passwords().await? {
         dst.set_admin_password(&p).await?;
     }

@@ -389,3 +389,23 @@ async fn a_credential_is_rotated_without_downtime() {
     let audit = ok(&berth(h, &["audit", "-o", "tsv"], None));
     assert!(audit.contains("sp.credential.delete"), "{audit}");
 }
+
+/// Admin commands find credentials where docker (and `berth copy`) would: an entry `berth login`
+/// did not write, under a URL key with `username` and `password`, is used as it is (issue 13:
+/// the CLI once had its own reader that saw only `auths.HOST.auth`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_commands_read_the_docker_config_as_docker_does() {
+    let s = server(&[]);
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    std::fs::create_dir_all(h.join("docker")).unwrap();
+    let entry = serde_json::json!({ "username": s.owner.0, "password": s.owner.1 });
+    let config = serde_json::json!({ "auths": { format!("http://{}", s.addr): entry } });
+    std::fs::write(h.join("docker/config.json"), config.to_string()).unwrap();
+    let registry = format!("http://{}", s.addr);
+    let listed = berth(h, &["sp", "list", "--registry", &registry, "-o", "tsv"], None);
+    assert!(listed.status.success(), "{listed:?}");
+    let without = tempfile::tempdir().unwrap();
+    let refused = berth(without.path(), &["sp", "list", "--registry", &registry], None);
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("berth login"));
+}

@@ -4,7 +4,7 @@
 //! `:` (a registry host with a port), so the type is split off the front and the actions off
 //! the back.
 
-use crate::identity::Permissions;
+use crate::roles::Permissions;
 use std::fmt;
 
 /// An action on a resource.
@@ -202,7 +202,7 @@ mod tests {
 
     #[test]
     fn grant_is_the_intersection() {
-        use crate::identity::{Role, RoleScope};
+        use crate::roles::{Role, RoleScope};
         let scope: RoleScope = "repositories/team/*".parse().unwrap();
         let p = Permissions::from_roles([(Role::AcrPull, &scope)]);
         let want = vec![

@@ -3,7 +3,9 @@
 //! Identifiers with validating constructors ([`Digest`], [`RepoName`], [`Tag`], [`Reference`],
 //! [`UploadId`]), the OCI error-code table ([`ErrorCode`]), manifest parsing and validation,
 //! `Range`/`Content-Range` grammar, the access grammar with the pure policy function
-//! [`access::grant`], and the storage traits [`BlobStore`] and [`MetadataStore`].
+//! [`access::grant`], roles and the permissions they add up to ([`roles`]), the principal,
+//! credential and token records with the [`IdentityStore`] trait that keeps them
+//! ([`principals`]), and the storage traits [`BlobStore`] and [`MetadataStore`].
 //!
 //! Dependency rule: this crate is below everything. It knows no HTTP framework, no database
 //! driver and no cloud SDK.
@@ -12,20 +14,20 @@
 pub mod access;
 pub mod digest;
 pub mod error;
-pub mod identities;
-pub mod identity;
 pub mod manifest;
 pub mod media;
 pub mod name;
+pub mod principals;
 pub mod range;
+pub mod roles;
 pub mod scopemap;
 pub mod store;
 pub mod upload;
 
 pub use digest::{Algorithm, Digest, DigestError, Hasher};
 pub use error::ErrorCode;
-pub use identities::IdentityStore;
 pub use name::{NameError, Reference, RepoName, Tag};
+pub use principals::IdentityStore;
 pub use store::{
     BlobFile, BlobMeta, BlobStore, ByteStream, Dated, DeletedRepository, DigestLease, LockChange, Locks,
     ManifestRecord, ManifestRefs, MetaError, MetadataStore, Page, Referrer, RepositoryInfo, StorageError, TagInfo,

@@ -3,7 +3,7 @@
 //! that add up per repository. Tokens never list the catalog and never use the admin API.
 
 use crate::access::Action;
-use crate::identity::{Permissions, RepoPattern};
+use crate::roles::{Permissions, RepoPattern};
 use std::fmt;
 use std::str::FromStr;
 

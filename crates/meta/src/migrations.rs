@@ -322,7 +322,7 @@ CREATE INDEX uploads_by_repo ON uploads(repo);
 mod tests {
     use crate::SqliteMeta;
     use berth_core::MetadataStore;
-    use berth_core::identities::{IdentityStore, TokenStore};
+    use berth_core::principals::{IdentityStore, TokenStore};
     use sqlx::sqlite::SqliteConnectOptions;
 
     /// Passwords stored before migration 7 come out of it with random IDs of their own (and

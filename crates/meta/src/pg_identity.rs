@@ -8,7 +8,7 @@ use crate::records::{
 };
 use async_trait::async_trait;
 use berth_core::MetaError;
-use berth_core::identities::{
+use berth_core::principals::{
     AuditEvent, Credential, Flag, IdentityStore, Principal, RegistrySettings, RoleAssignment,
 };
 use berth_core::scopemap::TokenPassword;

@@ -2,8 +2,8 @@
 //! columns (text, 64-bit integers, bytes, booleans), so each mapper is written against
 //! [`Columns`] and works on either row type. Also the error and clock helpers both share.
 
-use berth_core::identities::{AuditEvent, Credential, Principal, RoleAssignment};
-use berth_core::identity::Role;
+use berth_core::principals::{AuditEvent, Credential, Principal, RoleAssignment};
+use berth_core::roles::Role;
 use berth_core::scopemap::{ScopeMap, ScopeRule, Token, TokenPassword};
 use berth_core::{
     Algorithm, Dated, DeletedRepository, Digest, Locks, ManifestRecord, MetaError, RepoName, RepositoryInfo, Tag,

@@ -4,7 +4,7 @@ use crate::records::{db, now, scope_map, token};
 use crate::sqlite::SqliteMeta;
 use async_trait::async_trait;
 use berth_core::MetaError;
-use berth_core::identities::{NameTaken, TokenStore};
+use berth_core::principals::{NameTaken, TokenStore};
 use berth_core::scopemap::{ScopeMap, ScopeRule, Token, TokenPassword, system_scope_maps};
 
 #[async_trait]

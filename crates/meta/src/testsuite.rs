@@ -1,7 +1,7 @@
 //! The behaviour every [`MetadataStore`] must show, run against each backend by its tests.
 
-use berth_core::identities::{AuditEvent, Credential, Flag, IdentityStore, NameTaken, Principal, RoleAssignment};
-use berth_core::identity::Role;
+use berth_core::principals::{AuditEvent, Credential, Flag, IdentityStore, NameTaken, Principal, RoleAssignment};
+use berth_core::roles::Role;
 use berth_core::scopemap::{ScopeMap, Token, TokenPassword};
 use berth_core::{
     Algorithm, Dated, DeletedRepository, Digest, Hasher, LockChange, Locks, ManifestRecord, ManifestRefs, MetaError,
@@ -603,7 +603,7 @@ pub async fn run_identities(ids: &dyn IdentityStore) {
     ids.audit(&hostile).await.unwrap();
     let stored = ids.audit_log(1).await.unwrap().remove(0);
     assert!(stored.actor.starts_with("a\\n\\u{1b}[31mxx") && stored.actor.ends_with('…'), "{}", stored.actor);
-    assert_eq!(stored.actor.chars().count(), berth_core::identities::MAX_AUDIT_FIELD);
+    assert_eq!(stored.actor.chars().count(), berth_core::principals::MAX_AUDIT_FIELD);
     // Retention: only what is older than the cut goes.
     assert_eq!(ids.prune_audit(10).await.unwrap(), 1);
     assert_eq!(ids.audit_log(10).await.unwrap(), vec![stored]);

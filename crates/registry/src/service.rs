@@ -181,7 +181,7 @@ impl RegistryService {
     }
 
     /// Tags of `repo` in byte order, paged: always the database's current list, usually from
-    /// this replica's copy (see [`crate::tag_lists`]).
+    /// this replica's copy (see the `tag_lists` module).
     pub async fn tags(&self, repo: &RepoName, page: &Page) -> Result<TagPage, RegistryError> {
         self.tag_lists.page(self.meta.as_ref(), repo, page).await?.ok_or(RegistryError::NameUnknown)
     }

@@ -14,7 +14,7 @@ use crate::route::OciRoute;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use berth_core::access::{self, Access, Action};
-use berth_core::identity::Permissions;
+use berth_core::roles::Permissions;
 use berth_core::{ErrorCode, Reference, RepoName};
 use berth_registry::auth::{AuthError, AuthService, Authenticated};
 use http::{HeaderMap, HeaderValue, Method, header};

@@ -1,5 +1,5 @@
 use super::*;
-use berth_core::identity::{Role, RoleScope};
+use berth_core::roles::{Role, RoleScope};
 use berth_core::{Algorithm, Digest, Tag, UploadId};
 
 const D: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";

@@ -1,16 +1,45 @@
-//! The admin commands (`sp`, `role assignment`, `registry`, `repository`), `login` and
-//! `logout`: clients of the server's admin API and listings, authenticated with the
-//! credentials `berth login` stored.
+//! The admin commands, one module each: [`sp`], [`role`] assignments, registry [`settings`],
+//! [`repository`], [`tokens`] and scope maps, [`maintenance`] (gc, purge, audit) and
+//! [`login`]/logout. They are clients of the server's admin API and listings, authenticated
+//! with the credentials `berth login` stored.
 
-pub mod commands;
+pub mod login;
+pub mod maintenance;
 pub mod repository;
+pub mod role;
+pub mod settings;
+pub mod sp;
 pub mod tokens;
 
-use crate::login;
 use anyhow::{Context, Result, bail};
 use berth_client::registry::next_page;
+use clap::Args;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::Value;
+
+/// Where admin commands go.
+#[derive(Args, Clone, Debug)]
+pub struct RegistryArg {
+    /// Registry URL (default: the server of the last `berth login`).
+    #[arg(long)]
+    pub registry: Option<String>,
+}
+
+/// A single-threaded runtime for one command's requests.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
+}
+
+/// Percent-encodes a path segment or query value.
+pub fn enc(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// Sends one admin API request to `registry` with the stored credentials; the JSON answer.
+pub fn call(registry: &RegistryArg, method: Method, path: &str, body: Option<Value>) -> Result<Value> {
+    let admin = Admin::connect(registry.registry.as_deref())?;
+    runtime()?.block_on(admin.call(method, path, body))
+}
 
 /// An authenticated connection to one registry's admin API.
 pub struct Admin {
@@ -43,13 +72,12 @@ impl Admin {
     pub fn connect(registry: Option<&str>) -> Result<Self> {
         let url = match registry {
             Some(r) => r.to_owned(),
-            None => {
-                login::remembered()?.context("no registry: run `berth login SERVER` first or pass --registry URL")?
-            }
+            None => crate::login::remembered()?
+                .context("no registry: run `berth login SERVER` first or pass --registry URL")?,
         };
-        let (host, urls) = login::server_urls(&url);
+        let (host, urls) = crate::login::server_urls(&url);
         let base = if url.contains("://") { url.trim_end_matches('/').to_owned() } else { urls[0].clone() };
-        let (user, password) = login::credentials(&host)?.with_context(|| {
+        let (user, password) = crate::login::credentials(&host)?.with_context(|| {
             format!("no credentials for {host}: run `berth login {host} -u APPID --password-stdin`")
         })?;
         Ok(Admin { base, user, password, client: http_client()? })

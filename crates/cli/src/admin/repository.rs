@@ -2,7 +2,7 @@
 //! listings, attributes, locks and deletes through the registry API with the stored login.
 
 use super::Admin;
-use super::commands::{RegistryArg, runtime};
+use super::{RegistryArg, runtime};
 use crate::output::{self, OutputArgs};
 use anyhow::{Context, Result, bail};
 use berth_client::registry::MANIFEST_ACCEPT;

@@ -1,7 +1,7 @@
 //! `berth token …` and `berth scope-map …`: repository-scoped tokens, as `az acr token` and
 //! `az acr scope-map` manage them.
 
-use super::commands::{RegistryArg, call, enc};
+use super::{RegistryArg, call, enc};
 use crate::output::{self, OutputArgs};
 use anyhow::Result;
 use berth_core::scopemap::{ScopeAction, rules_for};

@@ -1,7 +1,7 @@
 //! `berth kube connect`: a principal that may pull, and the objects that let a namespace's
 //! pods use it with no change to the pods: its pull secret and the ServiceAccount carrying it.
 
-use crate::admin::commands::{RegistryArg, call};
+use crate::admin::{RegistryArg, call};
 use crate::login;
 use anyhow::{Context, Result};
 use berth_kube::gostr::yaml_scalar;

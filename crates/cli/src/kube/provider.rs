@@ -14,6 +14,7 @@ use std::path::PathBuf;
 #[derive(Args)]
 pub struct ProviderArgs {
     /// The registry this provider answers for, HOST[:PORT]; other hosts get no credentials.
+    #[allow(rustdoc::broken_intra_doc_links, reason = "clap help text, where brackets are usage notation")]
     #[arg(long)]
     pub registry: String,
     /// A JSON file with the principal's `appId` (or `username`) and `password`, as

@@ -134,7 +134,7 @@ impl AuthCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use berth_core::identity::Permissions;
+    use berth_core::roles::Permissions;
 
     fn caller() -> Authenticated {
         Authenticated {

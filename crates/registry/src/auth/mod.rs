@@ -17,10 +17,10 @@ pub use tokens::{ADMIN_USER, NewToken, TokenScope, TokenSecret};
 
 use berth_core::MetaError;
 use berth_core::access::Access;
-use berth_core::identities::{
+use berth_core::principals::{
     AuditEvent, Credential, IdentityStore, Principal, RegistrySettings, RoleAssignment, principal_key,
 };
-use berth_core::identity::{Permissions, Role, RoleScope};
+use berth_core::roles::{Permissions, Role, RoleScope};
 use jwt::{AccessClaim, Claims, TokenError, TokenKeys};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

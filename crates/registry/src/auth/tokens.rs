@@ -3,8 +3,8 @@
 
 use super::{AuthError, AuthService, Authenticated, now, secret};
 use berth_core::MetaError;
-use berth_core::identities::NameTaken;
-use berth_core::identity::Permissions;
+use berth_core::principals::NameTaken;
+use berth_core::roles::Permissions;
 use berth_core::scopemap::{ScopeMap, Token, TokenPassword};
 
 /// A password just issued for a token slot, in clear once.
@@ -86,7 +86,7 @@ impl AuthService {
     /// "single user with push and pull access"); never delete, never the admin API.
     fn admin_permissions() -> Permissions {
         use berth_core::access::Action;
-        use berth_core::identity::RepoPattern;
+        use berth_core::roles::RepoPattern;
         let actions = vec![Action::Pull, Action::Push, Action::MetadataRead, Action::MetadataWrite];
         Permissions { rules: vec![(RepoPattern::All, actions)], catalog: true, admin: false }
     }
@@ -136,7 +136,7 @@ impl AuthService {
                 shown.push(self.renew_admin_password(slot).await?);
             }
         }
-        self.ids.set_flag(berth_core::identities::Flag::AdminEnabled, on).await?;
+        self.ids.set_flag(berth_core::principals::Flag::AdminEnabled, on).await?;
         self.settings_changed();
         Ok(shown)
     }

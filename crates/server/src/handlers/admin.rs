@@ -10,8 +10,8 @@ use crate::error::ApiError;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use berth_core::identities::{Principal, RoleAssignment, principal_key};
-use berth_core::identity::{Role, RoleScope};
+use berth_core::principals::{Principal, RoleAssignment, principal_key};
+use berth_core::roles::{Role, RoleScope};
 use berth_core::{ErrorCode, RepoName};
 use berth_registry::auth::{Lifetime, NewSecret};
 use http::{Method, StatusCode};
@@ -41,23 +41,17 @@ pub(super) fn json_response(status: StatusCode, v: Value) -> Response {
     (status, [(http::header::CONTENT_TYPE, "application/json")], v.to_string()).into_response()
 }
 
-/// Seconds since the epoch of `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ` (UTC), as `--end-date`.
+/// Seconds since the epoch of `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ` (UTC, `+00:00` also
+/// read), as `--end-date`. A date or time that does not exist (`2021-02-30`, `24:00:00`) is `None`.
 pub fn parse_date(s: &str) -> Option<i64> {
-    let (date, time) = s.split_once('T').unwrap_or((s, "00:00:00Z"));
-    let mut d = date.split('-').map(|x| x.parse::<i64>().ok());
-    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
-    if d.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
-        return None;
-    }
-    let time = time.strip_suffix('Z').or_else(|| time.strip_suffix("+00:00"))?;
-    let mut t = time.split(':').map(|x| x.parse::<i64>().ok());
-    let (hh, mm, ss) = (t.next()??, t.next()??, t.next()??);
-    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let doy = (153 * m + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some((era * 146_097 + doe - 719_468) * 86_400 + hh * 3600 + mm * 60 + ss)
+    let civil = match s.split_once('T') {
+        None => jiff::civil::Date::strptime("%Y-%m-%d", s).ok()?.to_datetime(jiff::civil::Time::midnight()),
+        Some(_) => {
+            let local = s.strip_suffix('Z').or_else(|| s.strip_suffix("+00:00"))?;
+            jiff::civil::DateTime::strptime("%Y-%m-%dT%H:%M:%S", local).ok()?
+        }
+    };
+    Some(jiff::tz::Offset::UTC.to_timestamp(civil).ok()?.as_second())
 }
 
 fn secret_json(s: &NewSecret, with_name: bool) -> Value {
@@ -69,7 +63,7 @@ fn secret_json(s: &NewSecret, with_name: bool) -> Value {
 }
 
 /// A credential as `az ad sp credential list` shows it (never its secret or hash).
-fn credential_json(c: &berth_core::identities::Credential) -> Value {
+fn credential_json(c: &berth_core::principals::Credential) -> Value {
     json!({ "keyId": c.key_id, "displayName": c.display_name, "startDateTime": super::rfc3339(c.start), "endDateTime": super::rfc3339(c.end) })
 }
 
@@ -317,7 +311,7 @@ async fn route(
         (Method::PATCH, ["registry"]) => {
             let b: RegistryUpdate = body(req).await?;
             if let Some(on) = b.anonymous_pull_enabled {
-                ids.set_flag(berth_core::identities::Flag::AnonymousPull, on).await.map_err(unavailable)?;
+                ids.set_flag(berth_core::principals::Flag::AnonymousPull, on).await.map_err(unavailable)?;
                 st.auth.settings_changed();
                 audit("registry.anonymous_pull", on.to_string()).await;
             }
@@ -404,5 +398,8 @@ mod tests {
         assert_eq!(super::parse_date("2020-12-31T11:59:59+00:00"), Some(1_609_415_999));
         assert_eq!(super::parse_date("2020-13-01"), None);
         assert_eq!(super::parse_date("tomorrow"), None);
+        assert_eq!(super::parse_date("2021-02-30"), None);
+        assert_eq!(super::parse_date("2020-12-31T24:00:00Z"), None);
+        assert_eq!(super::parse_date("2020-12-31T11:59:59+02:00"), None);
     }
 }

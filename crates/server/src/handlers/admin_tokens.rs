@@ -7,7 +7,7 @@ use crate::auth::AdminAuthorized;
 use crate::error::ApiError;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use berth_core::identities::NameTaken;
+use berth_core::principals::NameTaken;
 use berth_core::scopemap::{ScopeMap, ScopeRule, Token, valid_name};
 use berth_registry::auth::{TokenScope, TokenSecret};
 use http::{Method, StatusCode};
@@ -100,7 +100,7 @@ fn status(s: Option<&str>) -> Result<Option<bool>, ApiError> {
 }
 
 fn expiry(days: Option<u32>) -> Option<i64> {
-    days.map(|d| berth_core::identities::now_secs() + i64::from(d) * 86_400)
+    days.map(|d| berth_core::principals::now_secs() + i64::from(d) * 86_400)
 }
 
 /// Routes the token and scope-map part of the admin API.

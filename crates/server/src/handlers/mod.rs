@@ -107,20 +107,11 @@ async fn observe(State(st): State<Arc<AppState>>, req: Request, next: Next) -> R
     response
 }
 
-/// RFC 3339 for seconds since the epoch (UTC).
+/// RFC 3339 for seconds since the epoch (UTC), whole seconds: `2009-11-16T21:00:00Z`. A value
+/// beyond the years 9999 BC to 9999 AD that RFC 3339 can write is shown as the nearest of them.
 pub(crate) fn rfc3339(secs: i64) -> String {
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    let secs = secs.clamp(jiff::Timestamp::MIN.as_second(), jiff::Timestamp::MAX.as_second());
+    jiff::Timestamp::from_second(secs).expect("clamped to the range jiff represents").to_string()
 }
 
 /// Query parameters in order, repeated keys kept.
@@ -259,5 +250,6 @@ mod tests {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(super::rfc3339(1_258_405_200), "2009-11-16T21:00:00Z");
         assert_eq!(super::rfc3339(1_795_996_800), "2026-11-30T00:00:00Z");
+        assert_eq!(super::rfc3339(i64::MAX), "9999-12-30T22:00:00Z");
     }
 }

@@ -13,7 +13,7 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use berth_core::ErrorCode;
 use berth_core::access::{Access, grant};
-use berth_core::identity::Permissions;
+use berth_core::roles::Permissions;
 use berth_registry::auth::{AuthError, Authenticated};
 use http::{HeaderMap, HeaderValue, header};
 use serde_json::{Value, json};

@@ -3,7 +3,7 @@
 //! Secrets never enter this module in clear: a credential holds only the SHA-256 of its
 //! secret. Implementations live in `berth-meta`, next to the metadata tables.
 
-use crate::identity::{Role, RoleScope};
+use crate::roles::{Role, RoleScope};
 use crate::scopemap::{ScopeMap, Token, TokenPassword};
 use crate::store::MetaError;
 use async_trait::async_trait;

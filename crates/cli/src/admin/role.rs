@@ -1,0 +1,79 @@
+//! `berth role assignment …`: roles of principals at scopes, as `az role assignment` takes them.
+
+use super::{RegistryArg, call, enc};
+use crate::output::{self, OutputArgs};
+use anyhow::Result;
+use clap::Subcommand;
+use reqwest::Method;
+use serde_json::json;
+
+/// `berth role assignment …`.
+#[derive(Subcommand)]
+pub enum RoleAssignmentCommand {
+    /// Assign a role.
+    Create {
+        /// Application ID or display name.
+        #[arg(long)]
+        assignee: String,
+        /// Role name.
+        #[arg(long)]
+        role: String,
+        /// `/`, `repositories/NAME` or `repositories/PREFIX/*` (default `/`).
+        #[arg(long)]
+        scope: Option<String>,
+        #[command(flatten)]
+        registry: RegistryArg,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// List role assignments.
+    List {
+        /// Only this principal's.
+        #[arg(long)]
+        assignee: Option<String>,
+        #[command(flatten)]
+        registry: RegistryArg,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Remove a role assignment.
+    Delete {
+        /// Application ID or display name.
+        #[arg(long)]
+        assignee: String,
+        /// Role name.
+        #[arg(long)]
+        role: String,
+        /// Scope (default `/`).
+        #[arg(long)]
+        scope: Option<String>,
+        #[command(flatten)]
+        registry: RegistryArg,
+    },
+}
+
+/// `berth role assignment …`.
+pub fn run(cmd: RoleAssignmentCommand) -> Result<()> {
+    match cmd {
+        RoleAssignmentCommand::Create { assignee, role, scope, registry, out } => {
+            let body = json!({ "assignee": assignee, "role": role, "scope": scope });
+            output::print(&call(&registry, Method::POST, "role-assignments", Some(body))?, &out)
+        }
+        RoleAssignmentCommand::List { assignee, registry, out } => {
+            let path = match assignee {
+                Some(a) => format!("role-assignments?assignee={}", enc(&a)),
+                None => "role-assignments".to_owned(),
+            };
+            output::print(&call(&registry, Method::GET, &path, None)?, &out)
+        }
+        RoleAssignmentCommand::Delete { assignee, role, scope, registry } => {
+            let path = format!(
+                "role-assignments?assignee={}&role={}&scope={}",
+                enc(&assignee),
+                enc(&role),
+                enc(scope.as_deref().unwrap_or("/"))
+            );
+            call(&registry, Method::DELETE, &path, None).map(|_| ())
+        }
+    }
+}
