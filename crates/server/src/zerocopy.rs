@@ -4,8 +4,8 @@
 //! hyper writes every response and owns the HTTP/1.1 framing (headers, keep-alive,
 //! `Content-Length` accounting), but it only writes bytes it is given. So a file-backed
 //! response body ([`file_body`]) hands hyper *stand-ins*: slices of one shared, never-written
-//! block of memory ([`MARKER`]), as many bytes as the file range holds, and queues the file
-//! range on its connection. The connection's stream ([`PlainStream`]) recognises those slices
+//! block of memory (`MARKER`), as many bytes as the file range holds, and queues the file
+//! range on its connection. The connection's stream (`PlainStream`) recognises those slices
 //! by address when hyper writes them and sends the same number of bytes from the file with
 //! `sendfile(2)` instead. Bytes reach the socket in the order hyper writes them, so the queued
 //! ranges are consumed in order; stand-ins with no range queued fail the connection instead of
