@@ -278,8 +278,10 @@ impl Session {
     /// first, while the registry has not refused that: a registry that takes Basic on its API
     /// (Berth, ACR) then decides with everything the identity may do rather than with one
     /// token's scopes, which a mount without `from` needs to find a blob in the caller's other
-    /// repositories. A registry that answers 401 is asked as [`Self::send`] asks, and from then
-    /// on only so (one extra round trip per session at most).
+    /// repositories. Only a registry whose token service is on its own host (the one that
+    /// challenged before) is sent the password this way: one that delegates tokens to another
+    /// host never sees it. A registry that answers 401 is asked as [`Self::send`] asks, and
+    /// from then on only so (one extra round trip per session at most).
     pub async fn send_as_identity(
         &self,
         method: Method,
@@ -289,7 +291,9 @@ impl Session {
     ) -> Result<Response, AuthError> {
         use std::sync::atomic::Ordering;
         let basic = match &self.credentials {
-            Credentials::Basic { username, password } if !self.basic_refused.load(Ordering::Relaxed) => {
+            Credentials::Basic { username, password }
+                if !self.basic_refused.load(Ordering::Relaxed) && self.issues_own_tokens(url) =>
+            {
                 basic_header(username, password)
             }
             _ => return self.send(method, url, scopes, build).await,
@@ -301,6 +305,15 @@ impl Session {
         }
         self.basic_refused.store(true, Ordering::Relaxed);
         self.send(method, url, scopes, build).await
+    }
+
+    /// Whether the last Bearer challenge named a token service on the same host and port as
+    /// `url`.
+    fn issues_own_tokens(&self, url: &str) -> bool {
+        let origin =
+            |u: &str| reqwest::Url::parse(u).ok().map(|u| (u.host_str().map(str::to_owned), u.port_or_known_default()));
+        let challenge = self.challenge.lock().unwrap_or_else(|p| p.into_inner());
+        challenge.as_ref().is_some_and(|ch| origin(&ch.realm).is_some() && origin(&ch.realm) == origin(url))
     }
 
     /// Sends the request `build` makes. On a 401 it answers the challenge once: a Bearer
@@ -359,6 +372,21 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_password_goes_first_only_to_a_registry_that_issues_its_own_tokens() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let s = Session::new(Client::new(), Credentials::Basic { username: "u".into(), password: "p".into() });
+        let url = "https://r.example:5000/v2/a/blobs/uploads/";
+        assert!(!s.issues_own_tokens(url), "no challenge seen yet");
+        let challenge = |realm: &str| Some(Challenge { realm: realm.into(), service: None, scope: None, error: None });
+        *s.challenge.lock().unwrap() = challenge("https://r.example:5000/oauth2/token");
+        assert!(s.issues_own_tokens(url));
+        *s.challenge.lock().unwrap() = challenge("https://auth.example/token");
+        assert!(!s.issues_own_tokens(url), "a token service elsewhere never gets the password this way");
+        *s.challenge.lock().unwrap() = challenge("https://r.example/oauth2/token");
+        assert!(!s.issues_own_tokens(url), "another port is another service");
+    }
 
     #[test]
     fn challenges() {
