@@ -156,20 +156,22 @@ pub async fn run(blobs: &dyn BlobStore, meta: &dyn MetadataStore) -> Result<Repo
         };
         let name = RepoName::parse(&repo).map_err(|e| e.to_string())?;
         let recorded = meta.manifest_blob_refs(&name, &m.digest).await.map_err(|e| e.to_string())?;
-        for layer in &parsed.foreign {
+        // A foreign layer (with `urls`) need not be held; one recorded as a reference must be,
+        // and one held must be recorded, or garbage collection deletes it.
+        for layer in parsed.foreign.iter().filter(|d| !parsed.blobs.contains(d)) {
             let held = meta.repo_blob(&name, layer).await.map_err(|e| e.to_string())?.is_some();
-            if held && !recorded.contains(layer) {
-                report.findings.push(Finding::ForeignLayerUnrecorded {
-                    repo: repo.clone(),
-                    digest: m.digest.clone(),
-                    layer: layer.clone(),
-                });
+            let (digest, repo) = (m.digest.clone(), repo.clone());
+            match (held, recorded.contains(layer)) {
+                (false, true) => {
+                    report.findings.push(Finding::ManifestReferenceMissing { repo, digest, missing: layer.clone() })
+                }
+                (true, false) => {
+                    report.findings.push(Finding::ForeignLayerUnrecorded { repo, digest, layer: layer.clone() })
+                }
+                _ => {}
             }
         }
-        // Every blob the manifest lists, and every foreign layer recorded as its reference,
-        // must still be in the repository.
-        let foreign_recorded = parsed.foreign.iter().filter(|d| recorded.contains(d) && !parsed.blobs.contains(d));
-        for b in parsed.blobs.iter().chain(foreign_recorded) {
+        for b in &parsed.blobs {
             if meta.repo_blob(&name, b).await.map_err(|e| e.to_string())?.is_none() {
                 report.findings.push(Finding::ManifestReferenceMissing {
                     repo: repo.clone(),
