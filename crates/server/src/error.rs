@@ -9,6 +9,7 @@ use crate::route::RouteError;
 use axum::response::{IntoResponse, Response};
 use berth_core::ErrorCode;
 use berth_registry::RegistryError;
+use berth_registry::admin::AdminError;
 use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
 
@@ -70,6 +71,25 @@ impl From<RegistryError> for ApiError {
                 ApiError::new(code).detail(detail)
             }
         }
+    }
+}
+
+/// The one place an admin operation's refusal gets its status: not found 404, a taken name
+/// or a lost race 409, a broken rule 400, a lock 403, an unreachable store 503 (its cause
+/// logged, not sent).
+impl From<AdminError> for ApiError {
+    fn from(e: AdminError) -> Self {
+        let code = match &e {
+            AdminError::NotFound(_) => ErrorCode::NameUnknown,
+            AdminError::Conflict(_) => ErrorCode::Conflict,
+            AdminError::Invalid(_) => ErrorCode::InvalidRequest,
+            AdminError::Locked(_) => ErrorCode::Denied,
+            AdminError::Unavailable(cause) => {
+                tracing::error!(%cause, "identity store unavailable");
+                return ApiError::new(ErrorCode::Unavailable);
+            }
+        };
+        ApiError::new(code).detail(e.to_string())
     }
 }
 
