@@ -124,3 +124,25 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_refusals_get_their_status_in_one_place() {
+        let cases = [
+            (AdminError::NotFound("token".into()), 404, Some("token not found")),
+            (AdminError::Conflict("token t already exists".into()), 409, Some("token t already exists")),
+            (AdminError::Invalid("name is required".into()), 400, Some("name is required")),
+            (AdminError::Unavailable("db down at /var/lib/x".into()), 503, None),
+        ];
+        for (e, status, detail) in cases {
+            let api = ApiError::from(e);
+            assert_eq!((api.code.status(), api.detail.as_deref()), (status, detail));
+        }
+        let locked = ApiError::from(AdminError::Locked("repository a/b".into()));
+        assert_eq!(locked.code, ErrorCode::Denied);
+        assert!(locked.detail.is_some_and(|d| d.starts_with("repository a/b is locked")));
+    }
+}

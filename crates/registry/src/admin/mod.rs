@@ -1,6 +1,6 @@
 //! Identity administration as a domain service: [`IdentityAdmin`] creates, changes and deletes
-//! service principals, their credentials and role assignments ([`principals`]), tokens and
-//! scope maps ([`tokens`]), and the registry's settings and admin user ([`settings`]), for
+//! service principals, their credentials and role assignments (`principals.rs`), tokens and
+//! scope maps (`tokens.rs`), and the registry's settings and admin user (`settings.rs`), for
 //! one acting caller.
 //!
 //! Contracts, for every operation:
@@ -57,6 +57,10 @@ impl From<MetaError> for AdminError {
     }
 }
 
+fn no_principal() -> AdminError {
+    AdminError::NotFound("service principal".into())
+}
+
 fn invalid(detail: impl Into<String>) -> AdminError {
     AdminError::Invalid(detail.into())
 }
@@ -87,6 +91,21 @@ impl IdentityAdmin<'_> {
     /// The principal named `key` (application ID, display name or `http://NAME`).
     async fn principal(&self, key: &str) -> Result<Principal, AdminError> {
         let found = self.auth.identities().principal(principal_key(key)).await?;
-        found.ok_or_else(|| AdminError::NotFound("service principal".into()))
+        found.ok_or_else(no_principal)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_errors_keep_their_meaning() {
+        assert!(matches!(AdminError::from(MetaError::Conflict), AdminError::Conflict(_)));
+        assert!(matches!(AdminError::from(MetaError::Locked("tag v1".into())), AdminError::Locked(w) if w == "tag v1"));
+        assert!(matches!(AdminError::from(MetaError::InUse("tag v1".into())), AdminError::Conflict(_)));
+        let down = AdminError::from(MetaError::Unavailable("no route".into()));
+        assert!(matches!(down, AdminError::Unavailable(ref s) if s.contains("no route")));
+        assert_eq!(AdminError::NotFound("scope map".into()).to_string(), "scope map not found");
     }
 }

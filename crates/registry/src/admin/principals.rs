@@ -1,6 +1,6 @@
 //! Service principals, their credentials and their role assignments.
 
-use super::{AdminError, IdentityAdmin, invalid};
+use super::{AdminError, IdentityAdmin, invalid, no_principal};
 use crate::auth::{Lifetime, NewSecret};
 use berth_core::admin_api::{CreateRoleAssignment, CreateServicePrincipal};
 use berth_core::principals::{Credential, Principal, RoleAssignment};
@@ -69,7 +69,7 @@ impl IdentityAdmin<'_> {
     pub async fn delete_principal(&self, key: &str) -> Result<(), AdminError> {
         let p = self.principal(key).await?;
         if !self.auth.identities().delete_principal(&p.app_id).await? {
-            return Err(AdminError::NotFound("service principal".into()));
+            return Err(no_principal());
         }
         self.auth.identities_changed();
         self.audit("sp.delete", &p.app_id).await;
@@ -86,7 +86,7 @@ impl IdentityAdmin<'_> {
         display_name: Option<String>,
     ) -> Result<NewSecret, AdminError> {
         let reset = self.auth.reset_credential(key, append, lifetime, display_name).await?;
-        let reset = reset.ok_or_else(|| AdminError::NotFound("service principal".into()))?;
+        let reset = reset.ok_or_else(no_principal)?;
         let action = if append { "sp.credential.append" } else { "sp.credential.reset" };
         self.audit(action, &reset.principal.app_id).await;
         Ok(reset)
@@ -101,7 +101,7 @@ impl IdentityAdmin<'_> {
     /// Deletes the credential `key_id` of the principal named `key`, keeping its others.
     pub async fn delete_credential(&self, key: &str, key_id: &str) -> Result<(), AdminError> {
         let deleted = self.auth.delete_credential(key, key_id).await?;
-        match deleted.ok_or_else(|| AdminError::NotFound("service principal".into()))? {
+        match deleted.ok_or_else(no_principal)? {
             (p, true) => {
                 self.audit("sp.credential.delete", &format!("{} {key_id}", p.app_id)).await;
                 Ok(())
