@@ -30,13 +30,13 @@ const MANIFEST_BY_DIGEST: &str = concat!(
 );
 
 impl<B: Backend> SqlMeta<B> {
-    /// A manifest by tag or digest (`sql` binds repository then `key`), through the cache
+    /// A manifest by tag or digest (`statement` binds repository then `key`), through the cache
     /// where the backend has one.
     async fn manifest_by(
         &self,
         repo: &RepoName,
         key: &str,
-        sql_: &'static str,
+        statement: &'static str,
     ) -> Result<Option<ManifestRecord>, MetaError> {
         let cache = self.backend.cache();
         let generation = match cache.map(|c| c.get(repo.as_str(), key)) {
@@ -44,7 +44,7 @@ impl<B: Backend> SqlMeta<B> {
             Some(Err(generation)) => Some(generation),
             None => None,
         };
-        let row = sql::<B::Db>(sql_).bind(repo.as_str()).bind(key).fetch_optional(self.backend.reader()).await?;
+        let row = sql::<B::Db>(statement).bind(repo.as_str()).bind(key).fetch_optional(self.backend.reader()).await?;
         let found = row.as_ref().map(manifest).transpose()?;
         if let (Some(c), Some(generation), Some(m)) = (cache, generation, &found) {
             c.store(generation, repo.as_str(), key, m);
