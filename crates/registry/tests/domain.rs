@@ -2,6 +2,7 @@
 //! `SqliteMeta` on a temporary directory for the metadata, and a `ManualClock` moved on
 //! instead of sleeping through grace periods and expiry.
 
+use berth_core::range::ByteRange;
 use berth_core::{Algorithm, BlobStore, Digest, Reference, RepoName, StorageError, Tag};
 use berth_meta::SqliteMeta;
 use berth_registry::{Chunk, GcReport, Limits, ManualClock, MountOutcome, RegistryError, RegistryService};
@@ -96,10 +97,10 @@ async fn a_chunked_upload_commits_under_its_digest() {
     let app = repo("team/app");
     let data = b"chunk one, chunk two, and the last chunk";
     let s = r.service.start_upload(&app, Algorithm::Sha256, OWNER).await.unwrap();
-    let first = Chunk { range: Some(berth_core::range::ByteRange { start: 0, end: 9 }), length: Some(10) };
+    let first = Chunk { range: Some(ByteRange { start: 0, end: 9 }), length: Some(10) };
     let s = r.service.append(&app, &s.id, first, body(&data[..10])).await.unwrap();
     assert_eq!(s.offset, 10);
-    let stale = Chunk { range: Some(berth_core::range::ByteRange { start: 0, end: 9 }), length: Some(10) };
+    let stale = Chunk { range: Some(ByteRange { start: 0, end: 9 }), length: Some(10) };
     let refused = r.service.append(&app, &s.id, stale, body(&data[..10])).await;
     assert!(matches!(refused, Err(RegistryError::RangeInvalid { current: 10 })), "{refused:?}");
     let s = r.service.append(&app, &s.id, streamed(), body(&data[10..22])).await.unwrap();

@@ -120,13 +120,7 @@ impl BlobStore for MemoryBlobStore {
         let mut received = Vec::new();
         let mut end = offset;
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(StorageError::Body)?;
-            end += chunk.len() as u64;
-            if max_len.is_some_and(|max| end > max) {
-                return Err(StorageError::TooLong);
-            }
-            hasher.update(&chunk);
-            received.extend_from_slice(&chunk);
+            received.extend_from_slice(&crate::received(chunk, &mut end, max_len, &mut hasher)?);
         }
         // Aborted meanwhile: nothing to append to.
         self.lock().uploads.get_mut(id).ok_or(StorageError::NotFound)?.data.extend_from_slice(&received);

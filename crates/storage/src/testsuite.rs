@@ -29,8 +29,8 @@ pub async fn run(store: &dyn BlobStore) {
     partial_upload_reads_back(store).await;
     no_redirects(store).await;
     store.ping().await.expect("a store under test answers ping");
-    concurrent_appends_one_wins(store).await;
     large_chunked_upload(store).await;
+    concurrent_appends_one_wins(store).await;
 }
 
 /// Commits `data` as a blob through one upload; its digest.
