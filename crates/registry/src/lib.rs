@@ -7,6 +7,7 @@
 //! or a database driver; `cli` wires the implementations in.
 
 pub mod auth;
+pub mod clock;
 mod error;
 pub mod fsck;
 mod gc;
@@ -15,6 +16,7 @@ mod service;
 mod tag_lists;
 mod uploads;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::RegistryError;
 pub use gc::{GcReport, PurgeReport};
 pub use manifests::PutManifest;
