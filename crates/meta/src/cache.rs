@@ -22,7 +22,7 @@ struct Inner {
 
 /// Manifests by (repository, tag or digest).
 #[derive(Default)]
-pub(crate) struct ManifestCache {
+pub struct ManifestCache {
     inner: RwLock<Inner>,
 }
 

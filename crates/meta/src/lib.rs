@@ -1,20 +1,27 @@
 //! berth-meta: implementations of [`berth_core::MetadataStore`].
 //!
-//! Dependency rule: depends on `berth-core` only. SQL is checked at run time (`sqlx::query`),
-//! with one migration list per backend, so SQLite and PostgreSQL can share the trait tests in
-//! [`testsuite`].
+//! Dependency rule: depends on `berth-core` only. SQL is checked at run time (`sqlx::query`).
+//! Every statement is written once, for both databases (`$N` parameters, which SQLite reads
+//! too), in one implementation, [`SqlMeta`], over a small backend seam that supplies only what
+//! differs: pools and transactions, row-lock clauses, advisory versus process locks, the
+//! in-process manifest cache, and migrations (one list per backend). Both backends pass the
+//! trait tests in [`testsuite`].
 
+mod backend;
 mod cache;
+mod dialect;
+mod identities;
 mod migrations;
 mod pg_gc;
-mod pg_identity;
-mod pg_tokens;
 pub mod postgres;
 mod records;
+mod repos;
+mod sql;
 pub mod sqlite;
-mod sqlite_identity;
-mod sqlite_tokens;
+mod store;
 pub mod testsuite;
+mod tokens;
 
-pub use postgres::PgMeta;
-pub use sqlite::SqliteMeta;
+pub use backend::SqlMeta;
+pub use postgres::{PgCluster, PgMeta};
+pub use sqlite::{SqliteFile, SqliteMeta};

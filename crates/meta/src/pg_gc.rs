@@ -7,7 +7,7 @@
 //! (`FOR UPDATE`), its references are read by a *new* statement (a fresh snapshot, after any
 //! PUT holding the link `FOR SHARE` has committed), and only then is it deleted.
 
-use crate::postgres::PgMeta;
+use crate::postgres::PgCluster;
 use crate::records::db;
 use async_trait::async_trait;
 use berth_core::{Digest, DigestLease, MetaError};
@@ -21,7 +21,7 @@ pub(crate) struct PgDigestLease {
     key: String,
 }
 
-impl PgMeta {
+impl PgCluster {
     /// Waits for the advisory lock of `digest` (keyed by its 64-bit text hash; a collision
     /// only serialises two digests). It polls with `pg_try_advisory_lock` rather than blocking
     /// in `pg_advisory_lock`: a caller cancelled while waiting (a client gone) must not leave a

@@ -41,7 +41,7 @@ pub(crate) fn deleted_repository(removed: Vec<Vec<String>>) -> Option<DeletedRep
 }
 
 /// The column types the schema uses, read by name from a row of either backend.
-pub(crate) trait Columns {
+pub trait Columns {
     fn text(&self, col: &str) -> Result<String, MetaError>;
     fn opt_text(&self, col: &str) -> Result<Option<String>, MetaError>;
     fn int(&self, col: &str) -> Result<i64, MetaError>;
@@ -113,7 +113,7 @@ pub(crate) use repo_is_known;
 macro_rules! first_lock {
     ($tags:literal) => {
         concat!(
-            "SELECT 'repository ' || name FROM repositories WHERE id = $1 AND NOT (write_enabled AND delete_enabled)
+            "SELECT 'repository ' || name AS what FROM repositories WHERE id = $1 AND NOT (write_enabled AND delete_enabled)
              UNION ALL
              SELECT 'tag ' || name FROM tags WHERE repo_id = $1 AND ",
             $tags,
@@ -129,7 +129,7 @@ pub(crate) use first_lock;
 /// The first tag of repository `$1` that reaches `$2` through a manifest referencing it,
 /// directly or through any depth of indexes (a tag naming `$2` itself does not count: a
 /// manifest deleted by digest takes its tags along).
-pub(crate) const TAG_REACHING: &str = "SELECT 'tag ' || name FROM tags WHERE repo_id = $1 AND digest IN (
+pub(crate) const TAG_REACHING: &str = "SELECT 'tag ' || name AS what FROM tags WHERE repo_id = $1 AND digest IN (
      WITH RECURSIVE up(d) AS (
          SELECT manifest_digest FROM manifest_refs WHERE repo_id = $1 AND ref_digest = $2
          UNION

@@ -35,6 +35,45 @@ pub async fn run(meta: &dyn MetadataStore) {
     times(meta).await;
     uploads(meta).await;
     upload_caps(meta).await;
+    inventory(meta).await;
+    digest_locks(meta).await;
+}
+
+/// The inventory `berth fsck` walks: every manifest of every repository, ordered by
+/// repository then digest, with its stored bytes.
+async fn inventory(meta: &dyn MetadataStore) {
+    let (a, b) = (repo("inventory/a"), repo("inventory/b"));
+    let m = record("{\"inventory\":1}", None, "application/vnd.inventory");
+    let n = record("{\"inventory\":2}", None, "application/vnd.inventory");
+    for (r, x) in [(&b, &m), (&a, &n), (&a, &m)] {
+        meta.put_manifest(r, x, &ManifestRefs::default(), &[]).await.unwrap();
+    }
+    let all = meta.all_manifests().await.unwrap();
+    let keys: Vec<(String, String)> = all.iter().map(|(r, x)| (r.clone(), x.digest.to_string())).collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted, "ordered by repository, then digest");
+    let mut ours: Vec<(String, ManifestRecord)> =
+        all.into_iter().filter(|(r, _)| r.starts_with("inventory/")).collect();
+    let mut expected = vec![(a.to_string(), m.clone()), (a.to_string(), n.clone()), (b.to_string(), m.clone())];
+    expected.sort_by_key(|(r, x)| (r.clone(), x.digest.to_string()));
+    ours.sort_by_key(|(r, x)| (r.clone(), x.digest.to_string()));
+    assert_eq!(ours, expected, "every manifest of every repository, bytes and all");
+}
+
+/// A digest lock, where the store has them, is taken, released and taken again; a store one
+/// process owns answers `None` every time.
+async fn digest_locks(meta: &dyn MetadataStore) {
+    let d = Digest::of(Algorithm::Sha256, b"suite lock");
+    let Some(lease) = meta.lock_digest(&d).await.unwrap() else {
+        assert!(meta.lock_digest(&d).await.unwrap().is_none(), "no digest locks, consistently");
+        return;
+    };
+    let other = Digest::of(Algorithm::Sha256, b"suite lock, another digest");
+    meta.lock_digest(&other).await.unwrap().expect("another digest locks at once").release().await.unwrap();
+    lease.release().await.unwrap();
+    let again = tokio::time::timeout(std::time::Duration::from_secs(5), meta.lock_digest(&d)).await;
+    again.expect("released: it is free again").unwrap().expect("a lease").release().await.unwrap();
 }
 
 fn now() -> i64 {
@@ -523,6 +562,7 @@ pub async fn run_identities(ids: &dyn IdentityStore) {
     let p =
         Principal { app_id: "00000000-0000-0000-0000-0000000000a1".into(), display_name: "ci".into(), created_at: 5 };
     ids.create_principal(&p, &cred("k1", 1)).await.unwrap();
+    assert_eq!(ids.principals().await.unwrap(), vec![p.clone()]);
     let twin = Principal { app_id: "00000000-0000-0000-0000-0000000000a2".into(), ..p.clone() };
     assert!(matches!(ids.create_principal(&twin, &cred("k2", 2)).await, Err(MetaError::Conflict)));
     assert_eq!(ids.principal("ci").await.unwrap(), Some(p.clone()));
@@ -554,6 +594,7 @@ pub async fn run_identities(ids: &dyn IdentityStore) {
     assert!(ids.delete_principal(&p.app_id).await.unwrap());
     assert!(ids.role_assignments(None).await.unwrap().is_empty(), "assignments go with their principal");
     assert!(ids.credentials(&p.app_id).await.unwrap().is_empty());
+    bootstrap(ids, &cred("k6", 6)).await;
 
     let rules = vec!["repositories/team/*/content/read".parse().unwrap()];
     let m = ScopeMap { name: "team-read".into(), description: Some("d".into()), rules, system: false };
@@ -607,6 +648,36 @@ pub async fn run_identities(ids: &dyn IdentityStore) {
     // Retention: only what is older than the cut goes.
     assert_eq!(ids.prune_audit(10).await.unwrap(), 1);
     assert_eq!(ids.audit_log(10).await.unwrap(), vec![stored]);
+}
+
+/// The first principal is created only while there is none, with its credential and role;
+/// `ids` must hold no principal. Leaves none behind.
+async fn bootstrap(ids: &dyn IdentityStore, c: &Credential) {
+    let first = Principal {
+        app_id: "00000000-0000-0000-0000-0000000000b1".into(),
+        display_name: "first".into(),
+        created_at: 6,
+    };
+    let owner = RoleAssignment {
+        app_id: first.app_id.clone(),
+        role: Role::Owner,
+        scope: berth_core::roles::RoleScope::registry(),
+    };
+    assert!(ids.bootstrap_principal(&first, c, &owner).await.unwrap(), "none yet: created");
+    assert_eq!(ids.principals().await.unwrap(), vec![first.clone()]);
+    assert_eq!(ids.credentials(&first.app_id).await.unwrap(), vec![c.clone()]);
+    assert_eq!(ids.role_assignments(Some(&first.app_id)).await.unwrap(), vec![owner.clone()]);
+    let second = Principal {
+        app_id: "00000000-0000-0000-0000-0000000000b2".into(),
+        display_name: "second".into(),
+        ..first.clone()
+    };
+    let theirs = RoleAssignment { app_id: second.app_id.clone(), ..owner.clone() };
+    assert!(!ids.bootstrap_principal(&second, c, &theirs).await.unwrap(), "one exists: nothing is created");
+    assert_eq!(ids.principal(&second.app_id).await.unwrap(), None);
+    assert_eq!(ids.role_assignments(None).await.unwrap(), vec![owner]);
+    assert!(ids.delete_principal(&first.app_id).await.unwrap());
+    assert!(ids.principals().await.unwrap().is_empty());
 }
 
 /// A token and the scope map made for it are created together or not at all, and an existing

@@ -25,7 +25,7 @@ use berth_core::{Digest, MetaError, RepoName};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::sync::OwnedMutexGuard;
 
 /// One async lock per digest, created on demand and forgotten when nobody holds or awaits it.
@@ -99,8 +99,7 @@ impl RegistryService {
         only: Option<&RepoName>,
         dry_run: bool,
     ) -> Result<PurgeReport, RegistryError> {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-        let cutoff = now.saturating_sub(age.as_secs() as i64);
+        let cutoff = self.clock.now().saturating_sub(age.as_secs() as i64);
         let mut report = PurgeReport { dry_run, ..PurgeReport::default() };
         for _round in 0..8 {
             let mut deleted_any = false;
@@ -154,8 +153,7 @@ impl RegistryService {
     /// Collects garbage older than `grace` (see the module documentation); with `dry_run`,
     /// only reports what it would delete.
     pub async fn collect_garbage(&self, grace: Duration, dry_run: bool) -> Result<GcReport, RegistryError> {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-        let cutoff = now.saturating_sub(grace.as_secs() as i64);
+        let cutoff = self.clock.now().saturating_sub(grace.as_secs() as i64);
         let mut report = GcReport { dry_run, ..GcReport::default() };
         report.links_dropped = self.meta.drop_unreferenced_links(cutoff, dry_run).await?;
         for (digest, size) in self.meta.unused_blobs(cutoff).await? {

@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod clock;
 mod error;
 pub mod fsck;
 mod gc;
@@ -17,6 +18,7 @@ mod service;
 mod tag_lists;
 mod uploads;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::RegistryError;
 pub use gc::{GcReport, PurgeReport};
 pub use manifests::PutManifest;

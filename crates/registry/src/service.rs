@@ -1,6 +1,7 @@
 //! [`RegistryService`]: the registry's operations on repositories, blobs, tags and referrers.
 //! Uploads and manifests are in their own modules, as further `impl` blocks.
 
+use crate::clock::{Clock, SystemClock};
 use crate::error::RegistryError;
 use crate::gc::DigestLocks;
 use crate::tag_lists::{TagLists, TagPage};
@@ -35,6 +36,8 @@ pub struct RegistryService {
     pub(crate) blobs: Arc<dyn BlobStore>,
     pub(crate) meta: Arc<dyn MetadataStore>,
     pub(crate) limits: Limits,
+    /// What upload expiry, garbage collection and purges take as now.
+    pub(crate) clock: Arc<dyn Clock>,
     /// Uploads with a request in flight: a second concurrent request on one upload is refused
     /// rather than interleaved.
     busy: Mutex<HashSet<UploadId>>,
@@ -65,16 +68,24 @@ pub enum MountOutcome {
 }
 
 impl RegistryService {
-    /// A service over the given stores.
+    /// A service over the given stores, on the system clock.
     pub fn new(blobs: Arc<dyn BlobStore>, meta: Arc<dyn MetadataStore>, limits: Limits) -> Self {
         RegistryService {
             blobs,
             meta,
             limits,
+            clock: Arc::new(SystemClock),
             busy: Mutex::new(HashSet::new()),
             tag_lists: TagLists::default(),
             digest_locks: DigestLocks::default(),
         }
+    }
+
+    /// The service going by `clock` instead (for an upload's start, upload expiry, garbage
+    /// collection's grace and purge ages).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The limits in force.

@@ -13,7 +13,7 @@ use berth_core::{
 };
 use futures_util::StreamExt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// How a chunk positions itself.
 #[derive(Debug, Clone, Copy)]
@@ -85,7 +85,7 @@ impl RegistryService {
             offset: 0,
             algorithm,
             hash_state: Hasher::new(algorithm).save(),
-            started_at: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64),
+            started_at: self.clock.now(),
         };
         let caps = self.limits.uploads;
         // The row first: a refused session leaves no bytes behind.
@@ -258,8 +258,7 @@ impl RegistryService {
     /// each session is expired by one of them. How many were dropped.
     pub async fn expire_uploads(&self, max_idle: Duration) -> Result<usize, RegistryError> {
         const BATCH: u32 = 100;
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-        let idle_since = now.saturating_sub(max_idle.as_secs() as i64);
+        let idle_since = self.clock.now().saturating_sub(max_idle.as_secs() as i64);
         let mut expired = 0;
         loop {
             let ids = self.meta.expire_uploads(idle_since, BATCH).await?;

@@ -267,6 +267,13 @@ impl berth_core::BlobStore for FsBlobStore {
                 _ => unavailable(e),
             })?;
             let len = file.metadata().map_err(unavailable)?.len();
+            // Held until the append ends (the file closes): a concurrent append on this
+            // upload is refused before it touches a byte.
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => return Err(StorageError::OffsetMismatch { current: len }),
+                Err(std::fs::TryLockError::Error(e)) => return Err(unavailable(e)),
+            }
             if len < offset {
                 return Err(StorageError::OffsetMismatch { current: len });
             }
@@ -307,7 +314,12 @@ impl berth_core::BlobStore for FsBlobStore {
         }
         let written = match failure {
             None => writer.finish().await.map_err(unavailable),
-            Some(failure) => Err(failure),
+            Some(failure) => {
+                // No write may land after the truncation below, nor hold the lock past it.
+                let _ = writer.wait().await;
+                drop(writer);
+                Err(failure)
+            }
         };
         match written {
             Ok(hasher) => Ok((total, hasher)),

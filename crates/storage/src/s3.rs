@@ -253,13 +253,7 @@ impl BlobStore for S3BlobStore {
         let mut buf = BytesMut::from(self.tail_bytes(id, offset, &state).await?.as_ref());
         let mut end = offset;
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(StorageError::Body)?;
-            end += chunk.len() as u64;
-            if max_len.is_some_and(|max| end > max) {
-                return Err(StorageError::TooLong);
-            }
-            hasher.update(&chunk);
-            buf.extend_from_slice(&chunk);
+            buf.extend_from_slice(&crate::received(chunk, &mut end, max_len, &mut hasher)?);
             while buf.len() >= PART_SIZE {
                 let part = buf.split_to(PART_SIZE).freeze();
                 self.put_part(id, &mut state, part).await?;

@@ -20,12 +20,93 @@ async fn collect(s: ByteStream) -> Vec<u8> {
     out
 }
 
-/// Runs every check against `store`. Panics on the first failure.
+/// Runs every check against `store`, configured without redirects. Panics on the first
+/// failure.
 pub async fn run(store: &dyn BlobStore) {
     upload_commit_read(store).await;
     failed_append_keeps_offset(store).await;
     abort_and_delete_are_idempotent(store).await;
+    partial_upload_reads_back(store).await;
+    no_redirects(store).await;
+    store.ping().await.expect("a store under test answers ping");
     large_chunked_upload(store).await;
+    concurrent_appends_one_wins(store).await;
+}
+
+/// Commits `data` as a blob through one upload; its digest.
+async fn stored(store: &dyn BlobStore, data: &'static [u8]) -> Digest {
+    let id = UploadId::generate();
+    store.begin_upload(&id).await.unwrap();
+    let (n, h) = store.append(&id, 0, body(&[data]), Hasher::new(Algorithm::Sha256), None).await.unwrap();
+    let d = h.finish();
+    store.commit(&id, n, &d).await.unwrap();
+    d
+}
+
+/// An upload in progress reads back as far as it has been appended (what a re-hash under
+/// another algorithm reads), and is no blob yet.
+async fn partial_upload_reads_back(store: &dyn BlobStore) {
+    let id = UploadId::generate();
+    store.begin_upload(&id).await.unwrap();
+    let (n, h) = store.append(&id, 0, body(&[b"part", b"ial "]), Hasher::new(Algorithm::Sha256), None).await.unwrap();
+    assert_eq!(collect(store.read_upload(&id, n).await.unwrap()).await, b"partial ");
+    let (n, _) = store.append(&id, n, body(&[b"upload"]), h, None).await.unwrap();
+    assert_eq!(collect(store.read_upload(&id, n).await.unwrap()).await, b"partial upload");
+    assert_eq!(store.stat(&Digest::of(Algorithm::Sha256, b"partial upload")).await.unwrap(), None);
+    store.abort(&id).await.unwrap();
+    assert!(matches!(store.read_upload(&id, n).await, Err(StorageError::NotFound)));
+}
+
+/// A store without redirects answers `None` for a blob it holds and one it does not: the
+/// registry then streams the blob itself.
+async fn no_redirects(store: &dyn BlobStore) {
+    let d = stored(store, b"streamed, not redirected").await;
+    assert_eq!(store.redirect_url(&d).await.unwrap(), None);
+    assert_eq!(store.redirect_url(&Digest::of(Algorithm::Sha256, b"absent")).await.unwrap(), None);
+    store.delete(&d).await.unwrap();
+}
+
+/// Two appends racing at the same offset of one upload (two replicas taking the same chunk):
+/// exactly one succeeds, the other fails with `OffsetMismatch`, and the upload holds the
+/// winner's bytes, whole. The first append's body stalls until the second has answered (or
+/// a few seconds, for a store that makes it wait), so they overlap.
+async fn concurrent_appends_one_wins(store: &dyn BlobStore) {
+    let id = UploadId::generate();
+    store.begin_upload(&id).await.unwrap();
+    let (offset, hasher) = store.append(&id, 0, body(&[b"head:"]), Hasher::new(Algorithm::Sha256), None).await.unwrap();
+    let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
+    let (answered, gate) = tokio::sync::oneshot::channel::<()>();
+    let stalled: ByteStream = futures_util::stream::once(async move {
+        let _ = started_tx.send(());
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), gate).await;
+        Ok(Bytes::from_static(b"first"))
+    })
+    .chain(body(&[b"-one!"]))
+    .boxed();
+    let saved = hasher.save();
+    let first = store.append(&id, offset, stalled, Hasher::restore(Algorithm::Sha256, &saved).unwrap(), None);
+    let second = async {
+        let _ = started.await;
+        let r = store
+            .append(&id, offset, body(&[b"other-one!"]), Hasher::restore(Algorithm::Sha256, &saved).unwrap(), None)
+            .await;
+        let _ = answered.send(());
+        r
+    };
+    let (first, second) = tokio::join!(first, second);
+    let outcome = |r: &Result<(u64, Hasher), StorageError>| r.as_ref().map(|(n, _)| *n).map_err(|e| e.to_string());
+    let outcomes = format!("{:?} and {:?}", outcome(&first), outcome(&second));
+    let (end, winner, expected): (u64, Hasher, &[u8]) = match (first, second) {
+        (Ok((n, h)), Err(StorageError::OffsetMismatch { .. })) => (n, h, b"head:first-one!"),
+        (Err(StorageError::OffsetMismatch { .. }), Ok((n, h))) => (n, h, b"head:other-one!"),
+        _ => panic!("exactly one append wins, the other is refused with OffsetMismatch: {outcomes}"),
+    };
+    assert_eq!(end, expected.len() as u64);
+    let d = winner.finish();
+    assert_eq!(d, Digest::of(Algorithm::Sha256, expected));
+    store.commit(&id, end, &d).await.unwrap();
+    assert_eq!(collect(store.read(&d, None).await.unwrap()).await, expected, "the winner's bytes, undamaged");
+    store.delete(&d).await.unwrap();
 }
 
 /// Megabytes of chunks (13 MiB in five appends), so stores that assemble parts (S3 multipart

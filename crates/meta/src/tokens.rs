@@ -1,27 +1,30 @@
-//! [`TokenStore`] on SQLite: scope maps and repository tokens with their password hashes.
+//! [`TokenStore`] once for both databases: scope maps and repository tokens with their
+//! password hashes.
 
-use crate::records::{db, now, scope_map, token};
-use crate::sqlite::SqliteMeta;
+use crate::backend::{Backend, SqlMeta};
+use crate::records::{Columns, now, scope_map, token};
+use crate::repos::Tx;
+use crate::sql::{Sql, sql};
+use crate::store::commit;
 use async_trait::async_trait;
 use berth_core::MetaError;
 use berth_core::principals::{NameTaken, TokenStore};
 use berth_core::scopemap::{ScopeMap, ScopeRule, Token, TokenPassword, system_scope_maps};
 
 #[async_trait]
-impl TokenStore for SqliteMeta {
+impl<B: Backend> TokenStore for SqlMeta<B> {
     async fn put_scope_map(&self, m: &ScopeMap) -> Result<(), MetaError> {
         let rules: Vec<String> = m.rules.iter().map(ScopeRule::to_string).collect();
-        sqlx::query(
-            "INSERT INTO scope_maps (name, description, rules, created_at) VALUES (?, ?, ?, ?)
+        sql::<B::Db>(
+            "INSERT INTO scope_maps (name, description, rules, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT(name) DO UPDATE SET description = excluded.description, rules = excluded.rules",
         )
         .bind(&m.name)
         .bind(&m.description)
         .bind(rules.join("\n"))
         .bind(now())
-        .execute(&self.writer)
-        .await
-        .map_err(db)?;
+        .execute(self.backend.writer())
+        .await?;
         Ok(())
     }
 
@@ -29,16 +32,15 @@ impl TokenStore for SqliteMeta {
         if let Some(m) = system_scope_maps().into_iter().find(|m| m.name == name) {
             return Ok(Some(m));
         }
-        let row = sqlx::query("SELECT * FROM scope_maps WHERE name = ?")
+        let row = sql::<B::Db>("SELECT * FROM scope_maps WHERE name = $1")
             .bind(name)
-            .fetch_optional(&self.writer)
-            .await
-            .map_err(db)?;
+            .fetch_optional(self.backend.writer())
+            .await?;
         row.as_ref().map(scope_map).transpose()
     }
 
     async fn scope_maps(&self) -> Result<Vec<ScopeMap>, MetaError> {
-        let rows = sqlx::query("SELECT * FROM scope_maps ORDER BY name").fetch_all(&self.reader).await.map_err(db)?;
+        let rows = sql::<B::Db>("SELECT * FROM scope_maps ORDER BY name").fetch_all(self.backend.reader()).await?;
         let mut all = system_scope_maps();
         for r in &rows {
             all.push(scope_map(r)?);
@@ -47,77 +49,71 @@ impl TokenStore for SqliteMeta {
     }
 
     async fn delete_scope_map(&self, name: &str) -> Result<bool, MetaError> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        let used: Option<String> = sqlx::query_scalar("SELECT name FROM tokens WHERE scope_map = ? LIMIT 1")
+        let mut tx = self.begin().await?;
+        let used = sql::<B::Db>("SELECT name FROM tokens WHERE scope_map = $1 LIMIT 1")
             .bind(name)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
+            .fetch_optional(&mut tx)
+            .await?;
         if used.is_some() {
             return Err(MetaError::Conflict);
         }
-        let r = sqlx::query("DELETE FROM scope_maps WHERE name = ?").bind(name).execute(&mut *tx).await.map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        Ok(r.rows_affected() > 0)
+        let r = sql::<B::Db>("DELETE FROM scope_maps WHERE name = $1").bind(name).execute(&mut tx).await?;
+        commit(tx).await?;
+        Ok(r > 0)
     }
 
     async fn create_token(&self, t: &Token) -> Result<(), MetaError> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
+        let mut tx = self.begin().await?;
         if !insert_token(&mut tx, t).await? {
             return Err(MetaError::Conflict);
         }
-        tx.commit().await.map_err(db)
+        commit(tx).await
     }
 
     async fn create_token_with_scope_map(&self, m: &ScopeMap, t: &Token) -> Result<Result<(), NameTaken>, MetaError> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
+        let mut tx = self.begin().await?;
         if !insert_token(&mut tx, t).await? {
             return Ok(Err(NameTaken::Token));
         }
         let rules: Vec<String> = m.rules.iter().map(ScopeRule::to_string).collect();
-        let inserted = sqlx::query(
-            "INSERT INTO scope_maps (name, description, rules, created_at) VALUES (?, ?, ?, ?)
+        let inserted = sql::<B::Db>(
+            "INSERT INTO scope_maps (name, description, rules, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT DO NOTHING",
         )
         .bind(&m.name)
         .bind(&m.description)
         .bind(rules.join("\n"))
         .bind(now())
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?
-        .rows_affected();
+        .execute(&mut tx)
+        .await?;
         if inserted == 0 {
             return Ok(Err(NameTaken::ScopeMap));
         }
-        tx.commit().await.map_err(db)?;
+        commit(tx).await?;
         Ok(Ok(()))
     }
 
     async fn token(&self, name: &str) -> Result<Option<Token>, MetaError> {
         // Through the writer: a disable or a new password must count from the next request on.
-        let Some(row) = sqlx::query("SELECT * FROM tokens WHERE name = ?")
+        let Some(row) = sql::<B::Db>("SELECT * FROM tokens WHERE name = $1")
             .bind(name)
-            .fetch_optional(&self.writer)
-            .await
-            .map_err(db)?
+            .fetch_optional(self.backend.writer())
+            .await?
         else {
             return Ok(None);
         };
-        let passwords = sqlx::query("SELECT * FROM token_passwords WHERE token = ? ORDER BY slot")
+        let passwords = sql::<B::Db>("SELECT * FROM token_passwords WHERE token = $1 ORDER BY slot")
             .bind(name)
-            .fetch_all(&self.writer)
-            .await
-            .map_err(db)?;
+            .fetch_all(self.backend.writer())
+            .await?;
         Ok(Some(token(&row, &passwords)?))
     }
 
     async fn tokens(&self) -> Result<Vec<Token>, MetaError> {
-        let names: Vec<String> =
-            sqlx::query_scalar("SELECT name FROM tokens ORDER BY name").fetch_all(&self.reader).await.map_err(db)?;
+        let names = sql::<B::Db>("SELECT name FROM tokens ORDER BY name").fetch_all(self.backend.reader()).await?;
         let mut out = Vec::new();
         for n in names {
-            if let Some(t) = self.token(&n).await? {
+            if let Some(t) = self.token(&n.text("name")?).await? {
                 out.push(t);
             }
         }
@@ -130,61 +126,57 @@ impl TokenStore for SqliteMeta {
         enabled: Option<bool>,
         scope_map: Option<&str>,
     ) -> Result<bool, MetaError> {
-        let r = sqlx::query(
-            "UPDATE tokens SET enabled = COALESCE(?, enabled), scope_map = COALESCE(?, scope_map) WHERE name = ?",
+        let r = sql::<B::Db>(
+            "UPDATE tokens SET enabled = COALESCE($1, enabled), scope_map = COALESCE($2, scope_map) WHERE name = $3",
         )
         .bind(enabled)
         .bind(scope_map)
         .bind(name)
-        .execute(&self.writer)
-        .await
-        .map_err(db)?;
-        Ok(r.rows_affected() > 0)
+        .execute(self.backend.writer())
+        .await?;
+        Ok(r > 0)
     }
 
     async fn delete_token(&self, name: &str) -> Result<bool, MetaError> {
-        let r = sqlx::query("DELETE FROM tokens WHERE name = ?").bind(name).execute(&self.writer).await.map_err(db)?;
-        Ok(r.rows_affected() > 0)
+        let r = sql::<B::Db>("DELETE FROM tokens WHERE name = $1").bind(name).execute(self.backend.writer()).await?;
+        Ok(r > 0)
     }
 
     async fn set_token_password(&self, name: &str, p: &TokenPassword) -> Result<(), MetaError> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        sqlx::query("DELETE FROM token_passwords WHERE token = ? AND slot = ?")
+        let mut tx = self.begin().await?;
+        sql::<B::Db>("DELETE FROM token_passwords WHERE token = $1 AND slot = $2")
             .bind(name)
             .bind(i64::from(p.slot))
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            .execute(&mut tx)
+            .await?;
         insert_password(&mut tx, name, p).await?;
-        tx.commit().await.map_err(db)
+        commit(tx).await
     }
 }
 
 /// Inserts token `t` with its passwords; `false` (and nothing written) if the name is taken.
-async fn insert_token(conn: &mut sqlx::SqliteConnection, t: &Token) -> Result<bool, MetaError> {
-    let inserted = sqlx::query(
-        "INSERT INTO tokens (name, scope_map, enabled, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+async fn insert_token<D: Sql>(tx: &mut Tx<D>, t: &Token) -> Result<bool, MetaError> {
+    let inserted = sql::<D>(
+        "INSERT INTO tokens (name, scope_map, enabled, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
     )
     .bind(&t.name)
     .bind(&t.scope_map)
     .bind(t.enabled)
     .bind(t.created)
-    .execute(&mut *conn)
-    .await
-    .map_err(db)?
-    .rows_affected();
+    .execute(&mut *tx)
+    .await?;
     if inserted == 0 {
         return Ok(false);
     }
     for p in &t.passwords {
-        insert_password(conn, &t.name, p).await?;
+        insert_password(tx, &t.name, p).await?;
     }
     Ok(true)
 }
 
-async fn insert_password(conn: &mut sqlx::SqliteConnection, token: &str, p: &TokenPassword) -> Result<(), MetaError> {
-    sqlx::query(
-        "INSERT INTO token_passwords (token, slot, secret_hash, created_at, expiry, id) VALUES (?, ?, ?, ?, ?, ?)",
+async fn insert_password<D: Sql>(tx: &mut Tx<D>, token: &str, p: &TokenPassword) -> Result<(), MetaError> {
+    sql::<D>(
+        "INSERT INTO token_passwords (token, slot, secret_hash, created_at, expiry, id) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(token)
     .bind(i64::from(p.slot))
@@ -192,8 +184,7 @@ async fn insert_password(conn: &mut sqlx::SqliteConnection, token: &str, p: &Tok
     .bind(p.created)
     .bind(p.expiry)
     .bind(&p.id)
-    .execute(conn)
-    .await
-    .map_err(db)?;
+    .execute(tx)
+    .await?;
     Ok(())
 }

@@ -1,0 +1,296 @@
+//! The registry's rules on real stores without the binary: `MemoryBlobStore` for the bytes,
+//! `SqliteMeta` on a temporary directory for the metadata, and a `ManualClock` moved on
+//! instead of sleeping through grace periods and expiry.
+
+use berth_core::range::ByteRange;
+use berth_core::{Algorithm, BlobStore, Digest, Reference, RepoName, StorageError, Tag};
+use berth_meta::SqliteMeta;
+use berth_registry::{Chunk, GcReport, Limits, ManualClock, MountOutcome, RegistryError, RegistryService};
+use berth_storage::MemoryBlobStore;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+const OWNER: &str = "tester";
+const HOUR: Duration = Duration::from_secs(3600);
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// A service on fresh stores, with handles on its blob store and clock.
+struct Registry {
+    service: RegistryService,
+    blobs: Arc<MemoryBlobStore>,
+    clock: Arc<ManualClock>,
+    _dir: tempfile::TempDir,
+}
+
+async fn registry() -> Registry {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = SqliteMeta::open(&dir.path().join("meta.db")).await.unwrap();
+    let blobs = Arc::new(MemoryBlobStore::new());
+    let clock = Arc::new(ManualClock::starting_now());
+    let service = RegistryService::new(blobs.clone(), Arc::new(meta), Limits::default()).with_clock(clock.clone());
+    Registry { service, blobs, clock, _dir: dir }
+}
+
+fn repo(name: &str) -> RepoName {
+    RepoName::parse(name).unwrap()
+}
+
+fn sha256(bytes: &[u8]) -> Digest {
+    Digest::of(Algorithm::Sha256, bytes)
+}
+
+fn body(bytes: &[u8]) -> berth_core::ByteStream {
+    futures_util::stream::iter([Ok(Bytes::copy_from_slice(bytes))]).boxed()
+}
+
+fn streamed() -> Chunk {
+    Chunk { range: None, length: None }
+}
+
+async fn collect(mut s: berth_core::ByteStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(chunk) = s.next().await {
+        out.extend_from_slice(&chunk.unwrap());
+    }
+    out
+}
+
+/// Pushes `bytes` into `name` in one request; its digest.
+async fn push_blob(r: &Registry, name: &str, bytes: &[u8]) -> Digest {
+    let d = sha256(bytes);
+    r.service.upload_whole(&repo(name), &d, Some(bytes.len() as u64), body(bytes), OWNER).await.unwrap();
+    d
+}
+
+/// An OCI image manifest with this config and these layers (digest and size).
+fn manifest(config: (&Digest, usize), layers: &[(&Digest, usize)]) -> Bytes {
+    let descriptor =
+        |media: &str, (d, size): (&Digest, usize)| json!({"mediaType": media, "digest": d.to_string(), "size": size});
+    let m = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": descriptor("application/vnd.oci.image.config.v1+json", config),
+        "layers": layers.iter().map(|l| descriptor("application/vnd.oci.image.layer.v1.tar", *l)).collect::<Vec<_>>(),
+    });
+    Bytes::from(m.to_string())
+}
+
+/// A config and one layer pushed into `name` and a manifest of them tagged `tag`: the digests
+/// of the config, the layer and the manifest, and the blobs' total size.
+async fn push_image(r: &Registry, name: &str, seed: &str, tag: &str) -> ([Digest; 3], u64) {
+    let config = format!("{{\"seed\":\"{seed}\"}}");
+    let layer = format!("layer of {seed}").repeat(50);
+    let c = push_blob(r, name, config.as_bytes()).await;
+    let l = push_blob(r, name, layer.as_bytes()).await;
+    let bytes = manifest((&c, config.len()), &[(&l, layer.len())]);
+    let reference = Reference::Tag(Tag::parse(tag).unwrap());
+    let put = r.service.put_manifest(&repo(name), &reference, &[], OCI_MANIFEST, bytes).await.unwrap();
+    ([c, l, put.digest], (config.len() + layer.len()) as u64)
+}
+
+#[tokio::test]
+async fn a_chunked_upload_commits_under_its_digest() {
+    let r = registry().await;
+    let app = repo("team/app");
+    let data = b"chunk one, chunk two, and the last chunk";
+    let s = r.service.start_upload(&app, Algorithm::Sha256, OWNER).await.unwrap();
+    let first = Chunk { range: Some(ByteRange { start: 0, end: 9 }), length: Some(10) };
+    let s = r.service.append(&app, &s.id, first, body(&data[..10])).await.unwrap();
+    assert_eq!(s.offset, 10);
+    let stale = Chunk { range: Some(ByteRange { start: 0, end: 9 }), length: Some(10) };
+    let refused = r.service.append(&app, &s.id, stale, body(&data[..10])).await;
+    assert!(matches!(refused, Err(RegistryError::RangeInvalid { current: 10 })), "{refused:?}");
+    let s = r.service.append(&app, &s.id, streamed(), body(&data[10..22])).await.unwrap();
+    assert_eq!(s.offset, 22);
+    assert_eq!(r.service.blob_size(&app, &sha256(data)).await.ok(), None, "not a blob before the final PUT");
+
+    let d = sha256(data);
+    let size = r.service.finish(&app, &s.id, &d, streamed(), Some(body(&data[22..]))).await.unwrap();
+    assert_eq!(size, data.len() as u64);
+    assert_eq!(r.service.blob_size(&app, &d).await.unwrap(), data.len() as u64);
+    assert_eq!(collect(r.service.read_blob(&d, None).await.unwrap()).await, data);
+    assert!(matches!(r.service.upload(&app, &s.id).await, Err(RegistryError::UploadUnknown)), "session ended");
+    assert!(matches!(r.service.blob_size(&repo("team/other"), &d).await, Err(RegistryError::BlobUnknown)));
+}
+
+#[tokio::test]
+async fn a_wrong_digest_stores_nothing() {
+    let r = registry().await;
+    let app = repo("team/app");
+    let data = b"the bytes the client sent";
+    let s = r.service.start_upload(&app, Algorithm::Sha256, OWNER).await.unwrap();
+    let s = r.service.append(&app, &s.id, streamed(), body(&data[..8])).await.unwrap();
+    let claimed = sha256(b"what the client claims");
+    let refused = r.service.finish(&app, &s.id, &claimed, streamed(), Some(body(&data[8..]))).await;
+    assert!(matches!(refused, Err(RegistryError::DigestInvalid(_))), "{refused:?}");
+    for d in [&claimed, &sha256(data)] {
+        assert!(matches!(r.service.blob_size(&app, d).await, Err(RegistryError::BlobUnknown)), "{d}");
+        assert_eq!(r.blobs.stat(d).await.unwrap(), None, "{d} is not in the blob store");
+    }
+    assert!(r.blobs.list().await.unwrap().is_empty());
+    assert!(matches!(r.service.upload(&app, &s.id).await, Err(RegistryError::UploadUnknown)), "session dropped");
+    assert!(matches!(r.blobs.read_upload(&s.id, data.len() as u64).await, Err(StorageError::NotFound)));
+}
+
+#[tokio::test]
+async fn a_mount_links_from_a_repository_that_holds_the_blob() {
+    let r = registry().await;
+    let (src, dst) = (repo("team/base"), repo("team/app"));
+    let d = push_blob(&r, "team/base", b"a shared layer").await;
+
+    let mounted = r.service.mount(&dst, &d, Some(&src), OWNER).await.unwrap();
+    assert!(matches!(mounted, MountOutcome::Mounted), "{mounted:?}");
+    assert_eq!(r.service.blob_size(&dst, &d).await.unwrap(), 14);
+    assert_eq!(r.service.repositories_holding(&d, 10).await.unwrap(), vec![dst.clone(), src.clone()]);
+
+    // Without `from`, or from a repository without the blob: an ordinary upload begins.
+    let absent = sha256(b"nowhere");
+    for (digest, from) in [(&d, None), (&absent, Some(&src))] {
+        let other = repo("team/third");
+        match r.service.mount(&other, digest, from, OWNER).await.unwrap() {
+            MountOutcome::Session(s) => {
+                assert_eq!((s.offset, &s.repo), (0, &other));
+                assert_eq!(r.service.upload(&other, &s.id).await.unwrap().id, s.id);
+            }
+            MountOutcome::Mounted => panic!("{digest} from {from:?} must not mount"),
+        }
+        assert!(matches!(r.service.blob_size(&other, digest).await, Err(RegistryError::BlobUnknown)));
+    }
+}
+
+#[tokio::test]
+async fn a_manifest_needs_its_blobs_in_the_repository() {
+    let r = registry().await;
+    let app = repo("team/app");
+    let (config, layer) = (b"{\"architecture\":\"amd64\"}".as_slice(), b"layer bytes".as_slice());
+    let (c, l) = (sha256(config), sha256(layer));
+    let bytes = manifest((&c, config.len()), &[(&l, layer.len())]);
+    let v1 = Reference::Tag(Tag::parse("v1").unwrap());
+
+    push_blob(&r, "team/app", config).await;
+    push_blob(&r, "team/elsewhere", layer).await;
+    let refused = r.service.put_manifest(&app, &v1, &[], OCI_MANIFEST, bytes.clone()).await;
+    match refused {
+        Err(RegistryError::ManifestBlobUnknown(missing)) => assert_eq!(missing, vec![l.clone()]),
+        other => panic!("a layer another repository holds is missing here: {other:?}"),
+    }
+    assert!(matches!(r.service.get_manifest(&app, &v1).await, Err(RegistryError::ManifestUnknown)), "nothing written");
+
+    push_blob(&r, "team/app", layer).await;
+    let put = r.service.put_manifest(&app, &v1, &[], OCI_MANIFEST, bytes.clone()).await.unwrap();
+    assert_eq!(put.digest, sha256(&bytes));
+    let got = r.service.get_manifest(&app, &v1).await.unwrap();
+    assert_eq!((got.bytes, got.media_type.as_str()), (bytes, OCI_MANIFEST));
+    let by_digest = r.service.get_manifest(&app, &Reference::Digest(put.digest.clone())).await.unwrap();
+    assert_eq!(by_digest.digest, put.digest);
+}
+
+/// Moved from the end-to-end test (cli/tests/gc.rs), which slept through the grace period:
+/// what no manifest references goes once the grace is over (links, then blobs with their
+/// bytes), what a tag reaches stays, and what was linked within the grace stays.
+#[tokio::test]
+async fn garbage_goes_only_after_the_grace_period() {
+    let r = registry().await;
+    let (kept, _) = push_image(&r, "team/app", "a", "a").await;
+    let (dropped, dropped_size) = push_image(&r, "team/app", "b", "b").await;
+    let orphan = push_blob(&r, "team/app", b"never referenced").await;
+    let mounted = r.service.mount(&repo("team/other"), &kept[1], Some(&repo("team/app")), OWNER).await.unwrap();
+    assert!(matches!(mounted, MountOutcome::Mounted));
+    r.service.delete_manifest(&repo("team/app"), &Reference::Digest(dropped[2].clone())).await.unwrap();
+
+    let nothing = |dry_run| GcReport { dry_run, ..GcReport::default() };
+    assert_eq!(r.service.collect_garbage(HOUR, true).await.unwrap(), nothing(true));
+    r.clock.advance(HOUR / 2);
+    assert_eq!(r.service.collect_garbage(HOUR, false).await.unwrap(), nothing(false), "within the grace period");
+
+    r.clock.advance(HOUR / 2 + Duration::from_secs(2));
+    let garbage = [&dropped[0], &dropped[1], &orphan];
+    let freed = dropped_size + b"never referenced".len() as u64;
+    let expected = |dry_run| GcReport { dry_run, links_dropped: 4, blobs_deleted: 3, bytes_freed: freed };
+    assert_eq!(r.service.collect_garbage(HOUR, true).await.unwrap(), expected(true));
+    for d in garbage {
+        assert!(r.blobs.stat(d).await.unwrap().is_some(), "a dry run deletes nothing: {d}");
+    }
+    assert_eq!(r.service.collect_garbage(HOUR, false).await.unwrap(), expected(false));
+
+    for d in garbage {
+        assert!(matches!(r.service.blob_size(&repo("team/app"), d).await, Err(RegistryError::BlobUnknown)), "{d}");
+        assert_eq!(r.blobs.stat(d).await.unwrap(), None, "{d}'s bytes are deleted");
+    }
+    assert!(
+        matches!(r.service.blob_size(&repo("team/other"), &kept[1]).await, Err(RegistryError::BlobUnknown)),
+        "the link no manifest of team/other uses"
+    );
+    let tagged = r.service.get_manifest(&repo("team/app"), &Reference::Tag(Tag::parse("a").unwrap())).await.unwrap();
+    assert_eq!(tagged.digest, kept[2]);
+    for d in &kept[..2] {
+        let size = r.service.blob_size(&repo("team/app"), d).await.unwrap();
+        assert_eq!(collect(r.service.read_blob(d, None).await.unwrap()).await.len() as u64, size, "{d} is intact");
+    }
+    assert_eq!(r.blobs.list().await.unwrap().len(), 2, "only the tagged image's blobs are left");
+    assert_eq!(r.service.collect_garbage(HOUR, false).await.unwrap(), nothing(false), "a second run finds nothing");
+}
+
+/// Moved from the end-to-end test (cli/tests/gc.rs): a manifest untagged for longer than the
+/// purge age goes (a younger one, or a tagged one, stays), and its blobs go at the next
+/// collection after the grace.
+#[tokio::test]
+async fn a_purge_takes_old_untagged_manifests_and_gc_their_blobs() {
+    let r = registry().await;
+    let app = repo("team/app");
+    let (old, _) = push_image(&r, "team/app", "old", "latest").await;
+    let (new, _) = push_image(&r, "team/app", "new", "latest").await;
+    let week = Duration::from_secs(7 * 24 * 3600);
+
+    assert!(r.service.purge_untagged(week, None, false).await.unwrap().manifests_deleted.is_empty(), "too young");
+    r.clock.advance(week + Duration::from_secs(1));
+    let gone = vec![format!("team/app@{}", old[2])];
+    let dry = r.service.purge_untagged(week, None, true).await.unwrap();
+    assert_eq!((dry.dry_run, &dry.manifests_deleted), (true, &gone));
+    assert!(
+        r.service.get_manifest(&app, &Reference::Digest(old[2].clone())).await.is_ok(),
+        "a dry run deletes nothing"
+    );
+    assert!(
+        r.service.purge_untagged(week, Some(&repo("team/other")), false).await.unwrap().manifests_deleted.is_empty()
+    );
+    assert_eq!(r.service.purge_untagged(week, None, false).await.unwrap().manifests_deleted, gone);
+    assert!(matches!(
+        r.service.get_manifest(&app, &Reference::Digest(old[2].clone())).await,
+        Err(RegistryError::ManifestUnknown)
+    ));
+    assert_eq!(r.service.get_manifest(&app, &Reference::Digest(new[2].clone())).await.unwrap().digest, new[2]);
+
+    // The clock is a week on, past any grace: the purged image's config and layer go.
+    assert_eq!(r.service.collect_garbage(HOUR, false).await.unwrap().blobs_deleted, 2);
+    for d in &old[..2] {
+        assert_eq!(r.blobs.stat(d).await.unwrap(), None, "{d}");
+    }
+    for d in &new[..2] {
+        assert!(r.service.blob_size(&app, d).await.is_ok(), "{d}");
+    }
+}
+
+#[tokio::test]
+async fn an_idle_upload_expires() {
+    let r = registry().await;
+    let app = repo("team/app");
+    let s = r.service.start_upload(&app, Algorithm::Sha256, OWNER).await.unwrap();
+    let s = r.service.append(&app, &s.id, streamed(), body(b"half of it")).await.unwrap();
+
+    assert_eq!(r.service.expire_uploads(HOUR).await.unwrap(), 0);
+    r.clock.advance(HOUR - Duration::from_secs(60));
+    assert_eq!(r.service.expire_uploads(HOUR).await.unwrap(), 0, "idle for less than the expiry");
+    assert_eq!(r.service.upload(&app, &s.id).await.unwrap().offset, 10);
+
+    r.clock.advance(Duration::from_secs(120));
+    assert_eq!(r.service.expire_uploads(HOUR).await.unwrap(), 1);
+    assert!(matches!(r.service.upload(&app, &s.id).await, Err(RegistryError::UploadUnknown)));
+    assert!(matches!(r.blobs.read_upload(&s.id, 10).await, Err(StorageError::NotFound)), "its bytes are dropped");
+    let late = r.service.append(&app, &s.id, streamed(), body(b", the rest")).await;
+    assert!(matches!(late, Err(RegistryError::UploadUnknown)), "{late:?}");
+    assert_eq!(r.service.expire_uploads(HOUR).await.unwrap(), 0);
+}
