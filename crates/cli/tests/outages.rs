@@ -83,3 +83,44 @@ async fn outages_of_postgres_and_garage_give_503_then_recover() {
     push_image(&c, &s.base, "team/app", &d, "d").await;
     all_pull(&c, &s.base, &[("a", &a), ("b", &b), ("d", &d)]).await;
 }
+
+/// Damage is not an outage: a row that does not decode answers 500 `UNKNOWN` (which clients do
+/// not retry) naming the request ID that its `X-Request-Id` header and the log line carry, and
+/// `berth` shows that ID; every other response carries an ID too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn damaged_metadata_is_a_500_naming_its_request_id() {
+    let mut s = tokio::task::block_in_place(|| common::server(&[]));
+    let c = s.client();
+    let img = Image::oci(Algorithm::Sha256, 94, &[1000], "amd64");
+    push_image(&c, &s.base, "team/app", &img, "v1").await;
+    let missing = c.get(format!("{}/v2/team/app/manifests/nope", s.base)).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let other = missing.headers()["x-request-id"].to_str().unwrap().to_owned();
+
+    // The restart drops the manifest cache, so the damaged row is read.
+    tokio::task::block_in_place(|| {
+        s.sql("UPDATE manifests SET subject = 'not-a-digest'");
+        s.restart();
+    });
+    let r = c.get(format!("{}/v2/team/app/manifests/v1", s.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(id.len() == 16 && id.chars().all(|c| c.is_ascii_hexdigit()) && id != other, "{id} after {other}");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "UNKNOWN", "{body}");
+    let detail = body["errors"][0]["detail"].as_str().unwrap();
+    assert!(detail.contains(&id) && !detail.contains("not-a-digest"), "the cause stays in the log: {detail}");
+    let log = s.log();
+    let line = log.lines().find(|l| l.contains(&id)).unwrap_or_else(|| panic!("no log line names {id}:\n{log}"));
+    assert!(line.contains("internal error") && line.contains("not-a-digest"), "{line}");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = format!("oci:{}", tmp.path().join("out").display());
+    let out = tokio::task::block_in_place(|| common::berth_copy(&s, &[&format!("{}/team/app:v1", s.addr), &layout]));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let named = err.split("request ID ").nth(1).map(|t| t.trim_end_matches(|c: char| !c.is_ascii_hexdigit()));
+    let named = named.unwrap_or_else(|| panic!("berth names no request ID: {err}"));
+    assert!(err.contains("500") && named != id, "{err}");
+    assert!(s.log().lines().any(|l| l.contains(named) && l.contains("internal error")), "{named} is not in the log");
+}

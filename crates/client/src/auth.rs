@@ -2,6 +2,7 @@
 //! token flow as containerd does it (POST form first, GET with Basic as the fallback), and
 //! tokens cached per scope and renewed before they expire.
 
+use crate::oci_error::Refusal;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
@@ -194,7 +195,7 @@ impl Session {
                 | StatusCode::METHOD_NOT_ALLOWED
                 | StatusCode::BAD_REQUEST
                 | StatusCode::UNAUTHORIZED => {}
-                s => return Err(AuthError::TokenService(s.to_string())),
+                _ => return Err(AuthError::TokenService(Refusal::read(r).await.summary())),
             }
             if matches!(self.credentials, Credentials::IdentityToken(_)) {
                 return Err(AuthError::Refused);
@@ -211,7 +212,7 @@ impl Session {
         match r.status() {
             s if s.is_success() => Ok(r.json().await?),
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(AuthError::Refused),
-            s => Err(AuthError::TokenService(s.to_string())),
+            _ => Err(AuthError::TokenService(Refusal::read(r).await.summary())),
         }
     }
 
@@ -249,7 +250,7 @@ impl Session {
                     .ok_or_else(|| AuthError::TokenService("no refresh_token in the answer".into()))
             }
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(AuthError::Refused),
-            s => Err(AuthError::TokenService(s.to_string())),
+            _ => Err(AuthError::TokenService(Refusal::read(r).await.summary())),
         }
     }
 

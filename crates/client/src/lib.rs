@@ -5,7 +5,8 @@
 //! `docker` does it. Credentials from docker's `config.json` and credential helpers
 //! ([`credentials`]); the token flow as real clients speak it ([`auth::Session`]); which
 //! scheme a registry speaks ([`endpoint`]); one repository over the distribution API
-//! ([`registry::Repository`]: streamed, verified, resumable); OCI layouts ([`layout`]) and
+//! ([`registry::Repository`]: streamed, verified, resumable), and the one reader of its
+//! error bodies ([`oci_error`]); OCI layouts ([`layout`]) and
 //! docker archives ([`archive`]); and [`copy::copy`] between any two of them.
 //!
 //! Dependency rule: depends on `berth-core` only; never on the server side.
@@ -18,5 +19,6 @@ pub mod credentials;
 pub mod endpoint;
 pub mod layout;
 pub mod location;
+pub mod oci_error;
 pub mod reference;
 pub mod registry;

@@ -2,6 +2,7 @@
 //! manifests by exact bytes, blobs streamed to and from files with every byte verified.
 
 use crate::auth::{AuthError, Session};
+use crate::oci_error::Refusal;
 use berth_core::{Digest, Hasher, media};
 use futures_util::StreamExt;
 use reqwest::{Method, StatusCode, header};
@@ -117,11 +118,8 @@ pub struct Repository<'a> {
 }
 
 async fn refused(what: &str, r: reqwest::Response) -> RegistryError {
-    let status = r.status();
-    let body: serde_json::Value = r.json().await.unwrap_or_default();
-    let e = &body["errors"][0];
-    let detail = e["detail"].as_str().or_else(|| e["message"].as_str()).map(|d| format!(" ({d})")).unwrap_or_default();
-    RegistryError::Status { what: what.to_owned(), status, detail }
+    let refusal = Refusal::read(r).await;
+    RegistryError::Status { what: what.to_owned(), status: refusal.status, detail: refusal.parenthesised() }
 }
 
 impl<'a> Repository<'a> {

@@ -142,9 +142,13 @@ pub enum MetaError {
     /// its index lists): the text names it (`tag v1`).
     #[error("{0} still uses it")]
     InUse(String),
-    /// The database failed or is unreachable.
+    /// The database failed or is unreachable: clients may retry (503).
     #[error("metadata unavailable: {0}")]
     Unavailable(String),
+    /// A stored value is unreadable or breaks an invariant the store keeps: damage or a bug,
+    /// which a retry does not cure (500). The text names what, never a secret.
+    #[error("metadata corrupt: {0}")]
+    Corrupt(String),
 }
 
 /// ACR's changeable attributes that Berth enforces on a repository or a tag (image locking): a

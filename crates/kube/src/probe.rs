@@ -6,6 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use berth_client::auth::Challenge;
 use berth_client::endpoint::untrusted_certificate;
+use berth_client::oci_error::Refusal;
 use berth_client::reference::ImageRef;
 use berth_client::registry::MANIFEST_ACCEPT;
 use reqwest::{Client, RequestBuilder, StatusCode, header};
@@ -42,16 +43,6 @@ fn root_cause(e: &reqwest::Error) -> String {
 
 fn transport(e: reqwest::Error) -> Probe {
     if untrusted_certificate(&e) { Probe::Untrusted(root_cause(&e)) } else { Probe::Unreachable(root_cause(&e)) }
-}
-
-async fn words(r: reqwest::Response) -> String {
-    let status = r.status();
-    let body: Value = r.json().await.unwrap_or(Value::Null);
-    let e = &body["errors"][0];
-    match e["detail"].as_str().or_else(|| e["message"].as_str()).or_else(|| body["details"].as_str()) {
-        Some(d) if !d.is_empty() => format!("{status}: {d}"),
-        _ => status.to_string(),
-    }
 }
 
 /// Whether a token's `access` claim grants pull on `repository` (`None` when the token is not
@@ -121,10 +112,10 @@ pub async fn probe(http: &Client, base: &str, r: &ImageRef, credential: Option<(
             Err(e) => return transport(e),
         };
         if matches!(resp.status(), StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
-            return Probe::Refused(words(resp).await);
+            return Probe::Refused(Refusal::read(resp).await.summary());
         }
         if !resp.status().is_success() {
-            return Probe::Other(format!("the token service answered {}", words(resp).await));
+            return Probe::Other(format!("the token service answered {}", Refusal::read(resp).await.summary()));
         }
         let body: Value = resp.json().await.unwrap_or(Value::Null);
         let Some(token) = body["token"].as_str().or_else(|| body["access_token"].as_str()) else {
@@ -165,8 +156,8 @@ pub async fn probe(http: &Client, base: &str, r: &ImageRef, credential: Option<(
         {
             Probe::NoPull
         }
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Probe::Refused(words(resp).await),
-        _ => Probe::Other(words(resp).await),
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Probe::Refused(Refusal::read(resp).await.summary()),
+        _ => Probe::Other(Refusal::read(resp).await.summary()),
     }
 }
 

@@ -12,9 +12,17 @@ use berth_core::{
 use bytes::Bytes;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// A database failure, as the registry sees it: the store is unavailable (503).
+/// A database failure, as the registry sees it: a row that does not decode as the schema says
+/// is damage or a bug (500); everything else (connections, I/O, the server's own errors) is an
+/// unavailable store (503), which a retry may cure.
 pub(crate) fn db(e: sqlx::Error) -> MetaError {
-    MetaError::Unavailable(e.to_string())
+    use sqlx::Error::*;
+    match e {
+        ColumnDecode { .. } | ColumnNotFound(_) | ColumnIndexOutOfBounds { .. } | Decode(_) | TypeNotFound { .. } => {
+            MetaError::Corrupt(e.to_string())
+        }
+        _ => MetaError::Unavailable(e.to_string()),
+    }
 }
 
 /// Seconds since the Unix epoch.
@@ -22,9 +30,9 @@ pub(crate) fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
-/// A stored value that does not parse as what it should hold.
+/// A stored value that does not parse as what it should hold: damage, not an outage.
 pub(crate) fn bad(what: &str) -> MetaError {
-    MetaError::Unavailable(format!("stored {what} is unreadable"))
+    MetaError::Corrupt(format!("stored {what} is unreadable"))
 }
 
 /// What a repository deletion removed, from the names its `DELETE … RETURNING` statements
@@ -80,12 +88,12 @@ columns!(sqlx::postgres::PgRow);
 
 pub(crate) fn digest(row: &impl Columns, col: &str) -> Result<Digest, MetaError> {
     let s = row.text(col)?;
-    Digest::parse(&s).map_err(|e| MetaError::Unavailable(format!("stored digest {s:?}: {e}")))
+    Digest::parse(&s).map_err(|e| MetaError::Corrupt(format!("stored digest {s:?}: {e}")))
 }
 
 fn opt_digest(row: &impl Columns, col: &str) -> Result<Option<Digest>, MetaError> {
     let s = row.opt_text(col)?;
-    s.map(|s| Digest::parse(&s).map_err(|e| MetaError::Unavailable(format!("stored digest {s:?}: {e}")))).transpose()
+    s.map(|s| Digest::parse(&s).map_err(|e| MetaError::Corrupt(format!("stored digest {s:?}: {e}")))).transpose()
 }
 
 /// The columns [`manifest`] reads, as `m.` of a query joining `manifests m`.

@@ -54,9 +54,13 @@ pub enum RegistryError {
     /// says which cap and how to free a slot.
     #[error("{0}")]
     TooManyUploads(String),
-    /// Storage or metadata is unreachable.
+    /// Storage or metadata is unreachable: the client may retry (503).
     #[error("{0}")]
     Unavailable(String),
+    /// Stored data is damaged or an invariant is broken: a bug or damage, not an outage, so
+    /// the client must not retry (500). The text is for the log only.
+    #[error("{0}")]
+    Internal(String),
 }
 
 fn list(d: &[Digest]) -> String {
@@ -81,6 +85,7 @@ impl RegistryError {
             RegistryError::Locked(_) | RegistryError::InUse(_) => ErrorCode::Denied,
             RegistryError::TooManyUploads(_) => ErrorCode::TooManyRequests,
             RegistryError::Unavailable(_) => ErrorCode::Unavailable,
+            RegistryError::Internal(_) => ErrorCode::Unknown,
         }
     }
 }
@@ -93,6 +98,7 @@ impl From<MetaError> for RegistryError {
             MetaError::Locked(what) => RegistryError::Locked(what),
             MetaError::InUse(what) => RegistryError::InUse(what),
             MetaError::Unavailable(s) => RegistryError::Unavailable(s),
+            MetaError::Corrupt(s) => RegistryError::Internal(s),
         }
     }
 }

@@ -2,8 +2,12 @@
 //!
 //! Policy: handlers return `Result<_, ApiError>`; every refusal is written as the spec's
 //! `{"errors":[{"code","message","detail"}]}` with the status of its code, plus the headers the
-//! code implies (`Range` on 416, `WWW-Authenticate` on 401, `Retry-After` on 429). Unavailable
-//! storage answers 503. Internal details are logged, never sent. `anyhow` is not used here.
+//! code implies (`Range` on 416, `WWW-Authenticate` on 401, `Retry-After` on 429).
+//!
+//! An unreachable store answers 503 `UNAVAILABLE` (clients retry); damaged data, a broken
+//! invariant or a bug answers 500 `UNKNOWN` naming the request ID that the log line and the
+//! `X-Request-Id` header carry (clients do not retry a bug). Internal details are logged,
+//! never sent. `anyhow` is not used here.
 
 use crate::route::RouteError;
 use axum::response::{IntoResponse, Response};
@@ -36,6 +40,15 @@ impl ApiError {
         self
     }
 
+    /// A server error: a bug, damaged data or a broken invariant, which a retry does not cure.
+    /// The cause goes to the log under the request's ID; the client gets only that ID.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        let id = request_id();
+        tracing::error!(request_id = %id, %cause, "internal error");
+        ApiError::new(ErrorCode::Unknown)
+            .detail(format!("an internal error; the server log names it by request ID {id}"))
+    }
+
     /// Adds a header.
     pub fn header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
         self.headers.push((name, value));
@@ -48,9 +61,10 @@ impl From<RegistryError> for ApiError {
         let code = e.code();
         match e {
             RegistryError::Unavailable(cause) => {
-                tracing::error!(%cause, "storage or metadata unavailable");
+                tracing::error!(request_id = %request_id(), %cause, "storage or metadata unavailable");
                 ApiError::new(code)
             }
+            RegistryError::Internal(cause) => ApiError::internal(&cause),
             RegistryError::RangeInvalid { current } => {
                 let range = if current == 0 { "0-0".to_owned() } else { format!("0-{}", current - 1) };
                 ApiError::new(code)
@@ -75,8 +89,8 @@ impl From<RegistryError> for ApiError {
 }
 
 /// The one place an admin operation's refusal gets its status: not found 404, a taken name
-/// or a lost race 409, a broken rule 400, a lock 403, an unreachable store 503 (its cause
-/// logged, not sent).
+/// or a lost race 409, a broken rule 400, a lock 403, an unreachable store 503 and damaged
+/// data 500 (their causes logged under the request ID, not sent).
 impl From<AdminError> for ApiError {
     fn from(e: AdminError) -> Self {
         let code = match &e {
@@ -85,12 +99,18 @@ impl From<AdminError> for ApiError {
             AdminError::Invalid(_) => ErrorCode::InvalidRequest,
             AdminError::Locked(_) => ErrorCode::Denied,
             AdminError::Unavailable(cause) => {
-                tracing::error!(%cause, "identity store unavailable");
+                tracing::error!(request_id = %request_id(), %cause, "identity store unavailable");
                 return ApiError::new(ErrorCode::Unavailable);
             }
+            AdminError::Internal(cause) => return ApiError::internal(cause),
         };
         ApiError::new(code).detail(e.to_string())
     }
+}
+
+/// The current request's ID as text, or `-` outside a request.
+fn request_id() -> String {
+    crate::request_id::current().map_or_else(|| "-".to_owned(), |id| id.to_string())
 }
 
 impl From<RouteError> for ApiError {
@@ -141,6 +161,9 @@ mod tests {
             let api = ApiError::from(e);
             assert_eq!((api.code.status(), api.detail.as_deref()), (status, detail));
         }
+        let damaged = ApiError::from(AdminError::Internal("row 7 of principals does not decode".into()));
+        assert_eq!(damaged.code, ErrorCode::Unknown);
+        assert!(damaged.detail.is_some_and(|d| d.contains("request ID") && !d.contains("row 7")));
         let locked = ApiError::from(AdminError::Locked("repository a/b".into()));
         assert_eq!(locked.code, ErrorCode::Denied);
         assert!(locked.detail.is_some_and(|d| d.starts_with("repository a/b is locked")));

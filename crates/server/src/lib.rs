@@ -1,7 +1,8 @@
 //! berth-server: the HTTP face of the registry.
 //!
 //! The axum router, its one OCI path parser ([`route`]) and endpoint table ([`endpoint`]), authentication and the single
-//! authorisation point ([`auth`]), the error policy ([`error`]), request-body guards
+//! authorisation point ([`auth`]), the error policy ([`error`]) with its request IDs
+//! ([`request_id`]), request-body guards
 //! ([`body`]), metrics, configuration, TLS, and the accept loop ([`serve`]) with its connection limits
 //! ([`conns`]) and zero-copy blob sending on plain HTTP ([`zerocopy`]).
 //!
@@ -17,6 +18,7 @@ pub mod error;
 pub mod handlers;
 pub mod metrics;
 pub mod ratelimit;
+pub mod request_id;
 pub mod route;
 pub mod serve;
 pub mod tls;

@@ -12,6 +12,7 @@ pub mod sp;
 pub mod tokens;
 
 use anyhow::{Context, Result, bail};
+use berth_client::oci_error::Refusal;
 use berth_client::registry::next_page;
 use clap::Args;
 use reqwest::{Client, Method, StatusCode};
@@ -86,18 +87,6 @@ pub fn http_client() -> Result<Client> {
     Ok(Client::builder().build()?)
 }
 
-/// The sentence in an error body, or the status.
-async fn explain(r: reqwest::Response) -> String {
-    let status = r.status();
-    let body: Value = r.json().await.unwrap_or(Value::Null);
-    let e = &body["errors"][0];
-    match (e["detail"].as_str(), e["message"].as_str()) {
-        (Some(d), _) => d.to_owned(),
-        (None, Some(m)) => m.to_owned(),
-        _ => format!("the registry answered {status}"),
-    }
-}
-
 impl Admin {
     /// Connects to `registry` (or the last login server) with the stored credentials.
     pub fn connect(registry: Option<&str>) -> Result<Self> {
@@ -126,9 +115,12 @@ impl Admin {
             StatusCode::NO_CONTENT => Ok(Value::Null),
             s if s.is_success() => Ok(r.json().await?),
             StatusCode::UNAUTHORIZED => {
-                bail!("{}: the stored credentials are not accepted, or do not hold the Owner role", explain(r).await)
+                bail!(
+                    "{}: the stored credentials are not accepted, or do not hold the Owner role",
+                    Refusal::read(r).await.words()
+                )
             }
-            _ => bail!("{}", explain(r).await),
+            _ => bail!("{}", Refusal::read(r).await.words()),
         }
     }
 
@@ -153,8 +145,10 @@ impl Admin {
         let r = r.with_context(|| format!("cannot reach {}", self.base))?;
         match r.status() {
             s if s.is_success() => Ok(r),
-            StatusCode::UNAUTHORIZED => bail!("{}: the stored credentials do not allow this", explain(r).await),
-            _ => bail!("{}", explain(r).await),
+            StatusCode::UNAUTHORIZED => {
+                bail!("{}: the stored credentials do not allow this", Refusal::read(r).await.words())
+            }
+            _ => bail!("{}", Refusal::read(r).await.words()),
         }
     }
 
@@ -168,8 +162,10 @@ impl Admin {
             let r = r.with_context(|| format!("cannot reach {}", self.base))?;
             match r.status() {
                 s if s.is_success() => {}
-                StatusCode::UNAUTHORIZED => bail!("{}: the stored credentials are not accepted", explain(r).await),
-                _ => bail!("{}", explain(r).await),
+                StatusCode::UNAUTHORIZED => {
+                    bail!("{}: the stored credentials are not accepted", Refusal::read(r).await.words())
+                }
+                _ => bail!("{}", Refusal::read(r).await.words()),
             }
             let next = r.headers().get(reqwest::header::LINK).and_then(|l| l.to_str().ok()).and_then(next_page);
             let page: Value = r.json().await.context("the registry answered with something other than JSON")?;

@@ -39,9 +39,13 @@ pub enum AdminError {
     /// A lock forbids the change; the text names what is locked.
     #[error("{0} is locked (writeEnabled or deleteEnabled is false); unlock it first")]
     Locked(String),
-    /// The identity store failed or is unreachable.
+    /// The identity store failed or is unreachable: the client may retry (503).
     #[error("{0}")]
     Unavailable(String),
+    /// A stored record is damaged or breaks an invariant: not an outage, so the client must
+    /// not retry (500). The text is for the log only.
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl From<MetaError> for AdminError {
@@ -52,7 +56,9 @@ impl From<MetaError> for AdminError {
             }
             MetaError::Locked(what) => AdminError::Locked(what),
             MetaError::InUse(what) => AdminError::Conflict(format!("{what} still uses it")),
-            e @ (MetaError::MissingReferences(_) | MetaError::Unavailable(_)) => AdminError::Unavailable(e.to_string()),
+            MetaError::Unavailable(s) => AdminError::Unavailable(s),
+            MetaError::Corrupt(s) => AdminError::Internal(s),
+            e @ MetaError::MissingReferences(_) => AdminError::Internal(e.to_string()),
         }
     }
 }
@@ -106,6 +112,8 @@ mod tests {
         assert!(matches!(AdminError::from(MetaError::InUse("tag v1".into())), AdminError::Conflict(_)));
         let down = AdminError::from(MetaError::Unavailable("no route".into()));
         assert!(matches!(down, AdminError::Unavailable(ref s) if s.contains("no route")));
+        let damaged = AdminError::from(MetaError::Corrupt("principals row 7".into()));
+        assert!(matches!(damaged, AdminError::Internal(ref s) if s == "principals row 7"));
         assert_eq!(AdminError::NotFound("scope map".into()).to_string(), "scope map not found");
     }
 }

@@ -20,6 +20,7 @@ use crate::endpoint::{Endpoint, Rejected};
 use crate::error::ApiError;
 use crate::metrics::{Metrics, RequestLabels, RouteLabels, method_label};
 use crate::ratelimit::FailureLimiter;
+use crate::request_id::{self, RequestId};
 use crate::route::{OciRoute, RouteError};
 use crate::zerocopy::ZeroCopy;
 use axum::Router;
@@ -91,11 +92,13 @@ async fn metrics(State(st): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
-/// Times and counts every request, and sets the header distribution puts on every response.
+/// Times and counts every request, gives it a request ID (in `X-Request-Id` and in the log
+/// line of a server error), and sets the header distribution puts on every response.
 async fn observe(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = method_label(req.method());
-    let mut response = next.run(req).await;
+    let id = RequestId::next();
+    let mut response = id.scope(next.run(req)).await;
     let route = response.extensions().get::<RouteLabel>().map_or("other", |l| l.0);
     let status = response.status().as_u16();
     st.metrics.requests.get_or_create(&RequestLabels { route, method, status }).inc();
@@ -104,7 +107,9 @@ async fn observe(State(st): State<Arc<AppState>>, req: Request, next: Next) -> R
     {
         st.metrics.bytes_out.inc_by(len);
     }
-    response.headers_mut().insert("docker-distribution-api-version", HeaderValue::from_static("registry/2.0"));
+    let headers = response.headers_mut();
+    headers.insert("docker-distribution-api-version", HeaderValue::from_static("registry/2.0"));
+    headers.insert(request_id::HEADER, HeaderValue::from_str(&id.to_string()).expect("hex digits"));
     response
 }
 
