@@ -56,7 +56,9 @@ impl IdentityAdmin<'_> {
             return Err(AdminError::Conflict(format!("scope map {name} already exists; use update")));
         }
         let m = ScopeMap { name, description: req.description.clone(), rules: rules(&req.actions)?, system: false };
-        ids.put_scope_map(&m).await?;
+        if !ids.create_scope_map(&m).await? {
+            return Err(AdminError::Conflict(format!("scope map {} already exists; use update", m.name)));
+        }
         self.auth.identities_changed();
         self.audit("scope-map.create", &m.name).await;
         Ok(m)
