@@ -5,13 +5,15 @@
 //! `Range`/`Content-Range` grammar, the access grammar with the pure policy function
 //! [`access::grant`], roles and the permissions they add up to ([`roles`]), the principal,
 //! credential and token records with the [`IdentityStore`] trait that keeps them
-//! ([`principals`]), and the storage traits [`BlobStore`] and [`MetadataStore`].
+//! ([`principals`]), the admin API's request and response bodies ([`admin_api`]), and the
+//! storage traits [`BlobStore`] and [`MetadataStore`].
 //!
 //! Dependency rule: this crate is below everything. It knows no HTTP framework, no database
 //! driver and no cloud SDK.
 #![deny(missing_docs)]
 
 pub mod access;
+pub mod admin_api;
 pub mod digest;
 pub mod error;
 pub mod manifest;

@@ -162,6 +162,10 @@ pub trait TokenStore: Send + Sync + 'static {
     /// Creates or replaces a (non-system) scope map.
     async fn put_scope_map(&self, m: &ScopeMap) -> Result<(), MetaError>;
 
+    /// Creates a new (non-system) scope map; `false`, and nothing written, if one of that name
+    /// is stored (so of two racing creates exactly one wins).
+    async fn create_scope_map(&self, m: &ScopeMap) -> Result<bool, MetaError>;
+
     /// A stored scope map.
     async fn scope_map(&self, name: &str) -> Result<Option<ScopeMap>, MetaError>;
 

@@ -598,6 +598,10 @@ pub async fn run_identities(ids: &dyn IdentityStore) {
 
     let rules = vec!["repositories/team/*/content/read".parse().unwrap()];
     let m = ScopeMap { name: "team-read".into(), description: Some("d".into()), rules, system: false };
+    assert!(ids.create_scope_map(&m).await.unwrap());
+    let other = ScopeMap { description: None, rules: Vec::new(), ..m.clone() };
+    assert!(!ids.create_scope_map(&other).await.unwrap(), "a create never replaces");
+    assert_eq!(ids.scope_map("team-read").await.unwrap(), Some(m.clone()));
     ids.put_scope_map(&m).await.unwrap();
     assert_eq!(ids.scope_map("team-read").await.unwrap(), Some(m.clone()));
     assert!(ids.scope_map("_repositories_pull").await.unwrap().is_some_and(|s| s.system));

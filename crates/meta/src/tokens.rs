@@ -28,6 +28,21 @@ impl<B: Backend> TokenStore for SqlMeta<B> {
         Ok(())
     }
 
+    async fn create_scope_map(&self, m: &ScopeMap) -> Result<bool, MetaError> {
+        let rules: Vec<String> = m.rules.iter().map(ScopeRule::to_string).collect();
+        let inserted = sql::<B::Db>(
+            "INSERT INTO scope_maps (name, description, rules, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&m.name)
+        .bind(&m.description)
+        .bind(rules.join("\n"))
+        .bind(now())
+        .execute(self.backend.writer())
+        .await?;
+        Ok(inserted > 0)
+    }
+
     async fn scope_map(&self, name: &str) -> Result<Option<ScopeMap>, MetaError> {
         if let Some(m) = system_scope_maps().into_iter().find(|m| m.name == name) {
             return Ok(Some(m));

@@ -13,6 +13,7 @@ use crate::route::RouteError;
 use axum::response::{IntoResponse, Response};
 use berth_core::ErrorCode;
 use berth_registry::RegistryError;
+use berth_registry::admin::AdminError;
 use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
 
@@ -87,6 +88,26 @@ impl From<RegistryError> for ApiError {
     }
 }
 
+/// The one place an admin operation's refusal gets its status: not found 404, a taken name
+/// or a lost race 409, a broken rule 400, a lock 403, an unreachable store 503 and damaged
+/// data 500 (their causes logged under the request ID, not sent).
+impl From<AdminError> for ApiError {
+    fn from(e: AdminError) -> Self {
+        let code = match &e {
+            AdminError::NotFound(_) => ErrorCode::NameUnknown,
+            AdminError::Conflict(_) => ErrorCode::Conflict,
+            AdminError::Invalid(_) => ErrorCode::InvalidRequest,
+            AdminError::Locked(_) => ErrorCode::Denied,
+            AdminError::Unavailable(cause) => {
+                tracing::error!(request_id = %request_id(), %cause, "identity store unavailable");
+                return ApiError::new(ErrorCode::Unavailable);
+            }
+            AdminError::Internal(cause) => return ApiError::internal(cause),
+        };
+        ApiError::new(code).detail(e.to_string())
+    }
+}
+
 /// The current request's ID as text, or `-` outside a request.
 fn request_id() -> String {
     crate::request_id::current().map_or_else(|| "-".to_owned(), |id| id.to_string())
@@ -121,5 +142,30 @@ impl IntoResponse for ApiError {
             response.headers_mut().append(name, value);
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_refusals_get_their_status_in_one_place() {
+        let cases = [
+            (AdminError::NotFound("token".into()), 404, Some("token not found")),
+            (AdminError::Conflict("token t already exists".into()), 409, Some("token t already exists")),
+            (AdminError::Invalid("name is required".into()), 400, Some("name is required")),
+            (AdminError::Unavailable("db down at /var/lib/x".into()), 503, None),
+        ];
+        for (e, status, detail) in cases {
+            let api = ApiError::from(e);
+            assert_eq!((api.code.status(), api.detail.as_deref()), (status, detail));
+        }
+        let damaged = ApiError::from(AdminError::Internal("row 7 of principals does not decode".into()));
+        assert_eq!(damaged.code, ErrorCode::Unknown);
+        assert!(damaged.detail.is_some_and(|d| d.contains("request ID") && !d.contains("row 7")));
+        let locked = ApiError::from(AdminError::Locked("repository a/b".into()));
+        assert_eq!(locked.code, ErrorCode::Denied);
+        assert!(locked.detail.is_some_and(|d| d.starts_with("repository a/b is locked")));
     }
 }

@@ -1,11 +1,12 @@
 //! `berth gc`, `berth purge` and `berth audit`: the registry's housekeeping, run by the server.
 
-use super::{RegistryArg, call};
+use super::{NO_BODY, RegistryArg, call_as, show};
 use crate::output::{self, OutputArgs};
 use anyhow::{Context, Result, bail};
+use berth_core::admin_api::{AuditEntry, GcRequest, PurgeRequest};
 use clap::Args;
 use reqwest::Method;
-use serde_json::json;
+use serde_json::Value;
 
 /// `berth gc`.
 #[derive(Args)]
@@ -21,7 +22,8 @@ pub struct GcArgs {
 
 /// `berth gc`: asks the server to collect garbage now (or to report what it would).
 pub fn gc(args: GcArgs) -> Result<()> {
-    let report = call(&args.registry, Method::POST, "gc", Some(json!({ "dryRun": args.dry_run })))?;
+    let body = GcRequest { dry_run: args.dry_run };
+    let report: Value = call_as(&args.registry, Method::POST, "gc", Some(&body))?;
     output::print(&report, &args.out)
 }
 
@@ -64,11 +66,8 @@ fn age_secs(s: &str) -> Result<u64> {
 /// `berth purge --untagged`: deletes manifests no tag names (nor index lists, nor that are
 /// referrers), older than `--ago`, as `acr purge --untagged`; their layers go at the next GC.
 pub fn purge(args: PurgeArgs) -> Result<()> {
-    let mut body = json!({ "agoSecs": age_secs(&args.ago)?, "dryRun": args.dry_run });
-    if let Some(r) = &args.repository {
-        body["repository"] = json!(r);
-    }
-    let report = call(&args.registry, Method::POST, "purge", Some(body))?;
+    let body = PurgeRequest { ago_secs: age_secs(&args.ago)?, repository: args.repository, dry_run: args.dry_run };
+    let report: Value = call_as(&args.registry, Method::POST, "purge", Some(&body))?;
     output::print(&report, &args.out)
 }
 
@@ -86,8 +85,8 @@ pub struct AuditArgs {
 
 /// `berth audit`: the newest events of the audit log (who changed or deleted what, from where).
 pub fn audit(args: AuditArgs) -> Result<()> {
-    let events = call(&args.registry, Method::GET, &format!("audit?limit={}", args.limit), None)?;
-    output::print(&events, &args.out)
+    let path = format!("audit?limit={}", args.limit);
+    show::<Vec<AuditEntry>>(&args.registry, Method::GET, &path, NO_BODY, &args.out)
 }
 
 #[cfg(test)]

@@ -16,6 +16,8 @@ use berth_client::oci_error::Refusal;
 use berth_client::registry::next_page;
 use clap::Args;
 use reqwest::{Client, Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// Where admin commands go.
@@ -41,6 +43,35 @@ pub fn call(registry: &RegistryArg, method: Method, path: &str, body: Option<Val
     let admin = Admin::connect(registry.registry.as_deref())?;
     runtime()?.block_on(admin.call(method, path, body))
 }
+
+/// Sends one admin API request with the typed `body`; the answer read as `R` (the admin API's
+/// own shape, [`berth_core::admin_api`]).
+pub fn call_as<R: DeserializeOwned>(
+    registry: &RegistryArg,
+    method: Method,
+    path: &str,
+    body: Option<&impl Serialize>,
+) -> Result<R> {
+    let body = body.map(serde_json::to_value).transpose()?;
+    let answer = call(registry, method, path, body)?;
+    serde_json::from_value(answer).context("the registry answered with something other than the admin API's JSON")
+}
+
+/// [`call_as`], then prints the answer as `out` asks, through `serde_json::Value` as the server
+/// writes it.
+pub fn show<R: DeserializeOwned + Serialize>(
+    registry: &RegistryArg,
+    method: Method,
+    path: &str,
+    body: Option<&impl Serialize>,
+    out: &crate::output::OutputArgs,
+) -> Result<()> {
+    let answer: R = call_as(registry, method, path, body)?;
+    crate::output::print(&serde_json::to_value(answer)?, out)
+}
+
+/// No request body, for [`call_as`] and [`show`].
+pub const NO_BODY: Option<&()> = None;
 
 /// An authenticated connection to one registry's admin API.
 pub struct Admin {

@@ -1,11 +1,11 @@
 //! `berth role assignment …`: roles of principals at scopes, as `az role assignment` takes them.
 
-use super::{RegistryArg, call, enc};
-use crate::output::{self, OutputArgs};
+use super::{NO_BODY, RegistryArg, call, enc, show};
+use crate::output::OutputArgs;
 use anyhow::Result;
+use berth_core::admin_api::{CreateRoleAssignment, RoleAssignmentView};
 use clap::Subcommand;
 use reqwest::Method;
-use serde_json::json;
 
 /// `berth role assignment …`.
 #[derive(Subcommand)]
@@ -56,15 +56,15 @@ pub enum RoleAssignmentCommand {
 pub fn run(cmd: RoleAssignmentCommand) -> Result<()> {
     match cmd {
         RoleAssignmentCommand::Create { assignee, role, scope, registry, out } => {
-            let body = json!({ "assignee": assignee, "role": role, "scope": scope });
-            output::print(&call(&registry, Method::POST, "role-assignments", Some(body))?, &out)
+            let body = CreateRoleAssignment { assignee, role, scope };
+            show::<RoleAssignmentView>(&registry, Method::POST, "role-assignments", Some(&body), &out)
         }
         RoleAssignmentCommand::List { assignee, registry, out } => {
             let path = match assignee {
                 Some(a) => format!("role-assignments?assignee={}", enc(&a)),
                 None => "role-assignments".to_owned(),
             };
-            output::print(&call(&registry, Method::GET, &path, None)?, &out)
+            show::<Vec<RoleAssignmentView>>(&registry, Method::GET, &path, NO_BODY, &out)
         }
         RoleAssignmentCommand::Delete { assignee, role, scope, registry } => {
             let path = format!(

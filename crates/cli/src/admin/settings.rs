@@ -1,12 +1,12 @@
 //! `berth registry …`: the registry's settings and its admin user, as `az acr update` and
 //! `az acr credential` take them.
 
-use super::{RegistryArg, call};
-use crate::output::{self, OutputArgs};
+use super::{NO_BODY, RegistryArg, show};
+use crate::output::OutputArgs;
 use anyhow::Result;
+use berth_core::admin_api::{AdminCredentials, CredentialRenew, RegistryUpdate, RegistryView};
 use clap::Subcommand;
 use reqwest::Method;
-use serde_json::json;
 
 /// `berth registry …`.
 #[derive(Subcommand)]
@@ -56,15 +56,15 @@ pub enum AdminCredentialCommand {
 pub fn run(cmd: RegistryCommand) -> Result<()> {
     match cmd {
         RegistryCommand::Credential(AdminCredentialCommand::Renew { password_name, registry, out }) => {
-            let body = json!({ "passwordName": password_name });
-            output::print(&call(&registry, Method::POST, "registry/credential-renew", Some(body))?, &out)
+            let body = CredentialRenew { password_name };
+            show::<AdminCredentials>(&registry, Method::POST, "registry/credential-renew", Some(&body), &out)
         }
         RegistryCommand::Show { registry, out } => {
-            output::print(&call(&registry, Method::GET, "registry", None)?, &out)
+            show::<RegistryView>(&registry, Method::GET, "registry", NO_BODY, &out)
         }
         RegistryCommand::Update { anonymous_pull_enabled, admin_enabled, registry, out } => {
-            let body = json!({ "anonymousPullEnabled": anonymous_pull_enabled, "adminUserEnabled": admin_enabled });
-            output::print(&call(&registry, Method::PATCH, "registry", Some(body))?, &out)
+            let body = RegistryUpdate { anonymous_pull_enabled, admin_user_enabled: admin_enabled };
+            show::<RegistryView>(&registry, Method::PATCH, "registry", Some(&body), &out)
         }
     }
 }

@@ -1,11 +1,14 @@
 //! `berth sp …`: service principals and their credentials, with the flags `az ad sp` takes.
 
-use super::{RegistryArg, call, enc};
-use crate::output::{self, OutputArgs};
+use super::{NO_BODY, RegistryArg, call, enc, show};
+use crate::output::OutputArgs;
 use anyhow::Result;
+use berth_core::admin_api::{
+    CreateServicePrincipal, PasswordCredential, ResetCredential, ServicePrincipalDetail, ServicePrincipalSecret,
+    ServicePrincipalSummary,
+};
 use clap::Subcommand;
 use reqwest::Method;
-use serde_json::json;
 
 /// `berth sp …`.
 #[derive(Subcommand)]
@@ -112,14 +115,15 @@ pub enum CredentialCommand {
 pub fn run(cmd: SpCommand) -> Result<()> {
     match cmd {
         SpCommand::CreateForRbac { name, role, scopes, years, registry, out } => {
-            let body = json!({ "name": name, "role": role, "scopes": scopes, "years": years });
-            output::print(&call(&registry, Method::POST, "service-principals", Some(body))?, &out)
+            let body = CreateServicePrincipal { name, role, scopes, years };
+            show::<ServicePrincipalSecret>(&registry, Method::POST, "service-principals", Some(&body), &out)
         }
         SpCommand::List { registry, out } => {
-            output::print(&call(&registry, Method::GET, "service-principals", None)?, &out)
+            show::<Vec<ServicePrincipalSummary>>(&registry, Method::GET, "service-principals", NO_BODY, &out)
         }
         SpCommand::Show { id, registry, out } => {
-            output::print(&call(&registry, Method::GET, &format!("service-principals/{}", enc(&id)), None)?, &out)
+            let path = format!("service-principals/{}", enc(&id));
+            show::<ServicePrincipalDetail>(&registry, Method::GET, &path, NO_BODY, &out)
         }
         SpCommand::Delete { id, registry } => {
             call(&registry, Method::DELETE, &format!("service-principals/{}", enc(&id)), None).map(|_| ())
@@ -133,13 +137,13 @@ pub fn run(cmd: SpCommand) -> Result<()> {
             registry,
             out,
         }) => {
-            let body = json!({ "append": append, "years": years, "endDate": end_date, "displayName": display_name });
+            let body = ResetCredential { append, years, end_date, display_name };
             let path = format!("service-principals/{}/credential-reset", enc(&name));
-            output::print(&call(&registry, Method::POST, &path, Some(body))?, &out)
+            show::<ServicePrincipalSecret>(&registry, Method::POST, &path, Some(&body), &out)
         }
         SpCommand::Credential(CredentialCommand::List { id, registry, out }) => {
             let path = format!("service-principals/{}/credentials", enc(&id));
-            output::print(&call(&registry, Method::GET, &path, None)?, &out)
+            show::<Vec<PasswordCredential>>(&registry, Method::GET, &path, NO_BODY, &out)
         }
         SpCommand::Credential(CredentialCommand::Delete { id, key_id, registry }) => {
             let path = format!("service-principals/{}/credentials/{}", enc(&id), enc(&key_id));

@@ -1,13 +1,15 @@
 //! `berth token …` and `berth scope-map …`: repository-scoped tokens, as `az acr token` and
 //! `az acr scope-map` manage them.
 
-use super::{RegistryArg, call, enc};
-use crate::output::{self, OutputArgs};
+use super::{NO_BODY, RegistryArg, call, enc, show};
+use crate::output::OutputArgs;
 use anyhow::Result;
+use berth_core::admin_api::{
+    ScopeMapRequest, ScopeMapView, TokenCredentialRequest, TokenCredentials, TokenRequest, TokenView,
+};
 use berth_core::scopemap::{ScopeAction, rules_for};
 use clap::Subcommand;
 use reqwest::Method;
-use serde_json::json;
 
 /// `--repository REPO ACTION [ACTION…]`, repeatable, as rule strings. clap hands the values of
 /// every occurrence over as one list; a value that is not an action starts the next group.
@@ -200,22 +202,30 @@ pub enum TokenCredentialCommand {
 pub fn scope_map(cmd: ScopeMapCommand) -> Result<()> {
     match cmd {
         ScopeMapCommand::Create { name, repository, description, registry, out } => {
-            let body = json!({ "name": name, "description": description, "actions": actions(&repository)? });
-            output::print(&call(&registry, Method::POST, "scope-maps", Some(body))?, &out)
+            let body = ScopeMapRequest {
+                name: Some(name),
+                description,
+                actions: actions(&repository)?,
+                add_actions: Vec::new(),
+                remove_actions: Vec::new(),
+            };
+            show::<ScopeMapView>(&registry, Method::POST, "scope-maps", Some(&body), &out)
         }
         ScopeMapCommand::Update { name, add_repository, remove_repository, description, registry, out } => {
-            let body = json!({
-                "description": description,
-                "addActions": actions(&add_repository)?,
-                "removeActions": actions(&remove_repository)?,
-            });
-            output::print(&call(&registry, Method::PATCH, &format!("scope-maps/{}", enc(&name)), Some(body))?, &out)
+            let body = ScopeMapRequest {
+                name: None,
+                description,
+                actions: Vec::new(),
+                add_actions: actions(&add_repository)?,
+                remove_actions: actions(&remove_repository)?,
+            };
+            show::<ScopeMapView>(&registry, Method::PATCH, &format!("scope-maps/{}", enc(&name)), Some(&body), &out)
         }
         ScopeMapCommand::List { registry, out } => {
-            output::print(&call(&registry, Method::GET, "scope-maps", None)?, &out)
+            show::<Vec<ScopeMapView>>(&registry, Method::GET, "scope-maps", NO_BODY, &out)
         }
         ScopeMapCommand::Show { name, registry, out } => {
-            output::print(&call(&registry, Method::GET, &format!("scope-maps/{}", enc(&name)), None)?, &out)
+            show::<ScopeMapView>(&registry, Method::GET, &format!("scope-maps/{}", enc(&name)), NO_BODY, &out)
         }
         ScopeMapCommand::Delete { name, registry } => {
             call(&registry, Method::DELETE, &format!("scope-maps/{}", enc(&name)), None).map(|_| ())
@@ -236,19 +246,30 @@ pub fn token(cmd: TokenCommand) -> Result<()> {
             registry,
             out,
         } => {
-            let body = json!({
-                "name": name, "scopeMap": scope_map, "actions": actions(&repository)?, "status": status,
-                "expirationInDays": expiration_in_days, "noPasswords": no_passwords,
-            });
-            output::print(&call(&registry, Method::POST, "tokens", Some(body))?, &out)
+            let body = TokenRequest {
+                name: Some(name),
+                scope_map,
+                actions: actions(&repository)?,
+                status,
+                no_passwords,
+                expiration_in_days,
+            };
+            show::<TokenView>(&registry, Method::POST, "tokens", Some(&body), &out)
         }
-        TokenCommand::List { registry, out } => output::print(&call(&registry, Method::GET, "tokens", None)?, &out),
+        TokenCommand::List { registry, out } => show::<Vec<TokenView>>(&registry, Method::GET, "tokens", NO_BODY, &out),
         TokenCommand::Show { name, registry, out } => {
-            output::print(&call(&registry, Method::GET, &format!("tokens/{}", enc(&name)), None)?, &out)
+            show::<TokenView>(&registry, Method::GET, &format!("tokens/{}", enc(&name)), NO_BODY, &out)
         }
         TokenCommand::Update { name, status, scope_map, registry, out } => {
-            let body = json!({ "status": status, "scopeMap": scope_map });
-            output::print(&call(&registry, Method::PATCH, &format!("tokens/{}", enc(&name)), Some(body))?, &out)
+            let body = TokenRequest {
+                name: None,
+                scope_map,
+                actions: Vec::new(),
+                status,
+                no_passwords: false,
+                expiration_in_days: None,
+            };
+            show::<TokenView>(&registry, Method::PATCH, &format!("tokens/{}", enc(&name)), Some(&body), &out)
         }
         TokenCommand::Delete { name, registry } => {
             call(&registry, Method::DELETE, &format!("tokens/{}", enc(&name)), None).map(|_| ())
@@ -261,12 +282,9 @@ pub fn token(cmd: TokenCommand) -> Result<()> {
             registry,
             out,
         }) => {
-            let body =
-                json!({ "password1": password1, "password2": password2, "expirationInDays": expiration_in_days });
-            output::print(
-                &call(&registry, Method::POST, &format!("tokens/{}/credentials", enc(&name)), Some(body))?,
-                &out,
-            )
+            let body = TokenCredentialRequest { password1, password2, expiration_in_days };
+            let path = format!("tokens/{}/credentials", enc(&name));
+            show::<TokenCredentials>(&registry, Method::POST, &path, Some(&body), &out)
         }
     }
 }

@@ -172,8 +172,9 @@ impl AuthService {
         &self.service
     }
 
-    /// The identity store.
-    pub fn identities(&self) -> &Arc<dyn IdentityStore> {
+    /// The identity store, for this crate's services only: every change goes through
+    /// [`crate::admin::IdentityAdmin`], which keeps the caches and the audit log right.
+    pub(crate) fn identities(&self) -> &Arc<dyn IdentityStore> {
         &self.ids
     }
 

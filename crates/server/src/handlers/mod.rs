@@ -6,6 +6,7 @@
 
 mod admin;
 mod admin_tokens;
+mod admin_views;
 mod blobs;
 mod discovery;
 mod manifests;
