@@ -7,6 +7,7 @@
 //! or a database driver; `cli` wires the implementations in.
 
 pub mod auth;
+mod claims;
 pub mod clock;
 mod error;
 pub mod fsck;

@@ -129,8 +129,10 @@ impl RegistryService {
         body: ByteStream,
     ) -> Result<UploadSession, RegistryError> {
         let session = self.upload(repo, id).await?;
-        let _busy = self.claim(id, session.offset)?;
-        self.append_claimed(session, chunk, body).await
+        let claim = self.claim(id, session.offset).await?;
+        let appended = self.append_claimed(session, chunk, body).await;
+        claim.release().await;
+        appended
     }
 
     async fn append_claimed(
@@ -194,11 +196,25 @@ impl RegistryService {
         chunk: Chunk,
         body: Option<ByteStream>,
     ) -> Result<u64, RegistryError> {
-        let mut session = self.upload(repo, id).await?;
-        let _busy = self.claim(id, session.offset)?;
-        if let Some(body) = body {
-            session = self.append_claimed(session, chunk, body).await?;
-        }
+        let session = self.upload(repo, id).await?;
+        let claim = self.claim(id, session.offset).await?;
+        let finished = self.finish_claimed(session, digest, chunk, body).await;
+        claim.release().await;
+        finished
+    }
+
+    async fn finish_claimed(
+        &self,
+        session: UploadSession,
+        digest: &Digest,
+        chunk: Chunk,
+        body: Option<ByteStream>,
+    ) -> Result<u64, RegistryError> {
+        let session = match body {
+            Some(body) => self.append_claimed(session, chunk, body).await?,
+            None => session,
+        };
+        let (id, repo) = (&session.id, &session.repo);
         let actual = if session.algorithm == digest.algorithm() {
             Hasher::restore(session.algorithm, &session.hash_state)
                 .ok_or_else(|| RegistryError::Unavailable("stored hash state is unreadable".into()))?
@@ -247,8 +263,10 @@ impl RegistryService {
     /// Cancels an upload.
     pub async fn cancel_upload(&self, repo: &RepoName, id: &UploadId) -> Result<(), RegistryError> {
         let session = self.upload(repo, id).await?;
-        let _busy = self.claim(id, session.offset)?;
-        self.meta.delete_upload(id).await?;
+        let claim = self.claim(id, session.offset).await?;
+        let deleted = self.meta.delete_upload(id).await;
+        claim.release().await;
+        deleted?;
         self.blobs.abort(id).await?;
         Ok(())
     }
