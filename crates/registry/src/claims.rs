@@ -11,7 +11,7 @@
 use crate::clock::Clock;
 use crate::error::RegistryError;
 use crate::service::RegistryService;
-use berth_core::{MetadataStore, UploadId};
+use berth_core::{MetadataStore, UploadId, UploadSession};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -110,6 +110,21 @@ impl RegistryService {
         }
         let renewal = tokio::spawn(renew(self.meta.clone(), self.clock.clone(), id.clone(), holder.clone()));
         Ok(UploadClaim { _busy: busy, held: Some(Held { meta: self.meta.clone(), id: id.clone(), holder, renewal }) })
+    }
+}
+
+impl RegistryService {
+    /// Breaks any claim on the upload session `s` (as just read), for a caller that names its
+    /// uploads itself and so knows no other request uses this one: a claim on it was left by
+    /// an earlier run of its own that died, and would refuse this run until its lease ended.
+    /// See [`Self::continue_or_open_upload`], which breaks it already.
+    pub async fn break_upload_claim(&self, s: &UploadSession) -> Result<(), RegistryError> {
+        let holder = uuid::Uuid::new_v4().to_string();
+        // Taken as if every lease had ended (now is the end of time), then given up.
+        if self.meta.claim_upload(&s.id, s.offset, &holder, 0, i64::MAX).await? {
+            self.meta.release_upload(&s.id, &holder).await?;
+        }
+        Ok(())
     }
 }
 

@@ -45,7 +45,9 @@ impl RegistryService {
     /// for a caller that names its uploads itself, to continue one after a crash where it
     /// stopped (`berth migrate` names one per blob with [`UploadId::from_seed`]). A session of
     /// that id for another repository or algorithm is dropped with its bytes and opened afresh.
-    /// Whether it continues: the session, and `true` when it existed.
+    /// A claim the crashed run left on the session is broken (see
+    /// [`Self::break_upload_claim`]). Whether it continues: the session, and `true` when it
+    /// existed.
     pub async fn continue_or_open_upload(
         &self,
         repo: &RepoName,
@@ -53,10 +55,12 @@ impl RegistryService {
         algorithm: Algorithm,
         owner: &str,
     ) -> Result<(UploadSession, bool), RegistryError> {
-        match self.meta.upload(id).await? {
-            Some(s) if &s.repo == repo && s.algorithm == algorithm => return Ok((s, true)),
-            Some(s) => self.cancel_upload(&s.repo, id).await?,
-            None => {}
+        if let Some(s) = self.meta.upload(id).await? {
+            self.break_upload_claim(&s).await?;
+            if &s.repo == repo && s.algorithm == algorithm {
+                return Ok((s, true));
+            }
+            self.cancel_upload(&s.repo, id).await?;
         }
         Ok((self.open_upload_as(id.clone(), repo, algorithm, owner).await?, false))
     }

@@ -372,3 +372,20 @@ async fn a_claim_left_by_a_dead_replica_expires() {
     let d = sha256(b"half more");
     assert_eq!(r.a.finish(&app, &s.id, &d, streamed(), None).await.unwrap(), 9);
 }
+
+#[tokio::test]
+async fn a_caller_naming_its_uploads_continues_one_its_dead_run_held() {
+    let r = replicas().await;
+    let app = repo("team/app");
+    let id = berth_core::UploadId::from_seed([7; 16]);
+    let (s, resumed) = r.a.continue_or_open_upload(&app, &id, Algorithm::Sha256, OWNER).await.unwrap();
+    assert!(!resumed);
+    let s = r.a.append(&app, &s.id, streamed(), body(b"half")).await.unwrap();
+    // The run that opened it died holding its claim; the next run continues at once.
+    let now = r.clock.now();
+    assert!(r.meta.claim_upload(&id, 4, "dead run", now + 60, now).await.unwrap());
+    let (s, resumed) = r.b.continue_or_open_upload(&app, &s.id, Algorithm::Sha256, OWNER).await.unwrap();
+    assert!(resumed && s.offset == 4, "{s:?}");
+    assert_eq!(r.b.append(&app, &id, streamed(), body(b" more")).await.unwrap().offset, 9);
+    assert_eq!(r.b.finish(&app, &id, &sha256(b"half more"), streamed(), None).await.unwrap(), 9);
+}
