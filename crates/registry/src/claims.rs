@@ -111,9 +111,7 @@ impl RegistryService {
         let renewal = tokio::spawn(renew(self.meta.clone(), self.clock.clone(), id.clone(), holder.clone()));
         Ok(UploadClaim { _busy: busy, held: Some(Held { meta: self.meta.clone(), id: id.clone(), holder, renewal }) })
     }
-}
 
-impl RegistryService {
     /// Breaks any claim on the upload session `s` (as just read), for a caller that names its
     /// uploads itself and so knows no other request uses this one: a claim on it was left by
     /// an earlier run of its own that died, and would refuse this run until its lease ended.
