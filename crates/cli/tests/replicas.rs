@@ -500,3 +500,70 @@ async fn replicas_on_postgres_and_s3_need_no_data_directory() {
         let _ = c.wait();
     }
 }
+
+/// Two replicas on PostgreSQL + S3 never append to one upload at once: while a PATCH with a
+/// slow body runs on A, a PATCH at the same offset on B answers 416 (S3 could not refuse it: both would
+/// write the same keys, and the blob would not be its digest). A's PATCH completes, and the
+/// blob pulls with its digest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_upload_takes_one_patch_at_a_time_across_replicas() {
+    use berth_core::{Algorithm, Digest};
+    use futures_util::StreamExt;
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let url = pg.create_database("claims");
+    let garage = tokio::task::spawn_blocking(berth_testkit::garage::Garage::start).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key = signing_key(dir.path());
+    let r = tokio::task::block_in_place(|| replicas(2, &url, &garage, &key, &[]));
+    let http = r[0].client();
+
+    const MIB: usize = 1 << 20;
+    let blob: Vec<u8> = berth_testkit::image::random_bytes(79, 25 * MIB);
+    let digest = Digest::of(Algorithm::Sha256, &blob);
+    let post = http.post(format!("{}/v2/team/app/blobs/uploads/", r[0].base)).send().await.unwrap();
+    assert_eq!(post.status(), StatusCode::ACCEPTED);
+    let location = post.headers()["location"].to_str().unwrap().to_owned();
+
+    // A's body: 24 MiB, more than the sockets between here and A buffer, so A is reading it
+    // (and holds the upload) when the body stalls; then the last MiB once B has answered.
+    let (stalled_tx, stalled) = tokio::sync::oneshot::channel::<()>();
+    let (answered, gate) = tokio::sync::oneshot::channel::<()>();
+    let head = futures_util::stream::iter(blob[..24 * MIB].chunks(MIB).map(|c| Ok(c.to_vec())).collect::<Vec<_>>());
+    let tail = blob[24 * MIB..].to_vec();
+    let last = futures_util::stream::once(async move {
+        let _ = stalled_tx.send(());
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(30), gate).await;
+        Ok::<_, std::io::Error>(tail)
+    });
+    let body = reqwest::Body::wrap_stream(head.chain(last));
+    let slow = http
+        .patch(berth_testkit::oci::absolute(&r[0].base, &location))
+        .header("content-type", "application/octet-stream")
+        .body(body)
+        .send();
+    let racing = async {
+        stalled.await.unwrap();
+        let patch = http
+            .patch(berth_testkit::oci::absolute(&r[1].base, &location))
+            .header("content-type", "application/octet-stream")
+            .header("content-range", format!("0-{}", MIB - 1))
+            .body(blob[..MIB].to_vec())
+            .send()
+            .await
+            .unwrap();
+        let _ = answered.send(());
+        patch
+    };
+    let (slow, racing) = tokio::join!(slow, racing);
+    assert_eq!(racing.status(), StatusCode::RANGE_NOT_SATISFIABLE, "B refuses a PATCH while A takes one");
+    let slow = slow.unwrap();
+    assert_eq!(slow.status(), StatusCode::ACCEPTED, "{}", slow.text().await.unwrap_or_default());
+    let location = slow.headers()["location"].to_str().unwrap().to_owned();
+
+    let sep = if location.contains('?') { '&' } else { '?' };
+    let put = http.put(format!("{}{location}{sep}digest={digest}", r[1].base)).send().await.unwrap();
+    assert_eq!(put.status(), StatusCode::CREATED, "{}", put.text().await.unwrap_or_default());
+    let got = http.get(format!("{}/v2/team/app/blobs/{digest}", r[1].base)).send().await.unwrap();
+    assert_eq!(got.status(), StatusCode::OK);
+    assert!(got.bytes().await.unwrap() == blob, "the blob is A's bytes, whole");
+}

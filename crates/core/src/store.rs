@@ -89,6 +89,12 @@ pub trait BlobStore: Send + Sync + 'static {
     /// first; fewer bytes than `offset` is `OffsetMismatch`. Past `max_len` total bytes the
     /// append stops with `TooLong`. The appended bytes are durable when this returns `Ok`;
     /// on error the upload's durable length is still `offset`.
+    ///
+    /// The caller serialises appends to one upload (the registry claims the upload in the
+    /// metadata store first, see [`MetadataStore::claim_upload`]). A store may refuse a
+    /// concurrent append itself with `OffsetMismatch` (the file-system and in-memory stores
+    /// do); one that cannot (S3, whose racing appends would write the same keys) relies on
+    /// the caller.
     async fn append(
         &self,
         id: &UploadId,
@@ -418,6 +424,27 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Moves an upload from `from_offset` to `s.offset` with `s.hash_state`; `Conflict` if
     /// its stored offset is no longer `from_offset` (a concurrent request won).
     async fn advance_upload(&self, s: &UploadSession, from_offset: u64) -> Result<(), MetaError>;
+
+    /// Claims upload `id` for `holder` until `until` (seconds since the epoch), so that one
+    /// request at a time, across every process sharing the store, appends to it or ends it.
+    /// `true` only when the session exists, its offset is still `offset` (what the caller read
+    /// before claiming: a request that read a stale offset is refused) and no other holder's
+    /// claim lasts past `now`. A holder's claim may be taken again by the same holder.
+    async fn claim_upload(
+        &self,
+        id: &UploadId,
+        offset: u64,
+        holder: &str,
+        until: i64,
+        now: i64,
+    ) -> Result<bool, MetaError>;
+
+    /// Extends `holder`'s claim on upload `id` to `until`; `false` when `holder` no longer
+    /// holds it (another took it over after it expired, or the session is gone).
+    async fn renew_upload_claim(&self, id: &UploadId, holder: &str, until: i64) -> Result<bool, MetaError>;
+
+    /// Ends `holder`'s claim on upload `id`, if it still holds it; anyone may claim it then.
+    async fn release_upload(&self, id: &UploadId, holder: &str) -> Result<(), MetaError>;
 
     /// In one transaction: removes the upload and links blob `digest` into its repository.
     async fn complete_upload(

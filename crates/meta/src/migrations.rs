@@ -11,7 +11,9 @@
 //! creation time, ID); passwords stored before get a fresh one, which revokes the refresh
 //! tokens they issued (those live 3 hours). Migration 8 records who opened each upload
 //! session (sessions opened before have no owner) and indexes sessions by owner and by
-//! repository, for the caps on open uploads.
+//! repository, for the caps on open uploads. Migration 9 gives upload sessions a claim (its
+//! holder, and until when in seconds since the epoch): the lease one request takes before
+//! appending, so requests on several replicas never append to one upload at once.
 
 /// A random UUID v4 in SQLite, as text (SQLite has no UUID function); evaluated per row.
 macro_rules! sqlite_uuid_v4 {
@@ -168,6 +170,10 @@ ALTER TABLE uploads ADD COLUMN owner TEXT NOT NULL DEFAULT '';
 CREATE INDEX uploads_by_owner ON uploads(owner);
 CREATE INDEX uploads_by_repo ON uploads(repo);
 "#,
+    r#"
+ALTER TABLE uploads ADD COLUMN claim_holder TEXT;
+ALTER TABLE uploads ADD COLUMN claim_until INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 /// PostgreSQL migrations: the SQLite schema in PostgreSQL types. Names and digests collate
@@ -316,6 +322,10 @@ ALTER TABLE uploads ADD COLUMN owner TEXT NOT NULL DEFAULT '';
 CREATE INDEX uploads_by_owner ON uploads(owner);
 CREATE INDEX uploads_by_repo ON uploads(repo);
 "#,
+    r#"
+ALTER TABLE uploads ADD COLUMN claim_holder TEXT,
+                    ADD COLUMN claim_until BIGINT NOT NULL DEFAULT 0;
+"#,
 ];
 
 #[cfg(test)]
@@ -326,7 +336,8 @@ mod tests {
     use sqlx::sqlite::SqliteConnectOptions;
 
     /// Passwords stored before migration 7 come out of it with random IDs of their own (and
-    /// everything else as it was); uploads before migration 8 with no owner.
+    /// everything else as it was); uploads before migration 8 with no owner, before 9 with no
+    /// claim.
     #[tokio::test]
     async fn passwords_stored_before_migration_7_get_random_ids() {
         let dir = tempfile::tempdir().unwrap();
@@ -363,5 +374,6 @@ mod tests {
         assert!(token.passwords.iter().all(|p| p.secret_hash == [2; 32] && p.created == 5));
         let id = berth_core::UploadId::parse("8a3c0a4e-5a4b-4e0e-9f7e-2b0c1d2e3f40").unwrap();
         assert_eq!(meta.upload(&id).await.unwrap().unwrap().owner, "");
+        assert!(meta.claim_upload(&id, 0, "replica", 70, 10).await.unwrap(), "and unclaimed after migration 9");
     }
 }

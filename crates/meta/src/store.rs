@@ -479,6 +479,47 @@ impl<B: Backend> MetadataStore for SqlMeta<B> {
         Ok(())
     }
 
+    async fn claim_upload(
+        &self,
+        id: &UploadId,
+        offset: u64,
+        holder: &str,
+        until: i64,
+        now: i64,
+    ) -> Result<bool, MetaError> {
+        let n = sql::<B::Db>(
+            "UPDATE uploads SET claim_holder = $1, claim_until = $2
+              WHERE id = $3 AND \"offset\" = $4 AND (claim_holder IS NULL OR claim_holder = $1 OR claim_until <= $5)",
+        )
+        .bind(holder)
+        .bind(until)
+        .bind(id.as_str())
+        .bind(offset as i64)
+        .bind(now)
+        .execute(self.backend.writer())
+        .await?;
+        Ok(n > 0)
+    }
+
+    async fn renew_upload_claim(&self, id: &UploadId, holder: &str, until: i64) -> Result<bool, MetaError> {
+        let n = sql::<B::Db>("UPDATE uploads SET claim_until = $1 WHERE id = $2 AND claim_holder = $3")
+            .bind(until)
+            .bind(id.as_str())
+            .bind(holder)
+            .execute(self.backend.writer())
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn release_upload(&self, id: &UploadId, holder: &str) -> Result<(), MetaError> {
+        sql::<B::Db>("UPDATE uploads SET claim_holder = NULL, claim_until = 0 WHERE id = $1 AND claim_holder = $2")
+            .bind(id.as_str())
+            .bind(holder)
+            .execute(self.backend.writer())
+            .await?;
+        Ok(())
+    }
+
     async fn complete_upload(&self, id: &UploadId, repo: &RepoName, d: &Digest, size: u64) -> Result<(), MetaError> {
         let mut tx = self.begin().await?;
         sql::<B::Db>("DELETE FROM uploads WHERE id = $1").bind(id.as_str()).execute(&mut tx).await?;

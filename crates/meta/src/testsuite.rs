@@ -34,6 +34,7 @@ pub async fn run(meta: &dyn MetadataStore) {
     purge(meta).await;
     times(meta).await;
     uploads(meta).await;
+    upload_claims(meta).await;
     upload_caps(meta).await;
     inventory(meta).await;
     digest_locks(meta).await;
@@ -477,6 +478,46 @@ async fn uploads(meta: &dyn MetadataStore) {
     assert_eq!(meta.expire_uploads(now + 10, 10).await.unwrap(), Vec::<UploadId>::new());
     assert_eq!(meta.upload(&idle.id).await.unwrap(), None);
     assert!(meta.all_blobs().await.unwrap().iter().any(|(x, n)| x == &d && *n == 10));
+}
+
+/// A claim on an upload is one holder's until it is released or its lease ends, and only
+/// at the offset the claimant read.
+async fn upload_claims(meta: &dyn MetadataStore) {
+    let mut s = UploadSession {
+        id: UploadId::generate(),
+        repo: repo("claims"),
+        owner: "ci".into(),
+        offset: 0,
+        algorithm: Algorithm::Sha256,
+        hash_state: Hasher::new(Algorithm::Sha256).save(),
+        started_at: 1,
+    };
+    let id = &s.id;
+    assert!(!meta.claim_upload(id, 0, "a", 160, 100).await.unwrap(), "no session, no claim");
+    meta.create_upload(&s, ROOMY).await.unwrap().unwrap();
+    assert!(meta.claim_upload(id, 0, "a", 160, 100).await.unwrap());
+    assert!(!meta.claim_upload(id, 0, "b", 170, 110).await.unwrap(), "a holds it");
+    assert!(meta.claim_upload(id, 0, "a", 170, 110).await.unwrap(), "a may take it again");
+    assert!(meta.renew_upload_claim(id, "a", 200).await.unwrap());
+    assert!(!meta.renew_upload_claim(id, "b", 200).await.unwrap(), "b holds nothing to renew");
+    assert!(!meta.claim_upload(id, 0, "b", 250, 190).await.unwrap(), "renewed past 190");
+    meta.release_upload(id, "b").await.unwrap();
+    assert!(!meta.claim_upload(id, 0, "b", 250, 190).await.unwrap(), "only the holder releases");
+    meta.release_upload(id, "a").await.unwrap();
+    assert!(meta.claim_upload(id, 0, "b", 250, 190).await.unwrap(), "released");
+
+    // An expired claim is anyone's; its old holder can no longer renew it.
+    assert!(meta.claim_upload(id, 0, "c", 310, 250).await.unwrap(), "b's lease ended at 250");
+    assert!(!meta.renew_upload_claim(id, "b", 400).await.unwrap());
+    s.offset = 7;
+    meta.advance_upload(&s, 0).await.unwrap();
+    meta.release_upload(id, "c").await.unwrap();
+    assert!(!meta.claim_upload(id, 0, "d", 400, 300).await.unwrap(), "a stale offset is refused");
+    assert!(meta.claim_upload(id, 7, "d", 400, 300).await.unwrap());
+    assert_eq!(meta.upload(id).await.unwrap(), Some(s.clone()), "a claim leaves the session as it was");
+    assert!(meta.delete_upload(id).await.unwrap());
+    assert!(!meta.renew_upload_claim(id, "d", 500).await.unwrap(), "the session is gone");
+    meta.release_upload(id, "d").await.unwrap();
 }
 
 /// Caps that no check here reaches.

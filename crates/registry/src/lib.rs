@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod auth;
+mod claims;
 pub mod clock;
 mod error;
 pub mod fsck;

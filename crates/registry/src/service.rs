@@ -1,6 +1,7 @@
 //! [`RegistryService`]: the registry's operations on repositories, blobs, tags and referrers.
 //! Uploads and manifests are in their own modules, as further `impl` blocks.
 
+use crate::claims::BusySet;
 use crate::clock::{Clock, SystemClock};
 use crate::error::RegistryError;
 use crate::gc::DigestLocks;
@@ -8,10 +9,9 @@ use crate::tag_lists::{TagLists, TagPage};
 use berth_core::range::ByteRange;
 use berth_core::{
     BlobFile, BlobStore, ByteStream, DeletedRepository, Digest, LockChange, Locks, MetadataStore, Page, Referrer,
-    RepoName, RepositoryInfo, StorageError, Tag, TagInfo, UploadCaps, UploadId, UploadSession,
+    RepoName, RepositoryInfo, StorageError, Tag, TagInfo, UploadCaps, UploadSession,
 };
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Limits the service enforces.
 #[derive(Debug, Clone)]
@@ -38,24 +38,12 @@ pub struct RegistryService {
     pub(crate) limits: Limits,
     /// What upload expiry, garbage collection and purges take as now.
     pub(crate) clock: Arc<dyn Clock>,
-    /// Uploads with a request in flight: a second concurrent request on one upload is refused
-    /// rather than interleaved.
-    busy: Mutex<HashSet<UploadId>>,
+    /// Uploads with a request in flight here: a second concurrent request on one upload is
+    /// refused rather than interleaved (see crate::claims for other replicas').
+    pub(crate) busy: BusySet,
     tag_lists: TagLists,
     /// Serialises what links a blob with what garbage collection deletes, per digest.
     pub(crate) digest_locks: DigestLocks,
-}
-
-/// Marks an upload busy until dropped.
-pub(crate) struct BusyGuard<'a> {
-    set: &'a Mutex<HashSet<UploadId>>,
-    id: UploadId,
-}
-
-impl Drop for BusyGuard<'_> {
-    fn drop(&mut self) {
-        self.set.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.id);
-    }
 }
 
 /// What a mount request became.
@@ -75,7 +63,7 @@ impl RegistryService {
             meta,
             limits,
             clock: Arc::new(SystemClock),
-            busy: Mutex::new(HashSet::new()),
+            busy: BusySet::default(),
             tag_lists: TagLists::default(),
             digest_locks: DigestLocks::default(),
         }
@@ -91,14 +79,6 @@ impl RegistryService {
     /// The limits in force.
     pub fn limits(&self) -> &Limits {
         &self.limits
-    }
-
-    pub(crate) fn claim(&self, id: &UploadId, current: u64) -> Result<BusyGuard<'_>, RegistryError> {
-        let mut set = self.busy.lock().unwrap_or_else(|p| p.into_inner());
-        if !set.insert(id.clone()) {
-            return Err(RegistryError::RangeInvalid { current });
-        }
-        Ok(BusyGuard { set: &self.busy, id: id.clone() })
     }
 
     /// Whether both stores answer (for `/readyz`).

@@ -45,7 +45,9 @@ impl RegistryService {
     /// for a caller that names its uploads itself, to continue one after a crash where it
     /// stopped (`berth migrate` names one per blob with [`UploadId::from_seed`]). A session of
     /// that id for another repository or algorithm is dropped with its bytes and opened afresh.
-    /// Whether it continues: the session, and `true` when it existed.
+    /// A claim the crashed run left on the session is broken (see
+    /// [`Self::break_upload_claim`]). Whether it continues: the session, and `true` when it
+    /// existed.
     pub async fn continue_or_open_upload(
         &self,
         repo: &RepoName,
@@ -53,10 +55,12 @@ impl RegistryService {
         algorithm: Algorithm,
         owner: &str,
     ) -> Result<(UploadSession, bool), RegistryError> {
-        match self.meta.upload(id).await? {
-            Some(s) if &s.repo == repo && s.algorithm == algorithm => return Ok((s, true)),
-            Some(s) => self.cancel_upload(&s.repo, id).await?,
-            None => {}
+        if let Some(s) = self.meta.upload(id).await? {
+            self.break_upload_claim(&s).await?;
+            if &s.repo == repo && s.algorithm == algorithm {
+                return Ok((s, true));
+            }
+            self.cancel_upload(&s.repo, id).await?;
         }
         Ok((self.open_upload_as(id.clone(), repo, algorithm, owner).await?, false))
     }
@@ -129,8 +133,10 @@ impl RegistryService {
         body: ByteStream,
     ) -> Result<UploadSession, RegistryError> {
         let session = self.upload(repo, id).await?;
-        let _busy = self.claim(id, session.offset)?;
-        self.append_claimed(session, chunk, body).await
+        let claim = self.claim(id, session.offset).await?;
+        let appended = self.append_claimed(session, chunk, body).await;
+        claim.release().await;
+        appended
     }
 
     async fn append_claimed(
@@ -194,11 +200,25 @@ impl RegistryService {
         chunk: Chunk,
         body: Option<ByteStream>,
     ) -> Result<u64, RegistryError> {
-        let mut session = self.upload(repo, id).await?;
-        let _busy = self.claim(id, session.offset)?;
-        if let Some(body) = body {
-            session = self.append_claimed(session, chunk, body).await?;
-        }
+        let session = self.upload(repo, id).await?;
+        let claim = self.claim(id, session.offset).await?;
+        let finished = self.finish_claimed(session, digest, chunk, body).await;
+        claim.release().await;
+        finished
+    }
+
+    async fn finish_claimed(
+        &self,
+        session: UploadSession,
+        digest: &Digest,
+        chunk: Chunk,
+        body: Option<ByteStream>,
+    ) -> Result<u64, RegistryError> {
+        let session = match body {
+            Some(body) => self.append_claimed(session, chunk, body).await?,
+            None => session,
+        };
+        let (id, repo) = (&session.id, &session.repo);
         let actual = if session.algorithm == digest.algorithm() {
             Hasher::restore(session.algorithm, &session.hash_state)
                 .ok_or_else(|| RegistryError::Unavailable("stored hash state is unreadable".into()))?
@@ -247,8 +267,10 @@ impl RegistryService {
     /// Cancels an upload.
     pub async fn cancel_upload(&self, repo: &RepoName, id: &UploadId) -> Result<(), RegistryError> {
         let session = self.upload(repo, id).await?;
-        let _busy = self.claim(id, session.offset)?;
-        self.meta.delete_upload(id).await?;
+        let claim = self.claim(id, session.offset).await?;
+        let deleted = self.meta.delete_upload(id).await;
+        claim.release().await;
+        deleted?;
         self.blobs.abort(id).await?;
         Ok(())
     }

@@ -3,9 +3,9 @@
 //! instead of sleeping through grace periods and expiry.
 
 use berth_core::range::ByteRange;
-use berth_core::{Algorithm, BlobStore, Digest, Reference, RepoName, StorageError, Tag};
+use berth_core::{Algorithm, BlobStore, Digest, MetadataStore, Reference, RepoName, StorageError, Tag};
 use berth_meta::SqliteMeta;
-use berth_registry::{Chunk, GcReport, Limits, ManualClock, MountOutcome, RegistryError, RegistryService};
+use berth_registry::{Chunk, Clock, GcReport, Limits, ManualClock, MountOutcome, RegistryError, RegistryService};
 use berth_storage::MemoryBlobStore;
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -293,4 +293,99 @@ async fn an_idle_upload_expires() {
     let late = r.service.append(&app, &s.id, streamed(), body(b", the rest")).await;
     assert!(matches!(late, Err(RegistryError::UploadUnknown)), "{late:?}");
     assert_eq!(r.service.expire_uploads(HOUR).await.unwrap(), 0);
+}
+
+/// Two services over the same stores, as two replicas sharing a database and a bucket: each
+/// has its own busy set, so only the metadata store's claims keep their requests apart.
+struct Replicas {
+    a: RegistryService,
+    b: RegistryService,
+    meta: Arc<SqliteMeta>,
+    clock: Arc<ManualClock>,
+    _dir: tempfile::TempDir,
+}
+
+async fn replicas() -> Replicas {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = Arc::new(SqliteMeta::open(&dir.path().join("meta.db")).await.unwrap());
+    let blobs = Arc::new(MemoryBlobStore::new());
+    let clock = Arc::new(ManualClock::starting_now());
+    let replica = || RegistryService::new(blobs.clone(), meta.clone(), Limits::default()).with_clock(clock.clone());
+    Replicas { a: replica(), b: replica(), meta, clock, _dir: dir }
+}
+
+#[tokio::test]
+async fn two_replicas_never_work_on_one_upload_at_once() {
+    let r = replicas().await;
+    let app = repo("team/app");
+    let s = r.a.start_upload(&app, Algorithm::Sha256, OWNER).await.unwrap();
+    r.a.append(&app, &s.id, streamed(), body(b"head:")).await.unwrap();
+
+    // A's body stalls until B has been answered (or a few seconds, should B wait instead).
+    let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
+    let (answered, gate) = tokio::sync::oneshot::channel::<()>();
+    let stalled = futures_util::stream::once(async move {
+        let _ = started_tx.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(5), gate).await;
+        Ok(Bytes::from_static(b"first-one!"))
+    })
+    .boxed();
+    let first = r.a.append(&app, &s.id, streamed(), stalled);
+    let second = async {
+        started.await.unwrap();
+        let appended = r.b.append(&app, &s.id, streamed(), body(b"other-one!")).await;
+        // A cancel would drop the upload under A's append; it waits its turn like a chunk.
+        let cancelled = r.b.cancel_upload(&app, &s.id).await;
+        let _ = answered.send(());
+        (appended, cancelled)
+    };
+    let (first, (appended, cancelled)) = tokio::join!(first, second);
+    assert_eq!(first.unwrap().offset, 15);
+    assert!(matches!(appended, Err(RegistryError::RangeInvalid { current: 5 })), "{appended:?}");
+    assert!(matches!(cancelled, Err(RegistryError::RangeInvalid { current: 5 })), "{cancelled:?}");
+
+    // A released its claim when its append ended: B finishes the upload with A's bytes.
+    let d = sha256(b"head:first-one!");
+    assert_eq!(r.b.finish(&app, &s.id, &d, streamed(), None).await.unwrap(), 15);
+    assert_eq!(collect(r.a.read_blob(&d, None).await.unwrap()).await, b"head:first-one!");
+    assert_eq!(r.a.blob_size(&app, &d).await.unwrap(), 15);
+}
+
+#[tokio::test]
+async fn a_claim_left_by_a_dead_replica_expires() {
+    let r = replicas().await;
+    let app = repo("team/app");
+    let s = r.a.start_upload(&app, Algorithm::Sha256, OWNER).await.unwrap();
+    let s = r.a.append(&app, &s.id, streamed(), body(b"half")).await.unwrap();
+    // A replica that claimed the upload for a minute, then died without releasing it.
+    let now = r.clock.now();
+    assert!(r.meta.claim_upload(&s.id, 4, "dead", now + 60, now).await.unwrap());
+
+    let held = r.b.append(&app, &s.id, streamed(), body(b" more")).await;
+    assert!(matches!(held, Err(RegistryError::RangeInvalid { current: 4 })), "{held:?}");
+    r.clock.advance(Duration::from_secs(59));
+    let held = r.b.append(&app, &s.id, streamed(), body(b" more")).await;
+    assert!(matches!(held, Err(RegistryError::RangeInvalid { current: 4 })), "still leased: {held:?}");
+
+    r.clock.advance(Duration::from_secs(2));
+    assert_eq!(r.b.append(&app, &s.id, streamed(), body(b" more")).await.unwrap().offset, 9, "the lease ended");
+    let d = sha256(b"half more");
+    assert_eq!(r.a.finish(&app, &s.id, &d, streamed(), None).await.unwrap(), 9);
+}
+
+#[tokio::test]
+async fn a_caller_naming_its_uploads_continues_one_its_dead_run_held() {
+    let r = replicas().await;
+    let app = repo("team/app");
+    let id = berth_core::UploadId::from_seed([7; 16]);
+    let (s, resumed) = r.a.continue_or_open_upload(&app, &id, Algorithm::Sha256, OWNER).await.unwrap();
+    assert!(!resumed);
+    let s = r.a.append(&app, &s.id, streamed(), body(b"half")).await.unwrap();
+    // The run that opened it died holding its claim; the next run continues at once.
+    let now = r.clock.now();
+    assert!(r.meta.claim_upload(&id, 4, "dead run", now + 60, now).await.unwrap());
+    let (s, resumed) = r.b.continue_or_open_upload(&app, &s.id, Algorithm::Sha256, OWNER).await.unwrap();
+    assert!(resumed && s.offset == 4, "{s:?}");
+    assert_eq!(r.b.append(&app, &id, streamed(), body(b" more")).await.unwrap().offset, 9);
+    assert_eq!(r.b.finish(&app, &id, &sha256(b"half more"), streamed(), None).await.unwrap(), 9);
 }

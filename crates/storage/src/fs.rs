@@ -411,6 +411,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = super::FsBlobStore::open(dir.path()).unwrap();
         crate::testsuite::run(&store).await;
+        crate::testsuite::concurrent_appends_one_wins(&store).await;
     }
 
     /// A blob of several read buffers and an odd tail, committed into a fresh store.

@@ -164,6 +164,8 @@ impl BlobStore for MemoryBlobStore {
 mod tests {
     #[tokio::test]
     async fn passes_the_storage_testsuite() {
-        crate::testsuite::run(&super::MemoryBlobStore::new()).await;
+        let store = super::MemoryBlobStore::new();
+        crate::testsuite::run(&store).await;
+        crate::testsuite::concurrent_appends_one_wins(&store).await;
     }
 }

@@ -18,4 +18,8 @@ async fn passes_the_storage_testsuite_on_garage() {
     .unwrap();
     berth_core::BlobStore::ping(&store).await.unwrap();
     testsuite::run(&store).await;
+    // Not `testsuite::concurrent_appends_one_wins`: racing appends to one upload would write the
+    // same `tail-<end>`/`state-<end>` keys and part number, and S3 has no conditional write to
+    // refuse the second. The registry claims an upload in the metadata store before appending
+    // (berth-registry's claims module; tested in its domain tests and berth-cli's replicas test).
 }

@@ -47,6 +47,7 @@ pub(super) async fn copy(src: &Stores, dst: &Stores, wanted: &[Wanted], limits: 
         if dst.blobs.stat(&w.digest).await? == Some(w.size) {
             // Committed by a run killed before it ended the session: nothing is left to send.
             if let Some(s) = dst.meta.upload(&id).await? {
+                registry.break_upload_claim(&s).await?;
                 registry.cancel_upload(&s.repo, &id).await?;
             }
             continue;
