@@ -222,6 +222,11 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
     let _lock = lock_data_dir(&config)?;
     runtime()?.block_on(async move {
         let stores = open_stores(&config).await?;
+        if !stores.shared {
+            // This process holds the data directory's lock: no other one appends, and a claim
+            // left by one that died mid-append would refuse that upload until its lease ends.
+            stores.meta.drop_upload_claims().await.context("cannot end the upload claims of an earlier run")?;
+        }
         let shown_db = config.database.redacted_url();
         if config.tls.mode == TlsMode::SelfSigned {
             crate::datadir::secure(&config.server.data_dir)?;

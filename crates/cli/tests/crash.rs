@@ -133,3 +133,45 @@ async fn sigkill_during_concurrent_pushes_loses_nothing_acknowledged() {
     push_blob(&c, &s.base, "crash/after", &Blob::new(Algorithm::Sha256, "x", b"alive".to_vec())).await;
     let _ = put_manifest;
 }
+
+/// A server killed while a PATCH holds its upload's claim does not refuse that upload after
+/// its restart: the claim of the dead process (its lease would last a minute) ends when the
+/// new one starts, as this process alone holds the data directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_held_when_the_server_died_ends_with_it() {
+    use futures_util::StreamExt;
+    const MIB: usize = 1 << 20;
+    let (mut s, c) = tokio::task::block_in_place(started);
+    let blob = random_bytes(81, 26 * MIB);
+    let post = c.post(format!("{}/v2/crash/claim/blobs/uploads/", s.base)).send().await.unwrap();
+    let url = absolute(&s.base, post.headers()["location"].to_str().unwrap());
+    let first = c.patch(&url).header("content-range", format!("0-{}", MIB - 1)).body(blob[..MIB].to_vec());
+    assert_eq!(first.send().await.unwrap().status(), StatusCode::ACCEPTED);
+
+    // 24 MiB is more than the sockets buffer: the server is reading this body, and holds the
+    // upload's claim, when it stalls.
+    let (stalled_tx, stalled) = tokio::sync::oneshot::channel::<()>();
+    let head = futures_util::stream::iter(
+        blob[MIB..25 * MIB].chunks(MIB).map(|c| Ok::<_, std::io::Error>(c.to_vec())).collect::<Vec<_>>(),
+    );
+    let stall = futures_util::stream::once(async move {
+        let _ = stalled_tx.send(());
+        std::future::pending::<Result<Vec<u8>, std::io::Error>>().await
+    });
+    let body = reqwest::Body::wrap_stream(head.chain(stall));
+    let slow = tokio::spawn(c.patch(&url).header("content-type", "application/octet-stream").body(body).send());
+    stalled.await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::task::block_in_place(|| s.restart());
+    assert!(slow.await.unwrap().is_err(), "the killed server never answered");
+
+    let status = c.get(&url).send().await.unwrap();
+    assert_eq!(status.headers()["range"], format!("0-{}", MIB - 1), "only the acknowledged chunk is held");
+    let rest = c.patch(&url).header("content-range", format!("{MIB}-{}", blob.len() - 1)).body(blob[MIB..].to_vec());
+    let rest = rest.send().await.unwrap();
+    assert_eq!(rest.status(), StatusCode::ACCEPTED, "{}", rest.text().await.unwrap_or_default());
+    let digest = berth_core::Digest::of(Algorithm::Sha256, &blob);
+    assert_eq!(c.put(format!("{url}?digest={digest}")).send().await.unwrap().status(), StatusCode::CREATED);
+    let got = c.get(format!("{}/v2/crash/claim/blobs/{digest}", s.base)).send().await.unwrap();
+    assert!(got.bytes().await.unwrap() == blob, "the blob is whole");
+}

@@ -446,6 +446,11 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Ends `holder`'s claim on upload `id`, if it still holds it; anyone may claim it then.
     async fn release_upload(&self, id: &UploadId, holder: &str) -> Result<(), MetaError>;
 
+    /// Ends every upload claim: for a server that owns the store alone (SQLite under the data
+    /// directory's lock) at start, so the claims of a process that died mid-append (held until
+    /// their lease ran out) do not refuse its clients' next chunk.
+    async fn drop_upload_claims(&self) -> Result<u64, MetaError>;
+
     /// In one transaction: removes the upload and links blob `digest` into its repository.
     async fn complete_upload(
         &self,

@@ -520,6 +520,12 @@ impl<B: Backend> MetadataStore for SqlMeta<B> {
         Ok(())
     }
 
+    async fn drop_upload_claims(&self) -> Result<u64, MetaError> {
+        sql::<B::Db>("UPDATE uploads SET claim_holder = NULL, claim_until = 0 WHERE claim_holder IS NOT NULL")
+            .execute(self.backend.writer())
+            .await
+    }
+
     async fn complete_upload(&self, id: &UploadId, repo: &RepoName, d: &Digest, size: u64) -> Result<(), MetaError> {
         let mut tx = self.begin().await?;
         sql::<B::Db>("DELETE FROM uploads WHERE id = $1").bind(id.as_str()).execute(&mut tx).await?;

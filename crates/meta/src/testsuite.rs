@@ -518,6 +518,15 @@ async fn upload_claims(meta: &dyn MetadataStore) {
     assert!(meta.delete_upload(id).await.unwrap());
     assert!(!meta.renew_upload_claim(id, "d", 500).await.unwrap(), "the session is gone");
     meta.release_upload(id, "d").await.unwrap();
+
+    // A server that owns the store alone drops what a dead process held.
+    s.id = UploadId::generate();
+    meta.create_upload(&s, ROOMY).await.unwrap().unwrap();
+    assert!(meta.claim_upload(&s.id, 7, "dead", 900, 300).await.unwrap());
+    assert_eq!(meta.drop_upload_claims().await.unwrap(), 1);
+    assert!(meta.claim_upload(&s.id, 7, "alive", 400, 301).await.unwrap(), "dropped before its lease ended");
+    assert_eq!(meta.upload(&s.id).await.unwrap(), Some(s.clone()), "the session stays");
+    assert!(meta.delete_upload(&s.id).await.unwrap());
 }
 
 /// Caps that no check here reaches.
