@@ -103,10 +103,22 @@ impl From<MetaError> for RegistryError {
     }
 }
 
+/// A storage error of an upload's bytes: "not found" there means the session ended meanwhile
+/// (finished, cancelled or expired by another request), which the client hears as
+/// `BLOB_UPLOAD_UNKNOWN`.
+pub(crate) fn upload_gone(e: StorageError) -> RegistryError {
+    match e {
+        StorageError::NotFound => RegistryError::UploadUnknown,
+        e => e.into(),
+    }
+}
+
+/// Every call site decides what "not found" means there ([`upload_gone`], or the blob reads in
+/// `service.rs`); one that did not is a store that lost what the metadata records: 500.
 impl From<StorageError> for RegistryError {
     fn from(e: StorageError) -> Self {
         match e {
-            StorageError::NotFound => RegistryError::UploadUnknown,
+            StorageError::NotFound => RegistryError::Internal("storage lost an object the metadata records".into()),
             StorageError::OffsetMismatch { current } => RegistryError::RangeInvalid { current },
             StorageError::Body(e) => RegistryError::UploadInvalid(format!("request body failed: {e}")),
             StorageError::TooLong => {

@@ -4,7 +4,7 @@
 //! durable append, so any later request (after a restart, or on another replica) continues
 //! from there without re-reading what was received.
 
-use crate::error::RegistryError;
+use crate::error::{RegistryError, upload_gone};
 use crate::service::RegistryService;
 use berth_core::range::ByteRange;
 use berth_core::{
@@ -160,8 +160,9 @@ impl RegistryService {
             (None, None) => None,
         };
         let hasher = Hasher::restore(session.algorithm, &session.hash_state)
-            .ok_or_else(|| RegistryError::Unavailable("stored hash state is unreadable".into()))?;
-        let (offset, hasher) = self.blobs.append(&session.id, session.offset, body, hasher, max_len).await?;
+            .ok_or_else(|| RegistryError::Internal("stored hash state is unreadable".into()))?;
+        let (offset, hasher) =
+            self.blobs.append(&session.id, session.offset, body, hasher, max_len).await.map_err(upload_gone)?;
         if let Some(max) = max_len
             && offset != max
         {
@@ -174,7 +175,8 @@ impl RegistryService {
                     Hasher::new(session.algorithm),
                     None,
                 )
-                .await?;
+                .await
+                .map_err(upload_gone)?;
             return Err(RegistryError::SizeInvalid(format!(
                 "body ended after {} of {} bytes",
                 offset - session.offset,
@@ -221,20 +223,20 @@ impl RegistryService {
         let (id, repo) = (&session.id, &session.repo);
         let actual = if session.algorithm == digest.algorithm() {
             Hasher::restore(session.algorithm, &session.hash_state)
-                .ok_or_else(|| RegistryError::Unavailable("stored hash state is unreadable".into()))?
+                .ok_or_else(|| RegistryError::Internal("stored hash state is unreadable".into()))?
                 .finish()
         } else {
             self.rehash(&session, digest.algorithm()).await?
         };
         if &actual != digest {
-            self.blobs.abort(id).await?;
+            self.blobs.abort(id).await.map_err(upload_gone)?;
             self.meta.delete_upload(id).await?;
             return Err(RegistryError::DigestInvalid(format!("content digest is {actual}, not {digest}")));
         }
         // Under the digest's lock: garbage collection must not delete these bytes between
         // the commit and the link (see crate::gc).
         self.under_digest_lock(digest, async {
-            self.blobs.commit(id, session.offset, digest).await?;
+            self.blobs.commit(id, session.offset, digest).await.map_err(upload_gone)?;
             Ok(self.meta.complete_upload(id, repo, digest, session.offset).await?)
         })
         .await?;
@@ -271,7 +273,7 @@ impl RegistryService {
         let deleted = self.meta.delete_upload(id).await;
         claim.release().await;
         deleted?;
-        self.blobs.abort(id).await?;
+        self.blobs.abort(id).await.map_err(upload_gone)?;
         Ok(())
     }
 
@@ -285,7 +287,7 @@ impl RegistryService {
         loop {
             let ids = self.meta.expire_uploads(idle_since, BATCH).await?;
             for id in &ids {
-                self.blobs.abort(id).await?;
+                self.blobs.abort(id).await.map_err(upload_gone)?;
             }
             expired += ids.len();
             if ids.len() < BATCH as usize {
@@ -297,7 +299,7 @@ impl RegistryService {
     /// The digest of an upload under another algorithm than its session's (the client chose
     /// the algorithm only on the final PUT): one read of the bytes.
     async fn rehash(&self, session: &UploadSession, algorithm: Algorithm) -> Result<Digest, RegistryError> {
-        let mut stream = self.blobs.read_upload(&session.id, session.offset).await?;
+        let mut stream = self.blobs.read_upload(&session.id, session.offset).await.map_err(upload_gone)?;
         let mut hasher = Hasher::new(algorithm);
         while let Some(chunk) = stream.next().await {
             hasher.update(&chunk.map_err(|e| RegistryError::Unavailable(e.to_string()))?);

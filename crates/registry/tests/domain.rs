@@ -20,6 +20,7 @@ const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 /// A service on fresh stores, with handles on its blob store and clock.
 struct Registry {
     service: RegistryService,
+    meta: Arc<SqliteMeta>,
     blobs: Arc<MemoryBlobStore>,
     clock: Arc<ManualClock>,
     _dir: tempfile::TempDir,
@@ -27,11 +28,11 @@ struct Registry {
 
 async fn registry() -> Registry {
     let dir = tempfile::tempdir().unwrap();
-    let meta = SqliteMeta::open(&dir.path().join("meta.db")).await.unwrap();
+    let meta = Arc::new(SqliteMeta::open(&dir.path().join("meta.db")).await.unwrap());
     let blobs = Arc::new(MemoryBlobStore::new());
     let clock = Arc::new(ManualClock::starting_now());
-    let service = RegistryService::new(blobs.clone(), Arc::new(meta), Limits::default()).with_clock(clock.clone());
-    Registry { service, blobs, clock, _dir: dir }
+    let service = RegistryService::new(blobs.clone(), meta.clone(), Limits::default()).with_clock(clock.clone());
+    Registry { service, meta, blobs, clock, _dir: dir }
 }
 
 fn repo(name: &str) -> RepoName {
@@ -293,6 +294,33 @@ async fn an_idle_upload_expires() {
     let late = r.service.append(&app, &s.id, streamed(), body(b", the rest")).await;
     assert!(matches!(late, Err(RegistryError::UploadUnknown)), "{late:?}");
     assert_eq!(r.service.expire_uploads(HOUR).await.unwrap(), 0);
+}
+
+/// What storage's "not found" means is decided where it is asked: an upload whose bytes are
+/// gone (another request ended it) is unknown to the client (404), a blob the metadata records
+/// and storage lost is unknown too and logged, and a hash state that does not decode is
+/// damage (500), not an outage (503).
+#[tokio::test]
+async fn storage_not_found_means_what_its_call_site_says() {
+    let r = registry().await;
+    let app = repo("team/app");
+    let s = r.service.start_upload(&app, Algorithm::Sha256, OWNER).await.unwrap();
+    r.blobs.abort(&s.id).await.unwrap();
+    let append = r.service.append(&app, &s.id, streamed(), body(b"bytes")).await;
+    assert!(matches!(append, Err(RegistryError::UploadUnknown)), "{append:?}");
+
+    let d = push_blob(&r, "team/app", b"kept in the metadata only").await;
+    r.blobs.delete(&d).await.unwrap();
+    assert!(matches!(r.service.read_blob(&d, None).await, Err(RegistryError::BlobUnknown)));
+
+    let s = r.service.start_upload(&app, Algorithm::Sha256, OWNER).await.unwrap();
+    let damaged = berth_core::UploadSession { hash_state: b"not a hash state".to_vec(), ..s.clone() };
+    r.meta.advance_upload(&damaged, 0).await.unwrap();
+    let append = r.service.append(&app, &s.id, streamed(), body(b"bytes")).await;
+    match append {
+        Err(e @ RegistryError::Internal(_)) => assert_eq!(e.code(), berth_core::ErrorCode::Unknown),
+        other => panic!("a damaged hash state is a 500: {other:?}"),
+    }
 }
 
 /// Two services over the same stores, as two replicas sharing a database and a bucket: each
