@@ -123,4 +123,16 @@ async fn damaged_metadata_is_a_500_naming_its_request_id() {
     let named = named.unwrap_or_else(|| panic!("berth names no request ID: {err}"));
     assert!(err.contains("500") && named != id, "{err}");
     assert!(s.log().lines().any(|l| l.contains(named) && l.contains("internal error")), "{named} is not in the log");
+
+    // A credential that does not decode is damage too: its login is a 500, not a 503.
+    tokio::task::block_in_place(|| {
+        s.sql("UPDATE credentials SET secret_hash = x'00'");
+        s.restart();
+    });
+    let r = c.get(format!("{}/v2/team/app/tags/list", s.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "UNKNOWN", "{body}");
+    assert!(s.log().lines().any(|l| l.contains(&id) && l.contains("credential hash")), "{id} is not in the log");
 }

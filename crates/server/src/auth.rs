@@ -211,10 +211,7 @@ pub async fn check_basic(
             auth.audit(user, "auth.disabled", auth.service(), &remote.to_string()).await;
             Err(ApiError::new(ErrorCode::Denied).detail("the token is disabled"))
         }
-        Err(AuthError::Unavailable(cause)) => {
-            tracing::error!(%cause, "identity store unavailable");
-            Err(ApiError::new(ErrorCode::Unavailable))
-        }
+        Err(e @ (AuthError::Unavailable(_) | AuthError::Internal(_))) => Err(ApiError::store_failure(e)),
     }
 }
 

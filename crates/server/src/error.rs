@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use berth_core::ErrorCode;
 use berth_registry::RegistryError;
 use berth_registry::admin::AdminError;
+use berth_registry::auth::AuthError;
 use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
 
@@ -47,6 +48,18 @@ impl ApiError {
         tracing::error!(request_id = %id, %cause, "internal error");
         ApiError::new(ErrorCode::Unknown)
             .detail(format!("an internal error; the server log names it by request ID {id}"))
+    }
+
+    /// The identity store failed while authenticating: 503 when it is unreachable, 500 when a
+    /// stored identity does not decode; the cause goes to the log with the request ID.
+    pub fn store_failure(e: AuthError) -> Self {
+        match e {
+            AuthError::Internal(cause) => ApiError::internal(&cause),
+            other => {
+                tracing::error!(request_id = %request_id(), cause = %other, "identity store unavailable");
+                ApiError::new(ErrorCode::Unavailable)
+            }
+        }
     }
 
     /// Adds a header.

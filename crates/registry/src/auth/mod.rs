@@ -61,14 +61,20 @@ pub enum AuthError {
     /// The right password of a disabled token (only said once the password matched).
     #[error("the token is disabled")]
     Disabled,
-    /// The identity store is unreachable.
+    /// The identity store is unreachable (503: a retry may succeed).
     #[error("{0}")]
     Unavailable(String),
+    /// A stored identity does not decode (500: damage or a bug, which a retry does not cure).
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl From<MetaError> for AuthError {
     fn from(e: MetaError) -> Self {
-        AuthError::Unavailable(e.to_string())
+        match e {
+            MetaError::Corrupt(_) => AuthError::Internal(e.to_string()),
+            e => AuthError::Unavailable(e.to_string()),
+        }
     }
 }
 

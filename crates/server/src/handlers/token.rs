@@ -167,7 +167,7 @@ async fn form_caller(
                     unauthorized().detail("invalid refresh token"),
                 )
                 .await),
-                Err(AuthError::Unavailable(_)) => Err(ApiError::new(ErrorCode::Unavailable)),
+                Err(e @ (AuthError::Unavailable(_) | AuthError::Internal(_))) => Err(ApiError::store_failure(e)),
             }
         }
         None => basic_caller(st, headers, remote).await?.ok_or_else(unauthorized),
