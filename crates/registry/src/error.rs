@@ -113,7 +113,7 @@ pub(crate) fn upload_gone(e: StorageError) -> RegistryError {
     }
 }
 
-/// Every call site decides what "not found" means there ([`upload_gone`], or the blob reads in
+/// Every call site decides what "not found" means there (`upload_gone`, or the blob reads in
 /// `service.rs`); one that did not is a store that lost what the metadata records: 500.
 impl From<StorageError> for RegistryError {
     fn from(e: StorageError) -> Self {
