@@ -7,6 +7,7 @@
 //! [`berth_core::access::grant`], and only on success build the capability value a handler
 //! takes ([`Authorized`], [`AdminAuthorized`]), whose constructors are private to this module.
 
+use crate::admin_endpoint::{AdminEndpoint, TokenEndpoint};
 use crate::endpoint::{Endpoint, MountSource};
 use crate::error::ApiError;
 use crate::ratelimit::{Failure, FailureLimiter};
@@ -77,13 +78,20 @@ impl Authorized {
     }
 }
 
-/// Proof that the caller may use the admin API. Only [`authorize_admin`] constructs one.
+/// An admin endpoint, with its parameters, that the caller may use. Only [`authorize_admin`]
+/// constructs one.
 #[derive(Debug)]
 pub struct AdminAuthorized {
+    endpoint: AdminEndpoint,
     caller: Caller,
 }
 
 impl AdminAuthorized {
+    /// The admin endpoint that was authorised.
+    pub fn endpoint(&self) -> &AdminEndpoint {
+        &self.endpoint
+    }
+
     /// Who was authorised.
     pub fn caller(&self) -> &Caller {
         &self.caller
@@ -171,6 +179,44 @@ pub fn required_access(endpoint: &Endpoint) -> Vec<Access> {
             wanted.extend(source.as_ref().and_then(from));
             wanted
         }
+    }
+}
+
+/// What the admin `endpoint` needs: today every one, and a path or method the admin API does
+/// not serve, needs `admin:api:*` (Owner at registry scope), so only an Owner learns which
+/// admin paths exist. Written per variant so that a read-only endpoint can need less.
+pub fn required_admin_access(endpoint: &AdminEndpoint) -> Vec<Access> {
+    match endpoint {
+        AdminEndpoint::CreatePrincipal
+        | AdminEndpoint::ListPrincipals
+        | AdminEndpoint::ShowPrincipal { .. }
+        | AdminEndpoint::DeletePrincipal { .. }
+        | AdminEndpoint::ResetCredential { .. }
+        | AdminEndpoint::ListCredentials { .. }
+        | AdminEndpoint::DeleteCredential { .. }
+        | AdminEndpoint::AssignRole
+        | AdminEndpoint::ListRoleAssignments { .. }
+        | AdminEndpoint::UnassignRole { .. }
+        | AdminEndpoint::ShowRegistry
+        | AdminEndpoint::UpdateRegistry
+        | AdminEndpoint::RenewAdminPassword
+        | AdminEndpoint::AuditLog { .. }
+        | AdminEndpoint::CollectGarbage
+        | AdminEndpoint::Purge
+        | AdminEndpoint::Unknown { .. } => vec![Access::admin()],
+        AdminEndpoint::Tokens(t) => match t {
+            TokenEndpoint::ListScopeMaps
+            | TokenEndpoint::ShowScopeMap { .. }
+            | TokenEndpoint::CreateScopeMap
+            | TokenEndpoint::UpdateScopeMap { .. }
+            | TokenEndpoint::DeleteScopeMap { .. }
+            | TokenEndpoint::ListTokens
+            | TokenEndpoint::ShowToken { .. }
+            | TokenEndpoint::CreateToken
+            | TokenEndpoint::UpdateToken { .. }
+            | TokenEndpoint::DeleteToken { .. }
+            | TokenEndpoint::GenerateTokenPasswords { .. } => vec![Access::admin()],
+        },
     }
 }
 
@@ -300,10 +346,18 @@ pub fn authorize(caller: Caller, endpoint: Endpoint, challenge: &Challenge) -> R
     }
 }
 
-/// The admin API's use of the same point: it needs `admin:api:*` (Owner at registry scope).
-pub fn authorize_admin(caller: Caller, challenge: &Challenge) -> Result<AdminAuthorized, ApiError> {
-    let wanted = [Access::admin()];
-    if allowed(&caller, &wanted) { Ok(AdminAuthorized { caller }) } else { Err(refusal(&caller, &wanted, challenge)) }
+/// The admin API's use of the same point: `endpoint` needs [`required_admin_access`].
+pub fn authorize_admin(
+    caller: Caller,
+    endpoint: AdminEndpoint,
+    challenge: &Challenge,
+) -> Result<AdminAuthorized, ApiError> {
+    let wanted = required_admin_access(&endpoint);
+    if allowed(&caller, &wanted) {
+        Ok(AdminAuthorized { endpoint, caller })
+    } else {
+        Err(refusal(&caller, &wanted, challenge))
+    }
 }
 
 #[cfg(test)]

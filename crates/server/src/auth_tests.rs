@@ -115,7 +115,8 @@ fn refusals_carry_the_right_challenge() {
     });
     let e = authorize(basic.clone(), tags, &ch).unwrap_err();
     assert!(e.headers[0].1.to_str().unwrap().ends_with(",error=\"insufficient_scope\""));
-    assert!(authorize_admin(basic, &ch).is_err());
+    let e = authorize_admin(basic, AdminEndpoint::ListPrincipals, &ch).unwrap_err();
+    assert!(e.headers[0].1.to_str().unwrap().ends_with(",scope=\"admin:api:*\",error=\"insufficient_scope\""));
     let everything = || Caller::Anonymous { permissions: Permissions::pull_everything() };
     assert!(authorize(everything(), Endpoint::Base, &ch).is_err());
     let head_base = Endpoint::Unsupported { route: OciRoute::Base, method: Method::HEAD, from: None };
@@ -138,4 +139,71 @@ fn authorized_carries_the_endpoint() {
         valid_until: i64::MAX,
     });
     assert_eq!(authorize(owner, mount.clone(), &ch).unwrap().endpoint(), &mount);
+}
+
+/// Every variant of the admin endpoint table with what it needs (today `admin:api:*`, Owner
+/// at registry scope, for all of them and for what the admin API does not serve): a new admin
+/// endpoint is added here with its rule.
+#[test]
+fn every_admin_endpoint_has_its_access() {
+    let k = || "ci".to_owned();
+    let t = AdminEndpoint::Tokens;
+    let endpoints = [
+        AdminEndpoint::CreatePrincipal,
+        AdminEndpoint::ListPrincipals,
+        AdminEndpoint::ShowPrincipal { key: k() },
+        AdminEndpoint::DeletePrincipal { key: k() },
+        AdminEndpoint::ResetCredential { key: k() },
+        AdminEndpoint::ListCredentials { key: k() },
+        AdminEndpoint::DeleteCredential { key: k(), key_id: k() },
+        AdminEndpoint::AssignRole,
+        AdminEndpoint::ListRoleAssignments { assignee: None },
+        AdminEndpoint::UnassignRole { assignee: Some(k()), role: None, scope: None },
+        AdminEndpoint::ShowRegistry,
+        AdminEndpoint::UpdateRegistry,
+        AdminEndpoint::RenewAdminPassword,
+        AdminEndpoint::AuditLog { limit: 100 },
+        AdminEndpoint::CollectGarbage,
+        AdminEndpoint::Purge,
+        t(TokenEndpoint::ListScopeMaps),
+        t(TokenEndpoint::ShowScopeMap { name: k() }),
+        t(TokenEndpoint::CreateScopeMap),
+        t(TokenEndpoint::UpdateScopeMap { name: k() }),
+        t(TokenEndpoint::DeleteScopeMap { name: k() }),
+        t(TokenEndpoint::ListTokens),
+        t(TokenEndpoint::ShowToken { name: k() }),
+        t(TokenEndpoint::CreateToken),
+        t(TokenEndpoint::UpdateToken { name: k() }),
+        t(TokenEndpoint::DeleteToken { name: k() }),
+        t(TokenEndpoint::GenerateTokenPasswords { name: k() }),
+        AdminEndpoint::Unknown { method: Method::GET, segments: vec!["nope".into()] },
+    ];
+    for endpoint in endpoints {
+        assert_eq!(s(required_admin_access(&endpoint)), ["admin:api:*"], "{endpoint:?}");
+    }
+}
+
+/// `AdminAuthorized` carries the admin endpoint it authorised; only an Owner at registry scope
+/// gets one, even for a path the admin API does not serve.
+#[test]
+fn admin_authorized_carries_the_endpoint() {
+    let ch = Challenge { realm: "r".into(), service: "r".into() };
+    let with = |role: Role, scope: &RoleScope| {
+        Caller::Basic(Authenticated {
+            subject: "s".into(),
+            permissions: Permissions::from_roles([(role, scope)]),
+            credential: "k".into(),
+            valid_until: i64::MAX,
+        })
+    };
+    let delete = AdminEndpoint::Tokens(TokenEndpoint::DeleteToken { name: "t".into() });
+    let owner = with(Role::Owner, &RoleScope::registry());
+    assert_eq!(authorize_admin(owner.clone(), delete.clone(), &ch).unwrap().endpoint(), &delete);
+    let unknown = AdminEndpoint::Unknown { method: Method::GET, segments: vec!["nope".into()] };
+    assert_eq!(authorize_admin(owner, unknown.clone(), &ch).unwrap().endpoint(), &unknown);
+    let repo_owner = with(Role::Owner, &"repositories/a".parse().unwrap());
+    assert!(authorize_admin(repo_owner, unknown, &ch).is_err());
+    let anon = Caller::Anonymous { permissions: Permissions::pull_everything() };
+    let e = authorize_admin(anon, delete, &ch).unwrap_err();
+    assert_eq!(e.headers[0].1, "Bearer realm=\"r\",service=\"r\",scope=\"admin:api:*\"");
 }

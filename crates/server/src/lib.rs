@@ -1,6 +1,7 @@
 //! berth-server: the HTTP face of the registry.
 //!
-//! The axum router, its one OCI path parser ([`route`]) and endpoint table ([`endpoint`]), authentication and the single
+//! The axum router, its one OCI path parser ([`route`]) and endpoint tables ([`endpoint`], the admin API's
+//! [`admin_endpoint`]), authentication and the single
 //! authorisation point ([`auth`]), the error policy ([`error`]) with its request IDs
 //! ([`request_id`]), request-body guards
 //! ([`body`]), metrics, configuration, TLS, and the accept loop ([`serve`]) with its connection limits
@@ -9,6 +10,7 @@
 //! Dependency rule: sees `berth-registry` and `berth-core`; never a concrete store. `cli`
 //! wires the stores in.
 
+pub mod admin_endpoint;
 pub mod auth;
 pub mod body;
 pub mod config;

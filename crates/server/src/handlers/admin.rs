@@ -1,12 +1,14 @@
 //! The admin API (`/admin/v1/…`, JSON), used by the `berth` CLI: service principals, their
-//! credentials, role assignments, registry settings and the audit log. Every request passes
-//! [`authorize_admin`] (Owner at registry scope) before anything else runs. The handlers only
+//! credentials, role assignments, registry settings and the audit log. Every request is parsed into an
+//! [`AdminEndpoint`] and passes [`authorize_admin`] (Owner at registry scope) before anything
+//! else runs. The handlers only
 //! read the typed body ([`berth_core::admin_api`]), call the identity service
 //! ([`berth_registry::admin`]), which validates, writes, invalidates caches and audits, and
 //! write the typed answer ([`super::admin_views`]).
 
 use super::admin_views as view;
-use super::{AppState, ClientAddr, Query};
+use super::{AppState, ClientAddr};
+use crate::admin_endpoint::AdminEndpoint;
 use crate::auth::{AdminAuthorized, authenticate, authorize_admin};
 use crate::body::{LimitedError, read_to_limit};
 use crate::error::ApiError;
@@ -20,7 +22,7 @@ use berth_core::admin_api::{
 use berth_core::{ErrorCode, RepoName};
 use berth_registry::admin::IdentityAdmin;
 use berth_registry::auth::Lifetime;
-use http::{Method, StatusCode};
+use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -76,101 +78,88 @@ fn lifetime(years: Option<u32>, end_date: Option<&str>) -> Result<Lifetime, ApiE
     }
 }
 
-/// Every `/admin/v1/…` request: authenticate, authorise, then route.
+/// Every `/admin/v1/…` request: authenticate, authorise its endpoint, then dispatch.
 pub(super) async fn admin(State(st): State<Arc<AppState>>, req: Request) -> Response {
     let remote = req.extensions().get::<ClientAddr>().map_or(std::net::Ipv4Addr::LOCALHOST.into(), |c| c.0);
     let (parts, body) = req.into_parts();
+    let endpoint = AdminEndpoint::parse(&parts.method, parts.uri.path(), parts.uri.query());
     let result = async {
         let caller = authenticate(&st.auth, &st.limiter, &st.challenge, &parts.headers, remote).await?;
-        let auth = authorize_admin(caller, &st.challenge)?;
-        route(&st, &auth, &remote.to_string(), parts, body).await
+        let auth = authorize_admin(caller, endpoint, &st.challenge)?;
+        dispatch(&st, &auth, &remote.to_string(), body).await
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn route(
-    st: &AppState,
-    auth: &AdminAuthorized,
-    remote: &str,
-    parts: http::request::Parts,
-    req: Body,
-) -> Result<Response, ApiError> {
-    let path = parts.uri.path().trim_start_matches("/admin/v1/").trim_end_matches('/').to_owned();
-    // Segments are decoded one by one, so `http:%2F%2Fname` names the principal `http://name`.
-    let decoded: Vec<String> =
-        path.split('/').map(|seg| percent_encoding::percent_decode_str(seg).decode_utf8_lossy().into_owned()).collect();
-    let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
-    let query = Query::parse(parts.uri.query());
+/// Runs the authorised endpoint; every variant has its arm.
+async fn dispatch(st: &AppState, auth: &AdminAuthorized, remote: &str, req: Body) -> Result<Response, ApiError> {
     let admin = st.auth.admin(auth.caller().subject(), remote);
-    match (parts.method.clone(), segments.as_slice()) {
-        (Method::POST, ["service-principals"]) => {
+    match auth.endpoint() {
+        AdminEndpoint::CreatePrincipal => {
             let b: CreateServicePrincipal = body(req).await?;
             let created = admin.create_service_principal(&b).await?;
             Ok(json_response(StatusCode::CREATED, view::secret(&created, true)))
         }
-        (Method::GET, ["service-principals"]) => {
+        AdminEndpoint::ListPrincipals => {
             let list = admin.principals().await?;
             Ok(json_response(StatusCode::OK, list.iter().map(view::summary).collect::<Vec<_>>()))
         }
-        (Method::GET, ["service-principals", key]) => {
+        AdminEndpoint::ShowPrincipal { key } => {
             Ok(json_response(StatusCode::OK, view::detail(&admin.principal_detail(key).await?)))
         }
-        (Method::DELETE, ["service-principals", key]) => {
+        AdminEndpoint::DeletePrincipal { key } => {
             admin.delete_principal(key).await?;
             Ok(no_content())
         }
-        (Method::POST, ["service-principals", key, "credential-reset"]) => {
+        AdminEndpoint::ResetCredential { key } => {
             let b: ResetCredential = body(req).await?;
             let life = lifetime(b.years, b.end_date.as_deref())?;
             let reset = admin.reset_credential(key, b.append, life, b.display_name).await?;
             Ok(json_response(StatusCode::OK, view::secret(&reset, false)))
         }
-        (Method::GET, ["service-principals", key, "credentials"]) => {
+        AdminEndpoint::ListCredentials { key } => {
             let creds = admin.credentials(key).await?;
             Ok(json_response(StatusCode::OK, creds.iter().map(view::credential).collect::<Vec<_>>()))
         }
-        (Method::DELETE, ["service-principals", key, "credentials", key_id]) => {
+        AdminEndpoint::DeleteCredential { key, key_id } => {
             admin.delete_credential(key, key_id).await?;
             Ok(no_content())
         }
-        (Method::POST, ["role-assignments"]) => {
+        AdminEndpoint::AssignRole => {
             let b: CreateRoleAssignment = body(req).await?;
             Ok(json_response(StatusCode::CREATED, view::assignment(&admin.assign_role(&b).await?)))
         }
-        (Method::GET, ["role-assignments"]) => {
-            let list = admin.role_assignments(query.get("assignee")).await?;
+        AdminEndpoint::ListRoleAssignments { assignee } => {
+            let list = admin.role_assignments(assignee.as_deref()).await?;
             Ok(json_response(StatusCode::OK, list.iter().map(view::assignment).collect::<Vec<_>>()))
         }
-        (Method::DELETE, ["role-assignments"]) => {
-            admin.unassign_role(query.get("assignee"), query.get("role"), query.get("scope")).await?;
+        AdminEndpoint::UnassignRole { assignee, role, scope } => {
+            admin.unassign_role(assignee.as_deref(), role.as_deref(), scope.as_deref()).await?;
             Ok(no_content())
         }
-        (Method::GET, ["registry"]) => {
+        AdminEndpoint::ShowRegistry => {
             Ok(json_response(StatusCode::OK, view::registry(st.auth.service(), admin.settings().await?, &[])))
         }
-        (Method::PATCH, ["registry"]) => {
+        AdminEndpoint::UpdateRegistry => {
             let b: RegistryUpdate = body(req).await?;
             let change = admin.update_settings(&b).await?;
             let v = view::registry(st.auth.service(), change.settings, &change.admin_passwords);
             Ok(json_response(StatusCode::OK, v))
         }
-        (Method::POST, ["registry", "credential-renew"]) => {
+        AdminEndpoint::RenewAdminPassword => {
             let b: CredentialRenew = body(req).await?;
             let renewed = admin.renew_admin_password(&b).await?;
             Ok(json_response(StatusCode::OK, view::admin_credentials(&[renewed])))
         }
-        (Method::GET, ["audit"]) => {
-            let limit = query.get("limit").and_then(|l| l.parse().ok()).unwrap_or(100);
-            let events = admin.audit_log(limit).await?;
+        AdminEndpoint::AuditLog { limit } => {
+            let events = admin.audit_log(*limit).await?;
             Ok(json_response(StatusCode::OK, events.iter().map(view::audit).collect::<Vec<_>>()))
         }
-        (Method::POST, ["gc"]) => gc(st, &admin, body(req).await?).await,
-        (Method::POST, ["purge"]) => purge(st, &admin, body(req).await?).await,
-        (method, segments @ (["tokens", ..] | ["scope-maps", ..])) => {
-            super::admin_tokens::route(&admin, method, segments, req).await
-        }
-        _ => Err(ApiError::new(ErrorCode::NameUnknown).detail("no such admin endpoint")),
+        AdminEndpoint::CollectGarbage => gc(st, &admin, body(req).await?).await,
+        AdminEndpoint::Purge => purge(st, &admin, body(req).await?).await,
+        AdminEndpoint::Tokens(endpoint) => super::admin_tokens::dispatch(&admin, endpoint, req).await,
+        AdminEndpoint::Unknown { .. } => Err(ApiError::new(ErrorCode::NameUnknown).detail("no such admin endpoint")),
     }
 }
 
