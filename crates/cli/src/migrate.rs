@@ -10,7 +10,7 @@ mod keys;
 
 use crate::serve::{lock_data_dir, open_stores};
 use anyhow::{Context, Result, bail};
-use berth_core::{Digest, IdentityStore, ManifestRefs, MetaError, MetadataStore, Page, UploadCaps};
+use berth_core::{ContentStore, Digest, IdentityStore, MaintenanceStore, ManifestRefs, MetaError, Page, UploadCaps};
 use berth_core::{LockChange, Locks, RepoName, Tag, manifest};
 use berth_registry::Limits;
 use berth_server::Config;
@@ -117,7 +117,7 @@ async fn identities(src: &dyn IdentityStore, dst: &dyn IdentityStore) -> Result<
 /// The blobs the source's manifests use (layers with `urls` too, where the source holds
 /// them), each with the first repository that uses it. A blob no manifest uses is not copied:
 /// nothing in the destination would name it.
-async fn wanted_blobs(src: &dyn MetadataStore, sizes: &HashMap<Digest, u64>) -> Result<Vec<blobs::Wanted>> {
+async fn wanted_blobs(src: &dyn MaintenanceStore, sizes: &HashMap<Digest, u64>) -> Result<Vec<blobs::Wanted>> {
     let mut seen = HashSet::new();
     let mut wanted = Vec::new();
     for (repo, m) in src.all_manifests().await? {
@@ -138,7 +138,7 @@ async fn wanted_blobs(src: &dyn MetadataStore, sizes: &HashMap<Digest, u64>) -> 
 /// Repository and tag locks: they would refuse the copy, so a run first lifts those of a
 /// destination it copied into before (`apply` false) and sets the source's once everything
 /// is in (`apply` true).
-async fn locks(src: &dyn MetadataStore, dst: &dyn MetadataStore, apply: bool) -> Result<()> {
+async fn locks(src: &dyn ContentStore, dst: &dyn ContentStore, apply: bool) -> Result<()> {
     let open = LockChange { write_enabled: Some(true), delete_enabled: Some(true) };
     let change = |l: Locks| {
         if apply {
@@ -172,7 +172,7 @@ async fn locks(src: &dyn MetadataStore, dst: &dyn MetadataStore, apply: bool) ->
     Ok(())
 }
 
-async fn manifests(src: &dyn MetadataStore, dst: &dyn MetadataStore, sizes: &HashMap<Digest, u64>) -> Result<()> {
+async fn manifests(src: &dyn MaintenanceStore, dst: &dyn ContentStore, sizes: &HashMap<Digest, u64>) -> Result<()> {
     let all = src.all_manifests().await?;
     let mut tags: HashMap<(String, Digest), Vec<Tag>> = HashMap::new();
     for repo in src.list_repos(&Page::default()).await? {
@@ -232,7 +232,7 @@ async fn manifests(src: &dyn MetadataStore, dst: &dyn MetadataStore, sizes: &Has
 /// Deletes the destination's tags the source does not have (lifting their locks first: the
 /// source's are set again afterwards). The manifests they named stay, untagged, for
 /// `berth purge --untagged`.
-async fn prune(src: &dyn MetadataStore, dst: &dyn MetadataStore) -> Result<()> {
+async fn prune(src: &dyn ContentStore, dst: &dyn ContentStore) -> Result<()> {
     let open = LockChange { write_enabled: Some(true), delete_enabled: Some(true) };
     let mut pruned = 0;
     for repo in dst.list_repos(&Page::default()).await? {
@@ -263,7 +263,7 @@ async fn prune(src: &dyn MetadataStore, dst: &dyn MetadataStore) -> Result<()> {
 
 /// The source's times: when each repository and manifest was created (what
 /// `purge --untagged --ago` counts from) and when each tag last moved.
-async fn times(src: &dyn MetadataStore, dst: &dyn MetadataStore) -> Result<()> {
+async fn times(src: &dyn MaintenanceStore, dst: &dyn MaintenanceStore) -> Result<()> {
     for (repo, what, at) in src.all_times().await? {
         let name = RepoName::parse(&repo).map_err(|e| anyhow::anyhow!("stored repository {repo:?}: {e}"))?;
         dst.set_time(&name, &what, at).await?;

@@ -31,8 +31,8 @@ pub use error::ErrorCode;
 pub use name::{NameError, Reference, RepoName, Tag};
 pub use principals::IdentityStore;
 pub use store::{
-    BlobFile, BlobMeta, BlobStore, ByteStream, Dated, DeletedRepository, DigestLease, LockChange, Locks,
-    ManifestRecord, ManifestRefs, MetaError, MetadataStore, Page, Referrer, RepositoryInfo, StorageError, TagInfo,
-    UploadCap, UploadCaps,
+    BlobFile, BlobMeta, BlobStore, ByteStream, ContentStore, Dated, DeletedRepository, DigestLease, LockChange, Locks,
+    MaintenanceStore, ManifestRecord, ManifestRefs, MetaError, MetadataStore, Page, Referrer, RepositoryInfo,
+    StorageError, TagInfo, UploadCap, UploadCaps, UploadStore,
 };
 pub use upload::{UploadId, UploadSession};

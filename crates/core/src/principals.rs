@@ -1,4 +1,4 @@
-//! The identity records and the [`IdentityStore`] trait that keeps them.
+//! The identity records and the traits that keep them: [`IdentityStore`] and its parts.
 //!
 //! Secrets never enter this module in clear: a credential holds only the SHA-256 of its
 //! secret. Implementations live in `berth-meta`, next to the metadata tables.
@@ -201,29 +201,10 @@ pub trait TokenStore: Send + Sync + 'static {
     async fn set_token_password(&self, name: &str, p: &TokenPassword) -> Result<(), MetaError>;
 }
 
-/// Identities, credentials, role assignments, settings and the audit log (and, through
-/// [`TokenStore`], tokens).
+/// Service principals, their password credentials and their role assignments: who may sign
+/// in and what each may do.
 #[async_trait]
-pub trait IdentityStore: TokenStore {
-    /// The registry settings, created with a fresh tenant on first use.
-    async fn settings(&self) -> Result<RegistrySettings, MetaError>;
-
-    /// Replaces the registry's tenant UUID (`berth migrate` keeps the source's).
-    async fn set_tenant(&self, tenant: &str) -> Result<(), MetaError>;
-
-    /// Turns a registry-wide switch on or off.
-    async fn set_flag(&self, flag: Flag, on: bool) -> Result<(), MetaError>;
-
-    /// The admin user's passwords (hashes only; slots 1 and 2).
-    async fn admin_passwords(&self) -> Result<Vec<TokenPassword>, MetaError>;
-
-    /// Sets (replacing) one of the admin user's passwords.
-    async fn set_admin_password(&self, p: &TokenPassword) -> Result<(), MetaError>;
-
-    /// The token-signing key (PKCS#8), storing `candidate` if none exists yet. Every replica
-    /// gets the same key: the first writer wins.
-    async fn signing_key(&self, candidate: &[u8]) -> Result<Vec<u8>, MetaError>;
-
+pub trait PrincipalStore: Send + Sync + 'static {
     /// Creates a principal with one credential. `Conflict` if the display name is taken.
     async fn create_principal(&self, p: &Principal, credential: &Credential) -> Result<(), MetaError>;
 
@@ -256,18 +237,53 @@ pub trait IdentityStore: TokenStore {
     /// Removes a role assignment; `false` if absent.
     async fn unassign_role(&self, a: &RoleAssignment) -> Result<bool, MetaError>;
 
+    /// On a registry without principals, creates `p` with the credential `c` and the role
+    /// assignment `a` in one transaction, serialised with every other process sharing the
+    /// store (on PostgreSQL under the lock migrations take), so replicas starting together
+    /// bootstrap exactly once; `false` (and nothing written) when a principal already exists.
+    async fn bootstrap_principal(&self, p: &Principal, c: &Credential, a: &RoleAssignment) -> Result<bool, MetaError>;
+}
+
+/// Registry-wide settings and secrets: the tenant, the switches, the admin user's passwords
+/// and the token-signing key.
+#[async_trait]
+pub trait SettingsStore: Send + Sync + 'static {
+    /// The registry settings, created with a fresh tenant on first use.
+    async fn settings(&self) -> Result<RegistrySettings, MetaError>;
+
+    /// Replaces the registry's tenant UUID (`berth migrate` keeps the source's).
+    async fn set_tenant(&self, tenant: &str) -> Result<(), MetaError>;
+
+    /// Turns a registry-wide switch on or off.
+    async fn set_flag(&self, flag: Flag, on: bool) -> Result<(), MetaError>;
+
+    /// The admin user's passwords (hashes only; slots 1 and 2).
+    async fn admin_passwords(&self) -> Result<Vec<TokenPassword>, MetaError>;
+
+    /// Sets (replacing) one of the admin user's passwords.
+    async fn set_admin_password(&self, p: &TokenPassword) -> Result<(), MetaError>;
+
+    /// The token-signing key (PKCS#8), storing `candidate` if none exists yet. Every replica
+    /// gets the same key: the first writer wins.
+    async fn signing_key(&self, candidate: &[u8]) -> Result<Vec<u8>, MetaError>;
+}
+
+/// The audit log: who did what to which target, from where ([`AuditEvent`]).
+#[async_trait]
+pub trait AuditLog: Send + Sync + 'static {
     /// Appends to the audit log.
     async fn audit(&self, e: &AuditEvent) -> Result<(), MetaError>;
 
     /// The newest `limit` audit events, newest first.
     async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEvent>, MetaError>;
 
-    /// On a registry without principals, creates `p` with the credential `c` and the role
-    /// assignment `a` in one transaction, serialised with every other process sharing the
-    /// store (on PostgreSQL under the lock migrations take), so replicas starting together
-    /// bootstrap exactly once; `false` (and nothing written) when a principal already exists.
-    async fn bootstrap_principal(&self, p: &Principal, c: &Credential, a: &RoleAssignment) -> Result<bool, MetaError>;
-
     /// Deletes audit events older than `before` (seconds since the epoch); how many.
     async fn prune_audit(&self, before: i64) -> Result<u64, MetaError>;
 }
+
+/// Identities, whole: principals, credentials and role assignments ([`PrincipalStore`]),
+/// tokens ([`TokenStore`]), settings ([`SettingsStore`]) and the audit log ([`AuditLog`]).
+/// Every type that is each of its parts is one.
+pub trait IdentityStore: PrincipalStore + TokenStore + SettingsStore + AuditLog {}
+
+impl<T: PrincipalStore + TokenStore + SettingsStore + AuditLog> IdentityStore for T {}

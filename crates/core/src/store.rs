@@ -1,6 +1,8 @@
 //! The storage traits: [`BlobStore`] holds bytes by digest, [`MetadataStore`] holds what
-//! repositories, tags, manifests and uploads mean. Implementations live in `berth-storage`
-//! and `berth-meta`; the registry sees only these traits.
+//! repositories, tags, manifests and uploads mean, in parts: [`ContentStore`] (what
+//! repositories hold), [`UploadStore`] (upload sessions) and [`MaintenanceStore`] (garbage
+//! collection, purge, fsck and migration). Implementations live in `berth-storage` and
+//! `berth-meta`; the registry sees only these traits.
 
 use crate::digest::{Digest, Hasher};
 use crate::name::{RepoName, Tag};
@@ -91,7 +93,7 @@ pub trait BlobStore: Send + Sync + 'static {
     /// on error the upload's durable length is still `offset`.
     ///
     /// The caller serialises appends to one upload (the registry claims the upload in the
-    /// metadata store first, see [`MetadataStore::claim_upload`]). A store may refuse a
+    /// metadata store first, see [`UploadStore::claim_upload`]). A store may refuse a
     /// concurrent append itself with `OffsetMismatch` (the file-system and in-memory stores
     /// do); one that cannot (S3, whose racing appends would write the same keys) relies on
     /// the caller.
@@ -236,7 +238,7 @@ pub struct ManifestRefs {
     pub foreign: Vec<Digest>,
 }
 
-/// A time a repository keeps, for [`MetadataStore::all_times`] and [`MetadataStore::set_time`].
+/// A time a repository keeps, for [`MaintenanceStore::all_times`] and [`MaintenanceStore::set_time`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Dated {
     /// The repository's creation time.
@@ -262,7 +264,7 @@ pub struct Referrer {
     pub annotations: Option<String>,
 }
 
-/// What [`MetadataStore::delete_repository`] removed, each list in byte order.
+/// What [`ContentStore::delete_repository`] removed, each list in byte order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeletedRepository {
     /// Digests of the manifests deleted.
@@ -280,7 +282,7 @@ pub struct Page {
     pub n: Option<u32>,
 }
 
-/// How many upload sessions may be open at once, for [`MetadataStore::create_upload`].
+/// How many upload sessions may be open at once, for [`UploadStore::create_upload`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UploadCaps {
     /// Sessions one owner (the subject that opened them) may hold.
@@ -298,7 +300,7 @@ pub enum UploadCap {
     Repository,
 }
 
-/// A lock on one digest across processes, from [`MetadataStore::lock_digest`]. Dropping it
+/// A lock on one digest across processes, from [`ContentStore::lock_digest`]. Dropping it
 /// unreleased also frees it, less cheaply (the store gives up the connection holding it).
 #[async_trait]
 pub trait DigestLease: Send {
@@ -306,9 +308,11 @@ pub trait DigestLease: Send {
     async fn release(self: Box<Self>) -> Result<(), MetaError>;
 }
 
-/// Repository-scoped metadata: the source of truth for what is visible where.
+/// What repositories hold: blob links, manifests, tags, referrers, the repositories
+/// themselves with their locks, and the digest locks that keep linking a blob apart from
+/// deleting it. What the registry reads and writes to serve the distribution API.
 #[async_trait]
-pub trait MetadataStore: Send + Sync + 'static {
+pub trait ContentStore: Send + Sync + 'static {
     /// Fails when the database cannot serve (for `/readyz`).
     async fn ping(&self) -> Result<(), MetaError>;
 
@@ -408,6 +412,18 @@ pub trait MetadataStore: Send + Sync + 'static {
         artifact_type: Option<&str>,
     ) -> Result<Vec<Referrer>, MetaError>;
 
+    /// Locks `digest` for every process sharing this store, until the lease is released:
+    /// linking a blob (with committing its bytes) and deleting it (record and bytes) run under
+    /// it. A store one process owns answers `None`; that process's own lock is enough.
+    async fn lock_digest(&self, _digest: &Digest) -> Result<Option<Box<dyn DigestLease>>, MetaError> {
+        Ok(None)
+    }
+}
+
+/// Upload sessions: their caps, the claims that let one request at a time append, and
+/// their expiry.
+#[async_trait]
+pub trait UploadStore: Send + Sync + 'static {
     /// Records a new upload session unless its owner already holds `caps.per_owner` sessions
     /// (`Ok(Err(UploadCap::Owner))`) or its repository `caps.per_repository`
     /// (`Ok(Err(UploadCap::Repository))`); a refused session is not recorded. Every session
@@ -467,7 +483,13 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// (seconds since the epoch) and returns their IDs, so their bytes can be dropped. A
     /// session advanced meanwhile is kept; two callers never both get the same ID.
     async fn expire_uploads(&self, idle_since: i64, limit: u32) -> Result<Vec<UploadId>, MetaError>;
+}
 
+/// What garbage collection, `purge`, `fsck` and `berth migrate` need beyond the content
+/// itself: the bulk reads over every repository, the removals of what nothing uses, and the
+/// times a migration carries over.
+#[async_trait]
+pub trait MaintenanceStore: ContentStore {
     /// Garbage collection, step 1: removes the links of blobs into repositories that no
     /// manifest of that repository references and that were last linked before
     /// `linked_before` (seconds since the epoch); how many. With `dry_run`, only counts them.
@@ -486,19 +508,12 @@ pub trait MetadataStore: Send + Sync + 'static {
 
     /// Deletes manifest `digest` of `repo` if it is still such a candidate (checked in the
     /// deleting transaction, so a tag pushed meanwhile saves it); whether it did. A locked
-    /// repository refuses, as in [`Self::delete_manifest`].
+    /// repository refuses, as in [`ContentStore::delete_manifest`].
     async fn delete_untagged_manifest(&self, repo: &RepoName, digest: &Digest) -> Result<bool, MetaError>;
 
     /// Removes blob `digest`'s record if no link and no manifest refers to it any more; whether
     /// it did. The caller deletes the bytes afterwards, holding the digest's lock across both.
     async fn drop_unused_blob(&self, digest: &Digest) -> Result<bool, MetaError>;
-
-    /// Locks `digest` for every process sharing this store, until the lease is released:
-    /// linking a blob (with committing its bytes) and deleting it (record and bytes) run under
-    /// it. A store one process owns answers `None`; that process's own lock is enough.
-    async fn lock_digest(&self, _digest: &Digest) -> Result<Option<Box<dyn DigestLease>>, MetaError> {
-        Ok(None)
-    }
 
     /// Every time [`Self::set_time`] sets: `(repository, what, seconds since the epoch)` for
     /// every repository, manifest and tag, ordered by repository.
@@ -515,3 +530,10 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Every manifest of every repository (for `fsck`), as (repository, record).
     async fn all_manifests(&self) -> Result<Vec<(String, ManifestRecord)>, MetaError>;
 }
+
+/// Repository-scoped metadata, whole: the source of truth for what is visible where. Every
+/// type that is each of its parts ([`ContentStore`], [`UploadStore`], [`MaintenanceStore`]) is
+/// one; callers that need a single part take that part.
+pub trait MetadataStore: ContentStore + UploadStore + MaintenanceStore {}
+
+impl<T: ContentStore + UploadStore + MaintenanceStore> MetadataStore for T {}

@@ -52,7 +52,7 @@ pub trait Backend: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<Box<dyn DigestLease>>, MetaError>> + Send + 'a;
 
     /// The tags of `repo` after `page.last`, at most `page.n`; `None` if `repo` is unknown
-    /// (see `MetadataStore::list_tags`). PostgreSQL answers in one row holding one array, so
+    /// (see `ContentStore::list_tags`). PostgreSQL answers in one row holding one array, so
     /// a 10,000-tag list is one message; SQLite, local, reads rows.
     fn list_tags<'a>(
         &'a self,

@@ -1,5 +1,6 @@
-//! [`IdentityStore`] once for both databases: principals, credentials (hashes only), role
-//! assignments, settings and the audit log, in the same database as the registry metadata.
+//! The parts of [`berth_core::IdentityStore`] but tokens (in `tokens`) once for both databases:
+//! principals, credentials (hashes only), role assignments, settings and the audit log, in the
+//! same database as the registry metadata.
 
 use crate::backend::{Backend, LockClass, SqlMeta};
 use crate::records::{
@@ -12,7 +13,7 @@ use crate::store::commit;
 use async_trait::async_trait;
 use berth_core::MetaError;
 use berth_core::principals::{
-    AuditEvent, Credential, Flag, IdentityStore, Principal, RegistrySettings, RoleAssignment,
+    AuditEvent, AuditLog, Credential, Flag, Principal, PrincipalStore, RegistrySettings, RoleAssignment, SettingsStore,
 };
 use berth_core::scopemap::TokenPassword;
 
@@ -62,7 +63,7 @@ async fn insert_credential<D: Sql>(tx: &mut Tx<D>, app_id: &str, c: &Credential)
 }
 
 #[async_trait]
-impl<B: Backend> IdentityStore for SqlMeta<B> {
+impl<B: Backend> SettingsStore for SqlMeta<B> {
     async fn settings(&self) -> Result<RegistrySettings, MetaError> {
         // One round trip on the hot path (every anonymous request asks); the tenant is written
         // only the first time.
@@ -117,7 +118,10 @@ impl<B: Backend> IdentityStore for SqlMeta<B> {
     async fn signing_key(&self, candidate: &[u8]) -> Result<Vec<u8>, MetaError> {
         self.setting_or_insert("signing_key", candidate).await
     }
+}
 
+#[async_trait]
+impl<B: Backend> PrincipalStore for SqlMeta<B> {
     async fn create_principal(&self, p: &Principal, c: &Credential) -> Result<(), MetaError> {
         let mut tx = self.begin().await?;
         let inserted = sql::<B::Db>(
@@ -216,6 +220,34 @@ impl<B: Backend> IdentityStore for SqlMeta<B> {
         Ok(r > 0)
     }
 
+    async fn bootstrap_principal(&self, p: &Principal, c: &Credential, a: &RoleAssignment) -> Result<bool, MetaError> {
+        let mut tx = self.begin().await?;
+        // Two processes sharing the database must not both find it empty.
+        B::serialise(&mut tx, LockClass::Bootstrap, "").await?;
+        let row = sql::<B::Db>("SELECT EXISTS (SELECT 1 FROM principals) AS found").fetch_one(&mut tx).await?;
+        if row.flag("found")? {
+            return Ok(false);
+        }
+        sql::<B::Db>("INSERT INTO principals (app_id, display_name, created_at) VALUES ($1, $2, $3)")
+            .bind(&p.app_id)
+            .bind(&p.display_name)
+            .bind(p.created_at)
+            .execute(&mut tx)
+            .await?;
+        insert_credential(&mut tx, &p.app_id, c).await?;
+        sql::<B::Db>("INSERT INTO role_assignments (app_id, role, scope) VALUES ($1, $2, $3)")
+            .bind(&a.app_id)
+            .bind(a.role.as_str())
+            .bind(a.scope.to_string())
+            .execute(&mut tx)
+            .await?;
+        commit(tx).await?;
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl<B: Backend> AuditLog for SqlMeta<B> {
     async fn audit(&self, e: &AuditEvent) -> Result<(), MetaError> {
         let e = e.bounded();
         sql::<B::Db>("INSERT INTO audit_log (at, actor, action, target, remote) VALUES ($1, $2, $3, $4, $5)")
@@ -240,30 +272,5 @@ impl<B: Backend> IdentityStore for SqlMeta<B> {
     async fn prune_audit(&self, before: i64) -> Result<u64, MetaError> {
         let r = sql::<B::Db>("DELETE FROM audit_log WHERE at < $1").bind(before).execute(self.backend.writer()).await?;
         Ok(r)
-    }
-
-    async fn bootstrap_principal(&self, p: &Principal, c: &Credential, a: &RoleAssignment) -> Result<bool, MetaError> {
-        let mut tx = self.begin().await?;
-        // Two processes sharing the database must not both find it empty.
-        B::serialise(&mut tx, LockClass::Bootstrap, "").await?;
-        let row = sql::<B::Db>("SELECT EXISTS (SELECT 1 FROM principals) AS found").fetch_one(&mut tx).await?;
-        if row.flag("found")? {
-            return Ok(false);
-        }
-        sql::<B::Db>("INSERT INTO principals (app_id, display_name, created_at) VALUES ($1, $2, $3)")
-            .bind(&p.app_id)
-            .bind(&p.display_name)
-            .bind(p.created_at)
-            .execute(&mut tx)
-            .await?;
-        insert_credential(&mut tx, &p.app_id, c).await?;
-        sql::<B::Db>("INSERT INTO role_assignments (app_id, role, scope) VALUES ($1, $2, $3)")
-            .bind(&a.app_id)
-            .bind(a.role.as_str())
-            .bind(a.scope.to_string())
-            .execute(&mut tx)
-            .await?;
-        commit(tx).await?;
-        Ok(true)
     }
 }

@@ -331,8 +331,8 @@ ALTER TABLE uploads ADD COLUMN claim_holder TEXT,
 #[cfg(test)]
 mod tests {
     use crate::SqliteMeta;
-    use berth_core::MetadataStore;
-    use berth_core::principals::{IdentityStore, TokenStore};
+    use berth_core::UploadStore;
+    use berth_core::principals::{SettingsStore, TokenStore};
     use sqlx::sqlite::SqliteConnectOptions;
 
     /// Passwords stored before migration 7 come out of it with random IDs of their own (and

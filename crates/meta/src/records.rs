@@ -105,7 +105,7 @@ macro_rules! manifest_columns {
 pub(crate) use manifest_columns;
 
 /// The condition under which repository `r` is known: it holds a manifest or a blob link
-/// (see `MetadataStore::list_tags`). Two primary-key probes.
+/// (see `ContentStore::list_tags`). Two primary-key probes.
 macro_rules! repo_is_known {
     () => {
         "(EXISTS (SELECT 1 FROM manifests km WHERE km.repo_id = r.id)

@@ -1,5 +1,6 @@
-//! [`MetadataStore`] once for both databases: blobs, manifests, tags, locks, uploads and
-//! garbage collection, over the [`Backend`] seam.
+//! [`berth_core::MetadataStore`] ([`ContentStore`], [`UploadStore`], [`MaintenanceStore`]) once
+//! for both databases: blobs, manifests, tags, locks, uploads and garbage collection, over
+//! the [`Backend`] seam.
 
 use crate::backend::{Backend, LockClass, SqlMeta};
 use crate::records::{
@@ -10,9 +11,9 @@ use crate::repos::{Tx, ensure_repo, link, refuse_if_locked, refuse_removal, repo
 use crate::sql::sql;
 use async_trait::async_trait;
 use berth_core::{
-    Dated, DeletedRepository, Digest, DigestLease, LockChange, Locks, ManifestRecord, ManifestRefs, MetaError,
-    MetadataStore, Page, Referrer, RepoName, RepositoryInfo, Tag, TagInfo, UploadCap, UploadCaps, UploadId,
-    UploadSession,
+    ContentStore, Dated, DeletedRepository, Digest, DigestLease, LockChange, Locks, MaintenanceStore, ManifestRecord,
+    ManifestRefs, MetaError, Page, Referrer, RepoName, RepositoryInfo, Tag, TagInfo, UploadCap, UploadCaps, UploadId,
+    UploadSession, UploadStore,
 };
 
 const MANIFEST_BY_TAG: &str = concat!(
@@ -82,7 +83,7 @@ fn texts(rows: &[impl Columns], col: &str) -> Result<Vec<String>, MetaError> {
 }
 
 #[async_trait]
-impl<B: Backend> MetadataStore for SqlMeta<B> {
+impl<B: Backend> ContentStore for SqlMeta<B> {
     async fn ping(&self) -> Result<(), MetaError> {
         let (reader, writer) = (self.backend.reader(), self.backend.writer());
         sql::<B::Db>("SELECT 1").execute(reader).await?;
@@ -319,30 +320,6 @@ impl<B: Backend> MetadataStore for SqlMeta<B> {
         row.await?.as_ref().map(records::repository_info).transpose()
     }
 
-    async fn untagged_manifests(&self, created_before: i64) -> Result<Vec<(String, Digest)>, MetaError> {
-        let rows =
-            sql::<B::Db>(records::UNTAGGED_MANIFESTS).bind(created_before).fetch_all(self.backend.reader()).await?;
-        rows.iter()
-            .map(|r| Ok((r.text("name")?, Digest::parse(&r.text("digest")?).map_err(|_| bad("manifest digest"))?)))
-            .collect()
-    }
-
-    async fn delete_untagged_manifest(&self, repo: &RepoName, d: &Digest) -> Result<bool, MetaError> {
-        let mut tx = self.begin().await?;
-        let Some(repo_id) = repo_id(&mut tx, B::DIALECT.lock_repo, repo).await? else { return Ok(false) };
-        let digest = d.to_string();
-        refuse_if_locked(&mut tx, first_lock!("FALSE"), repo_id, "").await?;
-        let deleted =
-            sql::<B::Db>(records::DELETE_UNTAGGED_MANIFEST).bind(repo_id).bind(&digest).execute(&mut tx).await?;
-        if deleted > 0 {
-            sql::<B::Db>(records::DELETE_MANIFEST_REFS).bind(repo_id).bind(&digest).execute(&mut tx).await?;
-        }
-        let committed = commit(tx).await;
-        self.invalidate();
-        committed?;
-        Ok(deleted > 0)
-    }
-
     async fn repository_writable(&self, repo: &RepoName) -> Result<bool, MetaError> {
         let row = sql::<B::Db>("SELECT write_enabled FROM repositories WHERE name = $1")
             .bind(repo.as_str())
@@ -423,6 +400,13 @@ impl<B: Backend> MetadataStore for SqlMeta<B> {
             .collect()
     }
 
+    async fn lock_digest(&self, d: &Digest) -> Result<Option<Box<dyn DigestLease>>, MetaError> {
+        self.backend.lock_digest(d).await
+    }
+}
+
+#[async_trait]
+impl<B: Backend> UploadStore for SqlMeta<B> {
     async fn create_upload(&self, s: &UploadSession, caps: UploadCaps) -> Result<Result<(), UploadCap>, MetaError> {
         let mut tx = self.begin().await?;
         // Until commit, no other create (in any process) for this owner, then this repository,
@@ -550,6 +534,33 @@ impl<B: Backend> MetadataStore for SqlMeta<B> {
         .await?;
         rows.iter().map(|r| UploadId::parse(&r.text("id")?).ok_or_else(|| bad("upload id"))).collect()
     }
+}
+
+#[async_trait]
+impl<B: Backend> MaintenanceStore for SqlMeta<B> {
+    async fn untagged_manifests(&self, created_before: i64) -> Result<Vec<(String, Digest)>, MetaError> {
+        let rows =
+            sql::<B::Db>(records::UNTAGGED_MANIFESTS).bind(created_before).fetch_all(self.backend.reader()).await?;
+        rows.iter()
+            .map(|r| Ok((r.text("name")?, Digest::parse(&r.text("digest")?).map_err(|_| bad("manifest digest"))?)))
+            .collect()
+    }
+
+    async fn delete_untagged_manifest(&self, repo: &RepoName, d: &Digest) -> Result<bool, MetaError> {
+        let mut tx = self.begin().await?;
+        let Some(repo_id) = repo_id(&mut tx, B::DIALECT.lock_repo, repo).await? else { return Ok(false) };
+        let digest = d.to_string();
+        refuse_if_locked(&mut tx, first_lock!("FALSE"), repo_id, "").await?;
+        let deleted =
+            sql::<B::Db>(records::DELETE_UNTAGGED_MANIFEST).bind(repo_id).bind(&digest).execute(&mut tx).await?;
+        if deleted > 0 {
+            sql::<B::Db>(records::DELETE_MANIFEST_REFS).bind(repo_id).bind(&digest).execute(&mut tx).await?;
+        }
+        let committed = commit(tx).await;
+        self.invalidate();
+        committed?;
+        Ok(deleted > 0)
+    }
 
     async fn drop_unreferenced_links(&self, linked_before: i64, dry_run: bool) -> Result<u64, MetaError> {
         self.backend.drop_unreferenced_links(linked_before, dry_run).await
@@ -582,10 +593,6 @@ impl<B: Backend> MetadataStore for SqlMeta<B> {
         .execute(self.backend.writer())
         .await?;
         Ok(n > 0)
-    }
-
-    async fn lock_digest(&self, d: &Digest) -> Result<Option<Box<dyn DigestLease>>, MetaError> {
-        self.backend.lock_digest(d).await
     }
 
     async fn all_times(&self) -> Result<Vec<(String, Dated, i64)>, MetaError> {

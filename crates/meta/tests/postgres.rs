@@ -1,6 +1,6 @@
 //! The shared metadata testsuite on PostgreSQL (a throwaway cluster from Debian's packages).
 
-use berth_core::{Algorithm, Digest, MetadataStore, Page};
+use berth_core::{Algorithm, ContentStore, Digest, Page};
 use berth_meta::{PgMeta, testsuite};
 use berth_testkit::postgres::Postgres;
 use std::time::Duration;

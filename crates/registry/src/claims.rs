@@ -11,7 +11,7 @@
 use crate::clock::Clock;
 use crate::error::RegistryError;
 use crate::service::RegistryService;
-use berth_core::{MetadataStore, UploadId, UploadSession};
+use berth_core::{UploadId, UploadSession, UploadStore};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -59,7 +59,7 @@ pub(crate) struct UploadClaim<'a> {
 
 /// The claim in the metadata store and the task renewing it.
 struct Held {
-    meta: Arc<dyn MetadataStore>,
+    meta: Arc<dyn UploadStore>,
     id: UploadId,
     holder: String,
     renewal: JoinHandle<()>,
@@ -128,7 +128,7 @@ impl RegistryService {
 
 /// Renews `holder`'s claim on `id` every [`RENEW_EVERY`] until aborted, or until the claim
 /// turns out lost (its lease ended unrenewed and another request took it over).
-async fn renew(meta: Arc<dyn MetadataStore>, clock: Arc<dyn Clock>, id: UploadId, holder: String) {
+async fn renew(meta: Arc<dyn UploadStore>, clock: Arc<dyn Clock>, id: UploadId, holder: String) {
     loop {
         tokio::time::sleep(RENEW_EVERY).await;
         match meta.renew_upload_claim(&id, &holder, clock.now() + LEASE_SECS).await {

@@ -2,7 +2,7 @@
 //! references. It reports; it never repairs.
 
 use berth_core::manifest;
-use berth_core::{BlobStore, Digest, Hasher, MetadataStore, RepoName};
+use berth_core::{BlobStore, Digest, Hasher, MaintenanceStore, RepoName};
 use futures_util::StreamExt;
 use std::collections::HashSet;
 
@@ -101,7 +101,7 @@ pub struct Report {
 }
 
 /// Checks everything. Errors only when a store cannot be read at all.
-pub async fn run(blobs: &dyn BlobStore, meta: &dyn MetadataStore) -> Result<Report, String> {
+pub async fn run(blobs: &dyn BlobStore, meta: &dyn MaintenanceStore) -> Result<Report, String> {
     let mut report = Report::default();
     let recorded = meta.all_blobs().await.map_err(|e| e.to_string())?;
     let known: HashSet<Digest> = recorded.iter().map(|(d, _)| d.clone()).collect();

@@ -9,7 +9,7 @@
 //! them, GC forgets the record and then deletes the bytes; interleaved, a link could end up
 //! pointing at deleted bytes. So both pairs run under the digest's lock ([`DigestLocks`]), as
 //! does a mount (check the source link, then link): an in-process lock, plus, where replicas
-//! share the database, a lease from it ([`berth_core::MetadataStore::lock_digest`]: a
+//! share the database, a lease from it ([`berth_core::ContentStore::lock_digest`]: a
 //! PostgreSQL advisory lock).
 //!
 //! Step 1 needs no digest lock: a manifest PUT checks its links and records its references in
@@ -89,7 +89,7 @@ pub struct PurgeReport {
 
 impl RegistryService {
     /// Deletes manifests untagged and older than `age` (see
-    /// [`berth_core::MetadataStore::untagged_manifests`]), in `only` or every repository, as
+    /// [`berth_core::MaintenanceStore::untagged_manifests`]), in `only` or every repository, as
     /// `acr purge --untagged` does; children of a deleted index are looked at again, for up to
     /// eight rounds. Their blobs then go at garbage collection. With `dry_run`, only reports the
     /// first round.

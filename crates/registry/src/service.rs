@@ -204,7 +204,7 @@ impl RegistryService {
     }
 
     /// Changes the locks of a repository, or of one of its tags (ACR's image locking); the
-    /// locks now. See [`MetadataStore::set_locks`] for what they forbid.
+    /// locks now. See [`berth_core::ContentStore::set_locks`] for what they forbid.
     pub async fn set_locks(
         &self,
         repo: &RepoName,

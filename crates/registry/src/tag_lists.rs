@@ -2,7 +2,7 @@
 //!
 //! A repository with thousands of tags costs the database milliseconds to list and the wire
 //! little; the list itself changes rarely. Each entry is labelled with the repository's tag
-//! generation ([`MetadataStore::tag_generation`]) read *before* the list was fetched, and is
+//! generation ([`ContentStore::tag_generation`]) read *before* the list was fetched, and is
 //! served only while the database still reports that generation. So the answer is always the
 //! database's current one: a list fetched after a later change carries the older label and is
 //! simply never matched again. Nothing here is needed for a correct answer, which is why
@@ -10,7 +10,7 @@
 //!
 //! Bounded by the bytes of the names it holds; when full it starts over.
 
-use berth_core::{MetaError, MetadataStore, Page, RepoName};
+use berth_core::{ContentStore, MetaError, Page, RepoName};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -68,7 +68,7 @@ impl TagLists {
     /// asks the database for its page only, a whole-list request fetches and keeps the list.
     pub(crate) async fn page(
         &self,
-        meta: &dyn MetadataStore,
+        meta: &dyn ContentStore,
         repo: &RepoName,
         page: &Page,
     ) -> Result<Option<TagPage>, MetaError> {

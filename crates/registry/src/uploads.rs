@@ -8,8 +8,8 @@ use crate::error::{RegistryError, upload_gone};
 use crate::service::RegistryService;
 use berth_core::range::ByteRange;
 use berth_core::{
-    Algorithm, BlobStore, ByteStream, Digest, Hasher, MetaError, MetadataStore, RepoName, UploadCap, UploadId,
-    UploadSession,
+    Algorithm, BlobStore, ByteStream, Digest, Hasher, MetaError, RepoName, UploadCap, UploadId, UploadSession,
+    UploadStore,
 };
 use futures_util::StreamExt;
 use std::sync::Arc;
@@ -314,7 +314,7 @@ impl RegistryService {
 /// Best effort: what fails here is left to expiry.
 struct Discard {
     id: Option<UploadId>,
-    meta: Arc<dyn MetadataStore>,
+    meta: Arc<dyn UploadStore>,
     blobs: Arc<dyn BlobStore>,
 }
 
@@ -340,7 +340,7 @@ impl Drop for Discard {
     }
 }
 
-async fn discard(meta: &dyn MetadataStore, blobs: &dyn BlobStore, id: &UploadId) {
+async fn discard(meta: &dyn UploadStore, blobs: &dyn BlobStore, id: &UploadId) {
     let dropped = match meta.delete_upload(id).await {
         Ok(_) => blobs.abort(id).await.map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),

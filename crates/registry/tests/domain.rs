@@ -3,7 +3,7 @@
 //! instead of sleeping through grace periods and expiry.
 
 use berth_core::range::ByteRange;
-use berth_core::{Algorithm, BlobStore, Digest, MetadataStore, Reference, RepoName, StorageError, Tag};
+use berth_core::{Algorithm, BlobStore, Digest, Reference, RepoName, StorageError, Tag, UploadStore};
 use berth_meta::SqliteMeta;
 use berth_registry::{Chunk, Clock, GcReport, Limits, ManualClock, MountOutcome, RegistryError, RegistryService};
 use berth_storage::MemoryBlobStore;

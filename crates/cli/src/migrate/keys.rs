@@ -6,7 +6,7 @@
 
 use crate::serve::read_signing_key;
 use anyhow::{Context, Result};
-use berth_core::IdentityStore;
+use berth_core::principals::SettingsStore;
 use berth_registry::auth::generate_signing_key;
 use berth_server::Config;
 use std::io::Write;
@@ -14,7 +14,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// Moves the key; warns when the destination keeps another one.
-pub(super) async fn carry(from: &Config, to: &Config, src: &dyn IdentityStore, dst: &dyn IdentityStore) -> Result<()> {
+pub(super) async fn carry(from: &Config, to: &Config, src: &dyn SettingsStore, dst: &dyn SettingsStore) -> Result<()> {
     let key = match &from.auth.signing_key_file {
         Some(file) => read_signing_key(file)?,
         None => src.signing_key(&generate_signing_key()).await?,
