@@ -274,6 +274,8 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
                 },
             },
         );
+        // On SQLite this process holds the data directory's lock: no replica shares the stores.
+        let registry = if stores.shared { registry } else { registry.with_stores_alone() };
         let state = Arc::new(AppState {
             registry: Arc::new(registry),
             auth: Arc::new(auth),

@@ -100,6 +100,14 @@ impl RegistryService {
     /// `UploadUnknown` when it is gone.
     pub(crate) async fn claim(&self, id: &UploadId, offset: u64) -> Result<UploadClaim<'_>, RegistryError> {
         let busy = self.busy.take(id).ok_or(RegistryError::RangeInvalid { current: offset })?;
+        if !self.shared {
+            // The busy set is every claim there is; only the offset read before it is checked.
+            return match self.meta.upload(id).await? {
+                Some(s) if s.offset == offset => Ok(UploadClaim { _busy: busy, held: None }),
+                Some(s) => Err(RegistryError::RangeInvalid { current: s.offset }),
+                None => Err(RegistryError::UploadUnknown),
+            };
+        }
         let holder = uuid::Uuid::new_v4().to_string();
         let now = self.clock.now();
         if !self.meta.claim_upload(id, offset, &holder, now + LEASE_SECS, now).await? {

@@ -379,6 +379,40 @@ async fn two_replicas_never_work_on_one_upload_at_once() {
     assert_eq!(r.a.blob_size(&app, &d).await.unwrap(), 15);
 }
 
+/// A process that alone uses its stores keeps its claims in memory: while its append runs the
+/// store holds no claim (nothing written per chunk), yet a second request on the upload is
+/// refused, and the upload ends whole.
+#[tokio::test]
+async fn one_process_alone_keeps_its_claims_in_memory() {
+    let r = registry().await;
+    let service = RegistryService::new(r.blobs.clone(), r.meta.clone(), Limits::default()).with_stores_alone();
+    let app = repo("team/app");
+    let s = service.start_upload(&app, Algorithm::Sha256, OWNER).await.unwrap();
+    let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
+    let (answered, gate) = tokio::sync::oneshot::channel::<()>();
+    let stalled = futures_util::stream::once(async move {
+        let _ = started_tx.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(5), gate).await;
+        Ok(Bytes::from_static(b"alone"))
+    })
+    .boxed();
+    let first = service.append(&app, &s.id, streamed(), stalled);
+    let second = async {
+        started.await.unwrap();
+        let now = r.clock.now();
+        let store_free = r.meta.claim_upload(&s.id, 0, "probe", now + 60, now).await.unwrap();
+        r.meta.release_upload(&s.id, "probe").await.unwrap();
+        let appended = service.append(&app, &s.id, streamed(), body(b"other")).await;
+        let _ = answered.send(());
+        (store_free, appended)
+    };
+    let (first, (store_free, appended)) = tokio::join!(first, second);
+    assert!(store_free, "no claim was written to the store");
+    assert!(matches!(appended, Err(RegistryError::RangeInvalid { current: 0 })), "{appended:?}");
+    assert_eq!(first.unwrap().offset, 5);
+    assert_eq!(service.finish(&app, &s.id, &sha256(b"alone"), streamed(), None).await.unwrap(), 5);
+}
+
 #[tokio::test]
 async fn a_claim_left_by_a_dead_replica_expires() {
     let r = replicas().await;
