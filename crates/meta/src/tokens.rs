@@ -4,7 +4,7 @@
 use crate::backend::{Backend, SqlMeta};
 use crate::records::{Columns, now, scope_map, token};
 use crate::repos::Tx;
-use crate::sql::{Sql, sql};
+use crate::sql::{On, Sql, sql};
 use crate::store::commit;
 use async_trait::async_trait;
 use berth_core::MetaError;
@@ -29,18 +29,7 @@ impl<B: Backend> TokenStore for SqlMeta<B> {
     }
 
     async fn create_scope_map(&self, m: &ScopeMap) -> Result<bool, MetaError> {
-        let rules: Vec<String> = m.rules.iter().map(ScopeRule::to_string).collect();
-        let inserted = sql::<B::Db>(
-            "INSERT INTO scope_maps (name, description, rules, created_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(&m.name)
-        .bind(&m.description)
-        .bind(rules.join("\n"))
-        .bind(now())
-        .execute(self.backend.writer())
-        .await?;
-        Ok(inserted > 0)
+        insert_scope_map::<B::Db>(self.backend.writer(), m).await
     }
 
     async fn scope_map(&self, name: &str) -> Result<Option<ScopeMap>, MetaError> {
@@ -90,18 +79,7 @@ impl<B: Backend> TokenStore for SqlMeta<B> {
         if !insert_token(&mut tx, t).await? {
             return Ok(Err(NameTaken::Token));
         }
-        let rules: Vec<String> = m.rules.iter().map(ScopeRule::to_string).collect();
-        let inserted = sql::<B::Db>(
-            "INSERT INTO scope_maps (name, description, rules, created_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(&m.name)
-        .bind(&m.description)
-        .bind(rules.join("\n"))
-        .bind(now())
-        .execute(&mut tx)
-        .await?;
-        if inserted == 0 {
+        if !insert_scope_map::<B::Db>(&mut tx, m).await? {
             return Ok(Err(NameTaken::ScopeMap));
         }
         commit(tx).await?;
@@ -170,6 +148,22 @@ impl<B: Backend> TokenStore for SqlMeta<B> {
 }
 
 /// Inserts token `t` with its passwords; `false` (and nothing written) if the name is taken.
+/// Inserts scope map `m` unless one of its name exists; whether it did.
+async fn insert_scope_map<'a, D: Sql>(on: impl Into<On<'a, D>>, m: &ScopeMap) -> Result<bool, MetaError> {
+    let rules: Vec<String> = m.rules.iter().map(ScopeRule::to_string).collect();
+    let inserted = sql::<D>(
+        "INSERT INTO scope_maps (name, description, rules, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&m.name)
+    .bind(&m.description)
+    .bind(rules.join("\n"))
+    .bind(now())
+    .execute(on)
+    .await?;
+    Ok(inserted > 0)
+}
+
 async fn insert_token<D: Sql>(tx: &mut Tx<D>, t: &Token) -> Result<bool, MetaError> {
     let inserted = sql::<D>(
         "INSERT INTO tokens (name, scope_map, enabled, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
