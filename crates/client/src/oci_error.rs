@@ -11,6 +11,8 @@ use serde_json::Value;
 
 /// At most this many characters of a registry's sentence are shown.
 const MAX_CHARS: usize = 500;
+/// The longest error body read; a longer one is dropped unread past this.
+pub const MAX_BODY: usize = 64 * 1024;
 
 /// A refusal as the registry worded it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,12 +29,20 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    /// Reads the body of a refused response (an unreadable or non-JSON body leaves only the
-    /// status).
-    pub async fn read(r: reqwest::Response) -> Refusal {
+    /// Reads the body of a refused response, at most [`MAX_BODY`] bytes of it (an unreadable,
+    /// longer or non-JSON body leaves only the status): a registry cannot make a client hold
+    /// an endless error body.
+    pub async fn read(mut r: reqwest::Response) -> Refusal {
         let status = r.status();
         let request_id = r.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(printable);
-        let body = r.bytes().await.unwrap_or_default();
+        let mut body = Vec::new();
+        while let Ok(Some(chunk)) = r.chunk().await {
+            if body.len() + chunk.len() > MAX_BODY {
+                body.clear();
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
         Refusal { request_id, ..Refusal::parse(status, &body) }
     }
 
