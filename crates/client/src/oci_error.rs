@@ -181,4 +181,16 @@ mod tests {
         let long = format!("{{\"details\":\"{}\"}}", "x".repeat(10_000));
         assert_eq!(Refusal::parse(StatusCode::FORBIDDEN, long.as_bytes()).words().chars().count(), MAX_CHARS + 1);
     }
+
+    #[tokio::test]
+    async fn an_error_body_is_read_only_up_to_its_bound() {
+        let reply = |body: String| {
+            reqwest::Response::from(http::Response::builder().status(403).body(body).expect("a response"))
+        };
+        let small = format!("{{\"details\":\"{}\"}}", "d".repeat(100));
+        assert_eq!(Refusal::read(reply(small)).await.sentence.map(|s| s.len()), Some(100));
+        let huge = format!("{{\"details\":\"{}\"}}", "d".repeat(MAX_BODY));
+        let r = Refusal::read(reply(huge)).await;
+        assert_eq!((r.status, r.sentence), (StatusCode::FORBIDDEN, None), "dropped past the bound");
+    }
 }
