@@ -387,3 +387,7 @@ mod tests {
         assert_eq!(serde_json::to_value(&p).unwrap(), json!({ "agoSecs": 5, "dryRun": true }));
     }
 }
+
+#[path = "admin_api_cache.rs"]
+mod cache;
+pub use cache::*;

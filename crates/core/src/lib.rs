@@ -5,8 +5,9 @@
 //! `Range`/`Content-Range` grammar, the access grammar with the pure policy function
 //! [`access::grant`], roles and the permissions they add up to ([`roles`]), the principal,
 //! credential and token records with the [`IdentityStore`] trait that keeps them
-//! ([`principals`]), the admin API's request and response bodies ([`admin_api`]), and the
-//! storage traits [`BlobStore`] and [`MetadataStore`].
+//! ([`principals`]), the admin API's request and response bodies ([`admin_api`]), the
+//! storage traits [`BlobStore`] and [`MetadataStore`], and the pull-through cache's rules
+//! ([`cache`]), records ([`cache_store`]) and upstream registries ([`upstream`]).
 //!
 //! Dependency rule: this crate is below everything. It knows no HTTP framework, no database
 //! driver and no cloud SDK.
@@ -14,6 +15,8 @@
 
 pub mod access;
 pub mod admin_api;
+pub mod cache;
+pub mod cache_store;
 pub mod digest;
 pub mod error;
 pub mod manifest;
@@ -25,7 +28,9 @@ pub mod roles;
 pub mod scopemap;
 pub mod store;
 pub mod upload;
+pub mod upstream;
 
+pub use cache_store::CacheStore;
 pub use digest::{Algorithm, Digest, DigestError, Hasher};
 pub use error::ErrorCode;
 pub use name::{NameError, Reference, RepoName, Tag};
@@ -36,3 +41,4 @@ pub use store::{
     StorageError, TagInfo, UploadCap, UploadCaps, UploadStore,
 };
 pub use upload::{UploadId, UploadSession};
+pub use upstream::{Upstream, UpstreamConnector, UpstreamError};
