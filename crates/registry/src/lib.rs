@@ -2,13 +2,15 @@
 //!
 //! [`RegistryService`] implements push, pull, uploads, mount, referrers and deletes on top of
 //! the `BlobStore` and `MetadataStore` traits; [`admin`] administers identities (principals,
-//! credentials, roles, tokens, scope maps, settings); [`fsck`] checks stored data against itself.
+//! credentials, roles, tokens, scope maps, settings); [`cache`] is the pull-through cache;
+//! [`fsck`] checks stored data against itself.
 //!
 //! Dependency rule: depends on `berth-core` only. It never names a concrete store, an HTTP type
 //! or a database driver; `cli` wires the implementations in.
 
 pub mod admin;
 pub mod auth;
+pub mod cache;
 mod claims;
 pub mod clock;
 mod error;

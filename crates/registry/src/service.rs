@@ -1,6 +1,7 @@
 //! [`RegistryService`]: the registry's operations on repositories, blobs, tags and referrers.
 //! Uploads and manifests are in their own modules, as further `impl` blocks.
 
+use crate::cache::PullThrough;
 use crate::claims::BusySet;
 use crate::clock::{Clock, SystemClock};
 use crate::error::RegistryError;
@@ -47,6 +48,8 @@ pub struct RegistryService {
     tag_lists: TagLists,
     /// Serialises what links a blob with what garbage collection deletes, per digest.
     pub(crate) digest_locks: DigestLocks,
+    /// The pull-through cache, when there is one.
+    pub(crate) cache: Option<Arc<PullThrough>>,
 }
 
 /// What a mount request became.
@@ -70,7 +73,15 @@ impl RegistryService {
             shared: true,
             tag_lists: TagLists::default(),
             digest_locks: DigestLocks::default(),
+            cache: None,
         }
+    }
+
+    /// The service with a pull-through cache: repositories its rules cover are filled from
+    /// upstream on demand.
+    pub fn with_pull_through(mut self, cache: PullThrough) -> Self {
+        self.cache = Some(Arc::new(cache));
+        self
     }
 
     /// The service going by `clock` instead (for an upload's start, upload expiry, garbage
