@@ -12,7 +12,8 @@
 //!
 //! The names in the path (a principal's app ID or display name, a credential's key ID, a
 //! token or scope-map name) are checked by [`berth_registry::admin::IdentityAdmin`], which
-//! answers each invalid or unknown one as it always has; here they are only decoded.
+//! answers each invalid or unknown one as it always has, and those of credential sets and
+//! cache rules by [`berth_registry::cache::CacheAdmin`]; here they are only decoded.
 
 use http::Method;
 
@@ -60,6 +61,50 @@ pub enum TokenEndpoint {
     /// `POST /admin/v1/tokens/<name>/credentials`: new passwords.
     GenerateTokenPasswords {
         /// The token.
+        name: String,
+    },
+}
+
+/// The pull-through cache's part of the admin API (`/admin/v1/credential-sets…`,
+/// `/admin/v1/cache-rules…`). Names are checked by [`berth_registry::cache::CacheAdmin`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheEndpoint {
+    /// `GET /admin/v1/credential-sets`.
+    ListCredentialSets,
+    /// `GET /admin/v1/credential-sets/<name>`.
+    ShowCredentialSet {
+        /// The credential set.
+        name: String,
+    },
+    /// `POST /admin/v1/credential-sets`.
+    CreateCredentialSet,
+    /// `PATCH /admin/v1/credential-sets/<name>`.
+    UpdateCredentialSet {
+        /// The credential set.
+        name: String,
+    },
+    /// `DELETE /admin/v1/credential-sets/<name>`.
+    DeleteCredentialSet {
+        /// The credential set.
+        name: String,
+    },
+    /// `GET /admin/v1/cache-rules`.
+    ListCacheRules,
+    /// `GET /admin/v1/cache-rules/<name>`.
+    ShowCacheRule {
+        /// The cache rule.
+        name: String,
+    },
+    /// `POST /admin/v1/cache-rules`.
+    CreateCacheRule,
+    /// `PATCH /admin/v1/cache-rules/<name>`.
+    UpdateCacheRule {
+        /// The cache rule.
+        name: String,
+    },
+    /// `DELETE /admin/v1/cache-rules/<name>`.
+    DeleteCacheRule {
+        /// The cache rule.
         name: String,
     },
 }
@@ -132,6 +177,8 @@ pub enum AdminEndpoint {
     Purge,
     /// Tokens and scope maps.
     Tokens(TokenEndpoint),
+    /// Credential sets and cache rules.
+    Cache(CacheEndpoint),
     /// A path or method the admin API does not serve: 404 once authorised.
     Unknown {
         /// The method asked for.
@@ -155,6 +202,23 @@ fn tokens(method: &Method, segments: &[&str]) -> Option<TokenEndpoint> {
         (Method::PATCH, ["tokens", n]) => TokenEndpoint::UpdateToken { name: name(n) },
         (Method::DELETE, ["tokens", n]) => TokenEndpoint::DeleteToken { name: name(n) },
         (Method::POST, ["tokens", n, "credentials"]) => TokenEndpoint::GenerateTokenPasswords { name: name(n) },
+        _ => return None,
+    })
+}
+
+fn cache(method: &Method, segments: &[&str]) -> Option<CacheEndpoint> {
+    let name = |n: &str| n.to_owned();
+    Some(match (method.clone(), segments) {
+        (Method::GET, ["credential-sets"]) => CacheEndpoint::ListCredentialSets,
+        (Method::GET, ["credential-sets", n]) => CacheEndpoint::ShowCredentialSet { name: name(n) },
+        (Method::POST, ["credential-sets"]) => CacheEndpoint::CreateCredentialSet,
+        (Method::PATCH, ["credential-sets", n]) => CacheEndpoint::UpdateCredentialSet { name: name(n) },
+        (Method::DELETE, ["credential-sets", n]) => CacheEndpoint::DeleteCredentialSet { name: name(n) },
+        (Method::GET, ["cache-rules"]) => CacheEndpoint::ListCacheRules,
+        (Method::GET, ["cache-rules", n]) => CacheEndpoint::ShowCacheRule { name: name(n) },
+        (Method::POST, ["cache-rules"]) => CacheEndpoint::CreateCacheRule,
+        (Method::PATCH, ["cache-rules", n]) => CacheEndpoint::UpdateCacheRule { name: name(n) },
+        (Method::DELETE, ["cache-rules", n]) => CacheEndpoint::DeleteCacheRule { name: name(n) },
         _ => return None,
     })
 }
@@ -199,7 +263,9 @@ impl AdminEndpoint {
             (Method::POST, ["gc"]) => AdminEndpoint::CollectGarbage,
             (Method::POST, ["purge"]) => AdminEndpoint::Purge,
             (m, s) => tokens(&m, s)
-                .map_or_else(|| AdminEndpoint::Unknown { method: m, segments: decoded.clone() }, AdminEndpoint::Tokens),
+                .map(AdminEndpoint::Tokens)
+                .or_else(|| cache(&m, s).map(AdminEndpoint::Cache))
+                .unwrap_or_else(|| AdminEndpoint::Unknown { method: m, segments: decoded.clone() }),
         }
     }
 }

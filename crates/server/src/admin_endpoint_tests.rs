@@ -10,6 +10,7 @@ fn parse(method: Method, path: &str, query: Option<&str>) -> AdminEndpoint {
 fn every_admin_endpoint_parses() {
     let s = |v: &str| v.to_owned();
     let t = AdminEndpoint::Tokens;
+    let c = AdminEndpoint::Cache;
     let cases: Vec<(Method, &str, Option<&str>, AdminEndpoint)> = vec![
         (Method::POST, "/admin/v1/service-principals", None, AdminEndpoint::CreatePrincipal),
         (Method::GET, "/admin/v1/service-principals", None, AdminEndpoint::ListPrincipals),
@@ -88,6 +89,26 @@ fn every_admin_endpoint_parses() {
             None,
             t(TokenEndpoint::GenerateTokenPasswords { name: s("tk") }),
         ),
+        (Method::GET, "/admin/v1/credential-sets", None, c(CacheEndpoint::ListCredentialSets)),
+        (Method::GET, "/admin/v1/credential-sets/hub", None, c(CacheEndpoint::ShowCredentialSet { name: s("hub") })),
+        (Method::POST, "/admin/v1/credential-sets", None, c(CacheEndpoint::CreateCredentialSet)),
+        (
+            Method::PATCH,
+            "/admin/v1/credential-sets/hub",
+            None,
+            c(CacheEndpoint::UpdateCredentialSet { name: s("hub") }),
+        ),
+        (
+            Method::DELETE,
+            "/admin/v1/credential-sets/hub",
+            None,
+            c(CacheEndpoint::DeleteCredentialSet { name: s("hub") }),
+        ),
+        (Method::GET, "/admin/v1/cache-rules", None, c(CacheEndpoint::ListCacheRules)),
+        (Method::GET, "/admin/v1/cache-rules/nginx", None, c(CacheEndpoint::ShowCacheRule { name: s("nginx") })),
+        (Method::POST, "/admin/v1/cache-rules/", None, c(CacheEndpoint::CreateCacheRule)),
+        (Method::PATCH, "/admin/v1/cache-rules/nginx", None, c(CacheEndpoint::UpdateCacheRule { name: s("nginx") })),
+        (Method::DELETE, "/admin/v1/cache-rules/a%2Fb", None, c(CacheEndpoint::DeleteCacheRule { name: s("a/b") })),
     ];
     for (method, path, query, want) in cases {
         assert_eq!(parse(method.clone(), path, query), want, "{method} {path} {query:?}");
@@ -113,6 +134,9 @@ fn unknown_admin_endpoints() {
         (Method::POST, "/admin/v1/scope-maps/m", vec!["scope-maps", "m"]),
         (Method::GET, "/admin/v1/tokens/a/b/c", vec!["tokens", "a", "b", "c"]),
         (Method::HEAD, "/admin/v1/audit", vec!["audit"]),
+        (Method::PUT, "/admin/v1/credential-sets/hub", vec!["credential-sets", "hub"]),
+        (Method::POST, "/admin/v1/cache-rules/nginx", vec!["cache-rules", "nginx"]),
+        (Method::GET, "/admin/v1/cache-rules/a/b", vec!["cache-rules", "a", "b"]),
     ];
     for (method, path, segments) in cases {
         let segments = segments.into_iter().map(str::to_owned).collect();

@@ -7,7 +7,7 @@
 //! [`berth_core::access::grant`], and only on success build the capability value a handler
 //! takes ([`Authorized`], [`AdminAuthorized`]), whose constructors are private to this module.
 
-use crate::admin_endpoint::{AdminEndpoint, TokenEndpoint};
+use crate::admin_endpoint::{AdminEndpoint, CacheEndpoint, TokenEndpoint};
 use crate::endpoint::{Endpoint, MountSource};
 use crate::error::ApiError;
 use crate::ratelimit::{Failure, FailureLimiter};
@@ -216,6 +216,18 @@ pub fn required_admin_access(endpoint: &AdminEndpoint) -> Vec<Access> {
             | TokenEndpoint::UpdateToken { .. }
             | TokenEndpoint::DeleteToken { .. }
             | TokenEndpoint::GenerateTokenPasswords { .. } => vec![Access::admin()],
+        },
+        AdminEndpoint::Cache(c) => match c {
+            CacheEndpoint::ListCredentialSets
+            | CacheEndpoint::ShowCredentialSet { .. }
+            | CacheEndpoint::CreateCredentialSet
+            | CacheEndpoint::UpdateCredentialSet { .. }
+            | CacheEndpoint::DeleteCredentialSet { .. }
+            | CacheEndpoint::ListCacheRules
+            | CacheEndpoint::ShowCacheRule { .. }
+            | CacheEndpoint::CreateCacheRule
+            | CacheEndpoint::UpdateCacheRule { .. }
+            | CacheEndpoint::DeleteCacheRule { .. } => vec![Access::admin()],
         },
     }
 }

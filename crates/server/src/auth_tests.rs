@@ -148,6 +148,7 @@ fn authorized_carries_the_endpoint() {
 fn every_admin_endpoint_has_its_access() {
     let k = || "ci".to_owned();
     let t = AdminEndpoint::Tokens;
+    let c = AdminEndpoint::Cache;
     let endpoints = [
         AdminEndpoint::CreatePrincipal,
         AdminEndpoint::ListPrincipals,
@@ -176,6 +177,16 @@ fn every_admin_endpoint_has_its_access() {
         t(TokenEndpoint::UpdateToken { name: k() }),
         t(TokenEndpoint::DeleteToken { name: k() }),
         t(TokenEndpoint::GenerateTokenPasswords { name: k() }),
+        c(CacheEndpoint::ListCredentialSets),
+        c(CacheEndpoint::ShowCredentialSet { name: k() }),
+        c(CacheEndpoint::CreateCredentialSet),
+        c(CacheEndpoint::UpdateCredentialSet { name: k() }),
+        c(CacheEndpoint::DeleteCredentialSet { name: k() }),
+        c(CacheEndpoint::ListCacheRules),
+        c(CacheEndpoint::ShowCacheRule { name: k() }),
+        c(CacheEndpoint::CreateCacheRule),
+        c(CacheEndpoint::UpdateCacheRule { name: k() }),
+        c(CacheEndpoint::DeleteCacheRule { name: k() }),
         AdminEndpoint::Unknown { method: Method::GET, segments: vec!["nope".into()] },
     ];
     for endpoint in endpoints {

@@ -30,6 +30,19 @@ pub struct Config {
     pub audit: AuditConfig,
     /// The server's own log.
     pub log: LogConfig,
+    /// The pull-through cache.
+    pub cache: CacheConfig,
+}
+
+/// `[cache]`: the pull-through cache.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// A file (readable by its owner only) holding the key that encrypts credential-set
+    /// passwords: 64 hex digits (`openssl rand -hex 32`). Replicas sharing a PostgreSQL
+    /// database need the same file, and without one they have no pull-through cache. Default
+    /// on SQLite: `credential.key` in the data directory, created on the first start.
+    pub credential_key_file: Option<PathBuf>,
 }
 
 /// `[log]`: how the server writes its log (to stderr). What is logged is chosen with the

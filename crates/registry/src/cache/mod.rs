@@ -9,8 +9,11 @@
 //! [`with_pull_through`](crate::RegistryService::with_pull_through); without, no repository
 //! is a cache and nothing is ever fetched upstream.
 
+mod admin;
 mod rules;
 pub mod seal;
+
+pub use admin::{CacheAdmin, CacheRuleDetail, CredentialSetDetail};
 
 use berth_core::upstream::{Upstream, UpstreamConnector};
 use rules::RuleCache;

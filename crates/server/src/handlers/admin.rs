@@ -1,5 +1,6 @@
 //! The admin API (`/admin/v1/…`, JSON), used by the `berth` CLI: service principals, their
-//! credentials, role assignments, registry settings and the audit log. Every request is parsed into an
+//! credentials, role assignments, registry settings, the audit log, and (in `admin_cache`) the
+//! pull-through cache's credential sets and rules. Every request is parsed into an
 //! [`AdminEndpoint`] and passes [`authorize_admin`] (Owner at registry scope) before anything
 //! else runs. The handlers only
 //! read the typed body ([`berth_core::admin_api`]), call the identity service
@@ -159,6 +160,9 @@ async fn dispatch(st: &AppState, auth: &AdminAuthorized, remote: &str, req: Body
         AdminEndpoint::CollectGarbage => gc(st, &admin, body(req).await?).await,
         AdminEndpoint::Purge => purge(st, &admin, body(req).await?).await,
         AdminEndpoint::Tokens(endpoint) => super::admin_tokens::dispatch(&admin, endpoint, req).await,
+        AdminEndpoint::Cache(endpoint) => {
+            super::admin_cache::dispatch(&st.registry.cache_admin(&admin)?, endpoint, req).await
+        }
         AdminEndpoint::Unknown { .. } => Err(ApiError::new(ErrorCode::NameUnknown).detail("no such admin endpoint")),
     }
 }

@@ -5,6 +5,7 @@
 //! which receives the resulting [`Authorized`] and the endpoint's parameters.
 
 mod admin;
+mod admin_cache;
 mod admin_tokens;
 mod admin_views;
 mod blobs;
