@@ -11,6 +11,7 @@ mod login;
 mod migrate;
 mod output;
 mod progress;
+mod pull_through;
 mod serve;
 
 use anyhow::Result;
@@ -71,6 +72,12 @@ enum Command {
     /// Manage the scope maps tokens hold.
     #[command(subcommand, name = "scope-map")]
     ScopeMap(admin::tokens::ScopeMapCommand),
+    /// Manage the logins the pull-through cache uses upstream (as `az acr credential-set`).
+    #[command(subcommand, name = "credential-set")]
+    CredentialSet(admin::cache::CredentialSetCommand),
+    /// Manage pull-through cache rules (as `az acr cache`).
+    #[command(subcommand)]
+    Cache(admin::cache::CacheCommand),
     /// Delete blobs no manifest references (after the grace period), now; --dry-run reports.
     Gc(admin::maintenance::GcArgs),
     /// Delete untagged manifests older than --ago (as `acr purge --untagged`); their layers go
@@ -192,6 +199,8 @@ fn main() -> ExitCode {
         Command::Repository(cmd) => admin::repository::run(cmd).map(|()| ExitCode::SUCCESS),
         Command::Token(cmd) => admin::tokens::token(cmd).map(|()| ExitCode::SUCCESS),
         Command::ScopeMap(cmd) => admin::tokens::scope_map(cmd).map(|()| ExitCode::SUCCESS),
+        Command::CredentialSet(cmd) => admin::cache::credential_set(cmd).map(|()| ExitCode::SUCCESS),
+        Command::Cache(cmd) => admin::cache::cache(cmd).map(|()| ExitCode::SUCCESS),
         Command::Kube(cmd) => kube::run(cmd).map(|()| ExitCode::SUCCESS),
         Command::Migrate(args) => migrate::run(args).map(|()| ExitCode::SUCCESS),
     };

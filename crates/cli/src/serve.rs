@@ -276,6 +276,13 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
         );
         // On SQLite this process holds the data directory's lock: no replica shares the stores.
         let registry = if stores.shared { registry } else { registry.with_stores_alone() };
+        let registry = match crate::pull_through::credential_key(&config, stores.shared)? {
+            Some(key) => {
+                let connector = Arc::new(crate::pull_through::NoUpstreamClient);
+                registry.with_pull_through(crate::pull_through::pull_through(&config, key, connector))
+            }
+            None => registry,
+        };
         let state = Arc::new(AppState {
             registry: Arc::new(registry),
             auth: Arc::new(auth),

@@ -2,10 +2,9 @@
 //! the docker config ([`crate::login`]).
 
 use super::{http_client, runtime};
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::Args;
 use reqwest::StatusCode;
-use std::io::Read;
 
 /// `berth login`.
 #[derive(Args)]
@@ -27,11 +26,7 @@ pub struct LoginArgs {
 pub fn login(args: LoginArgs) -> Result<()> {
     let password = match (args.password, args.password_stdin) {
         (Some(p), _) => p,
-        (None, true) => {
-            let mut p = String::new();
-            std::io::stdin().read_to_string(&mut p).context("cannot read the password from standard input")?;
-            p.trim_end_matches(['\n', '\r']).to_owned()
-        }
+        (None, true) => super::read_password_stdin()?,
         (None, false) => bail!("give the password with --password-stdin (or -p)"),
     };
     let (host, urls) = crate::login::server_urls(&args.server);

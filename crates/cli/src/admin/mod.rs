@@ -1,8 +1,10 @@
 //! The admin commands, one module each: [`sp`], [`role`] assignments, registry [`settings`],
-//! [`repository`], [`tokens`] and scope maps, [`maintenance`] (gc, purge, audit) and
+//! [`repository`], [`tokens`] and scope maps, the pull-through [`cache`]'s rules and
+//! credential sets, [`maintenance`] (gc, purge, audit) and
 //! [`login`]/logout. They are clients of the server's admin API and listings, authenticated
 //! with the credentials `berth login` stored.
 
+pub mod cache;
 pub mod login;
 pub mod maintenance;
 pub mod repository;
@@ -31,6 +33,14 @@ pub struct RegistryArg {
 /// A single-threaded runtime for one command's requests.
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
+}
+
+/// A password read from standard input, without its final line break.
+pub fn read_password_stdin() -> Result<String> {
+    use std::io::Read;
+    let mut p = String::new();
+    std::io::stdin().read_to_string(&mut p).context("cannot read the password from standard input")?;
+    Ok(p.trim_end_matches(['\n', '\r']).to_owned())
 }
 
 /// Percent-encodes a path segment or query value.
