@@ -29,7 +29,7 @@ pub(crate) const KEY_FILE: &str = "credential.key";
 /// 64 hex digits as the key's bytes.
 fn decode(text: &str) -> Option<[u8; KEY_LEN]> {
     let text = text.trim().as_bytes();
-    if text.len() != 2 * KEY_LEN {
+    if text.len() != 2 * KEY_LEN || !text.iter().all(u8::is_ascii_hexdigit) {
         return None;
     }
     let mut key = [0u8; KEY_LEN];

@@ -144,6 +144,11 @@ fn credential_sets_and_cache_rules_live_through_the_cli_without_showing_a_passwo
     ];
     assert_eq!(events, want.map(|(a, t)| (a.to_owned(), t.to_owned())));
 
+    // A set that stays, to read its row.
+    t.json(
+        &["credential-set", "create", "-n", "hub2", "-l", "docker.io", "-u", "me", "--password-stdin"],
+        Some(PASSWORD),
+    );
     // The passwords were never shown, logged or stored in clear.
     let said = t.said.borrow();
     let log = t.s.log();
@@ -157,10 +162,6 @@ fn credential_sets_and_cache_rules_live_through_the_cli_without_showing_a_passwo
             assert!(!bytes.windows(p.len()).any(|w| w == p.as_bytes()), "a password is in the database files");
         }
     }
-    t.json(
-        &["credential-set", "create", "-n", "hub2", "-l", "docker.io", "-u", "me", "--password-stdin"],
-        Some(PASSWORD),
-    );
     let row = stored_sets(&t.s);
     assert!(row.contains("hub2") && row.contains("me"), "{row}");
     assert!(!row.contains(PASSWORD) && !row.to_lowercase().contains(&hex(PASSWORD)), "the password is sealed: {row}");

@@ -8,8 +8,39 @@ use anyhow::Result;
 use berth_core::admin_api::{
     CacheRuleView, CreateCacheRule, CreateCredentialSet, CredentialSetView, UpdateCacheRule, UpdateCredentialSet,
 };
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use reqwest::Method;
+
+/// `list`: where, and how to print.
+#[derive(Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    registry: RegistryArg,
+    #[command(flatten)]
+    out: OutputArgs,
+}
+
+/// `show -n NAME`.
+#[derive(Args)]
+pub struct ShowArgs {
+    /// Name.
+    #[arg(long, short = 'n')]
+    name: String,
+    #[command(flatten)]
+    registry: RegistryArg,
+    #[command(flatten)]
+    out: OutputArgs,
+}
+
+/// `delete -n NAME`.
+#[derive(Args)]
+pub struct DeleteArgs {
+    /// Name.
+    #[arg(long, short = 'n')]
+    name: String,
+    #[command(flatten)]
+    registry: RegistryArg,
+}
 
 /// `berth credential-set …`.
 #[derive(Subcommand)]
@@ -34,22 +65,9 @@ pub enum CredentialSetCommand {
         out: OutputArgs,
     },
     /// List credential sets (never their passwords).
-    List {
-        #[command(flatten)]
-        registry: RegistryArg,
-        #[command(flatten)]
-        out: OutputArgs,
-    },
+    List(ListArgs),
     /// Show a credential set (never its password).
-    Show {
-        /// Name.
-        #[arg(long, short = 'n')]
-        name: String,
-        #[command(flatten)]
-        registry: RegistryArg,
-        #[command(flatten)]
-        out: OutputArgs,
-    },
+    Show(ShowArgs),
     /// Change a credential set's username, password or login server.
     Update {
         /// Name.
@@ -70,13 +88,7 @@ pub enum CredentialSetCommand {
         out: OutputArgs,
     },
     /// Delete a credential set no cache rule uses.
-    Delete {
-        /// Name.
-        #[arg(long, short = 'n')]
-        name: String,
-        #[command(flatten)]
-        registry: RegistryArg,
-    },
+    Delete(DeleteArgs),
 }
 
 /// `berth cache …`.
@@ -105,22 +117,9 @@ pub enum CacheCommand {
         out: OutputArgs,
     },
     /// List cache rules.
-    List {
-        #[command(flatten)]
-        registry: RegistryArg,
-        #[command(flatten)]
-        out: OutputArgs,
-    },
+    List(ListArgs),
     /// Show a cache rule.
-    Show {
-        /// Name.
-        #[arg(long, short = 'n')]
-        name: String,
-        #[command(flatten)]
-        registry: RegistryArg,
-        #[command(flatten)]
-        out: OutputArgs,
-    },
+    Show(ShowArgs),
     /// Change a cache rule's credential set or whether clients may push.
     Update {
         /// Name.
@@ -141,13 +140,11 @@ pub enum CacheCommand {
         out: OutputArgs,
     },
     /// Delete a cache rule; the repositories it filled stay, as ordinary repositories.
-    Delete {
-        /// Name.
-        #[arg(long, short = 'n')]
-        name: String,
-        #[command(flatten)]
-        registry: RegistryArg,
-    },
+    Delete(DeleteArgs),
+}
+
+fn delete(a: &DeleteArgs, path: &str) -> Result<()> {
+    call(&a.registry, Method::DELETE, path, None).map(|_| ())
 }
 
 fn password(from_stdin: bool) -> Result<Option<String>> {
@@ -162,19 +159,17 @@ pub fn credential_set(cmd: CredentialSetCommand) -> Result<()> {
             let body = CreateCredentialSet { name, login_server, username, password: password(password_stdin)? };
             show::<CredentialSetView>(&registry, Method::POST, "credential-sets", Some(&body), &out)
         }
-        CredentialSetCommand::List { registry, out } => {
-            show::<Vec<CredentialSetView>>(&registry, Method::GET, "credential-sets", NO_BODY, &out)
+        CredentialSetCommand::List(a) => {
+            show::<Vec<CredentialSetView>>(&a.registry, Method::GET, "credential-sets", NO_BODY, &a.out)
         }
-        CredentialSetCommand::Show { name, registry, out } => {
-            show::<CredentialSetView>(&registry, Method::GET, &path(&name), NO_BODY, &out)
+        CredentialSetCommand::Show(a) => {
+            show::<CredentialSetView>(&a.registry, Method::GET, &path(&a.name), NO_BODY, &a.out)
         }
         CredentialSetCommand::Update { name, username, password_stdin, login_server, registry, out } => {
             let body = UpdateCredentialSet { login_server, username, password: password(password_stdin)? };
             show::<CredentialSetView>(&registry, Method::PATCH, &path(&name), Some(&body), &out)
         }
-        CredentialSetCommand::Delete { name, registry } => {
-            call(&registry, Method::DELETE, &path(&name), None).map(|_| ())
-        }
+        CredentialSetCommand::Delete(a) => delete(&a, &path(&a.name)),
     }
 }
 
@@ -186,17 +181,13 @@ pub fn cache(cmd: CacheCommand) -> Result<()> {
             let body = CreateCacheRule { name, source, target, credential_set, allow_push: Some(allow_push) };
             show::<CacheRuleView>(&registry, Method::POST, "cache-rules", Some(&body), &out)
         }
-        CacheCommand::List { registry, out } => {
-            show::<Vec<CacheRuleView>>(&registry, Method::GET, "cache-rules", NO_BODY, &out)
-        }
-        CacheCommand::Show { name, registry, out } => {
-            show::<CacheRuleView>(&registry, Method::GET, &path(&name), NO_BODY, &out)
-        }
+        CacheCommand::List(a) => show::<Vec<CacheRuleView>>(&a.registry, Method::GET, "cache-rules", NO_BODY, &a.out),
+        CacheCommand::Show(a) => show::<CacheRuleView>(&a.registry, Method::GET, &path(&a.name), NO_BODY, &a.out),
         CacheCommand::Update { name, credential_set, remove_credential_set, allow_push, registry, out } => {
             let credential_set = if remove_credential_set { Some(String::new()) } else { credential_set };
             let body = UpdateCacheRule { credential_set, allow_push };
             show::<CacheRuleView>(&registry, Method::PATCH, &path(&name), Some(&body), &out)
         }
-        CacheCommand::Delete { name, registry } => call(&registry, Method::DELETE, &path(&name), None).map(|_| ()),
+        CacheCommand::Delete(a) => delete(&a, &path(&a.name)),
     }
 }
