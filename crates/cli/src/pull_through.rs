@@ -89,9 +89,9 @@ pub(crate) fn credential_key(config: &Config, shared: bool) -> Result<Option<Cre
     read_key("the credential key", &path).map(Some)
 }
 
-/// The pull-through cache for `config`, sealing with `key` and reaching upstreams through
-/// `connector`.
-pub(crate) fn pull_through(_config: &Config, key: CredentialKey, connector: Arc<dyn UpstreamConnector>) -> PullThrough {
+/// The pull-through cache `berth serve` runs, sealing with `key` and reaching upstreams
+/// through `connector`.
+pub(crate) fn pull_through(key: CredentialKey, connector: Arc<dyn UpstreamConnector>) -> PullThrough {
     PullThrough::new(connector, key, CacheSettings::default())
 }
 

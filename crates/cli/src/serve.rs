@@ -279,7 +279,7 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
         let registry = match crate::pull_through::credential_key(&config, stores.shared)? {
             Some(key) => {
                 let connector = Arc::new(crate::pull_through::NoUpstreamClient);
-                registry.with_pull_through(crate::pull_through::pull_through(&config, key, connector))
+                registry.with_pull_through(crate::pull_through::pull_through(key, connector))
             }
             None => registry,
         };
