@@ -281,3 +281,43 @@ fn the_embedded_default_creates_a_private_credential_key_once() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("64 hex digits"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_api_answers_each_refusal_with_its_status_and_never_a_password() {
+    let t = setup();
+    let (c, base) = (t.s.client(), format!("{}/admin/v1", t.s.base));
+    let post = |path: &str, body: Value| c.post(format!("{base}/{path}")).json(&body).send();
+    let set = serde_json::json!({"name": "hub", "loginServer": "docker.io", "username": "me", "password": PASSWORD});
+    let r = post("credential-sets", set.clone()).await.unwrap();
+    assert_eq!(r.status(), 201);
+    let text = r.text().await.unwrap();
+    assert!(!text.contains(PASSWORD) && !text.contains("\"password\""), "{text}");
+    for (path, body, status) in [
+        ("credential-sets", set, 409),
+        ("credential-sets", serde_json::json!({"name": "x", "loginServer": "https://ghcr.io"}), 400),
+        ("credential-sets", serde_json::json!({"name": "x", "loginServer": "ghcr.io", "secret": "s"}), 400),
+        (
+            "cache-rules",
+            serde_json::json!({"name": "x", "source": "ghcr.io/a", "target": "a", "credentialSet": "no"}),
+            400,
+        ),
+        ("cache-rules", serde_json::json!({"name": "hub", "source": "docker.io/*", "target": "hub/*"}), 201),
+        ("cache-rules", serde_json::json!({"name": "lib", "source": "docker.io/library/*", "target": "lib/*"}), 409),
+    ] {
+        let r = post(path, body.clone()).await.unwrap();
+        assert_eq!(r.status(), status, "{path} {body}: {}", r.text().await.unwrap());
+    }
+    for path in ["credential-sets/nope", "cache-rules/nope"] {
+        let r = c.get(format!("{base}/{path}")).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+        assert_eq!(c.delete(format!("{base}/{path}")).send().await.unwrap().status(), 404, "{path}");
+    }
+    let patch = c.patch(format!("{base}/credential-sets/hub")).json(&serde_json::json!({"password": PASSWORD2}));
+    let text = patch.send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("\"hasPassword\":true") && !text.contains(PASSWORD2), "{text}");
+    let listed = c.get(format!("{base}/credential-sets")).send().await.unwrap().text().await.unwrap();
+    assert!(!listed.contains(PASSWORD) && !listed.contains(PASSWORD2), "{listed}");
+    let anonymous = berth_testkit::http_client().build().unwrap();
+    let r = anonymous.get(format!("{base}/cache-rules")).send().await.unwrap();
+    assert_eq!(r.status(), 401, "the admin API asks for credentials");
+}
