@@ -67,6 +67,9 @@ pub enum RegistryError {
     /// limits, refuses the login, or sent bad data); the text names it and its answer (503).
     #[error("{0}")]
     UpstreamFailed(String),
+    /// An import would move a tag that points at another image (without `force`).
+    #[error("{0}")]
+    TagExists(String),
     /// A mirror request names a registry, or a repository of it, that no cache rule caches.
     #[error("{0}")]
     NotMirrored(String),
@@ -108,6 +111,7 @@ impl RegistryError {
             RegistryError::UpstreamMissing { manifest: false, .. } => ErrorCode::BlobUnknown,
             RegistryError::CacheReadOnly(_) => ErrorCode::Denied,
             RegistryError::NotMirrored(_) => ErrorCode::NameUnknown,
+            RegistryError::TagExists(_) => ErrorCode::Conflict,
             RegistryError::Internal(_) => ErrorCode::Unknown,
         }
     }

@@ -18,7 +18,7 @@ use crate::service::RegistryService;
 use crate::uploads::Chunk;
 use berth_core::cache::{CacheRule, RegistryHost};
 use berth_core::manifest;
-use berth_core::upstream::{UpstreamError, UpstreamLogin};
+use berth_core::upstream::{UpstreamError, UpstreamLogin, UpstreamManifest};
 use berth_core::{ByteStream, Digest, ManifestRecord, ManifestRefs, Reference, RepoName, Tag};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -49,6 +49,57 @@ pub enum BlobPull {
     },
 }
 
+/// Asks an upstream (within the cache's timeout), counts the answer, and words a failure
+/// naming the upstream (`host`) and `what` was asked for.
+pub(crate) async fn ask<T>(
+    cache: &PullThrough,
+    host: &str,
+    what: &str,
+    manifest: bool,
+    request: impl Future<Output = Result<T, UpstreamError>>,
+) -> Result<T, RegistryError> {
+    let timeout = cache.settings.upstream_timeout;
+    let answer = tokio::time::timeout(timeout, request)
+        .await
+        .unwrap_or_else(|_| Err(UpstreamError::Unreachable(format!("no answer within {} s", timeout.as_secs()))));
+    cache.observer.upstream_request(status_of(&answer));
+    answer.map_err(|e| match e {
+        UpstreamError::NotFound => {
+            RegistryError::UpstreamMissing { manifest, detail: format!("upstream {host} has no {what}") }
+        }
+        e => RegistryError::UpstreamFailed(format!("{what} is not here and upstream {host} {e}")),
+    })
+}
+
+/// Checks a manifest fetched as `asked` against its digest (and the digest asked for).
+pub(crate) fn verify(
+    host: &str,
+    what: &str,
+    asked: &Reference,
+    m: UpstreamManifest,
+) -> Result<UpstreamManifest, RegistryError> {
+    let actual = Digest::of(m.digest.algorithm(), &m.bytes);
+    if actual != m.digest || matches!(asked, Reference::Digest(d) if d != &actual) {
+        return Err(RegistryError::UpstreamFailed(format!(
+            "upstream {host} sent {what}, but its bytes are {actual}, not the digest it was asked or named for"
+        )));
+    }
+    Ok(m)
+}
+
+/// A blob that failed to arrive whole and verified, in words naming the upstream.
+pub(crate) fn broken_blob(host: &str, what: &str, e: RegistryError) -> RegistryError {
+    match e {
+        RegistryError::DigestInvalid(why) => {
+            RegistryError::UpstreamFailed(format!("upstream {host} sent {what}, but {why}; nothing was stored"))
+        }
+        RegistryError::UploadInvalid(why) | RegistryError::SizeInvalid(why) => {
+            RegistryError::UpstreamFailed(format!("upstream {host} broke off {what}: {why}"))
+        }
+        e => e,
+    }
+}
+
 /// What a fetch in flight is of, in this process.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum FlightKey {
@@ -76,7 +127,7 @@ impl Covered {
 }
 
 /// The references a manifest records, all of them (a cached manifest's need not be here).
-fn refs_of(media_type: &str, bytes: &[u8]) -> Result<ManifestRefs, manifest::ManifestError> {
+pub(crate) fn refs_of(media_type: &str, bytes: &[u8]) -> Result<ManifestRefs, manifest::ManifestError> {
     let parsed = manifest::parse(media_type, bytes)?;
     Ok(ManifestRefs { blobs: parsed.blobs, children: parsed.children, foreign: parsed.foreign })
 }
@@ -166,28 +217,6 @@ impl RegistryService {
         Ok(u)
     }
 
-    /// Asks the upstream (within the cache's timeout), counts the answer, and words a
-    /// failure naming the upstream and `what` was asked for.
-    async fn ask<T>(
-        &self,
-        c: &Covered,
-        what: &str,
-        manifest: bool,
-        request: impl Future<Output = Result<T, UpstreamError>>,
-    ) -> Result<T, RegistryError> {
-        let timeout = c.cache.settings.upstream_timeout;
-        let answer = tokio::time::timeout(timeout, request)
-            .await
-            .unwrap_or_else(|_| Err(UpstreamError::Unreachable(format!("no answer within {} s", timeout.as_secs()))));
-        c.cache.observer.upstream_request(status_of(&answer));
-        answer.map_err(|e| match e {
-            UpstreamError::NotFound => {
-                RegistryError::UpstreamMissing { manifest, detail: format!("upstream {} has no {what}", c.host()) }
-            }
-            e => RegistryError::UpstreamFailed(format!("{what} is not cached here and upstream {} {e}", c.host())),
-        })
-    }
-
     /// Manifest `reference` of the cached repository `repo`.
     pub(crate) async fn cached_manifest(
         &self,
@@ -245,7 +274,9 @@ impl RegistryService {
     ) -> Result<ManifestRecord, RegistryError> {
         let what = format!("manifest {}:{tag}", c.upstream);
         let head = match self.upstream(c).await {
-            Ok(u) => self.ask(c, &what, true, u.head_manifest(&c.upstream, &Reference::Tag(tag.clone()))).await,
+            Ok(u) => {
+                ask(&c.cache, c.host(), &what, true, u.head_manifest(&c.upstream, &Reference::Tag(tag.clone()))).await
+            }
             Err(e) => Err(e),
         };
         let now = self.clock.now();
@@ -346,17 +377,13 @@ impl RegistryService {
         let what = format!("manifest {}:{reference}", c.upstream);
         let upstream = self.upstream(c).await?;
         let max = self.limits.max_manifest_bytes;
-        let got = self.ask(c, &what, true, upstream.manifest(&c.upstream, reference, max)).await?;
+        let got = ask(&c.cache, c.host(), &what, true, upstream.manifest(&c.upstream, reference, max)).await?;
         c.cache.observer.fetched(got.bytes.len() as u64);
-        let refused =
-            |why: String| RegistryError::UpstreamFailed(format!("upstream {} sent {what}, but {why}", c.host()));
-        let actual = Digest::of(got.digest.algorithm(), &got.bytes);
-        if actual != got.digest || matches!(reference, Reference::Digest(d) if d != &actual) {
-            return Err(refused(format!("its bytes are {actual}, not the digest it was asked or named for")));
-        }
-        let parsed = manifest::parse(&got.media_type, &got.bytes).map_err(|e| refused(e.to_string()))?;
+        let got = verify(c.host(), &what, reference, got)?;
+        let parsed = manifest::parse(&got.media_type, &got.bytes)
+            .map_err(|e| RegistryError::UpstreamFailed(format!("upstream {} sent {what}, but {e}", c.host())))?;
         let record = ManifestRecord {
-            digest: actual,
+            digest: got.digest,
             media_type: parsed.media_type,
             bytes: got.bytes,
             artifact_type: parsed.artifact_type,
@@ -375,6 +402,11 @@ impl RegistryService {
     /// Blob `digest` of `repo` for a pull: here, or (in a cached repository) fetched upstream.
     /// With `stream`, a blob fetched for this request arrives as it is stored; without, the
     /// answer waits until it is stored.
+    ///
+    /// A blob another repository holds is fetched all the same, never linked: a manifest
+    /// upstream may name any digest (anyone can push one to Docker Hub), and linking on its
+    /// word would hand out another repository's blob to whoever may pull this one. The
+    /// upstream's answer for this repository is the proof; the bytes are stored once.
     pub async fn pull_blob(
         self: &Arc<Self>,
         repo: &RepoName,
@@ -385,10 +417,6 @@ impl RegistryService {
             return Ok(BlobPull::Stored(size));
         }
         let Some(c) = self.covered(repo).await? else { return Err(RegistryError::BlobUnknown) };
-        if let Some(size) = self.link_if_referred(repo, digest).await? {
-            c.cache.observer.hit("blob");
-            return Ok(BlobPull::Stored(size));
-        }
         let stored = || async {
             let size = self.meta.repo_blob(repo, digest).await?;
             Ok::<_, RegistryError>(size.map(BlobPull::Stored).ok_or(RegistryError::BlobUnknown))
@@ -427,20 +455,6 @@ impl RegistryService {
         }
     }
 
-    /// Links a blob stored here into `repo` when a manifest of `repo` (fetched from its
-    /// upstream) refers to it: no need to fetch what another repository holds already.
-    async fn link_if_referred(&self, repo: &RepoName, digest: &Digest) -> Result<Option<u64>, RegistryError> {
-        if !self.meta.manifest_refers(repo, digest).await? {
-            return Ok(None);
-        }
-        self.under_digest_lock(digest, async {
-            let Some(size) = self.meta.blob_size(digest).await? else { return Ok(None) };
-            self.meta.link_blob(repo, digest, size).await?;
-            Ok(Some(size))
-        })
-        .await
-    }
-
     /// Fetches blob `digest` of the cached `repo` once across replicas, through an upload
     /// session (verified, then committed and linked). With `client`, the bytes are also sent
     /// there as they arrive (see [`BlobPull::Arriving`]), when the upstream gives a length.
@@ -456,7 +470,7 @@ impl RegistryService {
         let fetch = async {
             let what = format!("blob {digest} of {}", c.upstream);
             let upstream = self.upstream(c).await?;
-            let blob = self.ask(c, &what, false, upstream.blob(&c.upstream, digest)).await?;
+            let blob = ask(&c.cache, c.host(), &what, false, upstream.blob(&c.upstream, digest)).await?;
             let session = self.open_upload(repo, digest.algorithm(), &format!("cache:{}", c.rule.name)).await?;
             let (tx, last) = match (client, blob.size) {
                 (Some(client), Some(size)) if size > 0 => {
@@ -483,16 +497,7 @@ impl RegistryService {
                         let _ = tx.try_send(Err(io::Error::other("the blob failed verification upstream")));
                     }
                     let _ = self.cancel_upload(repo, &session.id).await;
-                    Err(match e {
-                        RegistryError::DigestInvalid(why) => RegistryError::UpstreamFailed(format!(
-                            "upstream {} sent {what}, but {why}; nothing was stored",
-                            c.host()
-                        )),
-                        RegistryError::UploadInvalid(why) | RegistryError::SizeInvalid(why) => {
-                            RegistryError::UpstreamFailed(format!("upstream {} broke off {what}: {why}", c.host()))
-                        }
-                        e => e,
-                    })
+                    Err(broken_blob(c.host(), &what, e))
                 }
             }
         };

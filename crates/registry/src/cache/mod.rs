@@ -6,6 +6,7 @@
 //! - `admin`: credential sets and cache rules, as the admin API changes them.
 //! - `fill`: pulls of cached repositories, and what they fetch upstream.
 //! - `flight`: one fetch of each missing thing, in this process and across replicas.
+//! - `import`: images copied from another registry, server-side.
 //!
 //! A [`RegistryService`](crate::RegistryService) has a pull-through cache only when built
 //! [`with_pull_through`](crate::RegistryService::with_pull_through); without, no repository
@@ -13,10 +14,12 @@
 
 mod fill;
 mod flight;
+mod import;
 mod rules;
 pub mod seal;
 
 pub use fill::BlobPull;
+pub use import::{Import, Imported};
 
 use berth_core::cache::RegistryHost;
 use berth_core::upstream::{Upstream, UpstreamConnector};
