@@ -176,34 +176,48 @@ impl RegistryService {
         }
     }
 
+    /// The username and password of credential set `name` (opened with the credential key),
+    /// `None` for an anonymous set, with the set's `updated_at`; the set must log in to
+    /// `registry`.
+    pub(crate) async fn set_login(
+        &self,
+        cache: &PullThrough,
+        name: &str,
+        registry: &RegistryHost,
+    ) -> Result<(Option<(String, String)>, i64), RegistryError> {
+        let set = self.meta.credential_set(name).await?.ok_or_else(|| {
+            RegistryError::UpstreamFailed(format!("credential set {name} does not exist"))
+        })?;
+        if RegistryHost::parse(&set.login_server).ok().as_ref() != Some(registry) {
+            return Err(RegistryError::UpstreamFailed(format!(
+                "credential set {name} logs in to {}, not to {registry}",
+                set.login_server
+            )));
+        }
+        let credentials = match (set.username, set.sealed_password) {
+            (Some(user), Some(sealed)) => Some((user, cache.key.open(name, &sealed).map_err(|_| {
+                RegistryError::Internal(format!(
+                    "credential set {name} does not open with this registry's credential key \
+                     (every replica needs the same cache.credential_key_file)"
+                ))
+            })?)),
+            _ => None,
+        };
+        Ok((credentials, set.updated_at))
+    }
+
     /// The upstream for `c`'s rule, logged in with its credential set: the one opened
     /// before while the set is unchanged (so its tokens are reused).
     async fn upstream(&self, c: &Covered) -> Result<OpenUpstream, RegistryError> {
         let registry = c.rule.source.registry.clone();
         let (credentials, stamp) = match &c.rule.credential_set {
             None => (None, 0),
-            Some(name) => {
-                let set = self.meta.credential_set(name).await?.ok_or_else(|| {
-                    RegistryError::UpstreamFailed(format!(
-                        "cache rule {} logs in to {} with credential set {name}, which does not exist",
-                        c.rule.name,
-                        c.host()
-                    ))
-                })?;
-                let credentials = match (set.username, set.sealed_password) {
-                    (Some(user), Some(sealed)) => Some((
-                        user,
-                        c.cache.key.open(name, &sealed).map_err(|_| {
-                            RegistryError::Internal(format!(
-                                "credential set {name} does not open with this registry's credential key \
-                             (every replica needs the same cache.credential_key_file)"
-                            ))
-                        })?,
-                    )),
-                    _ => None,
-                };
-                (credentials, set.updated_at)
-            }
+            Some(name) => self.set_login(&c.cache, name, &registry).await.map_err(|e| match e {
+                RegistryError::UpstreamFailed(why) => {
+                    RegistryError::UpstreamFailed(format!("cache rule {} cannot log in to {}: {why}", c.rule.name, c.host()))
+                }
+                e => e,
+            })?,
         };
         let key = (registry.clone(), c.rule.credential_set.clone());
         let mut open = c.cache.upstreams.lock().unwrap_or_else(|p| p.into_inner());

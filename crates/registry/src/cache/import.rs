@@ -23,8 +23,8 @@ const PARALLEL_BLOBS: usize = 4;
 pub struct Import {
     /// The image upstream.
     pub source: ImageSource,
-    /// Who to be there (the registry of `login` must be the source's).
-    pub login: UpstreamLogin,
+    /// Who to be there.
+    pub login: ImportLogin,
     /// The repository here.
     pub repository: RepoName,
     /// The tag here; `None` stores the image by digest only.
@@ -35,6 +35,27 @@ pub struct Import {
     pub platform: Option<String>,
     /// Whose upload sessions the import's blobs go through.
     pub owner: String,
+}
+
+/// Who an import is upstream.
+#[derive(Clone, PartialEq, Eq)]
+pub enum ImportLogin {
+    /// Nobody.
+    Anonymous,
+    /// The credentials of this credential set (which must be for the source's registry).
+    CredentialSet(String),
+    /// This username and password.
+    Password(String, String),
+}
+
+impl std::fmt::Debug for ImportLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ImportLogin::Anonymous => f.write_str("Anonymous"),
+            ImportLogin::CredentialSet(s) => write!(f, "CredentialSet({s})"),
+            ImportLogin::Password(u, _) => write!(f, "Password({u}, <redacted>)"),
+        }
+    }
 }
 
 /// What an import stored.
@@ -79,7 +100,13 @@ impl RegistryService {
             Some(t) => self.meta.manifest_by_tag(&i.repository, t).await?,
             None => None,
         };
-        let upstream = cache.connector.connect(&i.login);
+        let registry = i.source.registry.clone();
+        let credentials = match &i.login {
+            ImportLogin::Anonymous => None,
+            ImportLogin::Password(user, password) => Some((user.clone(), password.clone())),
+            ImportLogin::CredentialSet(name) => self.set_login(&cache, name, &registry).await?.0,
+        };
+        let upstream = cache.connector.connect(&UpstreamLogin { registry, credentials });
         let host = i.source.registry.api_host().to_owned();
         let src = &i.source.repository;
         let fetch = |reference: Reference| {

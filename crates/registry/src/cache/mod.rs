@@ -19,7 +19,7 @@ mod rules;
 pub mod seal;
 
 pub use fill::BlobPull;
-pub use import::{Import, Imported};
+pub use import::{Import, ImportLogin, Imported};
 
 use berth_core::cache::RegistryHost;
 use berth_core::upstream::{Upstream, UpstreamConnector};
