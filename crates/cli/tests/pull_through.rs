@@ -39,7 +39,8 @@ async fn rule(s: &TestServer, name: &str, source: &str, target: &str, login: Opt
     let c = s.client();
     let mut body = json!({ "name": name, "source": source, "target": target });
     if let Some((server, user, password)) = login {
-        let set = json!({ "name": format!("{name}-login"), "loginServer": server, "username": user, "password": password });
+        let set =
+            json!({ "name": format!("{name}-login"), "loginServer": server, "username": user, "password": password });
         let r = c.post(format!("{}/admin/v1/credential-sets", s.base)).json(&set).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
         body["credentialSet"] = json!(format!("{name}-login"));
@@ -94,7 +95,12 @@ async fn distribution_behind_htpasswd_fills_the_cache_once_for_sixteen_concurren
     let pulls = (0..16).map(|_| pull(&c, &s.base, "dist/team/app", "v1", &img));
     futures_util::future::join_all(pulls).await;
     for b in img.blobs() {
-        assert_eq!(proxy.count("GET", &format!("/v2/team/app/blobs/{}", b.digest)), 1, "one upstream GET of {}", b.digest);
+        assert_eq!(
+            proxy.count("GET", &format!("/v2/team/app/blobs/{}", b.digest)),
+            1,
+            "one upstream GET of {}",
+            b.digest
+        );
     }
     assert_eq!(proxy.count("GET", "/v2/team/app/manifests/v1"), 1);
     assert!(metric(&s, "berth_cache_joins").await >= 1.0, "later requests joined the first one's fetch");

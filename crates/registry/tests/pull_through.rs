@@ -390,3 +390,22 @@ async fn a_mirror_request_finds_the_repository_that_caches_it_and_nothing_else()
     }
     assert_eq!(origin.total(""), 0, "nothing was dialled");
 }
+
+#[tokio::test]
+async fn fsck_takes_content_not_yet_fetched_for_what_it_is() {
+    let (origin, _o) = origin(4096).await;
+    push_image(&origin.registry, "library/app", "v1", "app", 2, 1000).await;
+    let dir = tempfile::tempdir().unwrap();
+    let meta = Arc::new(SqliteMeta::open(&dir.path().join("cache.db")).await.unwrap());
+    add_rule(&meta, "hub", "origin.test/*", "hub/*", false).await;
+    let blobs = Arc::new(MemoryBlobStore::new());
+    let service = replica(&meta, blobs.clone(), &origin, &Arc::new(ManualClock::starting_now()));
+    service.get_manifest(&repo("hub/library/app"), &tag("v1")).await.unwrap();
+    let report = berth_registry::fsck::run(blobs.as_ref(), meta.as_ref()).await.unwrap();
+    assert_eq!(report.manifests_checked, 1);
+    assert!(
+        report.findings.iter().all(|f| !f.is_error()),
+        "blobs not fetched yet are no damage: {:?}",
+        report.findings
+    );
+}

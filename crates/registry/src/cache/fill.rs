@@ -185,9 +185,11 @@ impl RegistryService {
         name: &str,
         registry: &RegistryHost,
     ) -> Result<(Option<(String, String)>, i64), RegistryError> {
-        let set = self.meta.credential_set(name).await?.ok_or_else(|| {
-            RegistryError::UpstreamFailed(format!("credential set {name} does not exist"))
-        })?;
+        let set = self
+            .meta
+            .credential_set(name)
+            .await?
+            .ok_or_else(|| RegistryError::UpstreamFailed(format!("credential set {name} does not exist")))?;
         if RegistryHost::parse(&set.login_server).ok().as_ref() != Some(registry) {
             return Err(RegistryError::UpstreamFailed(format!(
                 "credential set {name} logs in to {}, not to {registry}",
@@ -195,12 +197,15 @@ impl RegistryService {
             )));
         }
         let credentials = match (set.username, set.sealed_password) {
-            (Some(user), Some(sealed)) => Some((user, cache.key.open(name, &sealed).map_err(|_| {
-                RegistryError::Internal(format!(
-                    "credential set {name} does not open with this registry's credential key \
+            (Some(user), Some(sealed)) => Some((
+                user,
+                cache.key.open(name, &sealed).map_err(|_| {
+                    RegistryError::Internal(format!(
+                        "credential set {name} does not open with this registry's credential key \
                      (every replica needs the same cache.credential_key_file)"
-                ))
-            })?)),
+                    ))
+                })?,
+            )),
             _ => None,
         };
         Ok((credentials, set.updated_at))
@@ -213,9 +218,11 @@ impl RegistryService {
         let (credentials, stamp) = match &c.rule.credential_set {
             None => (None, 0),
             Some(name) => self.set_login(&c.cache, name, &registry).await.map_err(|e| match e {
-                RegistryError::UpstreamFailed(why) => {
-                    RegistryError::UpstreamFailed(format!("cache rule {} cannot log in to {}: {why}", c.rule.name, c.host()))
-                }
+                RegistryError::UpstreamFailed(why) => RegistryError::UpstreamFailed(format!(
+                    "cache rule {} cannot log in to {}: {why}",
+                    c.rule.name,
+                    c.host()
+                )),
                 e => e,
             })?,
         };
