@@ -105,12 +105,16 @@ pub trait CacheStore: Send + Sync + 'static {
     /// Adds `rule` (or, with `replace`, replaces the rule of its name, keeping its
     /// `created_at`) when `check` passes on every other rule, atomically with respect to
     /// other rule changes on any replica: two racing rules cannot both pass a check that
-    /// would refuse one given the other.
+    /// would refuse one given the other. `check` is given every stored rule but the one
+    /// replaced, by name (so, for a create, one of the same name too, which it should refuse);
+    /// a create whose name is taken and that `check` let pass is `MetaError::Conflict`. The
+    /// look-ups come first: `NotFound`, then `UnknownCredentialSet`, then the check.
     async fn put_cache_rule(
         &self,
         rule: &CacheRuleRecord,
         replace: bool,
-        check: &(dyn Fn(&[CacheRuleRecord]) -> Result<(), String> + Send + Sync),
+        // `for<'r>` spelled out: `async_trait` would otherwise tie the slice to the call.
+        check: &(dyn for<'r> Fn(&'r [CacheRuleRecord]) -> Result<(), String> + Send + Sync),
     ) -> Result<RulePut, MetaError>;
 
     /// Deletes a cache rule (its cached repositories stay, as ordinary repositories);

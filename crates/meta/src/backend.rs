@@ -35,10 +35,10 @@ pub trait Backend: Send + Sync + 'static {
         None
     }
 
-    /// Inside `tx`, waits until no other process creates a principal or upload session with
-    /// the same key class and key: nothing on SQLite (its one writer connection serialises
-    /// every write), a transaction-scoped advisory lock on PostgreSQL. `class` names the kind
-    /// of key; `key` is hashed.
+    /// Inside `tx`, waits until no other process creates a principal or upload session, or
+    /// changes a cache rule or credential set, with the same key class and key: nothing on
+    /// SQLite (its one writer connection serialises every write), a transaction-scoped
+    /// advisory lock on PostgreSQL. `class` names the kind of key; `key` is hashed.
     fn serialise<'a>(
         tx: &'a mut Transaction<'static, Self::Db>,
         class: LockClass,
@@ -78,6 +78,9 @@ pub enum LockClass {
     UploadOwner,
     /// New upload sessions in one repository.
     UploadRepository,
+    /// Changes to cache rules, and deletions of the credential sets they use (the whole key
+    /// space is one key: a rule is checked against all the others).
+    CacheRules,
 }
 
 /// The statements whose spelling differs between the databases, each written side by side

@@ -9,8 +9,10 @@
 
 mod backend;
 mod cache;
+mod cache_store;
 mod dialect;
 mod identities;
+mod manifest_put;
 mod migrations;
 mod pg_gc;
 pub mod postgres;

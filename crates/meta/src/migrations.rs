@@ -14,6 +14,10 @@
 //! repository, for the caps on open uploads. Migration 9 gives upload sessions a claim (its
 //! holder, and until when in seconds since the epoch): the lease one request takes before
 //! appending, so requests on several replicas never append to one upload at once.
+//! Migration 10 holds the pull-through cache: credential sets (passwords only sealed), cache
+//! rules (a rule's credential set must exist), fill leases (holder, and until when in
+//! milliseconds since the epoch), and when each cached tag was last compared with upstream
+//! (`tags.checked_at`, seconds; NULL for a pushed tag).
 
 /// A random UUID v4 in SQLite, as text (SQLite has no UUID function); evaluated per row.
 macro_rules! sqlite_uuid_v4 {
@@ -174,6 +178,32 @@ CREATE INDEX uploads_by_repo ON uploads(repo);
 ALTER TABLE uploads ADD COLUMN claim_holder TEXT;
 ALTER TABLE uploads ADD COLUMN claim_until INTEGER NOT NULL DEFAULT 0;
 "#,
+    r#"
+CREATE TABLE credential_sets (
+    name            TEXT PRIMARY KEY,
+    login_server    TEXT NOT NULL,
+    username        TEXT,
+    sealed_password BLOB,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE cache_rules (
+    name           TEXT PRIMARY KEY,
+    source         TEXT NOT NULL,
+    target         TEXT NOT NULL,
+    credential_set TEXT REFERENCES credential_sets(name),
+    allow_push     INTEGER NOT NULL,
+    created_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX cache_rules_by_credential_set ON cache_rules(credential_set);
+CREATE TABLE fill_leases (
+    key    TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    until  INTEGER NOT NULL
+) WITHOUT ROWID;
+ALTER TABLE tags ADD COLUMN checked_at INTEGER;
+"#,
 ];
 
 /// PostgreSQL migrations: the SQLite schema in PostgreSQL types. Names and digests collate
@@ -325,6 +355,32 @@ CREATE INDEX uploads_by_repo ON uploads(repo);
     r#"
 ALTER TABLE uploads ADD COLUMN claim_holder TEXT,
                     ADD COLUMN claim_until BIGINT NOT NULL DEFAULT 0;
+"#,
+    r#"
+CREATE TABLE credential_sets (
+    name            TEXT COLLATE "C" PRIMARY KEY,
+    login_server    TEXT NOT NULL,
+    username        TEXT,
+    sealed_password BYTEA,
+    created_at      BIGINT NOT NULL,
+    updated_at      BIGINT NOT NULL
+);
+CREATE TABLE cache_rules (
+    name           TEXT COLLATE "C" PRIMARY KEY,
+    source         TEXT NOT NULL,
+    target         TEXT NOT NULL,
+    credential_set TEXT COLLATE "C" REFERENCES credential_sets(name),
+    allow_push     BOOLEAN NOT NULL,
+    created_at     BIGINT NOT NULL,
+    updated_at     BIGINT NOT NULL
+);
+CREATE INDEX cache_rules_by_credential_set ON cache_rules(credential_set);
+CREATE TABLE fill_leases (
+    key    TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    until  BIGINT NOT NULL
+);
+ALTER TABLE tags ADD COLUMN checked_at BIGINT;
 "#,
 ];
 

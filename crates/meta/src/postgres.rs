@@ -32,6 +32,8 @@ const MIGRATION_LOCK: i64 = 0x6265_7274_685f_6d69;
 /// serialise new upload sessions per owner and per repository ("beuo", "beur").
 const UPLOAD_OWNER_LOCK: i32 = 0x6265_756f;
 const UPLOAD_REPO_LOCK: i32 = 0x6265_7572;
+/// The two-key class of the one lock that serialises cache rule changes ("becr").
+const CACHE_RULES_LOCK: i32 = 0x6265_6372;
 
 impl SqlMeta<PgCluster> {
     /// Connects to `url` (`postgres://USER:PASSWORD@HOST:PORT/DB`) with at most `max_connections`
@@ -91,16 +93,15 @@ impl Backend for PgCluster {
 
     /// A transaction-scoped advisory lock: any replica's transaction asking for the same one
     /// waits for this one to end. The first principal takes the migration lock (one key);
-    /// upload sessions take a two-key lock of their class and the key's hash.
+    /// upload sessions and cache rule changes take a two-key lock of their class and the
+    /// key's hash.
     async fn serialise(tx: &mut Tx<Postgres>, class: LockClass, key: &str) -> Result<(), MetaError> {
+        let two_key = |class: i32| sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))").bind(class).bind(key);
         let lock = match class {
             LockClass::Bootstrap => sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(MIGRATION_LOCK),
-            LockClass::UploadOwner => {
-                sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))").bind(UPLOAD_OWNER_LOCK).bind(key)
-            }
-            LockClass::UploadRepository => {
-                sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))").bind(UPLOAD_REPO_LOCK).bind(key)
-            }
+            LockClass::UploadOwner => two_key(UPLOAD_OWNER_LOCK),
+            LockClass::UploadRepository => two_key(UPLOAD_REPO_LOCK),
+            LockClass::CacheRules => two_key(CACHE_RULES_LOCK),
         };
         lock.execute(&mut **tx).await.map_err(db)?;
         Ok(())

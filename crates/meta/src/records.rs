@@ -2,6 +2,7 @@
 //! columns (text, 64-bit integers, bytes, booleans), so each mapper is written against
 //! [`Columns`] and works on either row type. Also the error and clock helpers both share.
 
+use berth_core::cache_store::{CacheRuleRecord, CredentialSetRecord};
 use berth_core::principals::{AuditEvent, Credential, Principal, RoleAssignment};
 use berth_core::roles::Role;
 use berth_core::scopemap::{ScopeMap, ScopeRule, Token, TokenPassword};
@@ -55,6 +56,7 @@ pub trait Columns {
     fn int(&self, col: &str) -> Result<i64, MetaError>;
     fn opt_int(&self, col: &str) -> Result<Option<i64>, MetaError>;
     fn bytes(&self, col: &str) -> Result<Vec<u8>, MetaError>;
+    fn opt_bytes(&self, col: &str) -> Result<Option<Vec<u8>>, MetaError>;
     fn flag(&self, col: &str) -> Result<bool, MetaError>;
 }
 
@@ -74,6 +76,9 @@ macro_rules! columns {
                 sqlx::Row::try_get(self, col).map_err(db)
             }
             fn bytes(&self, col: &str) -> Result<Vec<u8>, MetaError> {
+                sqlx::Row::try_get(self, col).map_err(db)
+            }
+            fn opt_bytes(&self, col: &str) -> Result<Option<Vec<u8>>, MetaError> {
                 sqlx::Row::try_get(self, col).map_err(db)
             }
             fn flag(&self, col: &str) -> Result<bool, MetaError> {
@@ -144,11 +149,16 @@ pub(crate) const TAG_REACHING: &str = "SELECT 'tag ' || name AS what FROM tags W
          SELECT f.manifest_digest FROM manifest_refs f JOIN up ON f.ref_digest = up.d WHERE f.repo_id = $1)
      SELECT d FROM up) LIMIT 1";
 
-/// Records layer `$3` of manifest `$2` in repository `$1` as a reference when the repository
-/// holds it (a layer with `urls` need not be present; one that is must be kept).
+/// Records `$3` as a reference of manifest `$2` in repository `$1` (by id), a child manifest
+/// when `$4` is 1, a blob when 0.
+pub(crate) const INSERT_REF: &str = "INSERT INTO manifest_refs (repo_id, manifest_digest, ref_digest, is_manifest)
+     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
+
+/// [`INSERT_REF`] of a layer (`$4` 0) only when the repository holds it (a layer with `urls`
+/// need not be present; one that is must be kept).
 pub(crate) const INSERT_FOREIGN_REF: &str =
     "INSERT INTO manifest_refs (repo_id, manifest_digest, ref_digest, is_manifest)
-     SELECT CAST($1 AS BIGINT), CAST($2 AS TEXT), CAST($3 AS TEXT), 0
+     SELECT CAST($1 AS BIGINT), CAST($2 AS TEXT), CAST($3 AS TEXT), CAST($4 AS BIGINT)
      WHERE EXISTS (SELECT 1 FROM repo_blobs WHERE repo_id = $1 AND digest = $3)
      ON CONFLICT DO NOTHING";
 
@@ -419,5 +429,28 @@ pub(crate) fn token<R: Columns>(row: &R, passwords: &[R]) -> Result<Token, MetaE
         enabled: row.flag("enabled")?,
         created: row.int("created_at")?,
         passwords: passwords.iter().map(token_password).collect::<Result<_, _>>()?,
+    })
+}
+
+pub(crate) fn credential_set(row: &impl Columns) -> Result<CredentialSetRecord, MetaError> {
+    Ok(CredentialSetRecord {
+        name: row.text("name")?,
+        login_server: row.text("login_server")?,
+        username: row.opt_text("username")?,
+        sealed_password: row.opt_bytes("sealed_password")?,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
+    })
+}
+
+pub(crate) fn cache_rule(row: &impl Columns) -> Result<CacheRuleRecord, MetaError> {
+    Ok(CacheRuleRecord {
+        name: row.text("name")?,
+        source: row.text("source")?,
+        target: row.text("target")?,
+        credential_set: row.opt_text("credential_set")?,
+        allow_push: row.flag("allow_push")?,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
     })
 }

@@ -3,11 +3,12 @@
 //! the [`Backend`] seam.
 
 use crate::backend::{Backend, LockClass, SqlMeta};
+use crate::manifest_put::Arrival;
 use crate::records::{
     self, Columns, bad, deleted_repository, digest, first_lock, manifest, manifest_columns, now, repo_is_known,
     session, upload_cap_reached,
 };
-use crate::repos::{Tx, ensure_repo, link, refuse_if_locked, refuse_removal, repo_id};
+use crate::repos::{Tx, link, refuse_if_locked, refuse_removal, repo_id};
 use crate::sql::sql;
 use async_trait::async_trait;
 use berth_core::{
@@ -55,7 +56,7 @@ impl<B: Backend> SqlMeta<B> {
 
     /// Forgets cached manifests; called after every commit (or failed commit) that may have
     /// changed manifests or tags.
-    fn invalidate(&self) {
+    pub(crate) fn invalidate(&self) {
         if let Some(c) = self.backend.cache() {
             c.invalidate();
         }
@@ -78,7 +79,7 @@ fn sized(rows: &[impl Columns]) -> Result<Vec<(Digest, u64)>, MetaError> {
 }
 
 /// The values of text column `col` of every row.
-fn texts(rows: &[impl Columns], col: &str) -> Result<Vec<String>, MetaError> {
+pub(crate) fn texts(rows: &[impl Columns], col: &str) -> Result<Vec<String>, MetaError> {
     rows.iter().map(|r| r.text(col)).collect()
 }
 
@@ -160,95 +161,7 @@ impl<B: Backend> ContentStore for SqlMeta<B> {
         refs: &ManifestRefs,
         tags: &[Tag],
     ) -> Result<(), MetaError> {
-        let mut tx = self.begin().await?;
-        // The upsert locks the repository row (PostgreSQL): lock changes and deletes wait.
-        let repo_id = ensure_repo(&mut tx, repo).await?;
-        let row = sql::<B::Db>("SELECT write_enabled FROM repositories WHERE id = $1")
-            .bind(repo_id)
-            .fetch_one(&mut tx)
-            .await?;
-        if !row.flag("write_enabled")? {
-            return Err(MetaError::Locked(format!("repository {repo}")));
-        }
-        let mut missing = Vec::new();
-        for (list, check) in [
-            (&refs.blobs, B::DIALECT.share_link),
-            (&refs.children, "SELECT CAST(1 AS BIGINT) AS one FROM manifests WHERE repo_id = $1 AND digest = $2"),
-        ] {
-            for d in list {
-                let found = sql::<B::Db>(check).bind(repo_id).bind(d.to_string()).fetch_optional(&mut tx).await?;
-                if found.is_none() && !missing.contains(d) {
-                    missing.push(d.clone());
-                }
-            }
-        }
-        if !missing.is_empty() {
-            return Err(MetaError::MissingReferences(missing));
-        }
-        let digest = m.digest.to_string();
-        sql::<B::Db>(
-            "INSERT INTO manifests (repo_id, digest, media_type, content, artifact_type, subject, annotations, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
-        )
-        .bind(repo_id)
-        .bind(&digest)
-        .bind(&m.media_type)
-        .bind(m.bytes.as_ref())
-        .bind(&m.artifact_type)
-        .bind(m.subject.as_ref().map(Digest::to_string))
-        .bind(&m.annotations)
-        .bind(now())
-        .execute(&mut tx)
-        .await?;
-        for (list, is_manifest) in [(&refs.blobs, 0i64), (&refs.children, 1i64)] {
-            for d in list {
-                sql::<B::Db>(
-                    "INSERT INTO manifest_refs (repo_id, manifest_digest, ref_digest, is_manifest)
-                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                )
-                .bind(repo_id)
-                .bind(&digest)
-                .bind(d.to_string())
-                .bind(is_manifest)
-                .execute(&mut tx)
-                .await?;
-            }
-        }
-        // Foreign layers the repository holds are kept like any other; absent ones may stay so.
-        for d in &refs.foreign {
-            sql::<B::Db>(records::INSERT_FOREIGN_REF)
-                .bind(repo_id)
-                .bind(&digest)
-                .bind(d.to_string())
-                .execute(&mut tx)
-                .await?;
-        }
-        for tag in tags {
-            let current = sql::<B::Db>("SELECT digest, write_enabled FROM tags WHERE repo_id = $1 AND name = $2")
-                .bind(repo_id)
-                .bind(tag.as_str())
-                .fetch_optional(&mut tx)
-                .await?;
-            if let Some(row) = current
-                && !row.flag("write_enabled")?
-                && row.text("digest")? != digest
-            {
-                return Err(MetaError::Locked(format!("tag {tag}")));
-            }
-            sql::<B::Db>(
-                "INSERT INTO tags (repo_id, name, digest, updated_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT(repo_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at",
-            )
-            .bind(repo_id)
-            .bind(tag.as_str())
-            .bind(&digest)
-            .bind(now())
-            .execute(&mut tx)
-            .await?;
-        }
-        let committed = commit(tx).await;
-        self.invalidate();
-        committed
+        self.store_manifest(repo, m, refs, tags, Arrival::Pushed).await
     }
 
     async fn manifest_by_tag(&self, repo: &RepoName, tag: &Tag) -> Result<Option<ManifestRecord>, MetaError> {

@@ -9,6 +9,8 @@ use berth_core::{
 };
 use bytes::Bytes;
 
+mod cache;
+
 fn repo(s: &str) -> RepoName {
     RepoName::parse(s).unwrap()
 }
@@ -38,6 +40,7 @@ pub async fn run(meta: &dyn MetadataStore) {
     upload_caps(meta).await;
     inventory(meta).await;
     digest_locks(meta).await;
+    cache::run(meta).await;
 }
 
 /// The inventory `berth fsck` walks: every manifest of every repository, ordered by
