@@ -21,6 +21,7 @@ use berth_core::{Algorithm, Digest, Reference, RepoName, media};
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use reqwest::{Client, Method, Response, StatusCode, header};
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -43,18 +44,31 @@ pub struct UpstreamTimeouts {
 pub struct HttpConnector {
     http: Client,
     timeouts: UpstreamTimeouts,
+    endpoints: HashMap<RegistryHost, String>,
 }
 
 impl HttpConnector {
     /// A connector over `http` with `timeouts` for every upstream it opens.
     pub fn new(http: Client, timeouts: UpstreamTimeouts) -> Self {
-        HttpConnector { http, timeouts }
+        HttpConnector { http, timeouts, endpoints: HashMap::new() }
+    }
+
+    /// The connector sending the requests for `registry` to `base` (`https://mirror.internal`,
+    /// `http://127.0.0.1:5001`) instead of the registry's own API host: an internal proxy
+    /// in front of Docker Hub, say.
+    pub fn with_endpoint(mut self, registry: RegistryHost, base: &str) -> Self {
+        self.endpoints.insert(registry, base.trim_end_matches('/').to_owned());
+        self
     }
 }
 
 impl UpstreamConnector for HttpConnector {
     fn connect(&self, login: &UpstreamLogin) -> Arc<dyn Upstream> {
-        Arc::new(HttpUpstream::new(self.http.clone(), login, self.timeouts))
+        let upstream = HttpUpstream::new(self.http.clone(), login, self.timeouts);
+        if let Some(base) = self.endpoints.get(&login.registry) {
+            upstream.base.set(base.clone()).expect("a new upstream has no base yet");
+        }
+        Arc::new(upstream)
     }
 }
 
