@@ -1,63 +1,13 @@
-//! Berth <-> CNCF distribution 2.8.2 (Debian's docker-registry, started here with htpasswd):
+//! Berth <-> CNCF distribution 2.8.2 (Debian's docker-registry, with htpasswd):
 //! `berth copy` moves an image both ways with every digest intact.
 
 mod common;
 
 use berth_core::Algorithm;
+use berth_testkit::distribution::Distribution;
 use berth_testkit::image::{Image, write_layout};
 use common::server;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
-/// A private docker-registry on a free loopback port, killed when dropped.
-struct Distribution {
-    child: Child,
-    addr: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Distribution {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_distribution(user: &str, password: &str) -> Distribution {
-    let dir = tempfile::tempdir().unwrap();
-    let htpasswd = dir.path().join("htpasswd");
-    let out = Command::new("htpasswd")
-        .args(["-Bbn", user, password])
-        .output()
-        .expect("htpasswd (apache2-utils; run scripts/install-test-deps)");
-    assert!(out.status.success());
-    std::fs::write(&htpasswd, out.stdout).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let addr = format!("127.0.0.1:{port}");
-    let config = dir.path().join("config.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\nauth:\n  htpasswd:\n    realm: basic-realm\n    path: {}\n",
-            dir.path().join("data").display(),
-            htpasswd.display()
-        ),
-    )
-    .unwrap();
-    let child = Command::new("docker-registry")
-        .args(["serve", config.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("docker-registry (run scripts/install-test-deps)");
-    let d = Distribution { child, addr, _dir: dir };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(&d.addr).is_err() {
-        assert!(Instant::now() < deadline, "docker-registry did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    d
-}
+use std::process::{Command, Output};
 
 fn copy(creds: &str, src: &str, dst: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_berth")).args(["copy", "-q", "--creds", creds, src, dst]).output().unwrap()
@@ -72,7 +22,7 @@ fn ok(out: Output) -> String {
 fn berth_and_distribution_both_ways() {
     let s = server(&[]);
     let berth_creds = format!("{}:{}", s.owner.0, s.owner.1);
-    let d = start_distribution("dist", "dist-secret");
+    let d = Distribution::with_htpasswd("dist", "dist-secret");
     let tmp = tempfile::tempdir().unwrap();
     let img = Image::oci(Algorithm::Sha256, 91, &[200_000, 3_000], "amd64");
     let src = tmp.path().join("src");

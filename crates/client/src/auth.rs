@@ -94,6 +94,10 @@ pub enum AuthError {
     /// The token endpoint answered something unusable.
     #[error("the token service answered {0}")]
     TokenService(String),
+    /// The token endpoint refused with an error status (a pull-through cache tells an outage,
+    /// 429 or 5xx, from a refusal by it).
+    #[error("the token service answered {}", .0.summary())]
+    TokenStatus(Refusal),
     /// The connection failed.
     #[error(transparent)]
     Http(#[from] reqwest::Error),
@@ -195,7 +199,7 @@ impl Session {
                 | StatusCode::METHOD_NOT_ALLOWED
                 | StatusCode::BAD_REQUEST
                 | StatusCode::UNAUTHORIZED => {}
-                _ => return Err(AuthError::TokenService(Refusal::read(r).await.summary())),
+                _ => return Err(AuthError::TokenStatus(Refusal::read(r).await)),
             }
             if matches!(self.credentials, Credentials::IdentityToken(_)) {
                 return Err(AuthError::Refused);
@@ -212,7 +216,7 @@ impl Session {
         match r.status() {
             s if s.is_success() => Ok(r.json().await?),
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(AuthError::Refused),
-            _ => Err(AuthError::TokenService(Refusal::read(r).await.summary())),
+            _ => Err(AuthError::TokenStatus(Refusal::read(r).await)),
         }
     }
 
@@ -250,7 +254,7 @@ impl Session {
                     .ok_or_else(|| AuthError::TokenService("no refresh_token in the answer".into()))
             }
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(AuthError::Refused),
-            _ => Err(AuthError::TokenService(Refusal::read(r).await.summary())),
+            _ => Err(AuthError::TokenStatus(Refusal::read(r).await)),
         }
     }
 

@@ -42,7 +42,12 @@ pub fn untrusted_certificate(e: &(dyn std::error::Error + 'static)) -> bool {
 /// certificate is not trusted (so the caller's request fails and says so), is HTTPS; one
 /// that does not speak TLS is plain HTTP.
 pub async fn api_base(http: &Client, r: &ImageRef) -> String {
-    let host = r.api_host();
+    host_base(http, r.api_host()).await
+}
+
+/// The API base for the registry API host `host` (`name[:port]`), probed as [`api_base`]
+/// says.
+pub async fn host_base(http: &Client, host: &str) -> String {
     if !is_loopback(host) {
         return format!("https://{host}");
     }

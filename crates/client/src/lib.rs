@@ -7,7 +7,8 @@
 //! scheme a registry speaks ([`endpoint`]); one repository over the distribution API
 //! ([`registry::Repository`]: streamed, verified, resumable), and the one reader of its
 //! error bodies ([`oci_error`]); OCI layouts ([`layout`]) and
-//! docker archives ([`archive`]); and [`copy::copy`] between any two of them.
+//! docker archives ([`archive`]); [`copy::copy`] between any two of them; and the
+//! pull-through cache's upstream over HTTP ([`upstream::HttpConnector`]).
 //!
 //! Dependency rule: depends on `berth-core` only; never on the server side.
 #![deny(missing_docs)]
@@ -22,3 +23,4 @@ pub mod location;
 pub mod oci_error;
 pub mod reference;
 pub mod registry;
+pub mod upstream;

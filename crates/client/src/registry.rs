@@ -144,12 +144,7 @@ impl<'a> Repository<'a> {
         if !r.status().is_success() {
             return Err(refused(&format!("manifest {}:{reference}", self.name), r).await);
         }
-        let media_type = r
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| media::essence(v).to_owned())
-            .unwrap_or_default();
+        let content_type = r.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let bytes = r.bytes().await?;
         let digest = match Digest::parse(reference) {
             Ok(expected) => {
@@ -165,14 +160,7 @@ impl<'a> Repository<'a> {
             }
             Err(_) => Digest::of(berth_core::Algorithm::Sha256, &bytes),
         };
-        let media_type = if media_type.is_empty() || !media::is_manifest(&media_type) {
-            serde_json::from_slice::<serde_json::Value>(&bytes)
-                .ok()
-                .and_then(|v| v["mediaType"].as_str().map(str::to_owned))
-                .unwrap_or(media_type)
-        } else {
-            media_type
-        };
+        let media_type = manifest_media_type(content_type.as_deref(), &bytes);
         Ok(RawManifest { bytes, media_type, digest })
     }
 
@@ -463,6 +451,19 @@ impl<'a> Repository<'a> {
         }
         Ok(())
     }
+}
+
+/// A manifest's media type: the essence of `Content-Type` when it names a manifest type, else
+/// the body's `mediaType`, else the essence as sent (empty without a `Content-Type`).
+pub fn manifest_media_type(content_type: Option<&str>, bytes: &[u8]) -> String {
+    let essence = content_type.map(media::essence).unwrap_or_default();
+    if media::is_manifest(essence) {
+        return essence.to_owned();
+    }
+    serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .and_then(|v| v["mediaType"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| essence.to_owned())
 }
 
 /// The target of a `Link: <URL>; rel="next"` header (a path or a whole URL), as registries

@@ -409,6 +409,56 @@ impl CacheRules {
     }
 }
 
+/// An image on another registry, as `berth import --source` names it:
+/// `[registry/]repository[:tag][@digest]`, normalised as [`CacheSource`] (with neither tag
+/// nor digest the tag is `latest`; a digest wins over a tag).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageSource {
+    /// The registry.
+    pub registry: RegistryHost,
+    /// The repository there.
+    pub repository: RepoName,
+    /// The tag given, if any.
+    pub tag: Option<crate::name::Tag>,
+    /// What to fetch: the digest when given, else the tag.
+    pub reference: crate::name::Reference,
+}
+
+impl ImageSource {
+    /// Parses an image reference on another registry.
+    pub fn parse(s: &str) -> Result<Self, CacheRuleError> {
+        use crate::name::{Reference, Tag};
+        let s = s.trim();
+        let (rest, digest) = match s.split_once('@') {
+            Some((r, d)) => {
+                (r, Some(crate::Digest::parse(d).map_err(|_| refuse(format!("source {s:?}: {d:?} is not a digest")))?))
+            }
+            None => (s, None),
+        };
+        let last = rest.rfind('/').map_or(0, |i| i + 1);
+        let (name, tag) = match rest[last..].rfind(':') {
+            Some(i) => {
+                let t = &rest[last + i + 1..];
+                let tag = Tag::parse(t).map_err(|_| refuse(format!("source {s:?}: {t:?} is not a tag")))?;
+                (&rest[..last + i], Some(tag))
+            }
+            None => (rest, None),
+        };
+        let source = CacheSource::parse(name)?;
+        if source.path.is_wildcard() {
+            return Err(refuse(format!("source {s:?}: an import names one image, not a wildcard")));
+        }
+        let repository =
+            RepoName::parse(source.path.prefix()).map_err(|_| refuse(format!("source {s:?}: bad name")))?;
+        let reference = match (&digest, &tag) {
+            (Some(d), _) => Reference::Digest(d.clone()),
+            (None, Some(t)) => Reference::Tag(t.clone()),
+            (None, None) => Reference::Tag(Tag::parse("latest").expect("latest is a tag")),
+        };
+        Ok(ImageSource { registry: source.registry, repository, tag, reference })
+    }
+}
+
 #[cfg(test)]
 #[path = "cache_tests.rs"]
 mod tests;

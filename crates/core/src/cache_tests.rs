@@ -129,6 +129,31 @@ fn registry_hosts() {
     }
 }
 
+#[test]
+fn import_sources_name_one_image() {
+    let d = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    let s = ImageSource::parse("nginx:1.27").unwrap();
+    assert_eq!(
+        (s.registry.as_str(), s.repository.as_str(), s.reference.to_string()),
+        ("docker.io", "library/nginx", "1.27".into())
+    );
+    let s = ImageSource::parse(&format!("127.0.0.1:5001/team/app:v1@{d}")).unwrap();
+    assert_eq!((s.registry.as_str(), s.repository.as_str()), ("127.0.0.1:5001", "team/app"));
+    assert_eq!(s.reference.to_string(), d, "a digest wins");
+    assert_eq!(s.tag.unwrap().as_str(), "v1");
+    assert_eq!(ImageSource::parse("ghcr.io/org/tool").unwrap().reference.to_string(), "latest");
+    for (bad, says) in [
+        ("docker.io/*", "not a wildcard"),
+        ("https://ghcr.io/x:1", "without a scheme"),
+        ("ghcr.io/../x:1", "'..'"),
+        ("x@sha256:12", "not a digest"),
+        ("x:bad tag!", "not a tag"),
+    ] {
+        let e = ImageSource::parse(bad).unwrap_err().0;
+        assert!(e.contains(says), "{bad}: {e}");
+    }
+}
+
 proptest! {
     #[test]
     fn parsing_never_panics_and_a_parsed_source_reparses(s in "\\PC{0,60}") {

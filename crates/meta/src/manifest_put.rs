@@ -16,7 +16,8 @@ pub(crate) enum Arrival {
     /// the repository holds it; its tags were never compared with upstream.
     Pushed,
     /// Fetched upstream and compared with it at `checked_at` (seconds): references need not
-    /// be present and are all recorded, so garbage collection keeps them once they arrive.
+    /// be present (those present are held as a push holds them) and are all recorded, so
+    /// garbage collection keeps them once they arrive.
     Cached {
         /// When its tags were last compared with upstream.
         checked_at: i64,
@@ -47,11 +48,10 @@ impl<B: Backend> SqlMeta<B> {
         if !row.flag("write_enabled")? {
             return Err(MetaError::Locked(format!("repository {repo}")));
         }
+        let missing = absent_references::<B>(&mut tx, repo_id, refs).await?;
         let checked_at = match arrival {
-            Arrival::Pushed => {
-                require_references::<B>(&mut tx, repo_id, refs).await?;
-                None
-            }
+            Arrival::Pushed if !missing.is_empty() => return Err(MetaError::MissingReferences(missing)),
+            Arrival::Pushed => None,
             Arrival::Cached { checked_at } => Some(checked_at),
         };
         let digest = m.digest.to_string();
@@ -99,13 +99,15 @@ impl<B: Backend> SqlMeta<B> {
     }
 }
 
-/// `MetaError::MissingReferences` unless repository `repo_id` links every blob of `refs` and
-/// holds every child manifest. The links stay held until commit where rows lock.
-async fn require_references<B: Backend>(
+/// The blobs of `refs` repository `repo_id` does not link and the child manifests it does not
+/// hold. The links it does hold stay held until commit where rows lock, so garbage collection
+/// cannot drop a link the manifest is about to reference (a cached manifest's too: its blob
+/// would have to be fetched again).
+async fn absent_references<B: Backend>(
     tx: &mut Tx<B::Db>,
     repo_id: i64,
     refs: &ManifestRefs,
-) -> Result<(), MetaError> {
+) -> Result<Vec<Digest>, MetaError> {
     let mut missing = Vec::new();
     for (list, check) in [
         (&refs.blobs, B::DIALECT.share_link),
@@ -118,7 +120,7 @@ async fn require_references<B: Backend>(
             }
         }
     }
-    if missing.is_empty() { Ok(()) } else { Err(MetaError::MissingReferences(missing)) }
+    Ok(missing)
 }
 
 /// Points `tag` of repository `repo_id` at manifest `digest`, recording `checked_at` (`None`

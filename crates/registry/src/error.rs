@@ -54,6 +54,28 @@ pub enum RegistryError {
     /// says which cap and how to free a slot.
     #[error("{0}")]
     TooManyUploads(String),
+    /// A cached repository's upstream has no such manifest (`manifest`) or blob; the text
+    /// names the upstream.
+    #[error("{detail}")]
+    UpstreamMissing {
+        /// A manifest (else a blob).
+        manifest: bool,
+        /// What the upstream said, naming it.
+        detail: String,
+    },
+    /// A cached repository's upstream could not give what is not cached (it is down, rate
+    /// limits, refuses the login, or sent bad data); the text names it and its answer (503).
+    #[error("{0}")]
+    UpstreamFailed(String),
+    /// An import would move a tag that points at another image (without `force`).
+    #[error("{0}")]
+    TagExists(String),
+    /// A mirror request names a registry, or a repository of it, that no cache rule caches.
+    #[error("{0}")]
+    NotMirrored(String),
+    /// The repository is a pull-through cache that takes no pushes; the text names its rule.
+    #[error("{0}")]
+    CacheReadOnly(String),
     /// Storage or metadata is unreachable: the client may retry (503).
     #[error("{0}")]
     Unavailable(String),
@@ -84,7 +106,12 @@ impl RegistryError {
             RegistryError::TooLarge(_) => ErrorCode::PayloadTooLarge,
             RegistryError::Locked(_) | RegistryError::InUse(_) => ErrorCode::Denied,
             RegistryError::TooManyUploads(_) => ErrorCode::TooManyRequests,
-            RegistryError::Unavailable(_) => ErrorCode::Unavailable,
+            RegistryError::Unavailable(_) | RegistryError::UpstreamFailed(_) => ErrorCode::Unavailable,
+            RegistryError::UpstreamMissing { manifest: true, .. } => ErrorCode::ManifestUnknown,
+            RegistryError::UpstreamMissing { manifest: false, .. } => ErrorCode::BlobUnknown,
+            RegistryError::CacheReadOnly(_) => ErrorCode::Denied,
+            RegistryError::NotMirrored(_) => ErrorCode::NameUnknown,
+            RegistryError::TagExists(_) => ErrorCode::Conflict,
             RegistryError::Internal(_) => ErrorCode::Unknown,
         }
     }

@@ -1,8 +1,9 @@
 //! `berth fsck`: checks every blob's bytes against its digest and every manifest's digest and
 //! references. It reports; it never repairs.
 
+use berth_core::cache::{CacheRule, CacheRules};
 use berth_core::manifest;
-use berth_core::{BlobStore, Digest, Hasher, MaintenanceStore, RepoName};
+use berth_core::{BlobStore, Digest, Hasher, MetadataStore, RepoName};
 use futures_util::StreamExt;
 use std::collections::HashSet;
 
@@ -100,9 +101,18 @@ pub struct Report {
     pub findings: Vec<Finding>,
 }
 
-/// Checks everything. Errors only when a store cannot be read at all.
-pub async fn run(blobs: &dyn BlobStore, meta: &dyn MaintenanceStore) -> Result<Report, String> {
+/// Checks everything. Errors only when a store cannot be read at all. In a repository a
+/// cache rule covers, a reference not held is content not fetched yet, not damage.
+pub async fn run(blobs: &dyn BlobStore, meta: &dyn MetadataStore) -> Result<Report, String> {
     let mut report = Report::default();
+    let rules = CacheRules::new(
+        meta.cache_rules()
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .filter_map(|r| CacheRule::new(&r.name, &r.source, &r.target, r.credential_set, r.allow_push).ok())
+            .collect(),
+    );
     let recorded = meta.all_blobs().await.map_err(|e| e.to_string())?;
     let known: HashSet<Digest> = recorded.iter().map(|(d, _)| d.clone()).collect();
     for (digest, size) in &recorded {
@@ -155,6 +165,9 @@ pub async fn run(blobs: &dyn BlobStore, meta: &dyn MaintenanceStore) -> Result<R
             }
         };
         let name = RepoName::parse(&repo).map_err(|e| e.to_string())?;
+        if rules.for_target(&name).is_some() {
+            continue;
+        }
         let recorded = meta.manifest_blob_refs(&name, &m.digest).await.map_err(|e| e.to_string())?;
         // A foreign layer (with `urls`) need not be held; one recorded as a reference must be,
         // and one held must be recorded, or garbage collection deletes it.

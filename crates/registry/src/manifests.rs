@@ -19,7 +19,12 @@ pub struct PutManifest {
 
 impl RegistryService {
     /// The manifest `reference` of `repo`.
+    /// In a repository a cache rule covers, a manifest not here is fetched upstream, and a tag
+    /// is compared with upstream from time to time (see `crate::cache`).
     pub async fn get_manifest(&self, repo: &RepoName, reference: &Reference) -> Result<ManifestRecord, RegistryError> {
+        if let Some(covered) = self.covered(repo).await? {
+            return self.cached_manifest(covered, repo, reference).await;
+        }
         let found = match reference {
             Reference::Tag(t) => self.meta.manifest_by_tag(repo, t).await?,
             Reference::Digest(d) => self.meta.manifest_by_digest(repo, d).await?,
@@ -39,6 +44,7 @@ impl RegistryService {
         content_type: &str,
         bytes: Bytes,
     ) -> Result<PutManifest, RegistryError> {
+        self.refuse_push_into_cache(repo).await?;
         if bytes.len() > self.limits.max_manifest_bytes {
             return Err(RegistryError::TooLarge(format!("manifest exceeds {} bytes", self.limits.max_manifest_bytes)));
         }

@@ -177,6 +177,7 @@ impl RegistryService {
         owner: &str,
     ) -> Result<MountOutcome, RegistryError> {
         self.refuse_if_write_disabled(repo).await?;
+        self.refuse_push_into_cache(repo).await?;
         if let Some(from) = from {
             // Under the digest's lock: garbage collection must not delete the blob between
             // the check and the link (see crate::gc).

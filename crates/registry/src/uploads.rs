@@ -37,6 +37,7 @@ impl RegistryService {
         owner: &str,
     ) -> Result<UploadSession, RegistryError> {
         self.refuse_if_write_disabled(repo).await?;
+        self.refuse_push_into_cache(repo).await?;
         self.open_upload(repo, algorithm, owner).await
     }
 

@@ -294,6 +294,36 @@ impl Endpoint {
         }
     }
 
+    /// The repository of a read a mirror may serve (`GET`/`HEAD` of manifests and blobs,
+    /// tag lists, referrers), for a mirror request (`?ns=`) to point at the repository that
+    /// caches it; `None` for every other endpoint, which a mirror request may not reach.
+    pub fn mirrored_name(&mut self) -> Option<&mut RepoName> {
+        match self {
+            Endpoint::GetBlob { name, .. }
+            | Endpoint::GetManifest { name, .. }
+            | Endpoint::ListTags { name, .. }
+            | Endpoint::Referrers { name, .. } => Some(name),
+            Endpoint::Base
+            | Endpoint::Catalog { .. }
+            | Endpoint::StartUpload { .. }
+            | Endpoint::UploadWhole { .. }
+            | Endpoint::AppendUpload { .. }
+            | Endpoint::FinishUpload { .. }
+            | Endpoint::PutManifest { .. }
+            | Endpoint::DeleteManifest { .. }
+            | Endpoint::DeleteBlob { .. }
+            | Endpoint::Mount { .. }
+            | Endpoint::UploadStatus { .. }
+            | Endpoint::CancelUpload { .. }
+            | Endpoint::ShowRepository { .. }
+            | Endpoint::ShowTag { .. }
+            | Endpoint::UpdateRepository { .. }
+            | Endpoint::UpdateTag { .. }
+            | Endpoint::DeleteRepository { .. }
+            | Endpoint::Unsupported { .. } => None,
+        }
+    }
+
     /// Whether this is `/v2/` itself, whatever the method: it needs an authenticated caller.
     pub fn is_base(&self) -> bool {
         matches!(self, Endpoint::Base | Endpoint::Unsupported { route: OciRoute::Base, .. })

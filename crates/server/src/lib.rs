@@ -13,6 +13,7 @@
 pub mod admin_endpoint;
 pub mod auth;
 pub mod body;
+pub mod cache_metrics;
 pub mod config;
 pub mod conns;
 pub mod endpoint;

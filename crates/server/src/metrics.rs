@@ -1,11 +1,12 @@
 //! Prometheus metrics: requests by route, method and status; latency histograms; bytes in
-//! and out; upload sessions; garbage collection.
+//! and out; upload sessions; garbage collection; the pull-through cache ([`CacheMetrics`]).
 //!
 //! Every label value comes from a closed set the server defines (`&'static str` or a status
 //! the server itself answered with), never from request text: a series, once created, lives
 //! as long as the process, so a label a client could choose would let any anonymous client
 //! grow the server's memory without bound.
 
+use crate::cache_metrics::CacheMetrics;
 use berth_registry::GcReport;
 use http::Method;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -86,6 +87,8 @@ pub struct Metrics {
     pub gc_blobs: Counter,
     /// Bytes those blobs held.
     pub gc_bytes: Counter,
+    /// The pull-through cache's counters.
+    pub cache: std::sync::Arc<CacheMetrics>,
 }
 
 impl Default for Metrics {
@@ -108,7 +111,21 @@ impl Default for Metrics {
         registry.register("gc_links_dropped", "Blob links dropped by garbage collection", gc_links.clone());
         registry.register("gc_blobs_deleted", "Blobs deleted by garbage collection", gc_blobs.clone());
         registry.register("gc_freed_bytes", "Bytes of the blobs garbage collection deleted", gc_bytes.clone());
-        Metrics { registry, requests, latency, bytes_in, bytes_out, uploads, gc_runs, gc_links, gc_blobs, gc_bytes }
+        let cache = std::sync::Arc::new(CacheMetrics::default());
+        cache.register(&mut registry);
+        Metrics {
+            registry,
+            requests,
+            latency,
+            bytes_in,
+            bytes_out,
+            uploads,
+            gc_runs,
+            gc_links,
+            gc_blobs,
+            gc_bytes,
+            cache,
+        }
     }
 }
 

@@ -4,9 +4,13 @@
 //! directory; [`image`] builds images with known digests and writes OCI layouts; [`oci`] is a
 //! thin raw-HTTP helper for pushing and pulling with exact control over headers;
 //! [`containerd::Containerd`] is a private containerd with its CRI plugin, as a node runs it;
-//! [`postgres::Postgres`] a throwaway PostgreSQL cluster; [`garage::Garage`] a throwaway S3 store.
+//! [`postgres::Postgres`] a throwaway PostgreSQL cluster; [`garage::Garage`] a throwaway S3 store;
+//! [`distribution::Distribution`] a throwaway CNCF distribution (an upstream, or a proxy);
+//! [`fault_proxy::FaultProxy`] a counting proxy in front of an upstream that injects faults.
 
 pub mod containerd;
+pub mod distribution;
+pub mod fault_proxy;
 pub mod garage;
 pub mod image;
 pub mod oci;

@@ -2,6 +2,7 @@
 
 mod connect;
 mod doctor;
+mod mirror;
 mod provider;
 mod pull;
 
@@ -27,6 +28,9 @@ pub enum KubeCommand {
     /// host (and why); wrong or expired credentials; no pull permission; missing tags;
     /// unreachable or untrusted registries.
     Doctor(doctor::DoctorArgs),
+    /// Print (or write) the containerd hosts.toml files that make a node pull the images of
+    /// every registry a cache rule caches through Berth, with no image renamed.
+    Mirror(mirror::MirrorArgs),
     /// A kubelet credential-provider exec plugin (credentialprovider.kubelet.k8s.io/v1): reads
     /// a CredentialProviderRequest on stdin, writes the response on stdout.
     CredentialProvider(provider::ProviderArgs),
@@ -71,6 +75,7 @@ pub fn run(cmd: KubeCommand) -> Result<()> {
         KubeCommand::Pull(args) => pull::run(args),
         KubeCommand::Connect(args) => connect::run(args),
         KubeCommand::Doctor(args) => doctor::run(args),
+        KubeCommand::Mirror(args) => mirror::run(args),
         KubeCommand::CredentialProvider(args) => provider::run(args),
         KubeCommand::Secret(SecretCommand::DockerRegistry(a)) => {
             let secret = DockerRegistrySecret {

@@ -4,21 +4,33 @@
 //! - [`seal`]: the credential key that seals credential-set passwords at rest.
 //! - `rules`: this process's copy of the rules, refreshed from the store.
 //! - `admin`: credential sets and cache rules, as the admin API changes them.
+//! - `fill`: pulls of cached repositories, and what they fetch upstream.
+//! - `flight`: one fetch of each missing thing, in this process and across replicas.
+//! - `import`: images copied from another registry, server-side.
 //!
 //! A [`RegistryService`](crate::RegistryService) has a pull-through cache only when built
 //! [`with_pull_through`](crate::RegistryService::with_pull_through); without, no repository
 //! is a cache and nothing is ever fetched upstream.
 
 mod admin;
+mod fill;
+mod flight;
+mod import;
 mod rules;
 pub mod seal;
 
 pub use admin::{CacheAdmin, CacheRuleDetail, CredentialSetDetail};
+pub use fill::BlobPull;
+pub use import::{Import, ImportLogin, Imported};
 
+use berth_core::cache::RegistryHost;
 use berth_core::upstream::{Upstream, UpstreamConnector};
+use fill::FlightKey;
+use flight::Flights;
 use rules::RuleCache;
 use seal::CredentialKey;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How the cache behaves.
@@ -75,13 +87,25 @@ pub struct PullThrough {
     pub(crate) settings: CacheSettings,
     pub(crate) rules: RuleCache,
     pub(crate) observer: Arc<dyn CacheObserver>,
+    /// The fetches running here.
+    pub(crate) flights: Flights<FlightKey>,
+    /// The upstreams opened, by registry and credential set, with the set's `updated_at`.
+    pub(crate) upstreams: Mutex<HashMap<(RegistryHost, Option<String>), (i64, OpenUpstream)>>,
 }
 
 impl PullThrough {
     /// A cache reaching upstreams through `connector`, sealing passwords with `key`.
     pub fn new(connector: Arc<dyn UpstreamConnector>, key: CredentialKey, settings: CacheSettings) -> Self {
         let rules = RuleCache::new(settings.rules_refresh);
-        PullThrough { connector, key, settings, rules, observer: Arc::new(NoObserver) }
+        PullThrough {
+            connector,
+            key,
+            settings,
+            rules,
+            observer: Arc::new(NoObserver),
+            flights: Flights::default(),
+            upstreams: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The cache reporting to `observer`.

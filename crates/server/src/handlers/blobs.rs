@@ -7,7 +7,8 @@ use crate::zerocopy::{self, ZeroCopy};
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use berth_core::range::{RangeRequest, parse_range};
-use berth_core::{Digest, ErrorCode, RepoName};
+use berth_core::{ByteStream, Digest, ErrorCode, RepoName};
+use berth_registry::cache::BlobPull;
 use http::{HeaderMap, StatusCode, header};
 
 /// GET or HEAD of a blob: the whole blob (200) or one `Range` of it (206), with its length,
@@ -22,7 +23,13 @@ pub(super) async fn get(
     head: bool,
     zero_copy: Option<&ZeroCopy>,
 ) -> Result<Response, ApiError> {
-    let size = st.registry.blob_size(name, digest).await?;
+    // A blob a cached repository has yet to fetch streams to this client as it arrives,
+    // unless the client asks for part of it or only its headers (they wait until it is here).
+    let stream = !head && !headers.contains_key(header::RANGE);
+    let size = match st.registry.pull_blob(name, digest, stream).await? {
+        BlobPull::Stored(size) => size,
+        BlobPull::Arriving { size, body } => return Ok(arriving(digest, size, body)),
+    };
     let range = match header_str(headers, &header::RANGE).map(|v| parse_range(v, size)) {
         None | Some(RangeRequest::Full) => None,
         Some(RangeRequest::Partial(r)) => Some(r),
@@ -57,6 +64,15 @@ pub(super) async fn get(
         },
         None => Body::from_stream(st.registry.read_blob(digest, range).await?),
     };
+    let mut response = blob_response(status, body, digest, len);
+    if let Some(r) = range {
+        response.headers_mut().insert(header::CONTENT_RANGE, hv(&format!("bytes {}-{}/{size}", r.start, r.end)));
+    }
+    Ok(response)
+}
+
+/// A blob's bytes (all of them, or a range) with the headers every blob answer has.
+fn blob_response(status: StatusCode, body: Body, digest: &Digest, len: u64) -> Response {
     let mut response = (status, body).into_response();
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, hv("application/octet-stream"));
@@ -65,10 +81,12 @@ pub(super) async fn get(
     h.insert(header::ACCEPT_RANGES, hv("bytes"));
     h.insert(header::ETAG, hv(&format!("\"{digest}\"")));
     h.insert(header::CACHE_CONTROL, hv("max-age=31536000"));
-    if let Some(r) = range {
-        h.insert(header::CONTENT_RANGE, hv(&format!("bytes {}-{}/{size}", r.start, r.end)));
-    }
-    Ok(response)
+    response
+}
+
+/// A blob arriving from a cached repository's upstream, streamed as it is stored.
+fn arriving(digest: &Digest, size: u64, body: ByteStream) -> Response {
+    blob_response(StatusCode::OK, Body::from_stream(body), digest, size)
 }
 
 /// Unlinks a blob from the repository, and records who did in the audit log.

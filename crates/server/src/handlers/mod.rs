@@ -180,10 +180,17 @@ async fn dispatch(State(st): State<Arc<AppState>>, req: Request) -> Response {
     };
     let label = route.label();
     // Invalid query parameters are answered only to a caller authorised for the endpoint.
-    let (endpoint, rejected) = match Endpoint::parse(&parts.method, route, parts.uri.query()) {
+    let (mut endpoint, rejected) = match Endpoint::parse(&parts.method, route, parts.uri.query()) {
         Ok(endpoint) => (endpoint, None),
         Err(Rejected { gate, error }) => (*gate, Some(error)),
     };
+    if let Some(ns) = Query::parse(parts.uri.query()).get("ns")
+        && let Err(e) = mirror(&st, ns, &mut endpoint).await
+    {
+        let mut response = e.into_response();
+        response.extensions_mut().insert(RouteLabel(label));
+        return response;
+    }
     let remote = parts.extensions.get::<ClientAddr>().map_or(std::net::Ipv4Addr::LOCALHOST.into(), |c| c.0);
     let authorized = match authenticate(&st.auth, &st.limiter, &st.challenge, &parts.headers, remote).await {
         Ok(caller) => authorize(caller, endpoint, &st.challenge),
@@ -198,6 +205,19 @@ async fn dispatch(State(st): State<Arc<AppState>>, req: Request) -> Response {
     };
     response.extensions_mut().insert(RouteLabel(label));
     response
+}
+
+/// Points a mirror request (containerd's `?ns=<registry>`, for an image named on another
+/// registry) at the repository a cache rule keeps for it, before it is authorised: the
+/// caller needs pull on that repository. A registry no rule caches is refused and never
+/// dialled; a mirror request may only read.
+async fn mirror(st: &AppState, ns: &str, endpoint: &mut Endpoint) -> Result<(), ApiError> {
+    let Some(name) = endpoint.mirrored_name() else {
+        return Err(ApiError::new(ErrorCode::Unsupported)
+            .detail("a mirror request (with ?ns=) may only pull: manifests, blobs, tag lists and referrers"));
+    };
+    *name = st.registry.mirror_target(ns, name).await?;
+    Ok(())
 }
 
 /// The client's side of a request: its address, and (on plain HTTP) the connection's
