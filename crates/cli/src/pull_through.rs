@@ -1,7 +1,7 @@
 //! The pull-through cache `berth serve` runs: its credential key, from
 //! `cache.credential_key_file` or (on SQLite, whose data directory no replica shares)
 //! `<data dir>/credential.key`, created on the first start; and the [`PullThrough`] built with
-//! it.
+//! it and `[cache]`'s settings over [`HttpConnector`].
 //!
 //! Contracts:
 //! - A key file holds 64 hex digits (32 bytes, surrounding whitespace ignored) and must be
@@ -12,16 +12,15 @@
 //!   are given the same file, and without one there is no pull-through cache.
 
 use anyhow::{Context, Result};
-use berth_core::upstream::{
-    ManifestHead, Upstream, UpstreamBlob, UpstreamConnector, UpstreamError, UpstreamLogin, UpstreamManifest,
-};
-use berth_core::{Digest, Reference, RepoName};
+use berth_client::upstream::{HttpConnector, UpstreamTimeouts};
+use berth_core::cache::RegistryHost;
 use berth_registry::cache::seal::{CredentialKey, KEY_LEN};
-use berth_registry::cache::{CacheSettings, PullThrough};
+use berth_registry::cache::{CacheObserver, CacheSettings, PullThrough};
 use berth_server::Config;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The key file `berth serve` creates in the data directory when none is configured.
 pub(crate) const KEY_FILE: &str = "credential.key";
@@ -89,41 +88,36 @@ pub(crate) fn credential_key(config: &Config, shared: bool) -> Result<Option<Cre
     read_key("the credential key", &path).map(Some)
 }
 
-/// The pull-through cache `berth serve` runs, sealing with `key` and reaching upstreams
-/// through `connector`.
-pub(crate) fn pull_through(key: CredentialKey, connector: Arc<dyn UpstreamConnector>) -> PullThrough {
-    PullThrough::new(connector, key, CacheSettings::default())
-}
-
-/// A connector for a build without an upstream client: every upstream is unreachable, so a
-/// cache rule can be managed but fills nothing. Replaced by the HTTP connector once wired.
-pub(crate) struct NoUpstreamClient;
-
-struct Unreachable;
-
-fn unreachable() -> UpstreamError {
-    UpstreamError::Unreachable("this berth has no upstream client".into())
-}
-
-#[async_trait::async_trait]
-impl Upstream for Unreachable {
-    async fn head_manifest(&self, _: &RepoName, _: &Reference) -> Result<ManifestHead, UpstreamError> {
-        Err(unreachable())
+/// The pull-through cache `berth serve` runs, as `config.cache` says: sealing with `key`,
+/// reaching upstreams over HTTP (redirects followed, as blobs are often sent to storage),
+/// counting in `observer`.
+pub(crate) fn pull_through(
+    config: &Config,
+    key: CredentialKey,
+    observer: Arc<dyn CacheObserver>,
+) -> Result<PullThrough> {
+    let c = &config.cache;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::limited(5))
+        .build()
+        .context("cannot make the HTTP client for upstream registries")?;
+    let timeouts = UpstreamTimeouts {
+        request: Duration::from_secs(c.upstream_timeout_secs),
+        idle: Duration::from_secs(c.upstream_idle_secs),
+    };
+    let mut connector = HttpConnector::new(http, timeouts);
+    for (registry, base) in &c.endpoints {
+        let registry = RegistryHost::parse(registry).map_err(|e| anyhow::anyhow!("cache.endpoints: {e}"))?;
+        connector = connector.with_endpoint(registry, base);
     }
-
-    async fn manifest(&self, _: &RepoName, _: &Reference, _: usize) -> Result<UpstreamManifest, UpstreamError> {
-        Err(unreachable())
-    }
-
-    async fn blob(&self, _: &RepoName, _: &Digest) -> Result<UpstreamBlob, UpstreamError> {
-        Err(unreachable())
-    }
-}
-
-impl UpstreamConnector for NoUpstreamClient {
-    fn connect(&self, _: &UpstreamLogin) -> Arc<dyn Upstream> {
-        Arc::new(Unreachable)
-    }
+    let settings = CacheSettings {
+        revalidate_after: Duration::from_secs(c.revalidate_after_secs),
+        fill_lease: Duration::from_secs(c.fill_lease_secs),
+        upstream_timeout: timeouts.request,
+        ..CacheSettings::default()
+    };
+    Ok(PullThrough::new(Arc::new(connector), key, settings).with_observer(observer))
 }
 
 #[cfg(test)]

@@ -276,10 +276,10 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
         );
         // On SQLite this process holds the data directory's lock: no replica shares the stores.
         let registry = if stores.shared { registry } else { registry.with_stores_alone() };
+        let metrics = Arc::new(Metrics::default());
         let registry = match crate::pull_through::credential_key(&config, stores.shared)? {
             Some(key) => {
-                let connector = Arc::new(crate::pull_through::NoUpstreamClient);
-                registry.with_pull_through(crate::pull_through::pull_through(key, connector))
+                registry.with_pull_through(crate::pull_through::pull_through(&config, key, metrics.cache.clone())?)
             }
             None => registry,
         };
@@ -296,7 +296,7 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
                 window: Duration::from_secs(limits.body_rate_window_secs),
                 min_bytes: limits.body_min_bytes_per_window,
             },
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             gc_grace: Duration::from_secs(config.gc.grace_secs),
         });
         if config.gc.grace_secs == 0 {

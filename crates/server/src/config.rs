@@ -35,7 +35,7 @@ pub struct Config {
 }
 
 /// `[cache]`: the pull-through cache.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CacheConfig {
     /// A file (readable by its owner only) holding the key that encrypts credential-set
@@ -43,6 +43,57 @@ pub struct CacheConfig {
     /// database need the same file, and without one they have no pull-through cache. Default
     /// on SQLite: `credential.key` in the data directory, created on the first start.
     pub credential_key_file: Option<PathBuf>,
+    /// Seconds a cached tag is served before it is compared with upstream again (one `HEAD`).
+    pub revalidate_after_secs: u64,
+    /// Seconds an upstream has to answer a manifest request or send a blob's headers; past
+    /// them it is down, and a cached tag is served stale.
+    pub upstream_timeout_secs: u64,
+    /// Seconds an upstream may go silent within a blob's body before the fetch fails.
+    pub upstream_idle_secs: u64,
+    /// Seconds a fill lease lasts unless renewed: how long the others wait for a fetcher
+    /// that died before one of them takes over.
+    pub fill_lease_secs: u64,
+    /// Where to send a registry's requests instead of its own API host, by registry name
+    /// (`"docker.io" = "https://hub-proxy.internal"`).
+    pub endpoints: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            credential_key_file: None,
+            revalidate_after_secs: 300,
+            upstream_timeout_secs: 20,
+            upstream_idle_secs: 30,
+            fill_lease_secs: 30,
+            endpoints: Default::default(),
+        }
+    }
+}
+
+impl CacheConfig {
+    /// Checks the times and the endpoints.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let times =
+            [self.revalidate_after_secs, self.upstream_timeout_secs, self.upstream_idle_secs, self.fill_lease_secs];
+        if times.contains(&0) {
+            return Err(ConfigError(
+                "cache.revalidate_after_secs, upstream_timeout_secs, upstream_idle_secs and fill_lease_secs must be at \
+                 least 1"
+                    .into(),
+            ));
+        }
+        for (registry, url) in &self.endpoints {
+            berth_core::cache::RegistryHost::parse(registry)
+                .map_err(|e| ConfigError(format!("cache.endpoints: {e}")))?;
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError(format!(
+                    "cache.endpoints.{registry:?} = {url:?}: give a base URL, http://HOST[:PORT] or https://HOST[:PORT]"
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `[log]`: how the server writes its log (to stderr). What is logged is chosen with the
@@ -463,7 +514,7 @@ impl Config {
         if self.limits.max_uploads_per_principal == 0 || self.limits.max_uploads_per_repository == 0 {
             return fail("limits.max_uploads_per_principal and limits.max_uploads_per_repository must be at least 1");
         }
-        Ok(())
+        self.cache.validate()
     }
 }
 
@@ -508,6 +559,21 @@ mod tests {
         c.limits.max_uploads_per_repository = 1;
         c.limits.max_uploads_per_principal = 0;
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn cache_times_are_at_least_one_and_endpoints_are_urls() {
+        let mut c = Config::default();
+        c.cache.endpoints.insert("docker.io".into(), "http://127.0.0.1:5001".into());
+        assert!(c.validate().is_ok());
+        c.cache.fill_lease_secs = 0;
+        assert!(c.validate().unwrap_err().to_string().contains("fill_lease_secs"));
+        c.cache.fill_lease_secs = 1;
+        c.cache.endpoints.insert("ghcr.io".into(), "ghcr-proxy:80".into());
+        assert!(c.validate().unwrap_err().to_string().contains("give a base URL"));
+        c.cache.endpoints.clear();
+        c.cache.endpoints.insert("https://quay.io".into(), "https://q".into());
+        assert!(c.validate().unwrap_err().to_string().contains("without a scheme"));
     }
 
     #[test]
