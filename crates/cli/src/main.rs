@@ -78,6 +78,8 @@ enum Command {
     /// Manage pull-through cache rules (as `az acr cache`).
     #[command(subcommand)]
     Cache(admin::cache::CacheCommand),
+    /// Copy an image from another registry into this one, server-side (as `az acr import`).
+    Import(admin::import::ImportArgs),
     /// Delete blobs no manifest references (after the grace period), now; --dry-run reports.
     Gc(admin::maintenance::GcArgs),
     /// Delete untagged manifests older than --ago (as `acr purge --untagged`); their layers go
@@ -201,6 +203,7 @@ fn main() -> ExitCode {
         Command::ScopeMap(cmd) => admin::tokens::scope_map(cmd).map(|()| ExitCode::SUCCESS),
         Command::CredentialSet(cmd) => admin::cache::credential_set(cmd).map(|()| ExitCode::SUCCESS),
         Command::Cache(cmd) => admin::cache::cache(cmd).map(|()| ExitCode::SUCCESS),
+        Command::Import(args) => admin::import::run(args).map(|()| ExitCode::SUCCESS),
         Command::Kube(cmd) => kube::run(cmd).map(|()| ExitCode::SUCCESS),
         Command::Migrate(args) => migrate::run(args).map(|()| ExitCode::SUCCESS),
     };

@@ -175,6 +175,8 @@ pub enum AdminEndpoint {
     CollectGarbage,
     /// `POST /admin/v1/purge`.
     Purge,
+    /// `POST /admin/v1/import`: an image copied from another registry, server-side.
+    Import,
     /// Tokens and scope maps.
     Tokens(TokenEndpoint),
     /// Credential sets and cache rules.
@@ -262,6 +264,7 @@ impl AdminEndpoint {
             }
             (Method::POST, ["gc"]) => AdminEndpoint::CollectGarbage,
             (Method::POST, ["purge"]) => AdminEndpoint::Purge,
+            (Method::POST, ["import"]) => AdminEndpoint::Import,
             (m, s) => tokens(&m, s)
                 .map(AdminEndpoint::Tokens)
                 .or_else(|| cache(&m, s).map(AdminEndpoint::Cache))

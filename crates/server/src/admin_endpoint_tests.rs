@@ -73,6 +73,7 @@ fn every_admin_endpoint_parses() {
         (Method::GET, "/admin/v1/audit", Some("limit=-1"), AdminEndpoint::AuditLog { limit: 100 }),
         (Method::POST, "/admin/v1/gc", None, AdminEndpoint::CollectGarbage),
         (Method::POST, "/admin/v1/purge", None, AdminEndpoint::Purge),
+        (Method::POST, "/admin/v1/import", None, AdminEndpoint::Import),
         (Method::GET, "/admin/v1/scope-maps", None, t(TokenEndpoint::ListScopeMaps)),
         (Method::GET, "/admin/v1/scope-maps/m", None, t(TokenEndpoint::ShowScopeMap { name: s("m") })),
         (Method::POST, "/admin/v1/scope-maps", None, t(TokenEndpoint::CreateScopeMap)),

@@ -203,6 +203,8 @@ pub fn required_admin_access(endpoint: &AdminEndpoint) -> Vec<Access> {
         | AdminEndpoint::AuditLog { .. }
         | AdminEndpoint::CollectGarbage
         | AdminEndpoint::Purge
+        // An import makes the registry dial a host the caller names: Owners only.
+        | AdminEndpoint::Import
         | AdminEndpoint::Unknown { .. } => vec![Access::admin()],
         AdminEndpoint::Tokens(t) => match t {
             TokenEndpoint::ListScopeMaps

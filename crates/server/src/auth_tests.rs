@@ -166,6 +166,7 @@ fn every_admin_endpoint_has_its_access() {
         AdminEndpoint::AuditLog { limit: 100 },
         AdminEndpoint::CollectGarbage,
         AdminEndpoint::Purge,
+        AdminEndpoint::Import,
         t(TokenEndpoint::ListScopeMaps),
         t(TokenEndpoint::ShowScopeMap { name: k() }),
         t(TokenEndpoint::CreateScopeMap),

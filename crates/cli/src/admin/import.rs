@@ -3,11 +3,10 @@
 
 use super::{RegistryArg, show};
 use crate::output::OutputArgs;
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use berth_core::admin_api::{ImportRequest, ImportResult};
 use clap::Args;
 use reqwest::Method;
-use std::io::Read;
 
 /// Flags of `berth import`.
 #[derive(Args)]
@@ -42,17 +41,10 @@ pub struct ImportArgs {
 
 /// Asks the registry to import; prints what it stored.
 pub fn run(args: ImportArgs) -> Result<()> {
-    let password = if args.password_stdin {
-        let mut p = String::new();
-        std::io::stdin().read_to_string(&mut p).context("cannot read the password from standard input")?;
-        let p = p.trim_end_matches(['\n', '\r']).to_owned();
-        if p.is_empty() {
-            bail!("standard input held no password");
-        }
-        Some(p)
-    } else {
-        None
-    };
+    let password = args.password_stdin.then(super::read_password_stdin).transpose()?;
+    if password.as_deref() == Some("") {
+        bail!("standard input held no password");
+    }
     let body = ImportRequest {
         source: args.source,
         image: args.image,

@@ -5,6 +5,7 @@
 //! with the credentials `berth login` stored.
 
 pub mod cache;
+pub mod import;
 pub mod login;
 pub mod maintenance;
 pub mod repository;

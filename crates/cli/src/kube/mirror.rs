@@ -17,7 +17,6 @@ use berth_core::cache::RegistryHost;
 use clap::Args;
 use reqwest::Method;
 use std::collections::BTreeSet;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Where containerd looks for `hosts.toml` files on a node.
@@ -117,9 +116,7 @@ pub fn run(args: MirrorArgs) -> Result<()> {
     };
     let auth = match &args.username {
         Some(user) => {
-            let mut password = String::new();
-            std::io::stdin().read_to_string(&mut password).context("cannot read the password from standard input")?;
-            let password = password.trim_end_matches(['\n', '\r']);
+            let password = crate::admin::read_password_stdin()?;
             Some(format!("Basic {}", STANDARD.encode(format!("{user}:{password}"))))
         }
         None => None,

@@ -177,14 +177,13 @@ impl RegistryService {
     }
 
     /// The username and password of credential set `name` (opened with the credential key),
-    /// `None` for an anonymous set, with the set's `updated_at`; the set must log in to
-    /// `registry`.
+    /// `None` for an anonymous set; the set must log in to `registry`.
     pub(crate) async fn set_login(
         &self,
         cache: &PullThrough,
         name: &str,
         registry: &RegistryHost,
-    ) -> Result<(Option<(String, String)>, i64), RegistryError> {
+    ) -> Result<Option<(String, String)>, RegistryError> {
         let set = self
             .meta
             .credential_set(name)
@@ -208,15 +207,15 @@ impl RegistryService {
             )),
             _ => None,
         };
-        Ok((credentials, set.updated_at))
+        Ok(credentials)
     }
 
     /// The upstream for `c`'s rule, logged in with its credential set: the one opened
-    /// before while the set is unchanged (so its tokens are reused).
+    /// before while the login is the same (so its tokens are reused).
     async fn upstream(&self, c: &Covered) -> Result<OpenUpstream, RegistryError> {
         let registry = c.rule.source.registry.clone();
-        let (credentials, stamp) = match &c.rule.credential_set {
-            None => (None, 0),
+        let credentials = match &c.rule.credential_set {
+            None => None,
             Some(name) => self.set_login(&c.cache, name, &registry).await.map_err(|e| match e {
                 RegistryError::UpstreamFailed(why) => RegistryError::UpstreamFailed(format!(
                     "cache rule {} cannot log in to {}: {why}",
@@ -228,13 +227,14 @@ impl RegistryService {
         };
         let key = (registry.clone(), c.rule.credential_set.clone());
         let mut open = c.cache.upstreams.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((at, u)) = open.get(&key)
-            && *at == stamp
+        if let Some((login, u)) = open.get(&key)
+            && login.credentials == credentials
         {
             return Ok(u.clone());
         }
-        let u = c.cache.connector.connect(&UpstreamLogin { registry, credentials });
-        open.insert(key, (stamp, u.clone()));
+        let login = UpstreamLogin { registry, credentials };
+        let u = c.cache.connector.connect(&login);
+        open.insert(key, (login, u.clone()));
         Ok(u)
     }
 

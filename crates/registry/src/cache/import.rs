@@ -104,21 +104,12 @@ impl RegistryService {
         let credentials = match &i.login {
             ImportLogin::Anonymous => None,
             ImportLogin::Password(user, password) => Some((user.clone(), password.clone())),
-            ImportLogin::CredentialSet(name) => self.set_login(&cache, name, &registry).await?.0,
+            ImportLogin::CredentialSet(name) => self.set_login(&cache, name, &registry).await?,
         };
         let upstream = cache.connector.connect(&UpstreamLogin { registry, credentials });
         let host = i.source.registry.api_host().to_owned();
         let src = &i.source.repository;
-        let fetch = |reference: Reference| {
-            let (cache, host, upstream) = (cache.clone(), host.clone(), upstream.clone());
-            async move {
-                let what = format!("manifest {src}:{reference}");
-                let max = self.limits.max_manifest_bytes;
-                let m = ask(&cache, &host, &what, true, upstream.manifest(src, &reference, max)).await?;
-                verify(&host, &what, &reference, m)
-            }
-        };
-        let top = fetch(i.source.reference.clone()).await?;
+        let top = self.import_manifest(&cache, upstream.as_ref(), &host, src, &i.source.reference).await?;
         if let (Some(existing), false) = (&existing, i.force) {
             let tag = i.tag.as_ref().expect("an existing tag is a tag");
             if existing.digest != top.digest {
@@ -157,7 +148,7 @@ impl RegistryService {
                 )));
             }
             for d in wanted {
-                images.push(fetch(Reference::Digest(d)).await?);
+                images.push(self.import_manifest(&cache, upstream.as_ref(), &host, src, &Reference::Digest(d)).await?);
             }
             if i.platform.is_some() {
                 tagged = images[0].clone();
@@ -168,11 +159,13 @@ impl RegistryService {
             let refs = refs_of(&image.media_type, &image.bytes).map_err(|e| {
                 RegistryError::UpstreamFailed(format!("upstream {host} sent an invalid manifest for {src}: {e}"))
             })?;
-            let fetched: Vec<u64> = futures_util::stream::iter(refs.blobs.iter())
+            let jobs: Vec<_> = refs
+                .blobs
+                .iter()
                 .map(|d| self.import_blob(&cache, upstream.as_ref(), &host, src, &i.repository, d, &i.owner))
-                .buffer_unordered(PARALLEL_BLOBS)
-                .try_collect()
-                .await?;
+                .collect();
+            let fetched: Vec<u64> =
+                futures_util::stream::iter(jobs).buffer_unordered(PARALLEL_BLOBS).try_collect().await?;
             for bytes in fetched.into_iter().filter(|b| *b > 0) {
                 report.blobs += 1;
                 report.bytes_fetched += bytes;
@@ -187,6 +180,21 @@ impl RegistryService {
             report.manifests += 1;
         }
         Ok(report)
+    }
+
+    /// Fetches manifest `reference` of `src`, verified.
+    async fn import_manifest(
+        &self,
+        cache: &super::PullThrough,
+        upstream: &dyn Upstream,
+        host: &str,
+        src: &RepoName,
+        reference: &Reference,
+    ) -> Result<UpstreamManifest, RegistryError> {
+        let what = format!("manifest {src}:{reference}");
+        let max = self.limits.max_manifest_bytes;
+        let m = ask(cache, host, &what, true, upstream.manifest(src, reference, max)).await?;
+        verify(host, &what, reference, m)
     }
 
     /// Fetches blob `digest` of `src` into `repo` unless `repo` holds it; the bytes fetched.

@@ -24,7 +24,7 @@ pub use fill::BlobPull;
 pub use import::{Import, ImportLogin, Imported};
 
 use berth_core::cache::RegistryHost;
-use berth_core::upstream::{Upstream, UpstreamConnector};
+use berth_core::upstream::{Upstream, UpstreamConnector, UpstreamLogin};
 use fill::FlightKey;
 use flight::Flights;
 use rules::RuleCache;
@@ -89,8 +89,8 @@ pub struct PullThrough {
     pub(crate) observer: Arc<dyn CacheObserver>,
     /// The fetches running here.
     pub(crate) flights: Flights<FlightKey>,
-    /// The upstreams opened, by registry and credential set, with the set's `updated_at`.
-    pub(crate) upstreams: Mutex<HashMap<(RegistryHost, Option<String>), (i64, OpenUpstream)>>,
+    /// The upstreams opened.
+    pub(crate) upstreams: Mutex<OpenUpstreams>,
 }
 
 impl PullThrough {
@@ -117,3 +117,7 @@ impl PullThrough {
 
 /// An opened upstream, for the rule that opened it.
 pub(crate) type OpenUpstream = Arc<dyn Upstream>;
+
+/// The upstreams opened, by registry and credential set, with the login each was opened
+/// with (a changed password opens a new one).
+pub(crate) type OpenUpstreams = HashMap<(RegistryHost, Option<String>), (UpstreamLogin, OpenUpstream)>;

@@ -159,6 +159,7 @@ async fn dispatch(st: &AppState, auth: &AdminAuthorized, remote: &str, req: Body
         }
         AdminEndpoint::CollectGarbage => gc(st, &admin, body(req).await?).await,
         AdminEndpoint::Purge => purge(st, &admin, body(req).await?).await,
+        AdminEndpoint::Import => super::admin_import::import(st, auth, remote, body(req).await?).await,
         AdminEndpoint::Tokens(endpoint) => super::admin_tokens::dispatch(&admin, endpoint, req).await,
         AdminEndpoint::Cache(endpoint) => {
             super::admin_cache::dispatch(&st.registry.cache_admin(&admin)?, endpoint, req).await

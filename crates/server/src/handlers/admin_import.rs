@@ -6,12 +6,12 @@ use super::AppState;
 use super::admin::{invalid, json_response};
 use crate::auth::AdminAuthorized;
 use crate::error::ApiError;
+use axum::response::Response;
 use berth_core::admin_api::{ImportRequest, ImportResult};
 use berth_core::cache::ImageSource;
 use berth_core::{RepoName, Tag};
 use berth_registry::cache::{Import, ImportLogin};
 use http::StatusCode;
-use axum::response::Response;
 
 /// `REPOSITORY[:TAG]` of `--image`.
 fn target(image: &str) -> Result<(RepoName, Option<Tag>), ApiError> {
@@ -26,7 +26,12 @@ fn target(image: &str) -> Result<(RepoName, Option<Tag>), ApiError> {
 }
 
 /// Runs an import for the authorised caller.
-pub(super) async fn import(st: &AppState, auth: &AdminAuthorized, remote: &str, b: ImportRequest) -> Result<Response, ApiError> {
+pub(super) async fn import(
+    st: &AppState,
+    auth: &AdminAuthorized,
+    remote: &str,
+    b: ImportRequest,
+) -> Result<Response, ApiError> {
     let source = ImageSource::parse(&b.source).map_err(|e| invalid(e.0))?;
     let (repository, tag) = match &b.image {
         Some(image) => target(image)?,
@@ -40,7 +45,15 @@ pub(super) async fn import(st: &AppState, auth: &AdminAuthorized, remote: &str, 
     };
     let subject = auth.caller().subject().to_owned();
     let what = format!("{}:{} from {}", repository, tag.as_ref().map_or("", Tag::as_str), b.source);
-    let job = Import { source, login, repository: repository.clone(), tag: tag.clone(), force: b.force, platform: b.platform, owner: subject.clone() };
+    let job = Import {
+        source,
+        login,
+        repository: repository.clone(),
+        tag: tag.clone(),
+        force: b.force,
+        platform: b.platform,
+        owner: subject.clone(),
+    };
     let outcome = st.registry.import(job).await;
     let action = if outcome.is_ok() { "image.import" } else { "image.import.failed" };
     st.auth.audit(&subject, action, &what, remote).await;

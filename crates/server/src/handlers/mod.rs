@@ -6,6 +6,7 @@
 
 mod admin;
 mod admin_cache;
+mod admin_import;
 mod admin_tokens;
 mod admin_views;
 mod blobs;
