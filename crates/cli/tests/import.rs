@@ -292,7 +292,7 @@ async fn bad_sources_logins_targets_and_callers_are_refused_with_a_sentence() {
     let out = berth_home(home.path(), &["import", "--source", &source, "--image", "pushed:v1"], None);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.starts_with("berth: "), "{err}");
+    assert!(err.starts_with("berth: ") && err.contains("Owner"), "a sentence naming the role it takes: {err}");
     holds_none(&t.s, "pushed", "v1", &img).await;
     t.never_showed_the_password();
 }
