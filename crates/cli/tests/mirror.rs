@@ -12,14 +12,17 @@ use berth_testkit::distribution::Distribution;
 use berth_testkit::fault_proxy::FaultProxy;
 use berth_testkit::image::Image;
 use berth_testkit::{TestServer, oci};
-use common::{berth_home, login_home, ok};
+use common::{berth_home_env, ok};
 use reqwest::StatusCode;
 use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Output;
 
 const ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
 
-/// A Berth whose cache reaches `docker.io` at `hub` and checks tags upstream once an hour.
-fn mirroring_server(hub: &str) -> TestServer {
+/// A Berth with `flags` whose cache reaches `docker.io` at `hub` and checks tags upstream once
+/// an hour.
+fn mirroring_server(hub: &str, flags: &[&str]) -> TestServer {
     let dir = tempfile::tempdir().unwrap().keep();
     let file = dir.join("berth.toml");
     std::fs::write(
@@ -27,7 +30,7 @@ fn mirroring_server(hub: &str) -> TestServer {
         format!("[cache]\nrevalidate_after_secs = 3600\n[cache.endpoints]\n\"docker.io\" = {hub:?}\n"),
     )
     .unwrap();
-    common::server(&["--config", file.to_str().unwrap()])
+    common::server(&[&["--config", file.to_str().unwrap()], flags].concat())
 }
 
 /// Pushes `img` to `library/hello:tag` of distribution at `base`: its blobs, then its
@@ -80,11 +83,32 @@ struct Mirrored {
     s: TestServer,
     /// The Owner's `berth login` home.
     home: tempfile::TempDir,
+    /// Berth's self-signed CA when it serves TLS.
+    ca: Option<PathBuf>,
     /// The pull principal (acrpull on `repositories/hub/*`): appId and password.
     node: (String, String),
 }
 
-async fn mirrored() -> Mirrored {
+impl Mirrored {
+    /// `berth ARGS` as the Owner, trusting Berth's CA.
+    fn owner(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let roots: Vec<(&str, &Path)> = self.ca.iter().map(|ca| ("SSL_CERT_FILE", ca.as_path())).collect();
+        tokio::task::block_in_place(|| berth_home_env(self.home.path(), args, stdin, &roots))
+    }
+
+    /// `berth kube mirror` for the pull principal into `certs_d` (with `--ca-file` over TLS).
+    fn mirror(&self, certs_d: &Path) -> Output {
+        let mut args = vec!["kube", "mirror", "--registry", &self.s.base, "--username", &self.node.0];
+        args.extend(["--password-stdin", "--output-dir", certs_d.to_str().unwrap()]);
+        let ca = self.ca.as_ref().map(|ca| ca.to_str().unwrap());
+        args.extend(ca.iter().flat_map(|ca| ["--ca-file", ca]));
+        let home = self.home.path();
+        tokio::task::block_in_place(|| berth_home_env(home, &args, Some(&format!("{}\n", self.node.1)), &[]))
+    }
+}
+
+/// The upstream, and a Berth mirroring it (serving TLS with a self-signed CA when `tls`).
+async fn mirrored(tls: bool) -> Mirrored {
     let arch = berth_client::copy::host_platform().rsplit('/').next().unwrap().to_owned();
     let v1 = Image::tarball(61, &[("etc/hub-motd", 3000), ("usr/bin/hello", 200_000)], &arch);
     let v2 = Image::tarball(62, &[("etc/later", 500)], &arch);
@@ -93,12 +117,19 @@ async fn mirrored() -> Mirrored {
     push(&plain, &dist.base, &v1, "v1").await;
     push(&plain, &dist.base, &v2, "v2").await;
     let hub = tokio::task::block_in_place(|| FaultProxy::start(&dist.base));
-    let s = tokio::task::block_in_place(|| mirroring_server(&hub.base));
+    let flags: &[&str] = if tls { &["--tls", "self-signed", "--hostname", "localhost"] } else { &[] };
+    let s = tokio::task::block_in_place(|| mirroring_server(&hub.base, flags));
+    let ca = tls.then(|| s.data_dir().join("data/tls/ca.pem"));
     let home = tempfile::tempdir().unwrap();
-    ok(&login_home(&s, home.path(), &s.owner.0, &s.owner.1));
-    ok(&berth_home(home.path(), &["cache", "create", "-n", "hub", "-s", "docker.io/*", "-t", "hub/*"], None));
-    let node = s.create_sp(&s.client(), "node-pull", Some(("acrpull", "repositories/hub/*"))).await;
-    Mirrored { v1, v2, _dist: dist, hub, s, home, node }
+    let mut m = Mirrored { v1, v2, _dist: dist, hub, s, home, ca, node: Default::default() };
+    let host = m.s.base.split_once("://").unwrap().1.to_owned();
+    let (user, password) = m.s.owner.clone();
+    ok(&m.owner(&["login", &host, "-u", &user, "--password-stdin"], Some(&format!("{password}\n"))));
+    ok(&m.owner(&["cache", "create", "-n", "hub", "-s", "docker.io/*", "-t", "hub/*"], None));
+    let sp = ["sp", "create-for-rbac", "--name", "node-pull", "--role", "acrpull", "--scopes", "repositories/hub/*"];
+    let created: serde_json::Value = serde_json::from_str(&ok(&m.owner(&sp, None))).unwrap();
+    m.node = (created["appId"].as_str().unwrap().to_owned(), created["password"].as_str().unwrap().to_owned());
+    m
 }
 
 /// A client that authenticates as `user` (Basic).
@@ -110,23 +141,13 @@ fn with_basic(user: &str, password: &str) -> reqwest::Client {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn containerd_pulls_docker_hub_images_through_berth_with_no_image_renamed() {
-    let Mirrored { v1: img, _dist, hub, s, home, node: (app_id, password), .. } = mirrored().await;
+    let m = mirrored(false).await;
+    let (img, hub, s, (app_id, password)) = (&m.v1, &m.hub, &m.s, &m.node);
 
     // `berth kube mirror` writes the node's hosts.toml, holding the principal's credentials.
     let containerd = tokio::task::block_in_place(Containerd::start);
     let certs_d = containerd.certs_d();
-    let args = [
-        "kube",
-        "mirror",
-        "--registry",
-        &s.base,
-        "--username",
-        &app_id,
-        "--password-stdin",
-        "--output-dir",
-        certs_d.to_str().unwrap(),
-    ];
-    ok(&tokio::task::block_in_place(|| berth_home(home.path(), &args, Some(&format!("{password}\n")))));
+    ok(&m.mirror(&certs_d));
     let hosts = certs_d.join("docker.io/hosts.toml");
     let mode = std::fs::metadata(&hosts).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "the file with credentials is its owner's only");
@@ -144,12 +165,15 @@ async fn containerd_pulls_docker_hub_images_through_berth_with_no_image_renamed(
     assert!(!containerd.unpacked("etc/hub-motd").is_empty(), "the layers were unpacked");
 
     // Berth served it from the cache it filled, and containerd asked it as a mirror of docker.io.
-    assert!(metric(&s, "berth_cache_misses", &[]).await >= 1.0, "Berth fetched upstream");
+    assert!(metric(s, "berth_cache_misses", &[]).await >= 1.0, "Berth fetched upstream");
     let log = containerd.log();
     let asked = format!("{}/v2/library/hello/manifests/v1?ns=docker.io", s.base);
     assert!(log.contains(&asked), "containerd asked Berth with ?ns=docker.io ({asked}):\n{log}");
-    let basic = berth_testkit::basic(&app_id, &password);
-    assert!(!log.contains(&password) && !log.contains(&basic), "containerd never logs the principal's credentials");
+    let basic = berth_testkit::basic(app_id, password);
+    assert!(
+        !log.contains(password.as_str()) && !log.contains(&basic),
+        "containerd never logs the principal's credentials"
+    );
     let anonymous = common::anonymous().head(format!("{}/v2/library/hello/manifests/v1?ns=docker.io", s.base)).send();
     assert_eq!(
         anonymous.await.unwrap().status(),
@@ -177,21 +201,22 @@ async fn containerd_pulls_docker_hub_images_through_berth_with_no_image_renamed(
 
     // A second pull of the same image, with containerd's copy gone: Berth alone answers.
     tokio::task::block_in_place(|| forget_images(&containerd));
-    let (upstream, answered) = (hub.count_prefix("/"), served(&s).await);
+    let (upstream, answered) = (hub.count_prefix("/"), served(s).await);
     let again = cri.pull_image(image, None).await;
     assert_eq!(again.unwrap_or_else(|e| panic!("PullImage again: {e}\n{}", containerd.log())), id);
     assert_eq!(hub.count_prefix("/"), upstream, "a warm pull asks the upstream nothing");
     let blobs = img.blobs().len() as f64;
-    assert!(served(&s).await >= answered + 1.0 + blobs, "Berth served the manifest and every blob again");
+    assert!(served(s).await >= answered + 1.0 + blobs, "Berth served the manifest and every blob again");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mirror_head_answers_the_true_length_and_digest_cold_and_warm() {
-    let Mirrored { v1, v2, _dist, hub, s, node: (app_id, password), .. } = mirrored().await;
+    let m = mirrored(false).await;
+    let (v1, v2, hub, s, (app_id, password)) = (&m.v1, &m.v2, &m.hub, &m.s, &m.node);
     // containerd resolves a tag with HEAD and trusts its Content-Length and
     // Docker-Content-Digest. v1 is filled by a GET, v2 by its first HEAD (cold); the later
     // HEADs are answered from the cache (warm), asking the upstream nothing.
-    let node = with_basic(&app_id, &password);
+    let node = with_basic(app_id, password);
     let r = node.get(format!("{}/v2/library/hello/manifests/v1?ns=docker.io", s.base)).header("accept", ACCEPT);
     assert_eq!(r.send().await.unwrap().status(), StatusCode::OK);
     let mut filled = None;
@@ -209,5 +234,32 @@ async fn a_mirror_head_answers_the_true_length_and_digest_cold_and_warm() {
         hub.count("HEAD", "/v2/library/hello/manifests/v2") + hub.count("GET", "/v2/library/hello/manifests/v2") >= 1
     );
     assert_eq!(Some(hub.count_prefix("/v2/")), filled, "warm HEADs ask the upstream nothing");
-    assert!(metric(&s, "berth_cache_misses", &[]).await >= 2.0, "two manifests were fetched upstream");
+    assert!(metric(s, "berth_cache_misses", &[]).await >= 2.0, "two manifests were fetched upstream");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tls_containerd_trusts_the_ca_berth_kube_mirror_copies_beside_the_hosts_toml() {
+    let m = mirrored(true).await;
+    let ca = m.ca.as_ref().unwrap();
+    assert!(m.s.base.starts_with("https://localhost:"), "{}", m.s.base);
+
+    // The rules are read over TLS trusting --ca-file, which is copied for containerd.
+    let containerd = tokio::task::block_in_place(Containerd::start);
+    let certs_d = containerd.certs_d();
+    ok(&m.mirror(&certs_d));
+    let copied = certs_d.join("docker.io/berth-ca.crt");
+    assert_eq!(std::fs::read_to_string(&copied).unwrap(), std::fs::read_to_string(ca).unwrap());
+    let text = std::fs::read_to_string(certs_d.join("docker.io/hosts.toml")).unwrap();
+    assert!(text.contains(&format!("ca = {:?}", copied.display().to_string())), "{text}");
+
+    let image = "docker.io/library/hello:v2";
+    let mut cri = ImageService::connect(&containerd.endpoint()).await.unwrap();
+    let pulled = cri.pull_image(image, None).await;
+    let id = pulled.unwrap_or_else(|e| panic!("PullImage: {e}\n{}", containerd.log()));
+    assert_eq!(id, m.v2.config.digest.to_string());
+    let asked = format!("{}/v2/library/hello/manifests/v2?ns=docker.io", m.s.base);
+    assert!(containerd.log().contains(&asked), "containerd asked Berth over TLS ({asked})");
+    for b in m.v2.blobs() {
+        assert_eq!(m.hub.count("GET", &format!("/v2/library/hello/blobs/{}", b.digest)), 1, "{}", b.digest);
+    }
 }
