@@ -166,6 +166,8 @@ async fn containerd_pulls_docker_hub_images_through_berth_with_no_image_renamed(
 
     // Berth served it from the cache it filled, and containerd asked it as a mirror of docker.io.
     assert!(metric(s, "berth_cache_misses", &[]).await >= 1.0, "Berth fetched upstream");
+    let mirrored = metric(s, "berth_cache_mirror_requests", &[]).await;
+    assert!(mirrored >= 1.0 + img.blobs().len() as f64, "the manifest and blobs were asked with ?ns=: {mirrored}");
     let log = containerd.log();
     let asked = format!("{}/v2/library/hello/manifests/v1?ns=docker.io", s.base);
     assert!(log.contains(&asked), "containerd asked Berth with ?ns=docker.io ({asked}):\n{log}");
@@ -202,11 +204,14 @@ async fn containerd_pulls_docker_hub_images_through_berth_with_no_image_renamed(
     // A second pull of the same image, with containerd's copy gone: Berth alone answers.
     tokio::task::block_in_place(|| forget_images(&containerd));
     let (upstream, answered) = (hub.count_prefix("/"), served(s).await);
+    let mirrored = metric(s, "berth_cache_mirror_requests", &[]).await;
     let again = cri.pull_image(image, None).await;
     assert_eq!(again.unwrap_or_else(|e| panic!("PullImage again: {e}\n{}", containerd.log())), id);
     assert_eq!(hub.count_prefix("/"), upstream, "a warm pull asks the upstream nothing");
     let blobs = img.blobs().len() as f64;
     assert!(served(s).await >= answered + 1.0 + blobs, "Berth served the manifest and every blob again");
+    let counted = metric(s, "berth_cache_mirror_requests", &[]).await;
+    assert!(counted >= mirrored + 1.0 + blobs, "as mirror requests: {counted} after {mirrored}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
