@@ -2,7 +2,8 @@
 //! `berth kube mirror` writes the node's `docker.io/hosts.toml`, and a real containerd (CRI
 //! `PullImage`, no credentials in the request) pulls `docker.io/library/…` through Berth's
 //! pull-through cache. The "Docker Hub" is a CNCF distribution on loopback behind a proxy that
-//! counts what it is asked; Berth reaches it through `[cache.endpoints]`.
+//! counts what it is asked; Berth reaches it through `[cache.endpoints]`. Over plain HTTP and
+//! over TLS with Berth's self-signed CA, which the hosts.toml has containerd trust.
 
 mod common;
 
