@@ -109,10 +109,16 @@ pub async fn metric(s: &TestServer, prefix: &str) -> u64 {
 /// Runs `berth` with its own docker and CLI config directories under `home` (where `berth
 /// login` keeps what admin commands use), feeding `stdin`.
 pub fn berth_home(home: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    berth_home_env(home, args, stdin, &[])
+}
+
+/// [`berth_home`] with `env` set as well (e.g. `SSL_CERT_FILE`, the roots it trusts).
+pub fn berth_home_env(home: &Path, args: &[&str], stdin: Option<&str>, env: &[(&str, &Path)]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
         .args(args)
         .env("DOCKER_CONFIG", home.join("docker"))
         .env("BERTH_CONFIG_DIR", home.join("berth"))
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
