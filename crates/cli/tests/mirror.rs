@@ -34,16 +34,6 @@ fn mirroring_server(hub: &str, flags: &[&str]) -> TestServer {
     common::server(&[&["--config", file.to_str().unwrap()], flags].concat())
 }
 
-/// Pushes `img` to `library/hello:tag` of distribution at `base`: its blobs, then its
-/// manifest by tag (distribution ignores `?tag=` on a push by digest).
-async fn push(c: &reqwest::Client, base: &str, img: &Image, tag: &str) {
-    for b in img.blobs() {
-        oci::push_blob(c, base, "library/hello", b).await;
-    }
-    let r = oci::put_manifest(c, base, "library/hello", tag, &img.manifest).await;
-    assert_eq!(r.status(), StatusCode::CREATED, "PUT manifest: {}", r.text().await.unwrap_or_default());
-}
-
 /// The sum of every `/metrics` sample of `name` whose labels contain all of `labels`.
 async fn metric(s: &TestServer, name: &str, labels: &[&str]) -> f64 {
     let text = s.client().get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap();
@@ -115,8 +105,8 @@ async fn mirrored(tls: bool) -> Mirrored {
     let v2 = Image::tarball(62, &[("etc/later", 500)], &arch);
     let dist = tokio::task::block_in_place(Distribution::start);
     let plain = berth_testkit::http_client().build().unwrap();
-    push(&plain, &dist.base, &v1, "v1").await;
-    push(&plain, &dist.base, &v2, "v2").await;
+    oci::push_by_tag(&plain, &dist.base, "library/hello", &v1, "v1").await;
+    oci::push_by_tag(&plain, &dist.base, "library/hello", &v2, "v2").await;
     let hub = tokio::task::block_in_place(|| FaultProxy::start(&dist.base));
     let flags: &[&str] = if tls { &["--tls", "self-signed", "--hostname", "localhost"] } else { &[] };
     let s = tokio::task::block_in_place(|| mirroring_server(&hub.base, flags));

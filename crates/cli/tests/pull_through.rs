@@ -49,16 +49,6 @@ async fn rule(s: &TestServer, name: &str, source: &str, target: &str, login: Opt
     assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
 }
 
-/// Pushes `img` to `repo:tag` of `base`: its blobs, then its manifest by tag (distribution
-/// ignores `?tag=` on a push by digest).
-async fn push(c: &Client, base: &str, repo: &str, img: &Image, tag: &str) {
-    for b in img.blobs() {
-        oci::push_blob(c, base, repo, b).await;
-    }
-    let r = oci::put_manifest(c, base, repo, tag, &img.manifest).await;
-    assert_eq!(r.status(), StatusCode::CREATED, "PUT manifest: {}", r.text().await.unwrap_or_default());
-}
-
 fn with_basic(user: &str, password: &str) -> Client {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(reqwest::header::AUTHORIZATION, berth_testkit::basic(user, password).parse().unwrap());
@@ -96,7 +86,7 @@ async fn distribution_behind_htpasswd_fills_the_cache_once_for_sixteen_concurren
     let dist = tokio::task::block_in_place(|| Distribution::with_htpasswd("puller", "s3cret-upstream"));
     let upstream = with_basic("puller", "s3cret-upstream");
     let img = Image::oci(Algorithm::Sha256, 14, &[30_000; 20], "amd64");
-    push(&upstream, &dist.base, "team/app", &img, "v1").await;
+    oci::push_by_tag(&upstream, &dist.base, "team/app", &img, "v1").await;
     let proxy = tokio::task::block_in_place(|| FaultProxy::start(&dist.base));
     let s = tokio::task::block_in_place(|| cache_server(3600, &[]));
     rule(&s, "dist", &format!("{}/*", proxy.addr), "dist/*", Some((&proxy.addr, "puller", "s3cret-upstream"))).await;
@@ -132,8 +122,8 @@ async fn a_berth_upstream_with_its_token_flow_serves_stale_tags_while_it_rate_li
     let origin = tokio::task::block_in_place(|| common::server(&[]));
     let img = Image::oci(Algorithm::Sha256, 15, &[5_000, 7_000], "amd64");
     let other = Image::oci(Algorithm::Sha256, 16, &[3_000], "amd64");
-    push(&origin.client(), &origin.base, "library/app", &img, "v1").await;
-    push(&origin.client(), &origin.base, "library/app", &other, "v2").await;
+    oci::push_by_tag(&origin.client(), &origin.base, "library/app", &img, "v1").await;
+    oci::push_by_tag(&origin.client(), &origin.base, "library/app", &other, "v2").await;
     let (app_id, password) = origin.create_sp(&origin.client(), "cache-puller", Some(("acrpull", "/"))).await;
     let proxy = tokio::task::block_in_place(|| FaultProxy::start(&origin.base));
     let s = tokio::task::block_in_place(|| cache_server(1, &[]));
@@ -165,7 +155,7 @@ async fn a_berth_upstream_with_its_token_flow_serves_stale_tags_while_it_rate_li
 async fn corrupt_cut_and_hung_blobs_are_never_stored_and_a_retry_completes() {
     let dist = tokio::task::block_in_place(Distribution::start);
     let img = Image::oci(Algorithm::Sha256, 17, &[200_000; 3], "amd64");
-    push(&berth_testkit::http_client().build().unwrap(), &dist.base, "team/app", &img, "v1").await;
+    oci::push_by_tag(&berth_testkit::http_client().build().unwrap(), &dist.base, "team/app", &img, "v1").await;
     let proxy = tokio::task::block_in_place(|| FaultProxy::start(&dist.base));
     let s = tokio::task::block_in_place(|| cache_server(3600, &[]));
     rule(&s, "dist", &format!("{}/team/app", proxy.addr), "app", None).await;
@@ -197,7 +187,7 @@ async fn corrupt_cut_and_hung_blobs_are_never_stored_and_a_retry_completes() {
 async fn mirror_requests_name_the_upstream_registry_and_nothing_else_is_dialled() {
     let dist = tokio::task::block_in_place(Distribution::start);
     let img = Image::oci(Algorithm::Sha256, 18, &[4_000], "amd64");
-    push(&berth_testkit::http_client().build().unwrap(), &dist.base, "library/app", &img, "v1").await;
+    oci::push_by_tag(&berth_testkit::http_client().build().unwrap(), &dist.base, "library/app", &img, "v1").await;
     let proxy = tokio::task::block_in_place(|| FaultProxy::start(&dist.base));
     let s = tokio::task::block_in_place(|| cache_server(3600, &[("docker.io", &proxy.base)]));
     rule(&s, "hub", "docker.io/*", "hub/*", None).await;

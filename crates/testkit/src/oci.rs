@@ -64,6 +64,16 @@ pub async fn push_image(c: &Client, base: &str, repo: &str, img: &Image, tag: &s
     assert_eq!(r.status(), StatusCode::CREATED, "PUT manifest: {}", r.text().await.unwrap_or_default());
 }
 
+/// Pushes every blob of `img` and its manifest by tag `tag` (for registries that, like
+/// distribution, ignore `?tag=` on a push by digest); panics unless all succeed.
+pub async fn push_by_tag(c: &Client, base: &str, repo: &str, img: &Image, tag: &str) {
+    for b in img.blobs() {
+        push_blob(c, base, repo, b).await;
+    }
+    let r = put_manifest(c, base, repo, tag, &img.manifest).await;
+    assert_eq!(r.status(), StatusCode::CREATED, "PUT manifest: {}", r.text().await.unwrap_or_default());
+}
+
 /// The `code` of the first error of an OCI error body.
 pub async fn error_code(r: reqwest::Response) -> String {
     let v: serde_json::Value = r.json().await.expect("OCI error JSON");

@@ -14,7 +14,7 @@ pub struct ImportArgs {
     /// The image upstream, e.g. docker.io/library/nginx:1.27 or ghcr.io/org/tool@sha256:….
     #[arg(long)]
     pub source: String,
-    /// Where here, REPOSITORY[:TAG] (default: the source's repository and tag).
+    /// Where here, `REPOSITORY[:TAG]` (default: the source's repository and tag).
     #[arg(long)]
     pub image: Option<String>,
     /// A credential set to log in upstream with.
