@@ -23,6 +23,8 @@ fn cache_server(revalidate: u64, endpoints: &[(&str, &str)]) -> TestServer {
     let dir = tempfile::tempdir().unwrap().keep();
     let mut toml = String::from("[cache]\nupstream_timeout_secs = 2\nupstream_idle_secs = 2\nfill_lease_secs = 3\n");
     toml.push_str(&format!("revalidate_after_secs = {revalidate}\n"));
+    // A key file of the test's own, so that the suite's PostgreSQL runs have a cache too.
+    toml.push_str(&format!("credential_key_file = {:?}\n", common::key_file(&dir).display().to_string()));
     if !endpoints.is_empty() {
         toml.push_str("[cache.endpoints]\n");
         for (name, url) in endpoints {
