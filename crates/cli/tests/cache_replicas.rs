@@ -26,9 +26,9 @@ const LEASE_SECS: u64 = 2;
 /// Two replicas with a pull-through cache, their stores and keys; dropped in order.
 struct Cluster {
     replicas: Vec<TestServer>,
-    url: String,
+    db: String,
     _garage: Garage,
-    _pg: Postgres,
+    pg: Postgres,
     _dir: tempfile::TempDir,
 }
 
@@ -56,7 +56,7 @@ async fn cluster(name: &str) -> Cluster {
         ("BERTH__CACHE__UPSTREAM_IDLE_SECS", "5"),
     ];
     let replicas = tokio::task::block_in_place(|| replicas(2, &url, &garage, &key, &env));
-    Cluster { replicas, url, _garage: garage, _pg: pg, _dir: dir }
+    Cluster { replicas, db: name.to_owned(), _garage: garage, pg, _dir: dir }
 }
 
 impl Cluster {
@@ -79,12 +79,8 @@ impl Cluster {
         let statement = format!(
             "SELECT count(*) FROM {table} t JOIN repositories r ON r.id = t.repo_id WHERE r.name = '{repo}' AND {condition}"
         );
-        let out = std::process::Command::new("psql")
-            .args(["-X", "-q", "-At", "-d", &self.url, "-c", &statement])
-            .output()
-            .expect("psql (scripts/install-test-deps)");
-        assert!(out.status.success(), "{statement}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+        let count = self.pg.query(&self.db, &statement).unwrap_or_else(|e| panic!("{statement}: {e}"));
+        count.trim().parse().unwrap()
     }
 }
 
