@@ -6,51 +6,15 @@
 mod common;
 
 use berth_testkit::TestServer;
-use common::{berth_home, login_home, ok};
+use common::{CacheCli as Setup, berth_home, cache_cli as setup, key_file, ok};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Output;
 
 const PASSWORD: &str = "dckr_pat_Upstream-S3cret-1";
 const PASSWORD2: &str = "ghp_Second-Upstream-S3cret-2";
 
-/// A server with its credential key in a file of the test's (so the suite's PostgreSQL
-/// runs have a pull-through cache too), logged in as its Owner under `home`.
-struct Setup {
-    s: TestServer,
-    home: tempfile::TempDir,
-    _key: tempfile::TempDir,
-    /// Every output of every command run, to search for the passwords.
-    said: std::cell::RefCell<String>,
-}
-
-fn key_file(dir: &Path) -> std::path::PathBuf {
-    let path = dir.join("credential.key");
-    std::fs::write(&path, format!("{}\n", "5a".repeat(32))).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    path
-}
-
-fn setup() -> Setup {
-    let key = tempfile::tempdir().unwrap();
-    let path = key_file(key.path());
-    let env = [("BERTH__CACHE__CREDENTIAL_KEY_FILE", path.to_str().unwrap())];
-    let s = TestServer::start_with_env(Path::new(env!("CARGO_BIN_EXE_berth")), &[], "debug", &env);
-    let home = tempfile::tempdir().unwrap();
-    assert_eq!(ok(&login_home(&s, home.path(), &s.owner.0, &s.owner.1)), "Login Succeeded");
-    Setup { s, home, _key: key, said: Default::default() }
-}
-
 impl Setup {
-    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let out = berth_home(self.home.path(), args, stdin);
-        let mut said = self.said.borrow_mut();
-        said.push_str(&String::from_utf8_lossy(&out.stdout));
-        said.push_str(&String::from_utf8_lossy(&out.stderr));
-        out
-    }
-
     /// The JSON a command that must succeed printed.
     fn json(&self, args: &[&str], stdin: Option<&str>) -> Value {
         serde_json::from_str(&ok(&self.run(args, stdin))).unwrap()

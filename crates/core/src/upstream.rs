@@ -60,15 +60,16 @@ pub struct UpstreamBlob {
     pub body: ByteStream,
 }
 
-/// Why an upstream request failed. `Display` is a sentence without the upstream's name
-/// (the registry adds it), and never holds a credential.
+/// Why an upstream request failed. `Display` is the rest of a sentence whose subject is the
+/// upstream ("upstream ghcr.io answered 429 …"; the registry adds the name), and never holds a
+/// credential.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UpstreamError {
     /// The upstream has no such manifest or blob (404).
-    #[error("it has no such manifest or blob")]
+    #[error("has no such manifest or blob")]
     NotFound,
     /// The upstream answered with another error status.
-    #[error("it answered {status}{detail}")]
+    #[error("answered {status}{detail}")]
     Status {
         /// The HTTP status.
         status: u16,
@@ -76,10 +77,10 @@ pub enum UpstreamError {
         detail: String,
     },
     /// No answer: connection refused, DNS, TLS or a timeout.
-    #[error("it could not be reached: {0}")]
+    #[error("could not be reached: {0}")]
     Unreachable(String),
     /// The answer was unusable: a digest that does not match, a manifest too large.
-    #[error("its answer was refused: {0}")]
+    #[error("gave an unusable answer: {0}")]
     Invalid(String),
 }
 

@@ -9,7 +9,7 @@ use berth_core::cache_store::{CacheRuleRecord, CacheStore, RulePut};
 use berth_core::upstream::{
     ManifestHead, Upstream, UpstreamBlob, UpstreamConnector, UpstreamError, UpstreamLogin, UpstreamManifest,
 };
-use berth_core::{Algorithm, ByteStream, Digest, Reference, RepoName, Tag};
+use berth_core::{Algorithm, ByteStream, Digest, LockChange, Reference, RepoName, Tag};
 use berth_meta::SqliteMeta;
 use berth_registry::cache::seal::CredentialKey;
 use berth_registry::cache::{BlobPull, CacheSettings, PullThrough};
@@ -408,4 +408,40 @@ async fn fsck_takes_content_not_yet_fetched_for_what_it_is() {
         "blobs not fetched yet are no damage: {:?}",
         report.findings
     );
+}
+
+#[tokio::test]
+async fn cached_content_obeys_locks_and_garbage_collection() {
+    let (origin, _o) = origin(4096).await;
+    let (first, blobs) = push_image(&origin.registry, "library/app", "v1", "one", 2, 1000).await;
+    let c = cache(&origin, false).await;
+    let app = repo("hub/library/app");
+    let v1 = Tag::parse("v1").unwrap();
+    let lock = |write: bool| LockChange { write_enabled: Some(write), delete_enabled: None };
+    c.service.get_manifest(&app, &tag("v1")).await.unwrap();
+    for (d, want) in &blobs {
+        assert_eq!(&pull(&c.service, "hub/library/app", d).await.unwrap(), want);
+    }
+
+    // A locked tag stays where it is when upstream's moves.
+    c.service.set_locks(&app, Some(&v1), lock(false)).await.unwrap();
+    push_image(&origin.registry, "library/app", "v1", "two", 1, 100).await;
+    c.clock.advance(REVALIDATE * 2);
+    assert_eq!(c.service.get_manifest(&app, &tag("v1")).await.unwrap().digest, first);
+    // A write-disabled repository takes nothing new from upstream.
+    c.service.set_locks(&app, None, lock(false)).await.unwrap();
+    push_image(&origin.registry, "library/app", "v2", "three", 1, 100).await;
+    let refused = c.service.get_manifest(&app, &tag("v2")).await.unwrap_err();
+    assert!(matches!(refused, RegistryError::Locked(_)), "{refused:?}");
+    c.service.set_locks(&app, None, lock(true)).await.unwrap();
+    c.service.set_locks(&app, Some(&v1), lock(true)).await.unwrap();
+
+    // Garbage collection keeps what a cached manifest uses, and takes it once it is deleted.
+    c.clock.advance(Duration::from_secs(48 * 3600));
+    let kept = c.service.collect_garbage(Duration::from_secs(3600), false).await.unwrap();
+    assert_eq!(kept.blobs_deleted, 0, "{kept:?}");
+    c.service.delete_manifest(&app, &Reference::Digest(first)).await.unwrap();
+    c.clock.advance(Duration::from_secs(48 * 3600));
+    let collected = c.service.collect_garbage(Duration::from_secs(3600), false).await.unwrap();
+    assert_eq!(collected.blobs_deleted, blobs.len() as u64, "{collected:?}");
 }

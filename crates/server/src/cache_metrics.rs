@@ -1,5 +1,6 @@
 //! The pull-through cache's metrics: hits and misses, upstream requests by status, bytes
-//! fetched, stale serves and single-flight joins. Labels come from closed sets.
+//! fetched, stale serves, single-flight joins and mirror requests. Labels come from closed
+//! sets.
 
 use berth_registry::cache::CacheObserver;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -46,6 +47,7 @@ pub struct CacheMetrics {
     fetched: Counter,
     stale: Counter,
     joined: Counter,
+    mirrored: Counter,
 }
 
 impl CacheMetrics {
@@ -57,6 +59,16 @@ impl CacheMetrics {
         registry.register("cache_fetched_bytes", "Bytes fetched from upstream registries", self.fetched.clone());
         registry.register("cache_stale_serves", "Cached tags served unchecked, upstream down", self.stale.clone());
         registry.register("cache_joins", "Requests that waited for another's upstream fetch", self.joined.clone());
+        registry.register(
+            "cache_mirror_requests",
+            "Requests for another registry's image (?ns=)",
+            self.mirrored.clone(),
+        );
+    }
+
+    /// Counts a mirror request (containerd's `?ns=<registry>`) that a cache rule took.
+    pub fn mirrored(&self) {
+        self.mirrored.inc();
     }
 }
 

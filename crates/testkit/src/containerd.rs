@@ -1,11 +1,19 @@
 //! A private containerd, as a node runs it: its own root, state and socket under a temp dir,
 //! the CRI plugin with the `native` snapshotter, and a `certs.d` directory where a test lets
-//! it speak plain HTTP to a loopback registry. Killed when dropped.
+//! it speak plain HTTP to a loopback registry. It logs at debug level (each registry request's
+//! URL, never its `Authorization`), and its proxy settings send every request off loopback to
+//! a closed loopback port, so a test's containerd never reaches beyond this machine (a
+//! `hosts.toml` naming a public registry as its fallback `server` included). Killed when
+//! dropped.
 
 use std::fs::File;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+/// Where requests off loopback go: a loopback port nothing listens on (Go's proxy settings
+/// never proxy loopback addresses).
+const NO_WAY_OUT: &str = "http://127.0.0.1:1";
 
 /// A running containerd.
 pub struct Containerd {
@@ -29,6 +37,11 @@ impl Containerd {
         let child = Command::new("containerd")
             .arg("--config")
             .arg(dir.path().join("config.toml"))
+            .args(["--log-level", "debug"])
+            .env("HTTPS_PROXY", NO_WAY_OUT)
+            .env("HTTP_PROXY", NO_WAY_OUT)
+            .env_remove("NO_PROXY")
+            .env_remove("no_proxy")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
@@ -63,9 +76,14 @@ impl Containerd {
         std::fs::read_to_string(self.dir.path().join("containerd.log")).unwrap_or_default()
     }
 
+    /// Its `certs.d`: the CRI plugin's `config_path`, where `<registry>/hosts.toml` files go.
+    pub fn certs_d(&self) -> PathBuf {
+        self.dir.path().join("certs.d")
+    }
+
     /// Lets the CRI plugin pull from `host` (`127.0.0.1:PORT`) over plain HTTP.
     pub fn allow_http(&self, host: &str) {
-        let dir = self.dir.path().join("certs.d").join(host);
+        let dir = self.certs_d().join(host);
         std::fs::create_dir_all(&dir).expect("certs.d/HOST");
         let hosts =
             format!("server = \"http://{host}\"\n[host.\"http://{host}\"]\n  capabilities = [\"pull\", \"resolve\"]\n");

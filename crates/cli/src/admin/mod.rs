@@ -114,6 +114,14 @@ impl Admin {
         Ok(Admin { base, user, password, client: http_client()? })
     }
 
+    /// The same connection, also trusting the PEM CA certificate `ca` (Berth's self-signed
+    /// `<data dir>/tls/ca.pem`) besides the platform's roots.
+    pub fn trusting(self, ca: &str) -> Result<Self> {
+        let cert = reqwest::Certificate::from_pem(ca.as_bytes()).context("the CA file is not a PEM certificate")?;
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Ok(Admin { client: Client::builder().add_root_certificate(cert).build()?, ..self })
+    }
+
     /// Sends a request to `/admin/v1/{path}`; the JSON answer, or a sentence on refusal.
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value> {
         let url = format!("{}/admin/v1/{path}", self.base);

@@ -6,7 +6,7 @@
 //! the request from the repository whose rule caches that registry. `server` (the upstream
 //! itself) is what containerd falls back to when Berth does not answer.
 
-use crate::admin::{NO_BODY, RegistryArg, call_as};
+use crate::admin::{Admin, RegistryArg, runtime};
 use crate::login;
 use anyhow::{Context, Result, bail};
 use base64::Engine;
@@ -29,8 +29,9 @@ pub struct MirrorArgs {
     /// of the last `berth login`. The cache rules are read from there.
     #[command(flatten)]
     pub registry: RegistryArg,
-    /// The CA that signed Berth's certificate (Berth's self-signed `<data dir>/tls/ca.pem`),
-    /// copied beside each hosts.toml for containerd to trust.
+    /// The CA that signed Berth's certificate (Berth's self-signed `<data dir>/tls/ca.pem`):
+    /// trusted to read the cache rules, and copied beside each hosts.toml for containerd to
+    /// trust.
     #[arg(long)]
     pub ca_file: Option<PathBuf>,
     /// A principal the nodes pull as (sent as Basic credentials to Berth only); with
@@ -100,7 +101,19 @@ pub fn run(args: MirrorArgs) -> Result<()> {
     };
     let (_, urls) = login::server_urls(&url);
     let berth = if url.contains("://") { url.trim_end_matches('/').to_owned() } else { urls[0].clone() };
-    let rules: Vec<CacheRuleView> = call_as(&args.registry, Method::GET, "cache-rules", NO_BODY)?;
+    let ca = match &args.ca_file {
+        Some(f) => {
+            Some(std::fs::read_to_string(f).with_context(|| format!("cannot read the CA file {}", f.display()))?)
+        }
+        None => None,
+    };
+    let mut admin = Admin::connect(args.registry.registry.as_deref())?;
+    if let (Some(ca), Some(f)) = (&ca, &args.ca_file) {
+        admin = admin.trusting(ca).with_context(|| format!("cannot use the CA file {}", f.display()))?;
+    }
+    let rules = runtime()?.block_on(admin.call(Method::GET, "cache-rules", None))?;
+    let rules: Vec<CacheRuleView> = serde_json::from_value(rules)
+        .context("the registry answered with something other than the admin API's JSON")?;
     let registries: BTreeSet<RegistryHost> = rules
         .iter()
         .filter_map(|r| r.source.split_once('/').and_then(|(host, _)| RegistryHost::parse(host).ok()))
@@ -108,12 +121,6 @@ pub fn run(args: MirrorArgs) -> Result<()> {
     if registries.is_empty() {
         bail!("{berth} has no cache rules, so it mirrors no registry: create one with `berth cache create`");
     }
-    let ca = match &args.ca_file {
-        Some(f) => {
-            Some(std::fs::read_to_string(f).with_context(|| format!("cannot read the CA file {}", f.display()))?)
-        }
-        None => None,
-    };
     let auth = match &args.username {
         Some(user) => {
             let password = crate::admin::read_password_stdin()?;

@@ -112,10 +112,16 @@ pub async fn metric(s: &TestServer, prefix: &str) -> u64 {
 /// Runs `berth` with its own docker and CLI config directories under `home` (where `berth
 /// login` keeps what admin commands use), feeding `stdin`.
 pub fn berth_home(home: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    berth_home_env(home, args, stdin, &[])
+}
+
+/// [`berth_home`] with `env` set as well (e.g. `SSL_CERT_FILE`, the roots it trusts).
+pub fn berth_home_env(home: &Path, args: &[&str], stdin: Option<&str>, env: &[(&str, &Path)]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
         .args(args)
         .env("DOCKER_CONFIG", home.join("docker"))
         .env("BERTH_CONFIG_DIR", home.join("berth"))
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -128,4 +134,48 @@ pub fn berth_home(home: &Path, args: &[&str], stdin: Option<&str>) -> Output {
 /// `berth login` to `s` as `user` under `home`.
 pub fn login_home(s: &TestServer, home: &Path, user: &str, password: &str) -> Output {
     berth_home(home, &["login", &s.addr, "-u", user, "--password-stdin"], Some(&format!("{password}\n")))
+}
+
+/// Writes a private credential key (64 hex digits, mode 0600) into `dir`; its path.
+pub fn key_file(dir: &Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("credential.key");
+    std::fs::write(&path, format!("{}\n", "5a".repeat(32))).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path
+}
+
+/// A server logging at debug with its credential key in a file of the test's (so the suite's
+/// PostgreSQL runs have a pull-through cache too), and the CLI logged in as its Owner under
+/// `home`.
+pub struct CacheCli {
+    /// The server.
+    pub s: TestServer,
+    /// Where the CLI keeps its login.
+    pub home: tempfile::TempDir,
+    _key: tempfile::TempDir,
+    /// Every output of every command run, to search for passwords.
+    pub said: std::cell::RefCell<String>,
+}
+
+/// Starts a [`CacheCli`].
+pub fn cache_cli() -> CacheCli {
+    let key = tempfile::tempdir().unwrap();
+    let path = key_file(key.path());
+    let env = [("BERTH__CACHE__CREDENTIAL_KEY_FILE", path.to_str().unwrap())];
+    let s = TestServer::start_with_env(Path::new(env!("CARGO_BIN_EXE_berth")), &[], "debug", &env);
+    let home = tempfile::tempdir().unwrap();
+    assert_eq!(ok(&login_home(&s, home.path(), &s.owner.0, &s.owner.1)), "Login Succeeded");
+    CacheCli { s, home, _key: key, said: Default::default() }
+}
+
+impl CacheCli {
+    /// Runs `berth ARGS` as the Owner, feeding `stdin`, and keeps what it printed.
+    pub fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let out = berth_home(self.home.path(), args, stdin);
+        let mut said = self.said.borrow_mut();
+        said.push_str(&String::from_utf8_lossy(&out.stdout));
+        said.push_str(&String::from_utf8_lossy(&out.stderr));
+        out
+    }
 }

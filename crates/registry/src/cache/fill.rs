@@ -67,7 +67,7 @@ pub(crate) async fn ask<T>(
         UpstreamError::NotFound => {
             RegistryError::UpstreamMissing { manifest, detail: format!("upstream {host} has no {what}") }
         }
-        e => RegistryError::UpstreamFailed(format!("{what} is not here and upstream {host} {e}")),
+        e => RegistryError::UpstreamFailed(format!("{what} is not here, and upstream {host} {e}")),
     })
 }
 

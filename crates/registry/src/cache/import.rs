@@ -13,7 +13,7 @@ use berth_core::cache::ImageSource;
 use berth_core::manifest;
 use berth_core::upstream::{Upstream, UpstreamLogin, UpstreamManifest};
 use berth_core::{Digest, Reference, RepoName, Tag};
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::{FutureExt, StreamExt};
 
 /// Blobs fetched at once by one import.
 const PARALLEL_BLOBS: usize = 4;
@@ -89,7 +89,9 @@ fn platform_matches(have: &str, want: &str) -> bool {
 
 impl RegistryService {
     /// Runs an import. Refused while the repository is locked or a cache rule that takes no
-    /// pushes covers it, and (without `force`) when the tag points at another image.
+    /// pushes covers it, and (without `force`) when the tag points at another image. Every
+    /// blob is fetched before any manifest is stored, so an import that fails upstream
+    /// leaves no manifest, no tag and no blob link of its own.
     pub async fn import(&self, i: Import) -> Result<Imported, RegistryError> {
         let cache = self.cache.clone().ok_or_else(|| {
             RegistryError::Unavailable("this registry was started without upstream access, which imports need".into())
@@ -154,32 +156,77 @@ impl RegistryService {
                 tagged = images[0].clone();
             }
         }
-        let mut report = Imported { digest: tagged.digest.clone(), manifests: 0, blobs: 0, bytes_fetched: 0 };
+        let mut blobs = Vec::new();
         for image in &images {
             let refs = refs_of(&image.media_type, &image.bytes).map_err(|e| {
                 RegistryError::UpstreamFailed(format!("upstream {host} sent an invalid manifest for {src}: {e}"))
             })?;
-            let jobs: Vec<_> = refs
-                .blobs
-                .iter()
-                .map(|d| self.import_blob(&cache, upstream.as_ref(), &host, src, &i.repository, d, &i.owner))
-                .collect();
-            let fetched: Vec<u64> =
-                futures_util::stream::iter(jobs).buffer_unordered(PARALLEL_BLOBS).try_collect().await?;
-            for bytes in fetched.into_iter().filter(|b| *b > 0) {
-                report.blobs += 1;
-                report.bytes_fetched += bytes;
+            for d in refs.blobs {
+                if !blobs.contains(&d) {
+                    blobs.push(d);
+                }
             }
-            // The tag goes on the image itself, unless the index comes along (then on it).
-            let image_tag = if parsed.children.is_empty() || i.platform.is_some() { i.tag.as_ref() } else { None };
+        }
+        let fetched = self.import_blobs(&cache, upstream.as_ref(), &host, src, &i, &blobs).await?;
+        let mut report = Imported {
+            digest: tagged.digest.clone(),
+            manifests: 0,
+            blobs: fetched.len() as u32,
+            bytes_fetched: fetched.iter().sum(),
+        };
+        // The tag goes on the image itself, unless the index comes along (then on it).
+        let whole_index = !parsed.children.is_empty() && i.platform.is_none();
+        let image_tag = if whole_index { None } else { i.tag.as_ref() };
+        for image in &images {
             self.store_imported(&i.repository, image, image_tag).await?;
             report.manifests += 1;
         }
-        if !parsed.children.is_empty() && i.platform.is_none() {
+        if whole_index {
             self.store_imported(&i.repository, &top, i.tag.as_ref()).await?;
             report.manifests += 1;
         }
         Ok(report)
+    }
+
+    /// Fetches every one of `blobs` the target repository lacks, a few at once; the sizes of
+    /// those fetched. All or nothing: when one fails, every fetch still running ends first
+    /// (each cancels its own upload) and the blobs this import linked are unlinked again, so
+    /// a failed import leaves no blob of its own behind.
+    async fn import_blobs(
+        &self,
+        cache: &super::PullThrough,
+        upstream: &dyn Upstream,
+        host: &str,
+        src: &RepoName,
+        i: &Import,
+        blobs: &[Digest],
+    ) -> Result<Vec<u64>, RegistryError> {
+        let repo = &i.repository;
+        let jobs: Vec<_> = blobs
+            .iter()
+            .map(|d| self.import_blob(cache, upstream, host, src, repo, d, &i.owner).map(move |r| (d, r)))
+            .collect();
+        let outcomes: Vec<_> = futures_util::stream::iter(jobs).buffer_unordered(PARALLEL_BLOBS).collect().await;
+        let mut sizes = Vec::new();
+        let mut linked = Vec::new();
+        let mut failure = None;
+        for (digest, outcome) in outcomes {
+            match outcome {
+                Ok(Some(size)) => {
+                    sizes.push(size);
+                    linked.push(digest);
+                }
+                Ok(None) => {}
+                Err(e) => failure = failure.or(Some(e)),
+            }
+        }
+        let Some(failure) = failure else { return Ok(sizes) };
+        for digest in linked {
+            if let Err(e) = self.meta.unlink_blob(repo, digest).await {
+                tracing::warn!(%repo, %digest, error = %e, "a failed import could not unlink a blob it fetched");
+            }
+        }
+        Err(failure)
     }
 
     /// Fetches manifest `reference` of `src`, verified.
@@ -197,7 +244,8 @@ impl RegistryService {
         verify(host, &what, reference, m)
     }
 
-    /// Fetches blob `digest` of `src` into `repo` unless `repo` holds it; the bytes fetched.
+    /// Fetches blob `digest` of `src` into `repo` unless `repo` holds it; the bytes fetched,
+    /// `None` when it was here already.
     #[allow(clippy::too_many_arguments)]
     async fn import_blob(
         &self,
@@ -208,9 +256,9 @@ impl RegistryService {
         repo: &RepoName,
         digest: &Digest,
         owner: &str,
-    ) -> Result<u64, RegistryError> {
+    ) -> Result<Option<u64>, RegistryError> {
         if self.meta.repo_blob(repo, digest).await?.is_some() {
-            return Ok(0);
+            return Ok(None);
         }
         let what = format!("blob {digest} of {src}");
         let blob = ask(cache, host, &what, false, upstream.blob(src, digest)).await?;
@@ -219,7 +267,7 @@ impl RegistryService {
         match self.finish(repo, &session.id, digest, chunk, Some(blob.body)).await {
             Ok(size) => {
                 cache.observer.fetched(size);
-                Ok(size)
+                Ok(Some(size))
             }
             Err(e) => {
                 let _ = self.cancel_upload(repo, &session.id).await;

@@ -8,7 +8,7 @@ use crate::auth::AdminAuthorized;
 use crate::error::ApiError;
 use axum::response::Response;
 use berth_core::admin_api::{ImportRequest, ImportResult};
-use berth_core::cache::ImageSource;
+use berth_core::cache::{ImageSource, RegistryHost};
 use berth_core::{RepoName, Tag};
 use berth_registry::cache::{Import, ImportLogin};
 use http::StatusCode;
@@ -25,6 +25,33 @@ fn target(image: &str) -> Result<(RepoName, Option<Tag>), ApiError> {
     Ok((repo, tag))
 }
 
+/// Refuses a credential set that does not exist (404) or logs in to another registry than
+/// the source's (400) as the caller's mistake, before anything is dialled. (The registry
+/// checks again when it opens the set, for a set changed meanwhile.)
+async fn check_set(
+    st: &AppState,
+    auth: &AdminAuthorized,
+    remote: &str,
+    name: &str,
+    source: &ImageSource,
+) -> Result<(), ApiError> {
+    let admin = st.auth.admin(auth.caller().subject(), remote);
+    let set = st.registry.cache_admin(&admin)?.credential_set(name).await?.set;
+    if RegistryHost::parse(&set.login_server).ok().as_ref() != Some(&source.registry) {
+        let wrong = format!("credential set {name} logs in to {}, not to {}", set.login_server, source.registry);
+        return Err(invalid(wrong));
+    }
+    Ok(())
+}
+
+/// `REPOSITORY[:TAG]` as the audit log names an import's target.
+fn audited(repository: &RepoName, tag: Option<&Tag>) -> String {
+    match tag {
+        Some(t) => format!("{repository}:{t}"),
+        None => repository.to_string(),
+    }
+}
+
 /// Runs an import for the authorised caller.
 pub(super) async fn import(
     st: &AppState,
@@ -39,12 +66,15 @@ pub(super) async fn import(
     };
     let login = match (b.credential_set, b.username, b.password) {
         (None, None, None) => ImportLogin::Anonymous,
-        (Some(set), None, None) => ImportLogin::CredentialSet(set),
+        (Some(set), None, None) => {
+            check_set(st, auth, remote, &set, &source).await?;
+            ImportLogin::CredentialSet(set)
+        }
         (None, Some(user), Some(password)) => ImportLogin::Password(user, password),
         _ => return Err(invalid("log in upstream with a credential set, or with a username and a password, not both")),
     };
     let subject = auth.caller().subject().to_owned();
-    let what = format!("{}:{} from {}", repository, tag.as_ref().map_or("", Tag::as_str), b.source);
+    let what = format!("{} from {}", audited(&repository, tag.as_ref()), b.source);
     let job = Import {
         source,
         login,

@@ -211,13 +211,15 @@ async fn dispatch(State(st): State<Arc<AppState>>, req: Request) -> Response {
 /// Points a mirror request (containerd's `?ns=<registry>`, for an image named on another
 /// registry) at the repository a cache rule keeps for it, before it is authorised: the
 /// caller needs pull on that repository. A registry no rule caches is refused and never
-/// dialled; a mirror request may only read.
+/// dialled; a mirror request may only read. Those a rule takes are counted
+/// (`berth_cache_mirror_requests`).
 async fn mirror(st: &AppState, ns: &str, endpoint: &mut Endpoint) -> Result<(), ApiError> {
     let Some(name) = endpoint.mirrored_name() else {
         return Err(ApiError::new(ErrorCode::Unsupported)
             .detail("a mirror request (with ?ns=) may only pull: manifests, blobs, tag lists and referrers"));
     };
     *name = st.registry.mirror_target(ns, name).await?;
+    st.metrics.cache.mirrored();
     Ok(())
 }
 
