@@ -17,7 +17,6 @@ use common::cache::{ACCEPT, get_manifest, pull, push, rule, with_basic};
 use common::replica::{replicas, signing_key};
 use futures_util::StreamExt;
 use reqwest::StatusCode;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// The fill lease of the replicas here: short, so a dead replica's lapses soon.
@@ -32,22 +31,13 @@ struct Cluster {
     _dir: tempfile::TempDir,
 }
 
-/// A credential key file in `dir` (64 hex digits, readable by its owner only).
-fn credential_key(dir: &Path) -> PathBuf {
-    let file = dir.join("credential.key");
-    let hex: String = berth_testkit::image::random_bytes(99, 32).iter().map(|b| format!("{b:02x}")).collect();
-    std::fs::write(&file, format!("{hex}\n")).unwrap();
-    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    file
-}
-
 /// Two replicas sharing a database, a bucket, a signing key and a credential key.
 async fn cluster(name: &str) -> Cluster {
     let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
     let url = pg.create_database(name);
     let garage = tokio::task::spawn_blocking(Garage::start).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (key, credentials) = (signing_key(dir.path()), credential_key(dir.path()));
+    let (key, credentials) = (signing_key(dir.path()), common::key_file(dir.path()));
     let lease = LEASE_SECS.to_string();
     let env = [
         ("BERTH__CACHE__CREDENTIAL_KEY_FILE", credentials.to_str().unwrap()),
