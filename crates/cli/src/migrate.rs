@@ -1,16 +1,20 @@
 //! `berth migrate --from CONFIG --to CONFIG`: everything of one registry into another's stores
 //! (typically the embedded SQLite + files into PostgreSQL + S3): identities (with the tenant and
-//! the token-signing key), repositories, manifests, tags, blobs, and the times they keep. Every
+//! the token-signing key), repositories, manifests, tags, blobs, the times they keep, and the
+//! pull-through cache's credential sets, rules and cached content (see the `cache` module). Every
 //! step is idempotent, so an interrupted run is simply run again (a blob cut midway continues
 //! where it stopped); every blob is hashed on the way and every manifest checked against its
 //! digest. With `--prune`, tags the source no longer has are deleted from the destination.
 
 mod blobs;
+mod cache;
 mod keys;
 
 use crate::serve::{lock_data_dir, open_stores};
 use anyhow::{Context, Result, bail};
-use berth_core::{ContentStore, Digest, IdentityStore, MaintenanceStore, ManifestRefs, MetaError, Page, UploadCaps};
+use berth_core::UploadCaps;
+use berth_core::cache::CacheRules;
+use berth_core::{ContentStore, Digest, IdentityStore, MaintenanceStore, ManifestRefs, MetaError, MetadataStore, Page};
 use berth_core::{LockChange, Locks, RepoName, Tag, manifest};
 use berth_registry::Limits;
 use berth_server::Config;
@@ -44,6 +48,7 @@ pub fn run(args: MigrateArgs) -> Result<()> {
         let dst = open_stores(&to).await.context("cannot open the destination")?;
         keys::carry(&from, &to, &*src.identities, &*dst.identities).await?;
         identities(&*src.identities, &*dst.identities).await?;
+        cache::carry(&from, &to, &*src.meta, &*dst.meta).await?;
         let sizes: HashMap<Digest, u64> = src.meta.all_blobs().await?.into_iter().collect();
         let limits = Limits {
             max_manifest_bytes: to.limits.max_manifest_bytes,
@@ -54,7 +59,7 @@ pub fn run(args: MigrateArgs) -> Result<()> {
         };
         blobs::copy(&src, &dst, &wanted_blobs(&*src.meta, &sizes).await?, limits).await?;
         locks(&*src.meta, &*dst.meta, false).await?;
-        manifests(&*src.meta, &*dst.meta, &sizes).await?;
+        manifests(&*src.meta, &*dst.meta, &sizes, &cache::rules(&*src.meta).await?).await?;
         if args.prune {
             prune(&*src.meta, &*dst.meta).await?;
         }
@@ -172,8 +177,17 @@ async fn locks(src: &dyn ContentStore, dst: &dyn ContentStore, apply: bool) -> R
     Ok(())
 }
 
-async fn manifests(src: &dyn MaintenanceStore, dst: &dyn ContentStore, sizes: &HashMap<Digest, u64>) -> Result<()> {
+/// Every manifest with its tags, children before the indexes that name them. In a repository
+/// a cache rule covers, blobs and children the source never fetched are not waited for (nor
+/// linked), and a tag fetched upstream keeps when it was last compared with upstream.
+async fn manifests(
+    src: &dyn MetadataStore,
+    dst: &dyn MetadataStore,
+    sizes: &HashMap<Digest, u64>,
+    rules: &CacheRules,
+) -> Result<()> {
     let all = src.all_manifests().await?;
+    let present: HashSet<(String, Digest)> = all.iter().map(|(repo, m)| (repo.clone(), m.digest.clone())).collect();
     let mut tags: HashMap<(String, Digest), Vec<Tag>> = HashMap::new();
     for repo in src.list_repos(&Page::default()).await? {
         let name = RepoName::parse(&repo).map_err(|e| anyhow::anyhow!("stored repository {repo:?}: {e}"))?;
@@ -197,14 +211,22 @@ async fn manifests(src: &dyn MaintenanceStore, dst: &dyn ContentStore, sizes: &H
             }
             let parsed = manifest::parse(&m.media_type, &m.bytes)
                 .map_err(|e| anyhow::anyhow!("manifest {} in {repo}: {e}", m.digest))?;
-            if parsed.children.iter().any(|c| !done.contains(&(repo.clone(), c.clone()))) {
+            let name = RepoName::parse(&repo).map_err(|e| anyhow::anyhow!("stored repository {repo:?}: {e}"))?;
+            let cached = rules.for_target(&name).is_some();
+            let waits = |c: &Digest| {
+                let key = (repo.clone(), c.clone());
+                !done.contains(&key) && (!cached || present.contains(&key))
+            };
+            if parsed.children.iter().any(waits) {
                 later.push((repo, m));
                 continue;
             }
-            let name = RepoName::parse(&repo).map_err(|e| anyhow::anyhow!("stored repository {repo:?}: {e}"))?;
             for b in &parsed.blobs {
-                let size = sizes.get(b).copied().with_context(|| format!("blob {b} of {repo} is not in the source"))?;
-                dst.link_blob(&name, b, size).await?;
+                match sizes.get(b) {
+                    Some(&size) => dst.link_blob(&name, b, size).await?,
+                    None if cached => {}
+                    None => bail!("blob {b} of {repo} is not in the source"),
+                }
             }
             for b in &parsed.foreign {
                 if let Some(&size) = sizes.get(b) {
@@ -217,7 +239,18 @@ async fn manifests(src: &dyn MaintenanceStore, dst: &dyn ContentStore, sizes: &H
                 foreign: parsed.foreign.clone(),
             };
             let tagged = tags.get(&(repo.clone(), m.digest.clone())).cloned().unwrap_or_default();
-            dst.put_manifest(&name, &m, &refs, &tagged).await?;
+            if cached {
+                let (fetched, pushed) = cache::split_tags(src, &name, tagged).await?;
+                dst.put_cached_manifest(&name, &m, &refs, None, 0).await?;
+                for (tag, checked_at) in &fetched {
+                    dst.put_cached_manifest(&name, &m, &refs, Some(tag), *checked_at).await?;
+                }
+                if !pushed.is_empty() {
+                    dst.put_manifest(&name, &m, &refs, &pushed).await?;
+                }
+            } else {
+                dst.put_manifest(&name, &m, &refs, &tagged).await?;
+            }
             done.insert((repo, m.digest));
         }
         if later.len() == before {

@@ -85,8 +85,7 @@ async fn an_embedded_registry_moves_to_postgres_and_garage() {
     let url = pg.create_database("moved");
     let garage = tokio::task::spawn_blocking(Garage::start).await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let from = tmp.path().join("from.toml");
-    std::fs::write(&from, format!("[server]\ndata_dir = \"{}\"\n", source_dir.display())).unwrap();
+    let from = source(tmp.path(), &source_dir);
     let to = tmp.path().join("to.toml");
     std::fs::write(
         &to,
@@ -111,12 +110,7 @@ async fn an_embedded_registry_moves_to_postgres_and_garage() {
 
     // A server on the new stores: same tags, same digests; the old passwords work.
     let dst = tokio::task::block_in_place(|| {
-        TestServer::start_with_env(
-            Path::new(env!("CARGO_BIN_EXE_berth")),
-            &["--config", to.to_str().unwrap()],
-            "info",
-            &[("BERTH__DATABASE__URL", url.as_str()), ("BERTH__STORAGE__KIND", "s3")],
-        )
+        served(&to, &[("BERTH__DATABASE__URL", url.as_str()), ("BERTH__STORAGE__KIND", "s3")])
     });
     let puller = berth_testkit::http_client().build().unwrap();
     let v2 = puller.get(format!("{}/v2/", dst.base)).basic_auth(&app, Some(&password)).send().await.unwrap();
@@ -159,6 +153,18 @@ const PUBLIC: &str = "http://registry.migrate.test";
 const SERVICE: &str = "registry.migrate.test";
 /// The blob a migration is cut in: four appends of the migration's 32 MiB.
 const BIG: usize = 128 << 20;
+
+/// A source configuration in `dir`: the embedded registry of data directory `data_dir`.
+fn source(dir: &Path, data_dir: &Path) -> std::path::PathBuf {
+    let from = dir.join("from.toml");
+    std::fs::write(&from, format!("[server]\ndata_dir = \"{}\"\n", data_dir.display())).unwrap();
+    from
+}
+
+/// A server on the destination stores configuration `to` names, with `env`.
+fn served(to: &Path, env: &[(&str, &str)]) -> TestServer {
+    TestServer::start_with_env(Path::new(env!("CARGO_BIN_EXE_berth")), &["--config", to.to_str().unwrap()], "info", env)
+}
 
 /// A destination configuration: database `url`, the bucket of `garage` (files under `dir`
 /// without), the common public URL, and `extra` TOML lines of `[auth]`.
@@ -309,8 +315,7 @@ async fn a_killed_migration_resumes_and_leaves_nothing_behind() {
     let url = pg.create_database("cut");
     let garage = tokio::task::spawn_blocking(Garage::start).await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let from = tmp.path().join("from.toml");
-    std::fs::write(&from, format!("[server]\ndata_dir = \"{}\"\n", source_dir.display())).unwrap();
+    let from = source(tmp.path(), &source_dir);
     let key = tmp.path().join("signing.pem");
     let to = destination(tmp.path(), &url, Some(&garage), &format!("signing_key_file = \"{}\"\n", key.display()));
     let env = [("BERTH__DATABASE__URL", url.as_str()), ("BERTH__STORAGE__KIND", "s3")];
@@ -324,14 +329,7 @@ async fn a_killed_migration_resumes_and_leaves_nothing_behind() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let expiring = [env[0], env[1], ("BERTH__LIMITS__UPLOAD_EXPIRY_SECS", "2")];
-    let server = tokio::task::block_in_place(|| {
-        TestServer::start_with_env(
-            Path::new(env!("CARGO_BIN_EXE_berth")),
-            &["--config", to.to_str().unwrap()],
-            "info",
-            &expiring,
-        )
-    });
+    let server = tokio::task::block_in_place(|| served(&to, &expiring));
     let deadline = Instant::now() + Duration::from_secs(60);
     while !migration_uploads(&pg, "cut").is_empty() {
         assert!(Instant::now() < deadline, "the session did not expire: {}", server.log());
@@ -363,14 +361,7 @@ async fn a_killed_migration_resumes_and_leaves_nothing_behind() {
     assert!(migration_uploads(&pg, "cut").is_empty(), "no session left");
     settles(&garage, 4, "after the re-run the four blobs are left").await;
 
-    let dst = tokio::task::block_in_place(|| {
-        TestServer::start_with_env(
-            Path::new(env!("CARGO_BIN_EXE_berth")),
-            &["--config", to.to_str().unwrap()],
-            "info",
-            &env,
-        )
-    });
+    let dst = tokio::task::block_in_place(|| served(&to, &env));
     let r = c.get(format!("{}/v2/team/big/blobs/{}", dst.base, layer.digest)).send().await.unwrap();
     assert!(r.bytes().await.unwrap() == layer.bytes, "the cut blob arrived whole");
     // The tokens from before the move.
@@ -413,8 +404,7 @@ async fn a_rerun_prunes_the_tags_the_source_deleted_only_when_asked() {
     let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
     let url = pg.create_database("pruned");
     let tmp = tempfile::tempdir().unwrap();
-    let from = tmp.path().join("from.toml");
-    std::fs::write(&from, format!("[server]\ndata_dir = \"{}\"\n", source_dir.display())).unwrap();
+    let from = source(tmp.path(), &source_dir);
     let key = tmp.path().join("other.pem");
     let made = Command::new("openssl")
         .args(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out"])
@@ -446,4 +436,86 @@ async fn a_rerun_prunes_the_tags_the_source_deleted_only_when_asked() {
     assert!(out.status.success(), "{report}");
     assert!(report.contains("pruned 1 tags"), "{report}");
     assert_eq!(tags(), "v1");
+}
+
+/// A registry with a pull-through cache moves with it: its credential set (sealed as it is)
+/// and rule, a cached manifest whose blobs were mostly never fetched, an index whose children
+/// were not, and when its tags were last compared with upstream. Without the source's
+/// credential key the destination is warned about; with it, the destination fills the rest
+/// from upstream, logging in with the moved set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_through_cache_moves_with_its_rules_sets_and_unfetched_content() {
+    use berth_testkit::distribution::Distribution;
+    use common::cache::{get_manifest, pull, push, rule, with_basic};
+    let dist = tokio::task::block_in_place(|| Distribution::with_htpasswd("puller", "s3cret-upstream"));
+    let upstream = with_basic("puller", "s3cret-upstream");
+    let (amd, arm) = (
+        Image::oci(Algorithm::Sha256, 401, &[3_000, 5_000], "amd64"),
+        Image::oci(Algorithm::Sha256, 402, &[4_000], "arm64"),
+    );
+    push(&upstream, &dist.base, "team/app", &amd, "v1").await;
+    for img in [&amd, &arm] {
+        push(&upstream, &dist.base, "team/multi", img, &img.manifest.digest.to_string()).await;
+    }
+    let idx = index(Algorithm::Sha256, &[(&amd, "amd64"), (&arm, "arm64")]);
+    assert_eq!(put_manifest(&upstream, &dist.base, "team/multi", "v1", &idx).await.status(), StatusCode::CREATED);
+
+    let mut src = tokio::task::block_in_place(|| common::server(&[]));
+    let c = src.client();
+    rule(&src, "dist", &format!("{}/*", dist.addr), "hub/*", Some((&dist.addr, "puller", "s3cret-upstream"))).await;
+    for repo in ["hub/team/app", "hub/team/multi"] {
+        assert_eq!(get_manifest(&c, &src.base, repo, "v1").await.status(), StatusCode::OK, "{repo}");
+    }
+    let config = c.get(format!("{}/v2/hub/team/app/blobs/{}", src.base, amd.config.digest)).send().await.unwrap();
+    assert!(config.bytes().await.unwrap() == amd.config.bytes, "one blob of the image is fetched, the others not");
+    let source_dir = src.data_dir().join("data");
+    tokio::task::block_in_place(|| src.kill());
+    for (repo, at) in [("hub/team/app", 1000), ("hub/team/multi", 2000)] {
+        src.sql(&format!(
+            "UPDATE tags SET checked_at = {at} WHERE repo_id = (SELECT id FROM repositories WHERE name = '{repo}')"
+        ));
+    }
+    let checked_query = "SELECT r.name || ' ' || t.name || ' ' || t.checked_at FROM tags t \
+                         JOIN repositories r ON r.id = t.repo_id ORDER BY r.name, t.name";
+    let checked = src.sql(checked_query);
+    assert_eq!(checked, "hub/team/app v1 1000\nhub/team/multi v1 2000\n");
+    let sealed = src.sql("SELECT name || ' ' || username || ' ' || lower(hex(sealed_password)) FROM credential_sets");
+
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let url = pg.create_database("cached");
+    let garage = tokio::task::spawn_blocking(Garage::start).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let from = source(tmp.path(), &source_dir);
+    let to = destination(tmp.path(), &url, Some(&garage), "");
+    let out = tokio::task::block_in_place(|| migrate(&from, &to));
+    let report = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "cached content that was never fetched is no damage: {report}");
+    assert!(report.contains("cache: 1 credential sets, 1 cache rules"), "{report}");
+    assert!(report.contains("the destination does not have; give it cache.credential_key_file"), "{report}");
+
+    // Again, with the source's key: no warning, and the sets and rules are updated in place.
+    let key = source_dir.join("credential.key");
+    let toml = std::fs::read_to_string(&to).unwrap();
+    std::fs::write(&to, format!("{toml}[cache]\ncredential_key_file = \"{}\"\n", key.display())).unwrap();
+    let out = tokio::task::block_in_place(|| migrate(&from, &to));
+    let report = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{report}");
+    assert!(!report.contains("warning"), "{report}");
+    let query = |q: &str| pg.query("cached", q).unwrap();
+    assert_eq!(query(checked_query), checked.trim_end());
+    let moved = query("SELECT name || ' ' || username || ' ' || encode(sealed_password, 'hex') FROM credential_sets");
+    assert_eq!(moved, sealed.trim_end(), "the password moves sealed, byte for byte");
+    assert_eq!(
+        query("SELECT name || ' ' || target || ' ' || credential_set FROM cache_rules"),
+        "dist hub/* dist-login"
+    );
+
+    // The destination fills what the source never fetched, logging in with the moved set.
+    let dst = tokio::task::block_in_place(|| {
+        served(&to, &[("BERTH__DATABASE__URL", url.as_str()), ("BERTH__STORAGE__KIND", "s3")])
+    });
+    pull(&c, &dst.base, "hub/team/app", "v1", &amd).await;
+    let r = get_manifest(&c, &dst.base, "hub/team/multi", "v1").await;
+    assert_eq!(r.bytes().await.unwrap(), idx.bytes);
+    pull(&c, &dst.base, "hub/team/multi", &arm.manifest.digest.to_string(), &arm).await;
 }

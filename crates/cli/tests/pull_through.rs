@@ -6,15 +6,13 @@
 mod common;
 
 use berth_core::Algorithm;
+use berth_testkit::TestServer;
 use berth_testkit::distribution::Distribution;
 use berth_testkit::fault_proxy::{Fault, FaultProxy, Paths};
 use berth_testkit::image::Image;
-use berth_testkit::{TestServer, oci};
-use futures_util::StreamExt;
-use reqwest::{Client, StatusCode};
-use serde_json::{Value, json};
-
-const ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
+use common::cache::{ACCEPT, get_manifest, pull, push, rule, with_basic};
+use reqwest::StatusCode;
+use serde_json::Value;
 
 /// A Berth with a pull-through cache that checks tags every `revalidate` seconds and gives up
 /// on an upstream after two; `endpoints` sends requests for a registry name elsewhere (so
@@ -36,45 +34,6 @@ fn cache_server(revalidate: u64, endpoints: &[(&str, &str)]) -> TestServer {
     common::server(&["--config", file.to_str().unwrap()])
 }
 
-/// Creates a credential set (when `login` is given) and a rule through the admin API.
-async fn rule(s: &TestServer, name: &str, source: &str, target: &str, login: Option<(&str, &str, &str)>) {
-    let c = s.client();
-    let mut body = json!({ "name": name, "source": source, "target": target });
-    if let Some((server, user, password)) = login {
-        let set =
-            json!({ "name": format!("{name}-login"), "loginServer": server, "username": user, "password": password });
-        let r = c.post(format!("{}/admin/v1/credential-sets", s.base)).json(&set).send().await.unwrap();
-        assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
-        body["credentialSet"] = json!(format!("{name}-login"));
-    }
-    let r = c.post(format!("{}/admin/v1/cache-rules", s.base)).json(&body).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
-}
-
-fn with_basic(user: &str, password: &str) -> Client {
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(reqwest::header::AUTHORIZATION, berth_testkit::basic(user, password).parse().unwrap());
-    berth_testkit::http_client().default_headers(headers).build().unwrap()
-}
-
-async fn get_manifest(c: &Client, base: &str, repo: &str, reference: &str) -> reqwest::Response {
-    c.get(format!("{base}/v2/{repo}/manifests/{reference}")).header("accept", ACCEPT).send().await.unwrap()
-}
-
-/// Pulls `img` from `repo:reference` of `base` the way a client does (the manifest, then the
-/// blobs three at a time, as containerd), checking every byte.
-async fn pull(c: &Client, base: &str, repo: &str, reference: &str, img: &Image) {
-    let r = get_manifest(c, base, repo, reference).await;
-    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
-    assert_eq!(r.bytes().await.unwrap(), img.manifest.bytes, "the manifest byte for byte");
-    let blobs = img.blobs().into_iter().map(|b| async move {
-        let r = c.get(format!("{base}/v2/{repo}/blobs/{}", b.digest)).send().await.unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
-        assert_eq!(r.bytes().await.unwrap(), b.bytes, "{}", b.digest);
-    });
-    futures_util::stream::iter(blobs).buffer_unordered(3).collect::<Vec<()>>().await;
-}
-
 async fn metric(s: &TestServer, name: &str) -> f64 {
     let text = s.client().get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap();
     text.lines()
@@ -88,7 +47,7 @@ async fn distribution_behind_htpasswd_fills_the_cache_once_for_sixteen_concurren
     let dist = tokio::task::block_in_place(|| Distribution::with_htpasswd("puller", "s3cret-upstream"));
     let upstream = with_basic("puller", "s3cret-upstream");
     let img = Image::oci(Algorithm::Sha256, 14, &[30_000; 20], "amd64");
-    oci::push_by_tag(&upstream, &dist.base, "team/app", &img, "v1").await;
+    push(&upstream, &dist.base, "team/app", &img, "v1").await;
     let proxy = tokio::task::block_in_place(|| FaultProxy::start(&dist.base));
     let s = tokio::task::block_in_place(|| cache_server(3600, &[]));
     rule(&s, "dist", &format!("{}/*", proxy.addr), "dist/*", Some((&proxy.addr, "puller", "s3cret-upstream"))).await;
@@ -124,8 +83,8 @@ async fn a_berth_upstream_with_its_token_flow_serves_stale_tags_while_it_rate_li
     let origin = tokio::task::block_in_place(|| common::server(&[]));
     let img = Image::oci(Algorithm::Sha256, 15, &[5_000, 7_000], "amd64");
     let other = Image::oci(Algorithm::Sha256, 16, &[3_000], "amd64");
-    oci::push_by_tag(&origin.client(), &origin.base, "library/app", &img, "v1").await;
-    oci::push_by_tag(&origin.client(), &origin.base, "library/app", &other, "v2").await;
+    push(&origin.client(), &origin.base, "library/app", &img, "v1").await;
+    push(&origin.client(), &origin.base, "library/app", &other, "v2").await;
     let (app_id, password) = origin.create_sp(&origin.client(), "cache-puller", Some(("acrpull", "/"))).await;
     let proxy = tokio::task::block_in_place(|| FaultProxy::start(&origin.base));
     let s = tokio::task::block_in_place(|| cache_server(1, &[]));
@@ -157,7 +116,7 @@ async fn a_berth_upstream_with_its_token_flow_serves_stale_tags_while_it_rate_li
 async fn corrupt_cut_and_hung_blobs_are_never_stored_and_a_retry_completes() {
     let dist = tokio::task::block_in_place(Distribution::start);
     let img = Image::oci(Algorithm::Sha256, 17, &[200_000; 3], "amd64");
-    oci::push_by_tag(&berth_testkit::http_client().build().unwrap(), &dist.base, "team/app", &img, "v1").await;
+    push(&berth_testkit::http_client().build().unwrap(), &dist.base, "team/app", &img, "v1").await;
     let proxy = tokio::task::block_in_place(|| FaultProxy::start(&dist.base));
     let s = tokio::task::block_in_place(|| cache_server(3600, &[]));
     rule(&s, "dist", &format!("{}/team/app", proxy.addr), "app", None).await;
@@ -189,7 +148,7 @@ async fn corrupt_cut_and_hung_blobs_are_never_stored_and_a_retry_completes() {
 async fn mirror_requests_name_the_upstream_registry_and_nothing_else_is_dialled() {
     let dist = tokio::task::block_in_place(Distribution::start);
     let img = Image::oci(Algorithm::Sha256, 18, &[4_000], "amd64");
-    oci::push_by_tag(&berth_testkit::http_client().build().unwrap(), &dist.base, "library/app", &img, "v1").await;
+    push(&berth_testkit::http_client().build().unwrap(), &dist.base, "library/app", &img, "v1").await;
     let proxy = tokio::task::block_in_place(|| FaultProxy::start(&dist.base));
     let s = tokio::task::block_in_place(|| cache_server(3600, &[("docker.io", &proxy.base)]));
     rule(&s, "hub", "docker.io/*", "hub/*", None).await;

@@ -1,5 +1,6 @@
 //! A reverse proxy in front of an upstream registry that counts what it is asked and injects
-//! faults on demand: a status, a hang, a body cut half-way, or a body with its bytes flipped.
+//! faults on demand: a status, a hang, a body cut half-way, a body with its bytes flipped, or
+//! a body sent slowly.
 //! It runs on a runtime of its own, so sync and async tests alike can hold one.
 
 use bytes::Bytes;
@@ -28,6 +29,9 @@ pub enum Fault {
     Cut,
     /// Sends a successful GET's body with every byte flipped (same length).
     Corrupt,
+    /// Sends the upstream's headers at once and a successful GET's body at this many bytes
+    /// a second (a tenth of it every 100 ms), so a test can act while it arrives.
+    Slow(u32),
 }
 
 /// Which requests a [`Fault`] applies to, by path.
@@ -58,6 +62,7 @@ struct State {
     http: reqwest::Client,
     fault: Mutex<(Fault, Paths)>,
     counts: Mutex<HashMap<(String, String), u64>>,
+    answers: Mutex<HashMap<(String, String, u16), u64>>,
 }
 
 /// A running proxy on `127.0.0.1`; stopped (hung requests and all) when dropped.
@@ -78,6 +83,7 @@ impl FaultProxy {
             http: crate::http_client().build().expect("HTTP client"),
             fault: Mutex::new((Fault::Pass, Paths::All)),
             counts: Mutex::new(HashMap::new()),
+            answers: Mutex::new(HashMap::new()),
         });
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -118,6 +124,21 @@ impl FaultProxy {
         counts.get(&(method.to_owned(), path.to_owned())).copied().unwrap_or(0)
     }
 
+    /// How many `method` requests for exactly `path` (no query) were answered `status`: by
+    /// the upstream, or by an injected [`Fault::Status`]. A request that hangs or whose
+    /// upstream cannot be reached has no answer.
+    pub fn answered(&self, method: &str, path: &str, status: u16) -> u64 {
+        let answers = self.state.answers.lock().unwrap_or_else(|p| p.into_inner());
+        answers.get(&(method.to_owned(), path.to_owned(), status)).copied().unwrap_or(0)
+    }
+
+    /// How many requests of any method and path were answered `status` (see
+    /// [`FaultProxy::answered`]).
+    pub fn answered_any(&self, status: u16) -> u64 {
+        let answers = self.state.answers.lock().unwrap_or_else(|p| p.into_inner());
+        answers.iter().filter(|((_, _, s), _)| *s == status).map(|(_, n)| n).sum()
+    }
+
     /// How many requests of any method for a path starting with `prefix` arrived.
     pub fn count_prefix(&self, prefix: &str) -> u64 {
         let counts = self.state.counts.lock().unwrap_or_else(|p| p.into_inner());
@@ -153,15 +174,23 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Pr
     *state.counts.lock().unwrap_or_else(|p| p.into_inner()).entry((method.to_string(), path.clone())).or_default() += 1;
     let (fault, paths) = *state.fault.lock().unwrap_or_else(|p| p.into_inner());
     let fault = if paths.matches(&path) { fault } else { Fault::Pass };
+    let answered = |status: u16| {
+        let mut answers = state.answers.lock().unwrap_or_else(|p| p.into_inner());
+        *answers.entry((method.to_string(), path.clone(), status)).or_default() += 1;
+    };
     match fault {
-        Fault::Status(status) => return Ok(refusal(status)),
+        Fault::Status(status) => {
+            answered(status);
+            return Ok(refusal(status));
+        }
         Fault::Hang => std::future::pending::<()>().await,
-        Fault::Pass | Fault::Cut | Fault::Corrupt => {}
+        Fault::Pass | Fault::Cut | Fault::Corrupt | Fault::Slow(_) => {}
     }
     let upstream = match forward(&state, req).await {
         Ok(r) => r,
         Err(e) => return Ok(text(StatusCode::BAD_GATEWAY, format!("the fault proxy's upstream failed: {e}"))),
     };
+    answered(upstream.status().as_u16());
     let mut answer = Response::builder().status(upstream.status().as_u16());
     for (name, value) in upstream.headers() {
         if !hop_by_hop(name) {
@@ -185,6 +214,19 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Pr
         },
         Fault::Corrupt if tampered => match upstream.bytes().await {
             Ok(all) => Full::new(all.iter().map(|b| !b).collect::<Bytes>()).map_err(|e| match e {}).boxed(),
+            Err(e) => return Ok(text(StatusCode::BAD_GATEWAY, e.to_string())),
+        },
+        Fault::Slow(rate) if tampered => match upstream.bytes().await {
+            Ok(all) => {
+                let step = (rate as usize / 10).max(1);
+                let pieces: Vec<Bytes> =
+                    (0..all.len()).step_by(step).map(|at| all.slice(at..all.len().min(at + step))).collect();
+                let frames = futures_util::stream::iter(pieces).then(|piece| async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    Ok(Frame::data(piece))
+                });
+                BodyExt::boxed(StreamBody::new(frames))
+            }
             Err(e) => return Ok(text(StatusCode::BAD_GATEWAY, e.to_string())),
         },
         _ => BodyExt::boxed(StreamBody::new(upstream.bytes_stream().map_ok(Frame::data).map_err(io::Error::other))),

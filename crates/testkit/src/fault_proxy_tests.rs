@@ -43,12 +43,22 @@ async fn counts_requests_and_injects_each_fault() {
     assert_eq!(cut.content_length(), Some(layer.bytes.len() as u64), "the full length is announced");
     assert!(cut.bytes().await.is_err(), "the body ends with an error");
 
+    proxy.set(Fault::Slow(40_000), Paths::Blobs);
+    let started = std::time::Instant::now();
+    let slow = get().await.expect("headers at once");
+    assert_eq!(slow.bytes().await.expect("a whole body"), layer.bytes, "slowed, not changed");
+    assert!(started.elapsed() >= Duration::from_millis(250), "4,000 bytes every 100 ms: {:?}", started.elapsed());
+
     proxy.set(Fault::Hang, Paths::All);
     let hung = c.get(format!("{}/v2/", proxy.base)).timeout(Duration::from_millis(500)).send().await;
     assert!(hung.is_err_and(|e| e.is_timeout()));
 
     proxy.pass();
     assert_eq!(get().await.expect("pass again").bytes().await.expect("body"), layer.bytes);
-    assert_eq!(proxy.count("GET", &blob), 5, "every GET counted, faults included");
+    assert_eq!(proxy.count("GET", &blob), 6, "every GET counted, faults included");
     assert_eq!(proxy.count("GET", "/v2/"), 1);
+    assert_eq!(proxy.answered("GET", &blob, 200), 6, "the upstream answered every GET of the blob");
+    assert_eq!(proxy.answered("GET", "/v2/team/app/manifests/v1", 429), 1, "the injected status counts");
+    assert_eq!(proxy.answered_any(429), 1);
+    assert_eq!(proxy.answered("GET", "/v2/", 200), 0, "a hung request has no answer");
 }

@@ -1,6 +1,9 @@
 //! Shared by the integration tests: start a server, build a client, send raw HTTP.
 #![allow(dead_code)]
 
+pub mod cache;
+pub mod replica;
+
 use berth_testkit::TestServer;
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -150,7 +150,8 @@ const POLL: Duration = Duration::from_millis(100);
 impl RegistryService {
     /// Runs `fetch` as the only fetcher of `key` among the replicas sharing the metadata
     /// store, unless `stored` finds the content there first (another replica fetched it, or
-    /// fetches it while this one waits for the lease). A process alone on its stores runs
+    /// fetches it while this one waits for the lease; `stored` is asked again once the lease
+    /// is taken, as its holder before may have stored the content just then). A process alone on its stores runs
     /// `fetch` at once: [`Flights`] already made it the only one.
     pub(crate) async fn under_fill_lease<T, S, SF, F>(
         &self,
@@ -176,6 +177,12 @@ impl RegistryService {
             }
             let now = now_ms();
             if self.meta.take_fill_lease(key, holder, now, now + ms).await? {
+                // The holder before may have stored the content and let go of the lease
+                // between the look above and the take: look again before fetching.
+                if let Some(found) = stored().await? {
+                    self.release_fill_lease(key, holder).await;
+                    return Ok(found);
+                }
                 break;
             }
             tokio::time::sleep(POLL).await;
@@ -194,9 +201,18 @@ impl RegistryService {
             out = fetch => out,
             _ = renew => unreachable!("renewing never ends"),
         };
+        self.release_fill_lease(key, holder).await;
+        out
+    }
+
+    /// Gives up `holder`'s fill lease `key`; one that cannot be given up lapses by itself.
+    async fn release_fill_lease(&self, key: &str, holder: &str) {
         if let Err(e) = self.meta.release_fill_lease(key, holder).await {
             tracing::warn!(key, error = %e, "cannot release a fill lease; it lapses by itself");
         }
-        out
     }
 }
+
+#[cfg(test)]
+#[path = "flight_tests.rs"]
+mod tests;
