@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""report.py RAW JSON: turns bench/run's raw measurements into the table (stdout) and JSON.
+"""report.py RAW JSON [SET]: turns a benchmark's raw measurements into the table (stdout) and JSON.
 
 RAW has one measurement per line, `KEY VALUE`; a key repeated over repetitions is reduced
 to its median. Lines `meta.NAME TEXT...` are copied into the JSON as run information.
-The scenario rows, their ratios and the targets (from issues #2, #3, #4 and 12) are defined here,
-in ROWS.
+The scenario rows, their ratios and the targets are defined here, per SET: "run" (the
+default: bench/run, issues #2, #3, #4 and 12, in ROWS) or "pull-through" (bench/pull-through,
+issue 14, in PULL_THROUGH_ROWS).
 """
 import json
 import statistics
@@ -13,8 +14,9 @@ import sys
 # (label, unit, berth key, reference key, ratio, comparison, target)
 #   ratio "b/r": Berth / reference (bigger-is-better figures like req/s, or RSS where
 #   smaller is better); "r/b": reference / Berth (times: > 1 means Berth is faster);
-#   "pct": Berth as a percentage of the reference; "abs": no reference, the target applies to
-#   Berth's own figure. A row without a target is information ("info").
+#   "pct": Berth as a percentage of the reference; "abs": the target applies to Berth's own
+#   figure (the reference, if any, is shown beside it, with no ratio). A row without a target is
+#   information ("info").
 ROWS = [
     ("1. manifest GET c=16 throughput", "req/s", "m16.rps.berth", "m16.rps.dist", "b/r", ">=", 10.0),
     ("1. manifest GET c=16 p99 latency", "ms", "m16.p99.berth", "m16.p99.dist", "b/r", "<=", 0.2),
@@ -61,6 +63,26 @@ ROWS = [
     ("ctx switches per token (ref = no cred.)", "n", "tok.ctxsw.berth", "tokanon.ctxsw.berth", "b/r", None, None),
 ]
 
+# Issue 14: Berth's pull-through cache and distribution in proxy mode, in front of the same
+# upstream; "upstream" figures are what the upstream's access log shows it sent.
+PULL_THROUGH_ROWS = [
+    ("1. cold pull 20 x 5 MiB (dist/Berth)", "s", "cold.s.berth", "cold.s.dist", "r/b", ">=", 1.5),
+    ("1. warm pull 20 x 5 MiB (dist/Berth)", "s", "warm.s.berth", "warm.s.dist", "r/b", ">=", 1.5),
+    ("1. cold pull: upstream bytes / image size", "x", "cold.up.berth", "cold.up.dist", "abs", None, None),
+    ("1. warm pull: upstream requests", "n", "warm.upreq.berth", "warm.upreq.dist", "abs", None, None),
+    ("2. cold 256 MiB blob: first byte (dist/Berth)", "s", "ttfb.s.berth", "ttfb.s.dist", "r/b", None, None),
+    ("2. cold 256 MiB blob: whole blob (dist/Berth)", "s", "blob.s.berth", "blob.s.dist", "r/b", None, None),
+    ("2. cold 256 MiB blob: first byte / whole blob", "x", "ttfb.frac.berth", "ttfb.frac.dist", "abs", "<=", 0.1),
+    ("3. 16 concurrent cold pulls: upstream bytes / image size", "x", "pull16.up.berth", "pull16.up.dist", "abs", "<=", 1.05),
+    ("3. 16 concurrent cold pulls: upstream MiB (dist/Berth)", "MiB", "pull16.mib.berth", "pull16.mib.dist", "r/b", None, None),
+    ("3. 16 concurrent cold pulls: wall (dist/Berth)", "s", "pull16.s.berth", "pull16.s.dist", "r/b", None, None),
+    ("3. berth_cache_fetched_bytes / upstream's count", "x", "pull16.metric.berth", None, "abs", None, None),
+]
+
+
+def pull_through_reference_is(label, rk):
+    return None if rk is None else "distribution 2.8.2 in proxy mode (proxy.remoteurl), same upstream"
+
 
 def reference_is(label, rk):
     if rk is None:
@@ -96,23 +118,28 @@ def fmt(v):
     return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
 
 
-def main(raw_path, json_path):
+# SET: (rows, the reference's description by row).
+SETS = {"run": (ROWS, reference_is), "pull-through": (PULL_THROUGH_ROWS, pull_through_reference_is)}
+
+
+def main(raw_path, json_path, row_set="run"):
     raw, meta = load(raw_path)
     med = {k: statistics.median(v) for k, v in raw.items()}
+    table, describe = SETS[row_set]
     rows = []
-    for label, unit, bk, rk, mode, op, target in ROWS:
+    for label, unit, bk, rk, mode, op, target in table:
         b, r = med.get(bk), med.get(rk) if rk else None
         ratio = None
-        if b is not None and r is not None and b > 0 and r > 0:
+        if mode != "abs" and b is not None and r is not None and b > 0 and r > 0:
             ratio = {"b/r": b / r, "r/b": r / b, "pct": 100.0 * b / r}[mode]
         judged = b if mode == "abs" else ratio
         ref = next((r for r in ("dist", "plain", "skopeo") if rk and rk.endswith("." + r)), "ref")
         ok = None if judged is None or op is None else (judged >= target if op == ">=" else judged <= target)
         rows.append({
             "scenario": label, "unit": unit, "berth": b, "reference": r,
-            "reference_is": reference_is(label, rk),
+            "reference_is": describe(label, rk),
             "ratio": ratio,
-            "ratio_kind": None if rk is None else {"b/r": f"berth/{ref}", "r/b": f"{ref}/berth", "pct": f"% of {ref}"}[mode],
+            "ratio_kind": None if rk is None or mode == "abs" else {"b/r": f"berth/{ref}", "r/b": f"{ref}/berth", "pct": f"% of {ref}"}[mode],
             "target": "-" if op is None else f"{op} {fmt(target) if mode == 'abs' else f'{target:g}'}{' %' if mode == 'pct' else ''}",
             "result": "info" if op is None else "-" if ok is None else ("PASS" if ok else "MISS"),
             "samples": {"berth": raw.get(bk, []), "reference": raw.get(rk, []) if rk else []},
@@ -133,4 +160,4 @@ def main(raw_path, json_path):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:4])
