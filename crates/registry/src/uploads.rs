@@ -203,9 +203,24 @@ impl RegistryService {
         chunk: Chunk,
         body: Option<ByteStream>,
     ) -> Result<u64, RegistryError> {
+        self.finish_announcing(repo, id, digest, chunk, body, None).await
+    }
+
+    /// [`Self::finish`], telling `verified` as soon as the bytes are known to be `digest`
+    /// (before they are committed): a pull-through fill then releases the last bytes to its
+    /// client without waiting for the commit's sync.
+    pub(crate) async fn finish_announcing(
+        &self,
+        repo: &RepoName,
+        id: &UploadId,
+        digest: &Digest,
+        chunk: Chunk,
+        body: Option<ByteStream>,
+        verified: Option<tokio::sync::oneshot::Sender<()>>,
+    ) -> Result<u64, RegistryError> {
         let session = self.upload(repo, id).await?;
         let claim = self.claim(id, session.offset).await?;
-        let finished = self.finish_claimed(session, digest, chunk, body).await;
+        let finished = self.finish_claimed(session, digest, chunk, body, verified).await;
         claim.release().await;
         finished
     }
@@ -216,6 +231,7 @@ impl RegistryService {
         digest: &Digest,
         chunk: Chunk,
         body: Option<ByteStream>,
+        verified: Option<tokio::sync::oneshot::Sender<()>>,
     ) -> Result<u64, RegistryError> {
         let session = match body {
             Some(body) => self.append_claimed(session, chunk, body).await?,
@@ -233,6 +249,9 @@ impl RegistryService {
             self.blobs.abort(id).await.map_err(upload_gone)?;
             self.meta.delete_upload(id).await?;
             return Err(RegistryError::DigestInvalid(format!("content digest is {actual}, not {digest}")));
+        }
+        if let Some(verified) = verified {
+            let _ = verified.send(());
         }
         // Under the digest's lock: garbage collection must not delete these bytes between
         // the commit and the link (see crate::gc).

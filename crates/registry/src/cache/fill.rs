@@ -504,15 +504,22 @@ impl RegistryService {
             };
             let body = tee(blob.body, tx, last.clone(), c.cache.clone());
             let chunk = Chunk { range: None, length: blob.size };
-            let stored = self.finish(repo, &session.id, digest, chunk, Some(body)).await;
-            let held = last.lock().unwrap_or_else(|p| p.into_inner()).take();
-            match stored {
-                Ok(size) => {
+            // The last bytes go to the client once the digest is verified, while the commit
+            // syncs: a verified blob is right even if storing it then fails.
+            let (verified, on_verified) = oneshot::channel();
+            let release = async {
+                if on_verified.await.is_ok() {
+                    let held = last.lock().unwrap_or_else(|p| p.into_inner()).take();
                     if let Some((tx, chunk)) = held {
                         let _ = tokio::time::timeout(CLIENT_STALL, tx.send(Ok(chunk))).await;
                     }
-                    Ok(size)
                 }
+            };
+            let finishing = self.finish_announcing(repo, &session.id, digest, chunk, Some(body), Some(verified));
+            let (stored, ()) = tokio::join!(finishing, release);
+            let held = last.lock().unwrap_or_else(|p| p.into_inner()).take();
+            match stored {
+                Ok(size) => Ok(size),
                 Err(e) => {
                     if let Some((tx, _)) = held {
                         let _ = tx.try_send(Err(io::Error::other("the blob failed verification upstream")));
@@ -547,9 +554,16 @@ fn tee(
         failed: bool,
     }
     async fn give(client: &mut Option<mpsc::Sender<io::Result<Bytes>>>, item: io::Result<Bytes>) {
-        if let Some(tx) = client
-            && !matches!(tokio::time::timeout(CLIENT_STALL, tx.send(item)).await, Ok(Ok(())))
-        {
+        let Some(tx) = client else { return };
+        // A timer only when the client is behind (the usual chunk finds room at once).
+        let sent = match tx.try_send(item) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(mpsc::error::TrySendError::Full(item)) => {
+                matches!(tokio::time::timeout(CLIENT_STALL, tx.send(item)).await, Ok(Ok(())))
+            }
+        };
+        if !sent {
             *client = None;
         }
     }
