@@ -97,10 +97,12 @@ async fn sixteen_first_pulls_over_two_replicas_ask_the_upstream_once_per_blob() 
     let c = cl.client();
     let pulls = (0..16).map(|i| pull(&c, &r[i % 2].base, "dist/team/app", "v1", &img));
     futures_util::future::join_all(pulls).await;
-    // Each replica is challenged once by distribution's Basic auth (on its first request
-    // upstream, whatever it is); every other request upstream is answered at once.
+    // Distribution's Basic auth challenges a replica's first requests upstream: the one
+    // request of the manifest on one replica, and on the other whatever blob requests it
+    // sends at once before its first challenge comes back (how many depends on the load);
+    // once challenged, every request carries the credentials. A challenge is never a fetch.
     let challenges = proxy.answered_any(401);
-    assert!(challenges <= 2, "one Basic challenge per replica at most, not {challenges}");
+    assert!(challenges <= 1 + img.blobs().len() as u64, "{challenges} challenges");
     for b in img.blobs() {
         let path = format!("/v2/team/app/blobs/{}", b.digest);
         assert_eq!(proxy.answered("GET", &path, 200), 1, "one upstream GET of {} for both replicas", b.digest);
@@ -191,5 +193,6 @@ async fn a_replica_killed_mid_fill_leaves_nothing_half_visible_and_the_other_tak
     assert!(r.bytes().await.unwrap() == layer.bytes, "B fetched the whole blob");
     assert!(started.elapsed() >= Duration::from_millis(500), "B waited for A's lease: {:?}", started.elapsed());
     assert_eq!(proxy.count("GET", &blob), 2, "A's fetch, then B's");
-    assert_eq!(cl.rows("repo_blobs", "app", &linked), 1);
+    // The client has the last bytes once they are verified; the link follows the commit.
+    until("B linked the blob", || cl.rows("repo_blobs", "app", &linked) == 1).await;
 }
