@@ -502,7 +502,7 @@ impl RegistryService {
                 }
                 _ => (None, Arc::new(Mutex::new(None))),
             };
-            let body = tee(blob.body, tx, last.clone(), c.cache.clone());
+            let body = tee(read_ahead(blob.body), tx, last.clone(), c.cache.clone());
             let chunk = Chunk { range: None, length: blob.size };
             // The last bytes go to the client once the digest is verified, while the commit
             // syncs: a verified blob is right even if storing it then fails.
@@ -531,6 +531,24 @@ impl RegistryService {
         };
         self.under_fill_lease(&lease_key, c.cache.settings.fill_lease, stored, fetch).await
     }
+}
+
+/// Chunks read from upstream ahead of the upload that stores them.
+const READ_AHEAD: usize = 64;
+
+/// `body` read by a task of its own, up to [`READ_AHEAD`] chunks ahead: the upstream keeps
+/// sending while a chunk is written to storage.
+fn read_ahead(mut body: ByteStream) -> ByteStream {
+    let (tx, rx) = mpsc::channel(READ_AHEAD);
+    tokio::spawn(async move {
+        while let Some(chunk) = body.next().await {
+            let failed = chunk.is_err();
+            if tx.send(chunk).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    futures_util::stream::unfold(rx, |mut rx| async { rx.recv().await.map(|x| (x, rx)) }).boxed()
 }
 
 /// The slot where [`tee`] leaves the client's sender and the last chunk, held back until the
