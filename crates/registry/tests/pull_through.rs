@@ -445,3 +445,21 @@ async fn cached_content_obeys_locks_and_garbage_collection() {
     let collected = c.service.collect_garbage(Duration::from_secs(3600), false).await.unwrap();
     assert_eq!(collected.blobs_deleted, blobs.len() as u64, "{collected:?}");
 }
+
+#[tokio::test]
+async fn replicas_check_a_stale_tag_upstream_once_between_them() {
+    let (origin, _o) = origin(4096).await;
+    push_image(&origin.registry, "library/app", "v1", "app", 1, 100).await;
+    let c = cache(&origin, false).await;
+    let blob_store = Arc::new(MemoryBlobStore::new());
+    let (a, b) =
+        (replica(&c.meta, blob_store.clone(), &origin, &c.clock), replica(&c.meta, blob_store, &origin, &c.clock));
+    let (app, v1) = (repo("hub/library/app"), tag("v1"));
+    a.get_manifest(&app, &v1).await.unwrap();
+    for round in 1..=3 {
+        c.clock.advance(REVALIDATE * 2);
+        let (x, y) = tokio::join!(a.get_manifest(&app, &v1), b.get_manifest(&app, &v1));
+        assert_eq!(x.unwrap().digest, y.unwrap().digest);
+        assert_eq!(origin.count("HEAD manifest library/app:v1"), round, "one HEAD per interval for both replicas");
+    }
+}

@@ -277,7 +277,19 @@ impl RegistryService {
                 Ok(self.meta.manifest_by_tag(repo, tag).await?.unwrap_or(cached))
             }
             Entry::Lead(leader) => {
-                let checked = self.check_tag(&c, repo, tag, cached).await;
+                // One check per interval across replicas too: under a lease, and not at all
+                // when another replica checked the tag since this one found it stale.
+                let started = self.clock.now();
+                let checked_since = || async move {
+                    match self.meta.tag_checked_at(repo, tag).await? {
+                        Some(at) if at >= started => Ok(self.meta.manifest_by_tag(repo, tag).await?),
+                        _ => Ok(None),
+                    }
+                };
+                let lease_key = format!("check {repo} {tag}");
+                let check = self.check_tag(&c, repo, tag, cached);
+                let checked =
+                    self.under_fill_lease(&lease_key, c.cache.settings.fill_lease, checked_since, check).await;
                 leader.finish(Outcome::Stored);
                 checked
             }
