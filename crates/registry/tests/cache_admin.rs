@@ -240,7 +240,7 @@ async fn without_a_pull_through_cache_nothing_is_administered() {
     let id = s.auth.admin(ACTOR, REMOTE);
     let refused = s.service.cache_admin(&id).err().unwrap();
     assert!(
-        matches!(refused, AdminError::Unavailable(ref d) if d.contains("cache.credential_key_file")),
+        matches!(refused, AdminError::NotConfigured(ref d) if d.contains("cache.credential_key_file")),
         "{refused:?}"
     );
 }

@@ -115,6 +115,7 @@ impl From<AdminError> for ApiError {
                 tracing::error!(request_id = %request_id(), %cause, "identity store unavailable");
                 return ApiError::new(ErrorCode::Unavailable);
             }
+            AdminError::NotConfigured(_) => ErrorCode::Unavailable,
             AdminError::Internal(cause) => return ApiError::internal(cause),
         };
         ApiError::new(code).detail(e.to_string())
@@ -169,6 +170,11 @@ mod tests {
             (AdminError::Conflict("token t already exists".into()), 409, Some("token t already exists")),
             (AdminError::Invalid("name is required".into()), 400, Some("name is required")),
             (AdminError::Unavailable("db down at /var/lib/x".into()), 503, None),
+            (
+                AdminError::NotConfigured("configure cache.credential_key_file".into()),
+                503,
+                Some("configure cache.credential_key_file"),
+            ),
         ];
         for (e, status, detail) in cases {
             let api = ApiError::from(e);

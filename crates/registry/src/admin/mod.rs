@@ -42,6 +42,10 @@ pub enum AdminError {
     /// The identity store failed or is unreachable: the client may retry (503).
     #[error("{0}")]
     Unavailable(String),
+    /// This registry runs without what the request needs (a pull-through cache without its
+    /// credential key): 503, with the text, which says what to configure.
+    #[error("{0}")]
+    NotConfigured(String),
     /// A stored record is damaged or breaks an invariant: not an outage, so the client must
     /// not retry (500). The text is for the log only.
     #[error("{0}")]

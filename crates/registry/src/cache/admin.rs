@@ -4,7 +4,7 @@
 //! Contracts, for every operation (those of [`crate::admin`], for the cache's records):
 //! - It validates its input here and answers a typed [`AdminError`] whose text is a sentence
 //!   for the user. A registry without a pull-through cache answers every operation
-//!   [`AdminError::Unavailable`].
+//!   [`AdminError::NotConfigured`].
 //! - A password is sealed with the registry's credential key ([`super::seal`]) before it is
 //!   stored, and is never stored, logged, audited, answered or `Debug`-shown in clear. A set has
 //!   both a username and a password, or neither (anonymous).
@@ -53,10 +53,10 @@ pub struct CacheAdmin<'a> {
 
 impl RegistryService {
     /// The cache administration acting as `admin`'s caller, who must already have been
-    /// authorised to administer the registry; `Unavailable` without a pull-through cache.
+    /// authorised to administer the registry; `NotConfigured` without a pull-through cache.
     pub fn cache_admin<'a>(&'a self, admin: &'a IdentityAdmin<'a>) -> Result<CacheAdmin<'a>, AdminError> {
         let cache = self.cache.as_deref().ok_or_else(|| {
-            AdminError::Unavailable(
+            AdminError::NotConfigured(
                 "this registry has no pull-through cache: configure cache.credential_key_file (the same file on \
                  every replica) and restart it"
                     .into(),
