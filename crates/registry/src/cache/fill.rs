@@ -280,12 +280,7 @@ impl RegistryService {
                 // One check per interval across replicas too: under a lease, and not at all
                 // when another replica checked the tag since this one found it stale.
                 let started = self.clock.now();
-                let checked_since = || async move {
-                    match self.meta.tag_checked_at(repo, tag).await? {
-                        Some(at) if at >= started => Ok(self.meta.manifest_by_tag(repo, tag).await?),
-                        _ => Ok(None),
-                    }
-                };
+                let checked_since = || self.tag_checked_since(repo, tag, started);
                 let lease_key = format!("check {repo} {tag}");
                 let check = self.check_tag(&c, repo, tag, cached);
                 let checked =
@@ -355,6 +350,20 @@ impl RegistryService {
         }
     }
 
+    /// The manifest of tag `tag` of `repo` when the tag was compared with (or fetched from)
+    /// upstream at `since` or later: by another request or replica, after this one began.
+    async fn tag_checked_since(
+        &self,
+        repo: &RepoName,
+        tag: &Tag,
+        since: i64,
+    ) -> Result<Option<ManifestRecord>, RegistryError> {
+        match self.meta.tag_checked_at(repo, tag).await? {
+            Some(at) if at >= since => Ok(self.meta.manifest_by_tag(repo, tag).await?),
+            _ => Ok(None),
+        }
+    }
+
     /// Fetches manifest `reference` of the cached `repo` once, however many ask at once here
     /// and on other replicas, and stores it byte for byte (with its tag, for a tag).
     async fn fill_manifest(
@@ -368,10 +377,7 @@ impl RegistryService {
         let stored = || async move {
             match reference {
                 Reference::Digest(d) => Ok(self.meta.manifest_by_digest(repo, d).await?),
-                Reference::Tag(t) => match self.meta.tag_checked_at(repo, t).await? {
-                    Some(at) if at >= started => Ok(self.meta.manifest_by_tag(repo, t).await?),
-                    _ => Ok(None),
-                },
+                Reference::Tag(t) => self.tag_checked_since(repo, t, started).await,
             }
         };
         match c.cache.flights.enter(&key) {
@@ -450,17 +456,19 @@ impl RegistryService {
             return Ok(BlobPull::Stored(size));
         }
         let Some(c) = self.covered(repo).await? else { return Err(RegistryError::BlobUnknown) };
-        let stored = || async {
-            let size = self.meta.repo_blob(repo, digest).await?;
-            Ok::<_, RegistryError>(size.map(BlobPull::Stored).ok_or(RegistryError::BlobUnknown))
+        // What a request that waited for the fetch (another's, or its own task's) answers.
+        let after = |rx| async move {
+            match joined(rx).await {
+                Outcome::Stored => {
+                    self.meta.repo_blob(repo, digest).await?.map(BlobPull::Stored).ok_or(RegistryError::BlobUnknown)
+                }
+                Outcome::Failed(f) => Err(f.into()),
+            }
         };
         let leader = match c.cache.flights.enter(&FlightKey::Blob(repo.clone(), digest.clone())) {
             Entry::Join(rx) => {
                 c.cache.observer.joined();
-                return match joined(rx).await {
-                    Outcome::Stored => stored().await?,
-                    Outcome::Failed(f) => Err(f.into()),
-                };
+                return after(rx).await;
             }
             Entry::Lead(leader) => leader,
         };
@@ -482,10 +490,7 @@ impl RegistryService {
         if let Ok((size, body)) = start_rx.await {
             return Ok(BlobPull::Arriving { size, body });
         }
-        match joined(outcome).await {
-            Outcome::Stored => stored().await?,
-            Outcome::Failed(f) => Err(f.into()),
-        }
+        after(outcome).await
     }
 
     /// Fetches blob `digest` of the cached `repo` once across replicas, through an upload
@@ -505,15 +510,15 @@ impl RegistryService {
             let upstream = self.upstream(c).await?;
             let blob = ask(&c.cache, c.host(), &what, false, upstream.blob(&c.upstream, digest)).await?;
             let session = self.open_upload(repo, digest.algorithm(), &format!("cache:{}", c.rule.name)).await?;
-            let (tx, last) = match (client, blob.size) {
+            let tx = match (client, blob.size) {
                 (Some(client), Some(size)) if size > 0 => {
                     let (tx, rx) = mpsc::channel(CLIENT_BUFFER);
-                    let body = futures_util::stream::unfold(rx, |mut rx| async { rx.recv().await.map(|x| (x, rx)) });
-                    let _ = client.send((size, body.boxed()));
-                    (Some(tx), Arc::new(Mutex::new(None)))
+                    let _ = client.send((size, receiver_stream(rx)));
+                    Some(tx)
                 }
-                _ => (None, Arc::new(Mutex::new(None))),
+                _ => None,
             };
+            let last: LastChunk = Arc::new(Mutex::new(None));
             let body = tee(read_ahead(blob.body), tx, last.clone(), c.cache.clone());
             let chunk = Chunk { range: None, length: blob.size };
             // The last bytes go to the client once the digest is verified, while the commit
@@ -560,6 +565,11 @@ fn read_ahead(mut body: ByteStream) -> ByteStream {
             }
         }
     });
+    receiver_stream(rx)
+}
+
+/// What `rx` receives, as a stream.
+fn receiver_stream(rx: mpsc::Receiver<io::Result<Bytes>>) -> ByteStream {
     futures_util::stream::unfold(rx, |mut rx| async { rx.recv().await.map(|x| (x, rx)) }).boxed()
 }
 
