@@ -156,20 +156,25 @@ pub fn run(args: MirrorArgs) -> Result<()> {
     Ok(())
 }
 
+/// Writes `f`, readable by its owner only when it holds credentials: a file that was there
+/// already gets that mode before its old bytes are replaced.
 fn write(f: &NodeFile) -> Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let parent = f.path.parent().context("a file in a directory")?;
     std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     let mode = if f.secret { 0o600 } else { 0o644 };
+    let cannot = || format!("cannot write {}", f.path.display());
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
-        .truncate(true)
+        .truncate(false)
         .mode(mode)
         .open(&f.path)
-        .with_context(|| format!("cannot write {}", f.path.display()))?;
-    file.write_all(f.text.as_bytes()).with_context(|| format!("cannot write {}", f.path.display()))?;
+        .with_context(cannot)?;
+    file.set_permissions(std::fs::Permissions::from_mode(mode)).with_context(cannot)?;
+    file.set_len(0).with_context(cannot)?;
+    file.write_all(f.text.as_bytes()).with_context(cannot)?;
     Ok(())
 }
 
@@ -200,6 +205,19 @@ mod tests {
         assert_eq!(local.len(), 1);
         assert!(local[0].text.contains("server = \"http://127.0.0.1:5001\""), "{}", local[0].text);
         assert!(!local[0].secret);
+    }
+
+    #[test]
+    fn a_file_with_credentials_is_private_even_when_it_was_not() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("docker.io/hosts.toml");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "an older, longer file that was readable by everyone").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write(&NodeFile { path: path.clone(), text: "secret".into(), secret: true }).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "secret");
     }
 
     #[test]
