@@ -57,15 +57,8 @@ impl ImageRef {
             Some((r, d)) => (r, Some(Digest::parse(d).map_err(|_| RefError::Digest(d.to_owned()))?)),
             None => (s, None),
         };
-        // A tag is after the last ':' of the last path component (a ':' before is a port).
-        let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
-        let (name, tag) = match rest[last_slash..].rfind(':') {
-            Some(i) => {
-                let t = &rest[last_slash + i + 1..];
-                (&rest[..last_slash + i], Some(Tag::parse(t).map_err(|_| RefError::Tag(t.to_owned()))?))
-            }
-            None => (rest, None),
-        };
+        let (name, tag) = berth_core::name::split_tag(rest);
+        let tag = tag.map(|t| Tag::parse(t).map_err(|_| RefError::Tag(t.to_owned()))).transpose()?;
         let (registry, path) = match name.split_once('/') {
             Some((first, path)) if is_host(first) => (first.to_owned(), path.to_owned()),
             _ => (DOCKER_HUB.to_owned(), name.to_owned()),

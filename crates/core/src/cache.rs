@@ -435,15 +435,9 @@ impl ImageSource {
             }
             None => (s, None),
         };
-        let last = rest.rfind('/').map_or(0, |i| i + 1);
-        let (name, tag) = match rest[last..].rfind(':') {
-            Some(i) => {
-                let t = &rest[last + i + 1..];
-                let tag = Tag::parse(t).map_err(|_| refuse(format!("source {s:?}: {t:?} is not a tag")))?;
-                (&rest[..last + i], Some(tag))
-            }
-            None => (rest, None),
-        };
+        let (name, tag) = crate::name::split_tag(rest);
+        let tag =
+            tag.map(|t| Tag::parse(t).map_err(|_| refuse(format!("source {s:?}: {t:?} is not a tag")))).transpose()?;
         let source = CacheSource::parse(name)?;
         if source.path.is_wildcard() {
             return Err(refuse(format!("source {s:?}: an import names one image, not a wildcard")));

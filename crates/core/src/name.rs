@@ -89,6 +89,16 @@ impl fmt::Debug for RepoName {
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Tag(String);
 
+/// `NAME[:TAG]` split as docker reads image names: the tag is after the last `:` of the last
+/// path component (a `:` before it is a registry's port). Neither part is checked.
+pub fn split_tag(reference: &str) -> (&str, Option<&str>) {
+    let last = reference.rfind('/').map_or(0, |i| i + 1);
+    match reference[last..].rfind(':') {
+        Some(i) => (&reference[..last + i], Some(&reference[last + i + 1..])),
+        None => (reference, None),
+    }
+}
+
 impl Tag {
     /// Validates a tag.
     pub fn parse(s: &str) -> Result<Self, NameError> {

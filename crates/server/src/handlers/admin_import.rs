@@ -15,11 +15,7 @@ use http::StatusCode;
 
 /// `REPOSITORY[:TAG]` of `--image`.
 fn target(image: &str) -> Result<(RepoName, Option<Tag>), ApiError> {
-    let last = image.rfind('/').map_or(0, |i| i + 1);
-    let (name, tag) = match image[last..].rfind(':') {
-        Some(i) => (&image[..last + i], Some(&image[last + i + 1..])),
-        None => (image, None),
-    };
+    let (name, tag) = berth_core::name::split_tag(image);
     let repo = RepoName::parse(name).map_err(|e| invalid(format!("--image {image:?}: {e}")))?;
     let tag = tag.map(|t| Tag::parse(t).map_err(|e| invalid(format!("--image {image:?}: {e}")))).transpose()?;
     Ok((repo, tag))
