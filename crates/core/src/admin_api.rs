@@ -391,3 +391,7 @@ mod tests {
 #[path = "admin_api_cache.rs"]
 mod cache;
 pub use cache::*;
+
+#[path = "admin_api_federation.rs"]
+mod federation;
+pub use federation::*;

@@ -19,6 +19,7 @@ pub mod cache;
 pub mod cache_store;
 pub mod digest;
 pub mod error;
+pub mod federation;
 pub mod manifest;
 pub mod media;
 pub mod name;

@@ -3,6 +3,7 @@
 //! Secrets never enter this module in clear: a credential holds only the SHA-256 of its
 //! secret. Implementations live in `berth-meta`, next to the metadata tables.
 
+use crate::federation::FederationStore;
 use crate::roles::{Role, RoleScope};
 use crate::scopemap::{ScopeMap, Token, TokenPassword};
 use crate::store::MetaError;
@@ -282,8 +283,9 @@ pub trait AuditLog: Send + Sync + 'static {
 }
 
 /// Identities, whole: principals, credentials and role assignments ([`PrincipalStore`]),
-/// tokens ([`TokenStore`]), settings ([`SettingsStore`]) and the audit log ([`AuditLog`]).
+/// tokens ([`TokenStore`]), settings ([`SettingsStore`]), the audit log ([`AuditLog`]) and
+/// federated credentials ([`FederationStore`]).
 /// Every type that is each of its parts is one.
-pub trait IdentityStore: PrincipalStore + TokenStore + SettingsStore + AuditLog {}
+pub trait IdentityStore: PrincipalStore + TokenStore + SettingsStore + AuditLog + FederationStore {}
 
-impl<T: PrincipalStore + TokenStore + SettingsStore + AuditLog> IdentityStore for T {}
+impl<T: PrincipalStore + TokenStore + SettingsStore + AuditLog + FederationStore> IdentityStore for T {}

@@ -11,6 +11,7 @@ mod backend;
 mod cache;
 mod cache_store;
 mod dialect;
+mod federation;
 mod identities;
 mod manifest_put;
 mod migrations;

@@ -18,6 +18,9 @@
 //! rules (a rule's credential set must exist), fill leases (holder, and until when in
 //! milliseconds since the epoch), and when each cached tag was last compared with upstream
 //! (`tags.checked_at`, seconds; NULL for a pushed tag).
+//! Migration 11 holds federated credentials: a principal's trust in one issuer, subject and
+//! audience (unique per principal by name and by issuer and subject; deleted with it), indexed
+//! by issuer and subject for the exchange.
 
 /// A random UUID v4 in SQLite, as text (SQLite has no UUID function); evaluated per row.
 macro_rules! sqlite_uuid_v4 {
@@ -204,6 +207,21 @@ CREATE TABLE fill_leases (
 ) WITHOUT ROWID;
 ALTER TABLE tags ADD COLUMN checked_at INTEGER;
 "#,
+    r#"
+CREATE TABLE federated_credentials (
+    id          TEXT PRIMARY KEY,
+    app_id      TEXT NOT NULL REFERENCES principals(app_id) ON DELETE CASCADE,
+    name        TEXT NOT NULL,
+    issuer      TEXT NOT NULL,
+    subject     TEXT NOT NULL,
+    audience    TEXT NOT NULL,
+    description TEXT,
+    created_at  INTEGER NOT NULL,
+    UNIQUE (app_id, name),
+    UNIQUE (app_id, issuer, subject)
+) WITHOUT ROWID;
+CREATE INDEX federated_credentials_by_claims ON federated_credentials(issuer, subject);
+"#,
 ];
 
 /// PostgreSQL migrations: the SQLite schema in PostgreSQL types. Names and digests collate
@@ -381,6 +399,21 @@ CREATE TABLE fill_leases (
     until  BIGINT NOT NULL
 );
 ALTER TABLE tags ADD COLUMN checked_at BIGINT;
+"#,
+    r#"
+CREATE TABLE federated_credentials (
+    id          TEXT PRIMARY KEY,
+    app_id      TEXT NOT NULL REFERENCES principals(app_id) ON DELETE CASCADE,
+    name        TEXT COLLATE "C" NOT NULL,
+    issuer      TEXT COLLATE "C" NOT NULL,
+    subject     TEXT COLLATE "C" NOT NULL,
+    audience    TEXT NOT NULL,
+    description TEXT,
+    created_at  BIGINT NOT NULL,
+    UNIQUE (app_id, name),
+    UNIQUE (app_id, issuer, subject)
+);
+CREATE INDEX federated_credentials_by_claims ON federated_credentials(issuer, subject);
 "#,
 ];
 

@@ -3,6 +3,7 @@
 //! [`Columns`] and works on either row type. Also the error and clock helpers both share.
 
 use berth_core::cache_store::{CacheRuleRecord, CredentialSetRecord};
+use berth_core::federation::FederatedCredential;
 use berth_core::principals::{AuditEvent, Credential, Principal, RoleAssignment};
 use berth_core::roles::Role;
 use berth_core::scopemap::{ScopeMap, ScopeRule, Token, TokenPassword};
@@ -348,6 +349,19 @@ pub(crate) fn credential(row: &impl Columns) -> Result<Credential, MetaError> {
         start: row.int("start_at")?,
         end: row.int("end_at")?,
         secret_hash: row.bytes("secret_hash")?.try_into().map_err(|_| bad("credential hash"))?,
+    })
+}
+
+pub(crate) fn federated_credential(row: &impl Columns) -> Result<FederatedCredential, MetaError> {
+    Ok(FederatedCredential {
+        id: row.text("id")?,
+        app_id: row.text("app_id")?,
+        name: row.text("name")?,
+        issuer: row.text("issuer")?,
+        subject: row.text("subject")?,
+        audience: row.text("audience")?,
+        description: row.opt_text("description")?,
+        created_at: row.int("created_at")?,
     })
 }
 
