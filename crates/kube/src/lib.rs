@@ -10,8 +10,9 @@
 //! offers for a pod.
 //! [`kubelet`]: the pull itself, through a runtime's CRI image service ([`cri`]) or into an
 //! OCI layout with Berth's client. [`provider`]: the kubelet credential-provider plugin's
-//! request and response. [`doctor`]: why a pull would fail, asking the registry
-//! ([`probe`]) with each credential.
+//! request and response; [`workload`]: the objects a cluster needs for its pods to pull with
+//! their service-account tokens. [`doctor`]: why a pull would fail, asking the registry
+//! ([`probe`]) with each credential. [`jwt`]: a token's claims, read without verifying.
 //!
 //! Dependency rule: depends on `berth-core` and `berth-client` only; never on the server side.
 #![deny(missing_docs)]
@@ -23,6 +24,7 @@ pub mod glob;
 pub mod gojson;
 pub mod gostr;
 pub mod gourl;
+pub mod jwt;
 pub mod keyring;
 pub mod kubelet;
 pub mod objects;
@@ -30,3 +32,4 @@ pub mod podauth;
 pub mod probe;
 pub mod provider;
 pub mod secret;
+pub mod workload;

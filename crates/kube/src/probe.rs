@@ -3,7 +3,7 @@
 //! the repository, no such tag (with the nearest ones), or fine.
 
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use berth_client::auth::Challenge;
 use berth_client::endpoint::untrusted_certificate;
 use berth_client::oci_error::Refusal;
@@ -48,8 +48,7 @@ fn transport(e: reqwest::Error) -> Probe {
 /// Whether a token's `access` claim grants pull on `repository` (`None` when the token is not
 /// a JWT with an `access` claim, so only the registry's answer can tell).
 fn token_grants_pull(token: &str, repository: &str) -> Option<bool> {
-    let payload = URL_SAFE_NO_PAD.decode(token.split('.').nth(1)?.trim_end_matches('=')).ok()?;
-    let claims: Value = serde_json::from_slice(&payload).ok()?;
+    let claims: Value = crate::jwt::claims(token)?;
     let access = claims.get("access")?.as_array()?;
     Some(access.iter().any(|a| {
         a["type"] == "repository"
@@ -164,6 +163,7 @@ pub async fn probe(http: &Client, base: &str, r: &ImageRef, credential: Option<(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     #[test]
     fn nearest_tags() {

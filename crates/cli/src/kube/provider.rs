@@ -2,10 +2,11 @@
 
 use crate::copy::TlsArgs;
 use anyhow::{Context, Result, bail};
-use berth_client::auth::{Credentials, Session};
+use berth_client::auth::{Credentials, NULL_GUID, Session};
 use berth_client::endpoint::api_base;
+use berth_client::federated::exchange;
 use berth_client::reference::ImageRef;
-use berth_kube::provider::{cache_secs, parse_request, response};
+use berth_kube::provider::{cache_secs, federated_cache_secs, parse_request, response};
 use clap::Args;
 use std::io::Read;
 use std::path::PathBuf;
@@ -27,6 +28,11 @@ pub struct ProviderArgs {
     /// The environment variable holding the principal's password.
     #[arg(long, requires = "username_env")]
     pub password_env: Option<String>,
+    /// The principal (appId) a service-account token is exchanged for when its service account
+    /// carries no berth.dev/client-id annotation; without either, the registry picks the one
+    /// principal whose federated credentials match the token.
+    #[arg(long)]
+    pub client_id: Option<String>,
     #[command(flatten)]
     pub tls: TlsArgs,
 }
@@ -52,7 +58,9 @@ fn principal(args: &ProviderArgs) -> Result<(String, String)> {
             let get = |name: &str| std::env::var(name).with_context(|| format!("the environment has no {name}"));
             Ok((get(u)?, get(p)?))
         }
-        _ => bail!("name the principal's credentials: --credentials-file FILE, or --username-env and --password-env"),
+        _ => bail!(
+            "the kubelet sent no service-account token and no static credentials are configured: give the provider's CredentialProviderConfig entry tokenAttributes (berth kube connect --workload-identity prints one), or name a principal's credentials with --credentials-file FILE, or --username-env and --password-env"
+        ),
     }
 }
 
@@ -66,26 +74,41 @@ fn registry_host(flag: &str) -> String {
     }
 }
 
-/// Reads the request on stdin and writes the response on stdout.
+/// Reads the request on stdin and writes the response on stdout. With a service-account token
+/// in the request, the token is exchanged (and never printed); else the static credentials
+/// are used as before.
 pub fn run(args: ProviderArgs) -> Result<()> {
     let mut input = Vec::new();
     std::io::stdin().read_to_end(&mut input).context("cannot read stdin")?;
-    let image = parse_request(&input)?;
+    let request = parse_request(&input)?;
+    let image = &request.image;
     let wanted = registry_host(&args.registry);
-    let asked = ImageRef::parse(&image).with_context(|| format!("the request's image {image:?} does not parse"))?;
+    let asked = ImageRef::parse(image).with_context(|| format!("the request's image {image:?} does not parse"))?;
     if !asked.registry.eq_ignore_ascii_case(&wanted) {
         println!("{}", response(None, 0));
         return Ok(());
     }
-    let (username, password) = principal(&args)?;
     let http = args.tls.http_client()?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    if let Some(sa_token) = &request.service_account_token {
+        let client_id = request.client_id().or(args.client_id.as_deref());
+        let answer = rt.block_on(async {
+            let base = api_base(&http, &asked).await;
+            exchange(&http, &base, sa_token, client_id).await.with_context(|| {
+                format!("the registry at {base} exchanged no refresh token for the service-account token")
+            })
+        })?;
+        let cache = federated_cache_secs(answer.expires_in, sa_token, now);
+        println!("{}", response(Some((&asked.registry, NULL_GUID, &answer.refresh_token)), cache));
+        return Ok(());
+    }
+    let (username, password) = principal(&args)?;
     let token = rt.block_on(async {
         let base = api_base(&http, &asked).await;
         let session = Session::new(http.clone(), Credentials::Basic { username, password });
         session.refresh_token(&base).await.with_context(|| format!("the registry at {base} gave no refresh token"))
     })?;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    println!("{}", response(Some((&asked.registry, berth_client::auth::NULL_GUID, &token)), cache_secs(&token, now)));
+    println!("{}", response(Some((&asked.registry, NULL_GUID, &token)), cache_secs(&token, now)));
     Ok(())
 }
