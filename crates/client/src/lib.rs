@@ -21,6 +21,7 @@ pub mod endpoint;
 pub mod layout;
 pub mod location;
 pub mod oci_error;
+pub mod oidc;
 pub mod reference;
 pub mod registry;
 pub mod upstream;
