@@ -8,7 +8,7 @@ mod common;
 use berth_testkit::TestServer;
 use berth_testkit::containerd::Containerd;
 use berth_testkit::image::{Image, write_layout};
-use common::{berth_copy, berth_home, login_home, ok, server};
+use common::{berth_copy, berth_home, login_home, ok, provider, server};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -161,21 +161,6 @@ async fn into_an_oci_layout_with_berths_client() {
     let inspect =
         Command::new("skopeo").args(["inspect", &format!("oci:{}:{}", store.display(), image)]).output().unwrap();
     assert!(inspect.status.success(), "{}", String::from_utf8_lossy(&inspect.stderr));
-}
-
-/// `berth kube credential-provider ARGS` with `stdin`.
-fn provider(args: &[&str], stdin: &str) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .args(["kube", "credential-provider"])
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
 }
 
 fn request(image: &str) -> String {
