@@ -138,3 +138,62 @@ async fn a_service_account_token_becomes_credentials_containerd_pulls_with() {
     let said = String::from_utf8_lossy(&none.stderr).into_owned();
     assert!(!none.status.success() && said.contains("no service-account token"), "{said}");
 }
+
+/// `berth kube doctor POD --service-account-token-file F`, with the Owner's login in `home`:
+/// whether it succeeded, and its stdout.
+fn doctor(home: &std::path::Path, pod: &std::path::Path, token: &str) -> (bool, String) {
+    let file = pod.with_extension("token");
+    std::fs::write(&file, token).unwrap();
+    let args = ["kube", "doctor", pod.to_str().unwrap(), "--service-account-token-file", file.to_str().unwrap()];
+    let out = berth_home(home, &args, None);
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_doctor_explains_refused_service_account_tokens() {
+    let issuer = OidcIssuer::start();
+    let unreachable = OidcIssuer::start();
+    let s = server(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let img = Image::tarball(62, &[("srv/doctor", 1000)], "amd64");
+    write_layout(&dir.join("src"), &img.blobs(), &img.manifest, "v1");
+    let image = format!("{}/team/api:v1", s.addr);
+    let from = format!("oci:{}:v1", dir.join("src").display());
+    tokio::task::block_in_place(|| ok(&berth_copy(&s, &[&from, &image])));
+    let home = dir.join("home");
+    ok(&login_home(&s, &home, &s.owner.0, &s.owner.1));
+    let pod = dir.join("pod.yaml");
+    std::fs::write(
+        &pod,
+        format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: api, namespace: team-a}}\nspec:\n  serviceAccountName: api\n  containers: [{{name: api, image: \"{image}\"}}]\n"),
+    )
+    .unwrap();
+    for iss in [issuer.issuer(), unreachable.issuer()] {
+        let args =
+            ["kube", "connect", "--workload-identity", "-n", "team-a", "--service-account", "api", "--issuer", &iss];
+        tokio::task::block_in_place(|| ok(&berth_home(&home, &args, None)));
+    }
+    let run = |token: String| tokio::task::block_in_place(|| doctor(&home, &pod, &token));
+
+    let (pulls, said) = run(issuer.mint(issuer.k8s_claims("team-a", "api", &s.addr, 600)));
+    assert!(pulls && said.contains("can pull") && said.contains("valid until"), "{said}");
+
+    let (pulls, said) = run(issuer.mint(issuer.k8s_claims("team-a", "other", &s.addr, 600)));
+    assert!(
+        !pulls && said.contains("no federated credential trusts subject \"system:serviceaccount:team-a:other\""),
+        "{said}"
+    );
+
+    let (pulls, said) = run(issuer.mint(issuer.k8s_claims("team-a", "api", "another-audience", 600)));
+    assert!(!pulls && said.contains("is not the one its federated credential accepts"), "{said}");
+    assert!(said.contains("serviceAccountTokenAudience"), "{said}");
+
+    unreachable.fail_jwks(true);
+    let (pulls, said) = run(unreachable.mint(unreachable.k8s_claims("team-a", "api", &s.addr, 600)));
+    assert!(!pulls && said.contains("cannot get the signing keys of issuer") && said.contains("jwks_files"), "{said}");
+
+    let (pulls, said) = run(issuer.mint(issuer.k8s_claims("team-a", "api", &s.addr, -120)));
+    assert!(!pulls && said.contains("the service-account token expired at "), "the doctor's own words: {said}");
+    assert!(said.contains("the registry finds the token expired"), "and the registry's: {said}");
+}

@@ -4,6 +4,7 @@
 //! ([`crate::probe`]); with an Owner's login it also looks the principal up (expired
 //! credentials, missing role assignments).
 
+use crate::federated_doctor::{ServiceAccountToken, exchanged};
 use crate::keyring::{Credential, mismatch};
 use crate::objects::{Container, PullPolicy, Workload};
 use crate::podauth::PodCredentials;
@@ -147,7 +148,32 @@ fn in_order(matched: &[&Credential]) -> String {
     named.join(", then ")
 }
 
-/// Diagnoses every container of `w`; `owners` holds Owner logins by registry host.
+/// The service-account token's exchange at `base`, then a pull with the refresh token; lines
+/// pushed onto `lines`; whether it would pull.
+async fn with_token(
+    http: &Client,
+    base: &str,
+    c: &Container,
+    sa: &ServiceAccountToken,
+    lines: &mut Vec<String>,
+) -> bool {
+    lines.push("the kubelet's credential provider would exchange the service-account token".into());
+    let (refresh, said) = exchanged(http, base, sa).await;
+    lines.extend(said);
+    let Some(password) = refresh else { return false };
+    let k = Credential {
+        username: berth_client::auth::NULL_GUID.to_owned(),
+        password,
+        source: "the exchanged service-account token".into(),
+    };
+    let (ok, _, line) = explain(http, base, c, Some(&k), None).await;
+    lines.push(line);
+    ok
+}
+
+/// Diagnoses every container of `w`; `owners` holds Owner logins by registry host; with a
+/// service-account token, what the credential provider would get for it is tried after the
+/// pull secrets, as the kubelet does.
 ///
 /// For each container: what the kubelet would log or ignore; every pull secret entry that
 /// does not apply to the image, with the reason (whether or not another one applies); the
@@ -160,6 +186,7 @@ pub async fn diagnose(
     w: &Workload,
     creds: &PodCredentials,
     owners: &HashMap<String, OwnerLogin>,
+    token: Option<&ServiceAccountToken>,
 ) -> Vec<Diagnosis> {
     let mut out = Vec::new();
     for c in &w.containers {
@@ -190,6 +217,13 @@ pub async fn diagnose(
         let base = api_base(http, &c.reference).await;
         lines.push(format!("the registry {} is contacted at {base}", c.reference.registry));
         let matched = creds.keyring.lookup(&repo);
+        if matched.is_empty()
+            && let Some(sa) = token
+        {
+            let would_pull = with_token(http, &base, c, sa, &mut lines).await;
+            out.push(Diagnosis { subject, would_pull, lines });
+            continue;
+        }
         if matched.is_empty() {
             let (ok, _, line) = explain(http, &base, c, None, owner).await;
             lines.push(if ok { format!("no pull secret applies, and {line}") } else { line });
@@ -206,6 +240,9 @@ pub async fn diagnose(
                 would_pull = ok;
                 break;
             }
+        }
+        if !would_pull && let Some(sa) = token {
+            would_pull = with_token(http, &base, c, sa, &mut lines).await;
         }
         out.push(Diagnosis { subject, would_pull, lines });
     }

@@ -12,7 +12,8 @@
 //! OCI layout with Berth's client. [`provider`]: the kubelet credential-provider plugin's
 //! request and response; [`workload`]: the objects a cluster needs for its pods to pull with
 //! their service-account tokens. [`doctor`]: why a pull would fail, asking the registry
-//! ([`probe`]) with each credential. [`jwt`]: a token's claims, read without verifying.
+//! ([`probe`]) with each credential, and why a service-account token is refused
+//! ([`federated_doctor`]). [`jwt`]: a token's claims, read without verifying.
 //!
 //! Dependency rule: depends on `berth-core` and `berth-client` only; never on the server side.
 #![deny(missing_docs)]
@@ -20,6 +21,7 @@
 pub mod cri;
 pub mod dockercfg;
 pub mod doctor;
+pub mod federated_doctor;
 pub mod glob;
 pub mod gojson;
 pub mod gostr;

@@ -128,11 +128,17 @@ fn workload_identity(args: &ConnectArgs, host: String) -> Result<()> {
             && f["audiences"].as_array().is_some_and(|a| a.iter().any(|x| x == audience.as_str()))
     });
     if !known {
-        let fc_name: String = format!("kube-{ns}-{sa}")
+        // Unique per principal: another issuer for the same account gets the next free suffix.
+        let base: String = format!("kube-{ns}-{sa}")
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
-            .take(120)
+            .take(110)
             .collect();
+        let taken = |n: &str| listed.as_array().into_iter().flatten().any(|f| f["name"] == n);
+        let fc_name = std::iter::once(base.clone())
+            .chain((2..).map(|i| format!("{base}-{i}")))
+            .find(|n| !taken(n))
+            .unwrap_or(base);
         let body = berth_core::admin_api::CreateFederatedCredential {
             name: fc_name,
             issuer: issuer.clone(),

@@ -2,8 +2,10 @@
 
 use super::pull::Inputs;
 use crate::copy::TlsArgs;
+use anyhow::Context;
 use anyhow::{Result, bail};
 use berth_kube::doctor::{OwnerLogin, diagnose};
+use berth_kube::federated_doctor::ServiceAccountToken;
 use berth_kube::podauth::for_workload;
 use clap::Args;
 use std::collections::HashMap;
@@ -13,6 +15,13 @@ use std::collections::HashMap;
 pub struct DoctorArgs {
     #[command(flatten)]
     pub inputs: Inputs,
+    /// A service-account token as the kubelet would pass it to the credential provider: its
+    /// claims are explained, then it is exchanged as the provider would.
+    #[arg(long)]
+    pub service_account_token_file: Option<std::path::PathBuf>,
+    /// The principal (appId) to exchange that token for, as the berth.dev/client-id annotation names it.
+    #[arg(long, requires = "service_account_token_file")]
+    pub client_id: Option<String>,
     #[command(flatten)]
     pub tls: TlsArgs,
 }
@@ -33,13 +42,21 @@ pub fn run(args: DoctorArgs) -> Result<()> {
             owners.insert(host, OwnerLogin { username, password });
         }
     }
+    let token = match &args.service_account_token_file {
+        Some(f) => {
+            let text = std::fs::read_to_string(f)
+                .with_context(|| format!("cannot read --service-account-token-file {}", f.display()))?;
+            Some(ServiceAccountToken { token: text.trim().to_owned(), client_id: args.client_id.clone() })
+        }
+        None => None,
+    };
     let http = args.tls.http_client()?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let failing = rt.block_on(async {
         let mut failing = 0;
         for w in &objects.workloads {
             let creds = for_workload(w, &objects);
-            for d in diagnose(&http, w, &creds, &owners).await {
+            for d in diagnose(&http, w, &creds, &owners, token.as_ref()).await {
                 println!("{}: {}", if d.would_pull { "would pull" } else { "would FAIL" }, d.subject);
                 for line in &d.lines {
                     println!("  - {line}");
