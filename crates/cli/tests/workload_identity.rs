@@ -6,9 +6,8 @@
 mod common;
 
 use berth_testkit::containerd::Containerd;
-use berth_testkit::image::{Image, write_layout};
 use berth_testkit::oidc::OidcIssuer;
-use common::{berth_copy, berth_home, login_home, ok, provider, server};
+use common::{berth_home, login_home, ok, provider, pushed_image, server};
 use std::process::Command;
 
 const NULL_GUID: &str = "00000000-0000-0000-0000-000000000000";
@@ -32,11 +31,7 @@ async fn a_service_account_token_becomes_credentials_containerd_pulls_with() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let arch = berth_client::copy::host_platform().rsplit('/').next().unwrap().to_owned();
-    let img = Image::tarball(61, &[("srv/federated", 4000)], &arch);
-    write_layout(&dir.join("src"), &img.blobs(), &img.manifest, "v1");
-    let image = format!("{}/team/web:v1", s.addr);
-    let from = format!("oci:{}:v1", dir.join("src").display());
-    tokio::task::block_in_place(|| ok(&berth_copy(&s, &[&from, &image])));
+    let image = pushed_image(&s, dir, 61, &[("srv/federated", 4000)], &arch, "team/web");
     let home = dir.join("home");
     ok(&login_home(&s, &home, &s.owner.0, &s.owner.1));
 
@@ -156,11 +151,7 @@ async fn the_doctor_explains_refused_service_account_tokens() {
     let s = server(&[]);
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let img = Image::tarball(62, &[("srv/doctor", 1000)], "amd64");
-    write_layout(&dir.join("src"), &img.blobs(), &img.manifest, "v1");
-    let image = format!("{}/team/api:v1", s.addr);
-    let from = format!("oci:{}:v1", dir.join("src").display());
-    tokio::task::block_in_place(|| ok(&berth_copy(&s, &[&from, &image])));
+    let image = pushed_image(&s, dir, 62, &[("srv/doctor", 1000)], "amd64", "team/api");
     let home = dir.join("home");
     ok(&login_home(&s, &home, &s.owner.0, &s.owner.1));
     let pod = dir.join("pod.yaml");

@@ -194,3 +194,15 @@ pub fn provider(args: &[&str], stdin: &str) -> Output {
     child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
 }
+
+/// An image of `files` for `arch` (seeded by `seed`) copied to `s` as `NAME:v1` through an OCI
+/// layout under `dir`; its reference on `s`.
+pub fn pushed_image(s: &TestServer, dir: &Path, seed: u64, files: &[(&str, usize)], arch: &str, name: &str) -> String {
+    use berth_testkit::image::{Image, write_layout};
+    let img = Image::tarball(seed, files, arch);
+    write_layout(&dir.join("src"), &img.blobs(), &img.manifest, "v1");
+    let image = format!("{}/{name}:v1", s.addr);
+    let from = format!("oci:{}:v1", dir.join("src").display());
+    tokio::task::block_in_place(|| ok(&berth_copy(s, &[&from, &image])));
+    image
+}
