@@ -3,7 +3,8 @@
 //! What users type: [`location::Location`] (a registry reference, `oci:DIR[:TAG]` or
 //! `docker-archive:FILE[:REF]`) and [`reference::ImageRef`] with Docker Hub normalisation as
 //! `docker` does it. Credentials from docker's `config.json` and credential helpers
-//! ([`credentials`]); the token flow as real clients speak it ([`auth::Session`]); which
+//! ([`credentials`]); the token flow as real clients speak it ([`auth::Session`]), and the
+//! federated exchange of an OIDC token for a refresh token ([`federated`]); which
 //! scheme a registry speaks ([`endpoint`]); one repository over the distribution API
 //! ([`registry::Repository`]: streamed, verified, resumable), and the one reader of its
 //! error bodies ([`oci_error`]); OCI layouts ([`layout`]) and
@@ -18,6 +19,7 @@ pub mod auth;
 pub mod copy;
 pub mod credentials;
 pub mod endpoint;
+pub mod federated;
 pub mod layout;
 pub mod location;
 pub mod oci_error;
