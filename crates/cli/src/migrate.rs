@@ -101,6 +101,7 @@ async fn identities(src: &dyn IdentityStore, dst: &dyn IdentityStore) -> Result<
     for a in src.role_assignments(None).await? {
         dst.assign_role(&a).await?;
     }
+    let federated = federated_credentials(src, dst).await?;
     for m in src.scope_maps().await?.into_iter().filter(|m| !m.system) {
         dst.put_scope_map(&m).await?;
     }
@@ -115,8 +116,32 @@ async fn identities(src: &dyn IdentityStore, dst: &dyn IdentityStore) -> Result<
             dst.set_token_password(&t.name, p).await?;
         }
     }
-    eprintln!("berth: identities: {} principals, {} tokens", principals.len(), tokens.len());
+    eprintln!(
+        "berth: identities: {} principals, {federated} federated credentials, {} tokens",
+        principals.len(),
+        tokens.len()
+    );
     Ok(())
+}
+
+/// The federated credentials, after the principals they belong to; how many the destination
+/// holds. One already there (an earlier run) stays; one whose principal was not carried
+/// (a principal without a secret) is left out.
+async fn federated_credentials(src: &dyn IdentityStore, dst: &dyn IdentityStore) -> Result<usize> {
+    use berth_core::federation::FederatedCreate;
+    let mut carried = 0;
+    for fc in src.federated_credentials(None).await? {
+        match dst.create_federated_credential(&fc).await? {
+            FederatedCreate::Created | FederatedCreate::NameTaken | FederatedCreate::SubjectTaken => carried += 1,
+            FederatedCreate::NoPrincipal => {
+                eprintln!(
+                    "berth: federated credential {}/{} left out: its principal was not carried",
+                    fc.app_id, fc.name
+                )
+            }
+        }
+    }
+    Ok(carried)
 }
 
 /// The blobs the source's manifests use (layers with `urls` too, where the source holds

@@ -57,6 +57,17 @@ async fn an_embedded_registry_moves_to_postgres_and_garage() {
         StatusCode::CREATED
     );
     let (app, password) = src.create_sp(&c, "ci-pull", Some(("acrpull", "repositories/team/app"))).await;
+    let federated = serde_json::json!({
+        "name": "github-main",
+        "issuer": "https://token.actions.githubusercontent.com",
+        "subject": "repo:org/app:ref:refs/heads/main",
+        "audience": "berth",
+        "description": null,
+    });
+    let fc_url = |base: &str| format!("{base}/admin/v1/service-principals/{app}/federated-credentials");
+    let r = c.post(fc_url(&src.base)).json(&federated).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let created: serde_json::Value = r.json().await.unwrap();
     let tags = |repo: &'static str| {
         let (c, base) = (c.clone(), src.base.clone());
         async move {
@@ -102,7 +113,7 @@ async fn an_embedded_registry_moves_to_postgres_and_garage() {
     let out = tokio::task::block_in_place(|| migrate(&from, &to));
     let report = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{report}");
-    assert!(report.contains("identities: 2 principals"), "the Owner and ci-pull: {report}");
+    assert!(report.contains("identities: 2 principals, 1 federated credentials"), "the Owner and ci-pull: {report}");
     // Run again: nothing left to copy.
     let again = tokio::task::block_in_place(|| migrate(&from, &to));
     let report = String::from_utf8_lossy(&again.stderr).into_owned();
@@ -115,6 +126,9 @@ async fn an_embedded_registry_moves_to_postgres_and_garage() {
     let puller = berth_testkit::http_client().build().unwrap();
     let v2 = puller.get(format!("{}/v2/", dst.base)).basic_auth(&app, Some(&password)).send().await.unwrap();
     assert_eq!(v2.status(), StatusCode::OK, "the principal logs in with its password from before");
+    // Its federated credential came with it, the same one (its ID binds refresh tokens).
+    let moved: serde_json::Value = c.get(fc_url(&dst.base)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(moved, serde_json::json!([created]), "carried once, although migrated twice");
     // The source's Owner client: its credentials moved with it.
     let owner = c.clone();
     for (repo, list) in &before {

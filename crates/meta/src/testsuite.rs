@@ -10,6 +10,7 @@ use berth_core::{
 use bytes::Bytes;
 
 mod cache;
+mod federation;
 
 fn repo(s: &str) -> RepoName {
     RepoName::parse(s).unwrap()
@@ -705,6 +706,7 @@ pub async fn run_identities(ids: &dyn IdentityStore) {
     // Retention: only what is older than the cut goes.
     assert_eq!(ids.prune_audit(10).await.unwrap(), 1);
     assert_eq!(ids.audit_log(10).await.unwrap(), vec![stored]);
+    federation::run(ids).await;
 }
 
 /// The first principal is created only while there is none, with its credential and role;

@@ -11,7 +11,7 @@
 //! rule and [`crate::endpoint::Endpoint::repo`] could never reach.
 //!
 //! The names in the path (a principal's app ID or display name, a credential's key ID, a
-//! token or scope-map name) are checked by [`berth_registry::admin::IdentityAdmin`], which
+//! federated credential's name, a token or scope-map name) are checked by [`berth_registry::admin::IdentityAdmin`], which
 //! answers each invalid or unknown one as it always has, and those of credential sets and
 //! cache rules by [`berth_registry::cache::CacheAdmin`]; here they are only decoded.
 
@@ -143,6 +143,30 @@ pub enum AdminEndpoint {
         /// The credential's key ID.
         key_id: String,
     },
+    /// `POST /admin/v1/service-principals/<key>/federated-credentials`.
+    CreateFederatedCredential {
+        /// The principal's app ID or display name.
+        key: String,
+    },
+    /// `GET /admin/v1/service-principals/<key>/federated-credentials`.
+    ListFederatedCredentials {
+        /// The principal's app ID or display name.
+        key: String,
+    },
+    /// `GET /admin/v1/service-principals/<key>/federated-credentials/<name>`.
+    ShowFederatedCredential {
+        /// The principal's app ID or display name.
+        key: String,
+        /// The federated credential's name.
+        name: String,
+    },
+    /// `DELETE /admin/v1/service-principals/<key>/federated-credentials/<name>`.
+    DeleteFederatedCredential {
+        /// The principal's app ID or display name.
+        key: String,
+        /// The federated credential's name.
+        name: String,
+    },
     /// `POST /admin/v1/role-assignments`.
     AssignRole,
     /// `GET /admin/v1/role-assignments[?assignee=]`.
@@ -250,6 +274,18 @@ impl AdminEndpoint {
             (Method::GET, ["service-principals", k, "credentials"]) => AdminEndpoint::ListCredentials { key: key(k) },
             (Method::DELETE, ["service-principals", k, "credentials", id]) => {
                 AdminEndpoint::DeleteCredential { key: key(k), key_id: key(id) }
+            }
+            (Method::POST, ["service-principals", k, "federated-credentials"]) => {
+                AdminEndpoint::CreateFederatedCredential { key: key(k) }
+            }
+            (Method::GET, ["service-principals", k, "federated-credentials"]) => {
+                AdminEndpoint::ListFederatedCredentials { key: key(k) }
+            }
+            (Method::GET, ["service-principals", k, "federated-credentials", n]) => {
+                AdminEndpoint::ShowFederatedCredential { key: key(k), name: key(n) }
+            }
+            (Method::DELETE, ["service-principals", k, "federated-credentials", n]) => {
+                AdminEndpoint::DeleteFederatedCredential { key: key(k), name: key(n) }
             }
             (Method::POST, ["role-assignments"]) => AdminEndpoint::AssignRole,
             (Method::GET, ["role-assignments"]) => AdminEndpoint::ListRoleAssignments { assignee: get("assignee") },

@@ -41,6 +41,30 @@ fn every_admin_endpoint_parses() {
             None,
             AdminEndpoint::DeleteCredential { key: s("ci"), key_id: s("k1") },
         ),
+        (
+            Method::POST,
+            "/admin/v1/service-principals/ci/federated-credentials",
+            None,
+            AdminEndpoint::CreateFederatedCredential { key: s("ci") },
+        ),
+        (
+            Method::GET,
+            "/admin/v1/service-principals/http:%2F%2Fci/federated-credentials/",
+            None,
+            AdminEndpoint::ListFederatedCredentials { key: s("http://ci") },
+        ),
+        (
+            Method::GET,
+            "/admin/v1/service-principals/ci/federated-credentials/github-main",
+            None,
+            AdminEndpoint::ShowFederatedCredential { key: s("ci"), name: s("github-main") },
+        ),
+        (
+            Method::DELETE,
+            "/admin/v1/service-principals/ci/federated-credentials/github-main",
+            None,
+            AdminEndpoint::DeleteFederatedCredential { key: s("ci"), name: s("github-main") },
+        ),
         (Method::POST, "/admin/v1/role-assignments", None, AdminEndpoint::AssignRole),
         (Method::GET, "/admin/v1/role-assignments", None, AdminEndpoint::ListRoleAssignments { assignee: None }),
         (
@@ -127,6 +151,21 @@ fn unknown_admin_endpoints() {
             Method::GET,
             "/admin/v1/service-principals/ci/credentials/k1",
             vec!["service-principals", "ci", "credentials", "k1"],
+        ),
+        (
+            Method::PATCH,
+            "/admin/v1/service-principals/ci/federated-credentials/f1",
+            vec!["service-principals", "ci", "federated-credentials", "f1"],
+        ),
+        (
+            Method::POST,
+            "/admin/v1/service-principals/ci/federated-credentials/f1",
+            vec!["service-principals", "ci", "federated-credentials", "f1"],
+        ),
+        (
+            Method::DELETE,
+            "/admin/v1/service-principals/ci/federated-credentials",
+            vec!["service-principals", "ci", "federated-credentials"],
         ),
         (Method::GET, "/admin/v1/gc", vec!["gc"]),
         (Method::DELETE, "/admin/v1/registry", vec!["registry"]),

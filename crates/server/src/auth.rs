@@ -194,6 +194,10 @@ pub fn required_admin_access(endpoint: &AdminEndpoint) -> Vec<Access> {
         | AdminEndpoint::ResetCredential { .. }
         | AdminEndpoint::ListCredentials { .. }
         | AdminEndpoint::DeleteCredential { .. }
+        | AdminEndpoint::CreateFederatedCredential { .. }
+        | AdminEndpoint::ListFederatedCredentials { .. }
+        | AdminEndpoint::ShowFederatedCredential { .. }
+        | AdminEndpoint::DeleteFederatedCredential { .. }
         | AdminEndpoint::AssignRole
         | AdminEndpoint::ListRoleAssignments { .. }
         | AdminEndpoint::UnassignRole { .. }

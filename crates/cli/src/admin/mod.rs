@@ -1,10 +1,11 @@
-//! The admin commands, one module each: [`sp`], [`role`] assignments, registry [`settings`],
-//! [`repository`], [`tokens`] and scope maps, the pull-through [`cache`]'s rules and
-//! credential sets, [`maintenance`] (gc, purge, audit) and
+//! The admin commands, one module each: [`sp`] and its [`federation`] credentials, [`role`]
+//! assignments, registry [`settings`], [`repository`], [`tokens`] and scope maps, the
+//! pull-through [`cache`]'s rules and credential sets, [`maintenance`] (gc, purge, audit) and
 //! [`login`]/logout. They are clients of the server's admin API and listings, authenticated
 //! with the credentials `berth login` stored.
 
 pub mod cache;
+pub mod federation;
 pub mod import;
 pub mod login;
 pub mod maintenance;

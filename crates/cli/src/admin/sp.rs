@@ -1,5 +1,7 @@
-//! `berth sp …`: service principals and their credentials, with the flags `az ad sp` takes.
+//! `berth sp …`: service principals and their credentials, with the flags `az ad sp` takes;
+//! their federated credentials are in [`super::federation`].
 
+use super::federation::FederatedCredentialCommand;
 use super::{NO_BODY, RegistryArg, call, enc, show};
 use crate::output::OutputArgs;
 use anyhow::Result;
@@ -60,6 +62,10 @@ pub enum SpCommand {
     /// Manage credentials.
     #[command(subcommand)]
     Credential(CredentialCommand),
+    /// Manage federated credentials: tokens of an external issuer (GitHub Actions, a
+    /// Kubernetes cluster) accepted as the principal's credential.
+    #[command(subcommand)]
+    FederatedCredential(FederatedCredentialCommand),
 }
 
 /// `berth sp credential …`.
@@ -149,5 +155,6 @@ pub fn run(cmd: SpCommand) -> Result<()> {
             let path = format!("service-principals/{}/credentials/{}", enc(&id), enc(&key_id));
             call(&registry, Method::DELETE, &path, None).map(|_| ())
         }
+        SpCommand::FederatedCredential(cmd) => super::federation::run(cmd),
     }
 }

@@ -1,7 +1,7 @@
 //! Identity administration as a domain service: [`IdentityAdmin`] creates, changes and deletes
-//! service principals, their credentials and role assignments (`principals.rs`), tokens and
-//! scope maps (`tokens.rs`), and the registry's settings and admin user (`settings.rs`), for
-//! one acting caller.
+//! service principals, their credentials and role assignments (`principals.rs`), their
+//! federated credentials (`federation.rs`), tokens and scope maps (`tokens.rs`), and the
+//! registry's settings and admin user (`settings.rs`), for one acting caller.
 //!
 //! Contracts, for every operation:
 //! - It validates its input here (not in the HTTP layer) and answers a typed [`AdminError`],
@@ -13,6 +13,7 @@
 //! - It records the audit event of the change, naming the actor and the remote address given
 //!   to [`AuthService::admin`]; reads record nothing.
 
+mod federation;
 mod principals;
 mod settings;
 mod tokens;

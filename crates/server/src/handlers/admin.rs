@@ -1,8 +1,8 @@
 //! The admin API (`/admin/v1/…`, JSON), used by the `berth` CLI: service principals, their
-//! credentials, role assignments, registry settings, the audit log, and (in `admin_cache`) the
-//! pull-through cache's credential sets and rules. Every request is parsed into an
-//! [`AdminEndpoint`] and passes [`authorize_admin`] (Owner at registry scope) before anything
-//! else runs. The handlers only
+//! credentials and federated credentials, role assignments, registry settings, the audit log,
+//! and (in `admin_cache`) the pull-through cache's credential sets and rules. Every request is
+//! parsed into an [`AdminEndpoint`] and passes [`authorize_admin`] (Owner at registry scope)
+//! before anything else runs. The handlers only
 //! read the typed body ([`berth_core::admin_api`]), call the identity service
 //! ([`berth_registry::admin`]), which validates, writes, invalidates caches and audits, and
 //! write the typed answer ([`super::admin_views`]).
@@ -16,6 +16,7 @@ use crate::error::ApiError;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
+use berth_core::admin_api::CreateFederatedCredential;
 use berth_core::admin_api::{
     CreateRoleAssignment, CreateServicePrincipal, CredentialRenew, GcRequest, PurgeRequest, RegistryUpdate,
     ResetCredential,
@@ -125,6 +126,22 @@ async fn dispatch(st: &AppState, auth: &AdminAuthorized, remote: &str, req: Body
         }
         AdminEndpoint::DeleteCredential { key, key_id } => {
             admin.delete_credential(key, key_id).await?;
+            Ok(no_content())
+        }
+        AdminEndpoint::CreateFederatedCredential { key } => {
+            let b: CreateFederatedCredential = body(req).await?;
+            let created = admin.create_federated_credential(key, &b).await?;
+            Ok(json_response(StatusCode::CREATED, view::federated_credential(&created)))
+        }
+        AdminEndpoint::ListFederatedCredentials { key } => {
+            let list = admin.federated_credentials(key).await?;
+            Ok(json_response(StatusCode::OK, list.iter().map(view::federated_credential).collect::<Vec<_>>()))
+        }
+        AdminEndpoint::ShowFederatedCredential { key, name } => {
+            Ok(json_response(StatusCode::OK, view::federated_credential(&admin.federated_credential(key, name).await?)))
+        }
+        AdminEndpoint::DeleteFederatedCredential { key, name } => {
+            admin.delete_federated_credential(key, name).await?;
             Ok(no_content())
         }
         AdminEndpoint::AssignRole => {

@@ -2,11 +2,13 @@
 //! identity service answers with: times written as RFC 3339, secrets only where just issued.
 
 use super::rfc3339;
+use berth_core::admin_api::FederatedCredentialView;
 use berth_core::admin_api::{
     AdminCredentials, AuditEntry, NamedPassword, PasswordCredential, RegistryView, RoleAssignmentView, ScopeMapKind,
     ScopeMapView, ServicePrincipalDetail, ServicePrincipalSecret, ServicePrincipalSummary, TokenCredentials,
     TokenPasswordView, TokenStatus, TokenView,
 };
+use berth_core::federation::FederatedCredential;
 use berth_core::principals::{AuditEvent, Credential, Principal, RegistrySettings, RoleAssignment};
 use berth_core::scopemap::{ScopeMap, ScopeRule, Token};
 use berth_registry::admin::{NamedAssignment, PrincipalDetail};
@@ -32,6 +34,19 @@ pub(super) fn credential(c: &Credential) -> PasswordCredential {
         display_name: c.display_name.clone(),
         start_date_time: rfc3339(c.start),
         end_date_time: rfc3339(c.end),
+    }
+}
+
+pub(super) fn federated_credential(fc: &FederatedCredential) -> FederatedCredentialView {
+    FederatedCredentialView {
+        id: fc.id.clone(),
+        app_id: fc.app_id.clone(),
+        name: fc.name.clone(),
+        issuer: fc.issuer.clone(),
+        subject: fc.subject.clone(),
+        audiences: vec![fc.audience.clone()],
+        description: fc.description.clone(),
+        created_date_time: rfc3339(fc.created_at),
     }
 }
 
