@@ -5,6 +5,7 @@
 mod admin;
 mod copy;
 mod datadir;
+mod federation;
 mod inspect;
 mod kube;
 mod login;

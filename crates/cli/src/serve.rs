@@ -255,6 +255,9 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
                 anyhow::anyhow!("auth.signing_key_file {} is not an ECDSA P-256 key: {e}", file.display())
             })?;
         }
+        if let Some(f) = crate::federation::federation(&config.federation)? {
+            auth = auth.with_federation(f);
+        }
         let bootstrap_path = config.server.data_dir.join("bootstrap-credentials.json");
         let given = config.auth.bootstrap_password_file.as_deref().map(read_owner_password).transpose()?;
         let bootstrapped =

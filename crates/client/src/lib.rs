@@ -23,6 +23,7 @@ pub mod federated;
 pub mod layout;
 pub mod location;
 pub mod oci_error;
+pub mod oidc;
 pub mod reference;
 pub mod registry;
 pub mod upstream;

@@ -66,23 +66,23 @@ async fn changes_reach_the_next_login_at_once_despite_the_credential_cache() {
     let admin = auth.admin(ACTOR, REMOTE);
     let created = admin.create_token(&token("ci-read", &["repositories/app/content/read"])).await.unwrap();
     let password = created.passwords[0].value.clone();
-    assert!(auth.basic("ci-read", &password).await.is_ok());
+    assert!(auth.basic("ci-read", &password, "local").await.is_ok());
     // Remembered now; a disable must still be seen by the very next login.
     let disable = TokenRequest { name: None, status: Some("disabled".into()), ..token("unused", &[]) };
     assert!(!admin.update_token("ci-read", &disable).await.unwrap().enabled);
-    assert!(matches!(auth.basic("ci-read", &password).await, Err(AuthError::Disabled)));
+    assert!(matches!(auth.basic("ci-read", &password, "local").await, Err(AuthError::Disabled)));
     admin.delete_token("ci-read").await.unwrap();
-    assert!(matches!(auth.basic("ci-read", &password).await, Err(AuthError::BadCredentials)));
+    assert!(matches!(auth.basic("ci-read", &password, "local").await, Err(AuthError::BadCredentials)));
 
     let sp = CreateServicePrincipal { name: "builder".into(), role: None, scopes: None, years: None };
     let secret = admin.create_service_principal(&sp).await.unwrap();
     let app_id = secret.principal.app_id.clone();
-    assert!(auth.basic(&app_id, &secret.password).await.unwrap().permissions.rules.is_empty());
+    assert!(auth.basic(&app_id, &secret.password, "local").await.unwrap().permissions.rules.is_empty());
     let assign = CreateRoleAssignment { assignee: "builder".into(), role: "acrpush".into(), scope: None };
     assert_eq!(admin.assign_role(&assign).await.unwrap().principal_name, "builder");
-    assert!(!auth.basic(&app_id, &secret.password).await.unwrap().permissions.rules.is_empty());
+    assert!(!auth.basic(&app_id, &secret.password, "local").await.unwrap().permissions.rules.is_empty());
     admin.delete_principal("builder").await.unwrap();
-    assert!(matches!(auth.basic(&app_id, &secret.password).await, Err(AuthError::BadCredentials)));
+    assert!(matches!(auth.basic(&app_id, &secret.password, "local").await, Err(AuthError::BadCredentials)));
 }
 
 #[tokio::test]

@@ -265,11 +265,12 @@ pub async fn check_basic(
     pass: &str,
     refuse: impl FnOnce() -> ApiError,
 ) -> Result<Authenticated, ApiError> {
-    match auth.basic(user, pass).await {
+    match auth.basic(user, pass, &remote.to_string()).await {
         Ok(a) => Ok(a),
         Err(AuthError::BadCredentials) => {
             Err(failed(auth, limiter, remote, user, refuse().detail("invalid username or password")).await)
         }
+        Err(AuthError::Federated(r)) => Err(federated_failed(limiter, remote, user, refuse().detail(r.sentence))),
         Err(AuthError::Disabled) => {
             // A new token cannot help: 403, as ACR answers a disabled token.
             auth.audit(user, "auth.disabled", auth.service(), &remote.to_string()).await;
@@ -299,11 +300,24 @@ pub async fn failed(
             if first {
                 auth.audit(user, "auth.throttled", auth.service(), &at).await;
             }
-            ApiError::new(ErrorCode::TooManyRequests)
-                .detail("too many failed authentication attempts; the right credentials are still accepted")
-                .header(header::RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)))
+            throttled(wait)
         }
     }
+}
+
+/// Counts a refused federated token (already audited, with its issuer and subject, by the
+/// identity service) like any failed authentication: `refusal`, or past the budget 429.
+pub fn federated_failed(limiter: &FailureLimiter, remote: IpAddr, user: &str, refusal: ApiError) -> ApiError {
+    match limiter.failed(remote, user) {
+        Failure::Counted => refusal,
+        Failure::Throttled { wait, .. } => throttled(wait),
+    }
+}
+
+fn throttled(wait: std::time::Duration) -> ApiError {
+    ApiError::new(ErrorCode::TooManyRequests)
+        .detail("too many failed authentication attempts; the right credentials are still accepted")
+        .header(header::RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)))
 }
 
 /// Turns the request's credentials into a [`Caller`]. Invalid credentials are a 401 (with the

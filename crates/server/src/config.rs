@@ -32,6 +32,8 @@ pub struct Config {
     pub log: LogConfig,
     /// The pull-through cache.
     pub cache: CacheConfig,
+    /// Federated tokens (workload identity).
+    pub federation: FederationConfig,
 }
 
 /// `[cache]`: the pull-through cache.
@@ -514,7 +516,8 @@ impl Config {
         if self.limits.max_uploads_per_principal == 0 || self.limits.max_uploads_per_repository == 0 {
             return fail("limits.max_uploads_per_principal and limits.max_uploads_per_repository must be at least 1");
         }
-        self.cache.validate()
+        self.cache.validate()?;
+        self.federation.validate()
     }
 }
 
@@ -587,3 +590,7 @@ mod tests {
         assert!(c.validate().is_err());
     }
 }
+
+#[path = "config_federation.rs"]
+mod federation;
+pub use federation::FederationConfig;

@@ -14,6 +14,7 @@ pub mod fault_proxy;
 pub mod garage;
 pub mod image;
 pub mod oci;
+pub mod oidc;
 pub mod postgres;
 mod server;
 

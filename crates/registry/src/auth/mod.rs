@@ -9,10 +9,13 @@
 //! - Nothing here logs or formats a secret.
 
 mod cache;
+pub mod federated;
+mod federated_login;
 pub mod jwt;
 pub mod secret;
 mod tokens;
 
+pub use federated_login::{FEDERATED_PREFIX, FederatedRefusal, Federation};
 pub use tokens::{ADMIN_USER, NewToken, TokenScope, TokenSecret};
 
 use berth_core::MetaError;
@@ -67,6 +70,9 @@ pub enum AuthError {
     /// A stored identity does not decode (500: damage or a bug, which a retry does not cure).
     #[error("{0}")]
     Internal(String),
+    /// A federated token refused, with why (401; its sentence may be shown to the caller).
+    #[error("{}", .0.sentence)]
+    Federated(FederatedRefusal),
 }
 
 impl From<MetaError> for AuthError {
@@ -135,6 +141,8 @@ pub struct AuthService {
     cache: cache::AuthCache,
     /// How long settings and accepted Basic credentials are trusted without asking the store.
     cache_ttl: Duration,
+    /// Federated tokens, when accepted.
+    federation: Option<Federation>,
 }
 
 impl AuthService {
@@ -153,6 +161,7 @@ impl AuthService {
             dummy_hash: secret::hash(&secret::generate()),
             cache: cache::AuthCache::default(),
             cache_ttl: cache::DEFAULT_TTL,
+            federation: None,
         })
     }
 
@@ -213,21 +222,24 @@ impl AuthService {
         Ok(Permissions::from_roles(assignments.iter().map(|a| (a.role, &a.scope))))
     }
 
-    /// Checks `username:password` as Basic credentials: an application ID and a secret, or the
-    /// null GUID and a refresh token.
-    pub async fn basic(&self, username: &str, password: &str) -> Result<Authenticated, AuthError> {
+    /// Checks `username:password` as Basic credentials from `remote`: an application ID and a
+    /// secret or a federated token, or the null GUID and a refresh token.
+    pub async fn basic(&self, username: &str, password: &str, remote: &str) -> Result<Authenticated, AuthError> {
         let generation = match self.cache.basic(username, password, now()) {
             Ok(hit) => return Ok(hit),
             Err(generation) => generation,
         };
-        let checked = self.basic_uncached(username, password).await?;
+        let checked = self.basic_uncached(username, password, remote).await?;
         self.cache.store_basic(generation, username, password, checked.valid_until, &checked);
         Ok(checked)
     }
 
-    async fn basic_uncached(&self, username: &str, password: &str) -> Result<Authenticated, AuthError> {
+    async fn basic_uncached(&self, username: &str, password: &str, remote: &str) -> Result<Authenticated, AuthError> {
         if username == NULL_GUID {
             return self.refresh(password, &self.service).await;
+        }
+        if username != ADMIN_USER && self.federated_password(password) {
+            return self.federated_login(password, Some(username), remote).await;
         }
         let presented = secret::hash(password);
         if username == ADMIN_USER {
@@ -265,6 +277,8 @@ impl AuthService {
         let credential = claims.credential.ok_or(AuthError::BadCredentials)?;
         let mut a = if claims.sub == ADMIN_USER {
             self.admin_refresh(&credential).await?
+        } else if let Some(id) = credential.strip_prefix(FEDERATED_PREFIX) {
+            self.federated_refresh(&claims.sub, id, claims.exp).await?
         } else if let Some(token) = self.ids.token(&claims.sub).await? {
             self.token_refresh(&token, &credential).await?
         } else {
@@ -321,12 +335,13 @@ impl AuthService {
         IssuedToken { token: self.keys.sign(&claims), expires_in: self.access_ttl, issued_at: claims.iat }
     }
 
-    /// Signs a refresh token bound to the caller's principal, credential and this service.
+    /// Signs a refresh token bound to the caller's principal, credential and this service,
+    /// living [`AuthService::refresh_ttl_for`] the caller.
     pub fn issue_refresh(&self, caller: &Authenticated) -> String {
         self.keys.sign(&self.claims(
             &caller.subject,
             "refresh_token",
-            self.refresh_ttl,
+            self.refresh_ttl_for(caller),
             Vec::new(),
             Some(caller.credential.clone()),
         ))

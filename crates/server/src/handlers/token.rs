@@ -1,11 +1,11 @@
 //! The token service: `GET /oauth2/token` (Basic or anonymous, repeated `scope`,
 //! `offline_token`), `POST /oauth2/token` (form; `grant_type=password|refresh_token`, scopes
 //! repeated or space-separated, `access_type=offline`) and `POST /oauth2/exchange` (a valid
-//! credential for a refresh token). The grant is the intersection of what was asked and what
+//! credential, or a federated token, for a refresh token). The grant is the intersection of what was asked and what
 //! is allowed, never an error; bad credentials are 401 on every form.
 
 use super::{AppState, ClientAddr, Query};
-use crate::auth::{basic_credentials, check_basic};
+use crate::auth::{basic_credentials, check_basic, federated_failed};
 use crate::body::{LimitedError, read_to_limit};
 use crate::error::ApiError;
 use axum::body::Body;
@@ -13,6 +13,9 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use berth_core::ErrorCode;
 use berth_core::access::{Access, grant};
+use berth_core::admin_api::{
+    FederatedExchangeAnswer, GRANT_ACCESS_TOKEN, GRANT_TOKEN_EXCHANGE, ISSUED_REFRESH_TOKEN, SUBJECT_TOKEN_TYPES,
+};
 use berth_core::roles::Permissions;
 use berth_registry::auth::{AuthError, Authenticated};
 use http::{HeaderMap, HeaderValue, header};
@@ -159,14 +162,16 @@ async fn form_caller(
             let service = f.get("service").unwrap_or(st.auth.service());
             match st.auth.refresh(token, service).await {
                 Ok(a) => Ok(a),
-                Err(AuthError::BadCredentials | AuthError::Disabled) => Err(crate::auth::failed(
-                    &st.auth,
-                    &st.limiter,
-                    remote,
-                    "refresh_token",
-                    unauthorized().detail("invalid refresh token"),
-                )
-                .await),
+                Err(AuthError::BadCredentials | AuthError::Disabled | AuthError::Federated(_)) => {
+                    Err(crate::auth::failed(
+                        &st.auth,
+                        &st.limiter,
+                        remote,
+                        "refresh_token",
+                        unauthorized().detail("invalid refresh token"),
+                    )
+                    .await)
+                }
                 Err(e @ (AuthError::Unavailable(_) | AuthError::Internal(_))) => Err(ApiError::store_failure(e)),
             }
         }
@@ -194,15 +199,80 @@ pub(super) async fn post(State(st): State<Arc<AppState>>, req: Request) -> Respo
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
-/// `POST /oauth2/exchange`: a refresh token for a valid credential (form grant or Basic).
+/// `POST /oauth2/exchange`: a refresh token for a valid credential (form grant or Basic), or
+/// for a federated token (ACR's `grant_type=access_token`, or RFC 8693's token exchange).
 pub(super) async fn exchange(State(st): State<Arc<AppState>>, req: Request) -> Response {
     let remote = remote(&req);
     let (parts, body) = req.into_parts();
     let result = async {
         let f = form(body).await?;
-        let caller = form_caller(&st, &parts.headers, &f, remote).await?;
-        Ok::<_, ApiError>(ok(json!({ "refresh_token": st.auth.issue_refresh(&caller) })))
+        match f.get("grant_type") {
+            Some(GRANT_ACCESS_TOKEN) => {
+                let token =
+                    f.get("access_token").ok_or_else(|| invalid("grant_type=access_token needs access_token"))?;
+                if let Some(service) = f.get("service").filter(|s| *s != st.auth.service()) {
+                    return Err(invalid(&format!(
+                        "service {service:?} is not this registry: use service={}",
+                        st.auth.service()
+                    )));
+                }
+                federated(&st, token, f.get("client_id"), remote, false).await
+            }
+            Some(GRANT_TOKEN_EXCHANGE) => {
+                let token = f
+                    .get("subject_token")
+                    .ok_or_else(|| invalid("the token exchange needs subject_token (the federated JWT)"))?;
+                match f.get("subject_token_type") {
+                    Some(t) if SUBJECT_TOKEN_TYPES.contains(&t) => {}
+                    other => {
+                        return Err(invalid(&format!(
+                            "subject_token_type {other:?} is not accepted: use {}",
+                            SUBJECT_TOKEN_TYPES[0]
+                        )));
+                    }
+                }
+                if let Some(t) = f.get("requested_token_type").filter(|t| *t != ISSUED_REFRESH_TOKEN) {
+                    return Err(invalid(&format!(
+                        "requested_token_type {t:?} cannot be issued: Berth issues {ISSUED_REFRESH_TOKEN}"
+                    )));
+                }
+                federated(&st, token, f.get("client_id"), remote, true).await
+            }
+            _ => {
+                let caller = form_caller(&st, &parts.headers, &f, remote).await?;
+                Ok::<_, ApiError>(ok(json!({ "refresh_token": st.auth.issue_refresh(&caller) })))
+            }
+        }
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The exchange of a federated token: a refresh token for the principal it matches, or 401
+/// saying why not (counted against `remote`'s failure budget).
+async fn federated(
+    st: &AppState,
+    token: &str,
+    client_id: Option<&str>,
+    remote: std::net::IpAddr,
+    rfc8693: bool,
+) -> Result<Response, ApiError> {
+    let caller = match st.auth.federated_login(token, client_id, &remote.to_string()).await {
+        Ok(caller) => caller,
+        Err(AuthError::Federated(r)) => {
+            let user = client_id.unwrap_or("federated");
+            return Err(federated_failed(&st.limiter, remote, user, unauthorized().detail(r.sentence)));
+        }
+        Err(AuthError::BadCredentials | AuthError::Disabled) => return Err(unauthorized()),
+        Err(e @ (AuthError::Unavailable(_) | AuthError::Internal(_))) => return Err(ApiError::store_failure(e)),
+    };
+    let refresh_token = st.auth.issue_refresh(&caller);
+    let answer = FederatedExchangeAnswer {
+        access_token: rfc8693.then(|| refresh_token.clone()),
+        issued_token_type: rfc8693.then(|| ISSUED_REFRESH_TOKEN.to_owned()),
+        token_type: rfc8693.then(|| "N_A".to_owned()),
+        expires_in: st.auth.refresh_ttl_for(&caller),
+        refresh_token,
+    };
+    Ok(ok(serde_json::to_value(answer).unwrap_or_default()))
 }
