@@ -87,7 +87,7 @@ FEDERATION_ROWS = [
     ("1. issuer JWKS fetches during the run", "n", "exchange.jwks_fetches.berth", None, "abs", "<=", 0.0),
     ("2. credential provider call, token (ref = static creds)", "ms", "provider.token.berth", "provider.static.berth", "b/r", None, None),
     ("2. credential provider call, other host (process only)", "ms", "provider.exec.berth", None, "abs", None, None),
-    ("2. latency the exchange adds to a provider call", "ms", "provider.added.berth", None, "abs", None, None),
+    ("2. provider call with a token, minus the process alone", "ms", "provider.added.berth", None, "abs", None, None),
     ("cpu: token exchange, per request", "us", "exchange.cpu_us.berth", None, "abs", None, None),
     ("ctx switches per exchange", "n", "exchange.ctxsw.berth", None, "abs", None, None),
 ]
