@@ -4,8 +4,8 @@
 RAW has one measurement per line, `KEY VALUE`; a key repeated over repetitions is reduced
 to its median. Lines `meta.NAME TEXT...` are copied into the JSON as run information.
 The scenario rows, their ratios and the targets are defined here, per SET: "run" (the
-default: bench/run, issues #2, #3, #4 and 12, in ROWS) or "pull-through" (bench/pull-through,
-issue 14, in PULL_THROUGH_ROWS).
+default: bench/run, issues #2, #3, #4 and 12, in ROWS), "pull-through" (bench/pull-through,
+issue 14, in PULL_THROUGH_ROWS) or "federation" (bench/federation, issue 15, in FEDERATION_ROWS).
 """
 import json
 import statistics
@@ -79,6 +79,23 @@ PULL_THROUGH_ROWS = [
     ("3. berth_cache_fetched_bytes / upstream's count", "x", "pull16.metric.berth", None, "abs", None, None),
 ]
 
+# Issue 15: the federated exchange (wrk, warm JWKS) and the kubelet credential provider (a
+# fresh process per call; the reference is the same call with static credentials).
+FEDERATION_ROWS = [
+    ("1. token exchanges, warm JWKS", "req/s", "exchange.rps.berth", None, "abs", ">=", 2000.0),
+    ("1. token exchange p99 latency", "ms", "exchange.p99.berth", None, "abs", None, None),
+    ("1. issuer JWKS fetches during the run", "n", "exchange.jwks_fetches.berth", None, "abs", "<=", 0.0),
+    ("2. credential provider call, token (ref = static creds)", "ms", "provider.token.berth", "provider.static.berth", "b/r", None, None),
+    ("2. credential provider call, other host (process only)", "ms", "provider.exec.berth", None, "abs", None, None),
+    ("2. provider call with a token, minus the process alone", "ms", "provider.added.berth", None, "abs", None, None),
+    ("cpu: token exchange, per request", "us", "exchange.cpu_us.berth", None, "abs", None, None),
+    ("ctx switches per exchange", "n", "exchange.ctxsw.berth", None, "abs", None, None),
+]
+
+
+def federation_reference_is(label, rk):
+    return None if rk is None else "the same provider call with static credentials (--credentials-file, password grant)"
+
 
 def pull_through_reference_is(label, rk):
     return None if rk is None else "distribution 2.8.2 in proxy mode (proxy.remoteurl), same upstream"
@@ -119,7 +136,11 @@ def fmt(v):
 
 
 # SET: (rows, the reference's description by row).
-SETS = {"run": (ROWS, reference_is), "pull-through": (PULL_THROUGH_ROWS, pull_through_reference_is)}
+SETS = {
+    "run": (ROWS, reference_is),
+    "pull-through": (PULL_THROUGH_ROWS, pull_through_reference_is),
+    "federation": (FEDERATION_ROWS, federation_reference_is),
+}
 
 
 def main(raw_path, json_path, row_set="run"):

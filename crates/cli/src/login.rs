@@ -4,7 +4,7 @@
 use anyhow::{Context, Result, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use berth_client::auth::Credentials;
+use berth_client::auth::{Credentials, NULL_GUID};
 use berth_client::{credentials, endpoint};
 use serde_json::{Value, json};
 use std::io::Write;
@@ -65,13 +65,27 @@ pub fn server_urls(server: &str) -> (String, Vec<String>) {
 
 /// Stores `user:password` for `host` in the docker config, keeping everything else there.
 pub fn store(host: &str, user: &str, password: &str) -> Result<PathBuf> {
+    store_entry(host, json!({ "auth": STANDARD.encode(format!("{user}:{password}")) }))
+}
+
+/// Stores a refresh token for `host` as docker stores an identity token: `identitytoken`, with
+/// `auth` the base64 of `00000000-0000-0000-0000-000000000000:` (docker keeps the username
+/// and an empty password there; containers/image, skopeo's library, drops an entry whose
+/// `auth` has no `:`, identity token included, and then sends the token as a `refresh_token`
+/// grant).
+pub fn store_identity_token(host: &str, refresh_token: &str) -> Result<PathBuf> {
+    let auth = STANDARD.encode(format!("{NULL_GUID}:"));
+    store_entry(host, json!({ "auth": auth, "identitytoken": refresh_token }))
+}
+
+/// Replaces `host`'s entry under `auths` with `entry`, keeping everything else (0600).
+fn store_entry(host: &str, entry: Value) -> Result<PathBuf> {
     let path = docker_config_path()?;
     let mut config = read_json(&path)?;
     if !config.is_object() {
         bail!("{} does not hold a JSON object", path.display());
     }
-    let auth = STANDARD.encode(format!("{user}:{password}"));
-    config["auths"][host] = json!({ "auth": auth });
+    config["auths"][host] = entry;
     write_private(&path, &config)?;
     Ok(path)
 }
@@ -88,11 +102,14 @@ pub fn remove(host: &str) -> Result<bool> {
 }
 
 /// The username and password the docker config holds for `host`, read as every other command
-/// reads it ([`credentials::from_config`]); `None` when it holds none (or only a token).
+/// reads it ([`credentials::from_config`]): an identity token (a federated login's refresh
+/// token) is the password of the null-GUID username, which Berth takes as Basic; `None` when
+/// it holds none.
 pub fn credentials(host: &str) -> Result<Option<(String, String)>> {
     match credentials::from_config(Some(&docker_config_path()?), host)? {
         Credentials::Basic { username, password } => Ok(Some((username, password))),
-        Credentials::Anonymous | Credentials::IdentityToken(_) => Ok(None),
+        Credentials::IdentityToken(token) => Ok(Some((NULL_GUID.to_owned(), token))),
+        Credentials::Anonymous => Ok(None),
     }
 }
 

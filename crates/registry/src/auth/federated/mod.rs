@@ -8,7 +8,7 @@
 //!   fetched; a `crit` header is refused.
 //! - `exp` is required and checked with `clock_skew_secs`, as are `nbf` and `iat` when present;
 //!   a token living longer than `max_lifetime_secs` (from `iat`, else `nbf`) is refused.
-//! - The issuer's keys come from [`keys::KeyCache`]; the caller decides which issuers may be
+//! - The issuer's keys come from a per-issuer cache (`keys.rs`); the caller decides which issuers may be
 //!   dialled, and checks subject and audience against its federated credentials itself.
 
 mod jwk;
