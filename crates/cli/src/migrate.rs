@@ -81,7 +81,10 @@ async fn identities(src: &dyn IdentityStore, dst: &dyn IdentityStore) -> Result<
     let principals = src.principals().await?;
     for p in &principals {
         let credentials = src.credentials(&p.app_id).await?;
-        let Some((first, rest)) = credentials.split_first() else { continue };
+        let Some((first, rest)) = credentials.split_first() else {
+            without_secret(dst, p).await?;
+            continue;
+        };
         match dst.create_principal(p, first).await {
             Ok(()) => {
                 for c in rest {
@@ -124,9 +127,39 @@ async fn identities(src: &dyn IdentityStore, dst: &dyn IdentityStore) -> Result<
     Ok(())
 }
 
+/// Carries a principal that has no secret (one that signs in only through federation, as
+/// `kube connect --workload-identity` makes them): the store creates principals with a
+/// credential, so it gets one that is never valid (it ends where it starts, its hash is of
+/// nothing anyone holds), removed at once.
+async fn without_secret(dst: &dyn IdentityStore, p: &berth_core::principals::Principal) -> Result<()> {
+    let placeholder = berth_core::principals::Credential {
+        key_id: uuid::Uuid::new_v4().to_string(),
+        display_name: None,
+        start: p.created_at,
+        end: p.created_at,
+        secret_hash: rand_hash(),
+    };
+    match dst.create_principal(p, &placeholder).await {
+        Ok(()) => {
+            dst.delete_credential(&p.app_id, &placeholder.key_id).await?;
+            Ok(())
+        }
+        Err(MetaError::Conflict) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// 32 random bytes (from a fresh UUID pair: v4 UUIDs are random).
+fn rand_hash() -> [u8; 32] {
+    let mut h = [0u8; 32];
+    h[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    h[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    h
+}
+
 /// The federated credentials, after the principals they belong to; how many the destination
-/// holds. One already there (an earlier run) stays; one whose principal was not carried
-/// (a principal without a secret) is left out.
+/// holds. One already there (an earlier run) stays; one whose principal was not carried is
+/// left out.
 async fn federated_credentials(src: &dyn IdentityStore, dst: &dyn IdentityStore) -> Result<usize> {
     use berth_core::federation::FederatedCreate;
     let mut carried = 0;

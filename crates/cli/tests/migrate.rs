@@ -68,6 +68,12 @@ async fn an_embedded_registry_moves_to_postgres_and_garage() {
     let r = c.post(fc_url(&src.base)).json(&federated).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     let created: serde_json::Value = r.json().await.unwrap();
+    // A principal that signs in only through federation (no secret at all) moves too.
+    let (secretless, _) = src.create_sp(&c, "wi-only", Some(("acrpull", "/"))).await;
+    let creds_url = format!("{}/admin/v1/service-principals/{secretless}/credentials", src.base);
+    let creds: serde_json::Value = c.get(&creds_url).send().await.unwrap().json().await.unwrap();
+    let key_id = creds[0]["keyId"].as_str().unwrap();
+    assert_eq!(c.delete(format!("{creds_url}/{key_id}")).send().await.unwrap().status().as_u16() / 100, 2);
     let tags = |repo: &'static str| {
         let (c, base) = (c.clone(), src.base.clone());
         async move {
@@ -113,7 +119,7 @@ async fn an_embedded_registry_moves_to_postgres_and_garage() {
     let out = tokio::task::block_in_place(|| migrate(&from, &to));
     let report = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{report}");
-    assert!(report.contains("identities: 2 principals, 1 federated credentials"), "the Owner and ci-pull: {report}");
+    assert!(report.contains("identities: 3 principals, 1 federated credentials"), "Owner, ci-pull, wi-only: {report}");
     // Run again: nothing left to copy.
     let again = tokio::task::block_in_place(|| migrate(&from, &to));
     let report = String::from_utf8_lossy(&again.stderr).into_owned();
@@ -129,6 +135,9 @@ async fn an_embedded_registry_moves_to_postgres_and_garage() {
     // Its federated credential came with it, the same one (its ID binds refresh tokens).
     let moved: serde_json::Value = c.get(fc_url(&dst.base)).send().await.unwrap().json().await.unwrap();
     assert_eq!(moved, serde_json::json!([created]), "carried once, although migrated twice");
+    let carried = c.get(format!("{}/admin/v1/service-principals/{secretless}/credentials", dst.base));
+    let carried: serde_json::Value = carried.send().await.unwrap().json().await.unwrap();
+    assert_eq!(carried, serde_json::json!([]), "the principal without a secret arrived, still without one");
     // The source's Owner client: its credentials moved with it.
     let owner = c.clone();
     for (repo, list) in &before {
