@@ -1,15 +1,18 @@
 //! Short-lived memory of successful checks, so the hot paths skip work whose answer cannot
-//! have changed: a verified access token (immutable until it expires) and a Basic credential
-//! that was accepted a moment ago.
+//! have changed: a verified access token (immutable until it expires), a Basic credential
+//! that was accepted a moment ago, and two identity look-ups every federated exchange makes
+//! (a principal's permissions, the federated credentials naming an issuer and subject).
 //!
-//! Basic answers are forgotten after the cache's TTL ([`DEFAULT_TTL`] unless set), when their
-//! credential expires, and at once
-//! when this process changes any identity ([`AuthCache::identities_changed`]); a check that
-//! began before such a change never stores its answer (generation counter). Failures are never
-//! remembered. Both maps are bounded and start over when full.
+//! Basic answers and look-ups are forgotten after the cache's TTL ([`DEFAULT_TTL`] unless
+//! set), Basic answers also when their credential expires, and all at once when this process
+//! changes any identity ([`AuthCache::identities_changed`]); a check that began before such a
+//! change never stores its answer (generation counter). Failures (and empty look-ups) are
+//! never remembered. Every map is bounded and starts over when full.
 
 use super::Authenticated;
 use berth_core::access::Access;
+use berth_core::federation::FederatedCredential;
+use berth_core::roles::Permissions;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -30,6 +33,16 @@ type VerifiedToken = (i64, String, Vec<Access>);
 struct Basic {
     generation: u64,
     map: HashMap<Key, (Instant, i64, Authenticated)>,
+    permissions: HashMap<String, (Instant, Permissions)>,
+    federated: HashMap<Key, (Instant, Vec<FederatedCredential>)>,
+}
+
+/// Inserts into a bounded map, starting it over when full.
+fn insert_bounded<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>, k: K, v: V) {
+    if map.len() >= MAX_ENTRIES {
+        map.clear();
+    }
+    map.insert(k, v);
 }
 
 /// Verified access tokens and the bytes they hold.
@@ -117,17 +130,53 @@ impl AuthCache {
         if b.generation != generation {
             return;
         }
-        if b.map.len() >= MAX_ENTRIES {
-            b.map.clear();
-        }
-        b.map.insert(key(&[user, password]), (Instant::now(), end, a.clone()));
+        insert_bounded(&mut b.map, key(&[user, password]), (Instant::now(), end, a.clone()));
     }
 
-    /// Forgets every Basic answer: called after any identity change in this process.
+    /// The permissions of `app_id` read a moment ago, or the generation to store with.
+    pub fn permissions(&self, app_id: &str) -> Result<Permissions, u64> {
+        let b = self.basic.read().unwrap_or_else(|p| p.into_inner());
+        match b.permissions.get(app_id) {
+            Some((at, p)) if at.elapsed() < self.basic_ttl => Ok(p.clone()),
+            _ => Err(b.generation),
+        }
+    }
+
+    /// Remembers the permissions of `app_id`, unless identities changed since `generation`.
+    pub fn store_permissions(&self, generation: u64, app_id: &str, p: &Permissions) {
+        let mut b = self.basic.write().unwrap_or_else(|p| p.into_inner());
+        if b.generation == generation && !self.basic_ttl.is_zero() {
+            insert_bounded(&mut b.permissions, app_id.to_owned(), (Instant::now(), p.clone()));
+        }
+    }
+
+    /// The federated credentials naming `issuer` and `subject` read a moment ago (never an
+    /// empty answer), or the generation to store with.
+    pub fn federated(&self, issuer: &str, subject: &str) -> Result<Vec<FederatedCredential>, u64> {
+        let b = self.basic.read().unwrap_or_else(|p| p.into_inner());
+        match b.federated.get(&key(&[issuer, subject])) {
+            Some((at, m)) if at.elapsed() < self.basic_ttl => Ok(m.clone()),
+            _ => Err(b.generation),
+        }
+    }
+
+    /// Remembers the federated credentials naming `issuer` and `subject` (not when there are
+    /// none), unless identities changed since `generation`.
+    pub fn store_federated(&self, generation: u64, issuer: &str, subject: &str, m: &[FederatedCredential]) {
+        let mut b = self.basic.write().unwrap_or_else(|p| p.into_inner());
+        if b.generation == generation && !m.is_empty() && !self.basic_ttl.is_zero() {
+            insert_bounded(&mut b.federated, key(&[issuer, subject]), (Instant::now(), m.to_vec()));
+        }
+    }
+
+    /// Forgets every Basic answer and look-up: called after any identity change in this
+    /// process.
     pub fn identities_changed(&self) {
         let mut b = self.basic.write().unwrap_or_else(|p| p.into_inner());
         b.generation += 1;
         b.map.clear();
+        b.permissions.clear();
+        b.federated.clear();
     }
 }
 
@@ -158,6 +207,26 @@ mod tests {
         c.store_basic(g, "v", "p", 100, &caller());
         assert!(c.basic("v", "p", 50).is_err(), "an answer read before a change is not kept");
         assert!(c.basic("u", "p", 50).is_err(), "a change forgets everything");
+    }
+
+    #[test]
+    fn lookups_die_with_changes_and_are_never_empty() {
+        let c = AuthCache::default();
+        let g = c.permissions("a").unwrap_err();
+        c.store_permissions(g, "a", &Permissions::pull_everything());
+        assert_eq!(c.permissions("a"), Ok(Permissions::pull_everything()));
+        let g = c.federated("i", "s").unwrap_err();
+        c.store_federated(g, "i", "s", &[]);
+        assert!(c.federated("i", "s").is_err(), "an empty answer is not kept");
+        let g2 = c.permissions("b").unwrap_err();
+        c.identities_changed();
+        c.store_permissions(g2, "b", &Permissions::default());
+        assert!(c.permissions("b").is_err(), "an answer read before a change is not kept");
+        assert!(c.permissions("a").is_err(), "a change forgets everything");
+        let off = AuthCache::with_ttl(Duration::ZERO);
+        let g = off.permissions("a").unwrap_err();
+        off.store_permissions(g, "a", &Permissions::default());
+        assert!(off.permissions("a").is_err(), "a TTL of 0 keeps nothing");
     }
 
     #[test]

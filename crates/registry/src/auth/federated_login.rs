@@ -120,7 +120,7 @@ impl AuthService {
         };
         let claimed = federated::peek(token).map_err(|r| refuse(None, None, r.reason(), r.to_string()))?;
         let (iss, sub) = (Some(claimed.issuer.as_str()), Some(claimed.subject.as_str()));
-        let mut matches = self.ids.federated_matches(&claimed.issuer, &claimed.subject).await?;
+        let mut matches = self.federated_matches(&claimed.issuer, &claimed.subject).await?;
         if let Some(id) = client_id {
             matches.retain(|m| m.app_id == id);
         }
@@ -169,6 +169,17 @@ impl AuthService {
             valid_until: verified.expires_at,
         };
         Ok((caller, fc))
+    }
+
+    /// The federated credentials naming `issuer` and `subject` (cached like permissions).
+    async fn federated_matches(&self, issuer: &str, subject: &str) -> Result<Vec<FederatedCredential>, AuthError> {
+        let generation = match self.cache.federated(issuer, subject) {
+            Ok(hit) => return Ok(hit),
+            Err(generation) => generation,
+        };
+        let matches = self.ids.federated_matches(issuer, subject).await?;
+        self.cache.store_federated(generation, issuer, subject, &matches);
+        Ok(matches)
     }
 
     /// The validity of a refresh token bound to the federated credential `id` of `app_id`:

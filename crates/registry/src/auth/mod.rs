@@ -216,10 +216,17 @@ impl AuthService {
         Ok(if self.settings().await?.anonymous_pull { Permissions::pull_everything() } else { Permissions::default() })
     }
 
-    /// The permissions of a principal, from its current role assignments.
+    /// The permissions of a principal, from its current role assignments (as read within the
+    /// cache's TTL, and never from before this process last changed an identity).
     pub async fn permissions(&self, app_id: &str) -> Result<Permissions, MetaError> {
+        let generation = match self.cache.permissions(app_id) {
+            Ok(hit) => return Ok(hit),
+            Err(generation) => generation,
+        };
         let assignments = self.ids.role_assignments(Some(app_id)).await?;
-        Ok(Permissions::from_roles(assignments.iter().map(|a| (a.role, &a.scope))))
+        let p = Permissions::from_roles(assignments.iter().map(|a| (a.role, &a.scope)));
+        self.cache.store_permissions(generation, app_id, &p);
+        Ok(p)
     }
 
     /// Checks `username:password` as Basic credentials from `remote`: an application ID and a
