@@ -6,8 +6,10 @@
 //! [`containerd::Containerd`] is a private containerd with its CRI plugin, as a node runs it;
 //! [`postgres::Postgres`] a throwaway PostgreSQL cluster; [`garage::Garage`] a throwaway S3 store;
 //! [`distribution::Distribution`] a throwaway CNCF distribution (an upstream, or a proxy);
-//! [`fault_proxy::FaultProxy`] a counting proxy in front of an upstream that injects faults.
+//! [`fault_proxy::FaultProxy`] a counting proxy in front of an upstream that injects faults;
+//! [`browser::Browser`] a headless Chromium driven over WebDriver, for tests of the web UI.
 
+pub mod browser;
 pub mod containerd;
 pub mod distribution;
 pub mod fault_proxy;
