@@ -5,7 +5,8 @@
 //! `Range`/`Content-Range` grammar, the access grammar with the pure policy function
 //! [`access::grant`], roles and the permissions they add up to ([`roles`]), the principal,
 //! credential and token records with the [`IdentityStore`] trait that keeps them
-//! ([`principals`]), the admin API's request and response bodies ([`admin_api`]), the
+//! ([`principals`]), the web UI's sessions ([`sessions`]) and what it browses ([`browse`]),
+//! the admin API's request and response bodies ([`admin_api`]), the
 //! storage traits [`BlobStore`] and [`MetadataStore`], and the pull-through cache's rules
 //! ([`cache`]), records ([`cache_store`]) and upstream registries ([`upstream`]).
 //!
@@ -15,6 +16,7 @@
 
 pub mod access;
 pub mod admin_api;
+pub mod browse;
 pub mod cache;
 pub mod cache_store;
 pub mod digest;
@@ -27,6 +29,7 @@ pub mod principals;
 pub mod range;
 pub mod roles;
 pub mod scopemap;
+pub mod sessions;
 pub mod store;
 pub mod upload;
 pub mod upstream;

@@ -6,6 +6,7 @@
 use crate::federation::FederationStore;
 use crate::roles::{Role, RoleScope};
 use crate::scopemap::{ScopeMap, Token, TokenPassword};
+use crate::sessions::SessionStore;
 use crate::store::MetaError;
 use async_trait::async_trait;
 
@@ -283,9 +284,12 @@ pub trait AuditLog: Send + Sync + 'static {
 }
 
 /// Identities, whole: principals, credentials and role assignments ([`PrincipalStore`]),
-/// tokens ([`TokenStore`]), settings ([`SettingsStore`]), the audit log ([`AuditLog`]) and
-/// federated credentials ([`FederationStore`]).
+/// tokens ([`TokenStore`]), settings ([`SettingsStore`]), the audit log ([`AuditLog`]),
+/// federated credentials ([`FederationStore`]) and web UI sessions ([`SessionStore`]).
 /// Every type that is each of its parts is one.
-pub trait IdentityStore: PrincipalStore + TokenStore + SettingsStore + AuditLog + FederationStore {}
+pub trait IdentityStore:
+    PrincipalStore + TokenStore + SettingsStore + AuditLog + FederationStore + SessionStore
+{
+}
 
-impl<T: PrincipalStore + TokenStore + SettingsStore + AuditLog + FederationStore> IdentityStore for T {}
+impl<T: PrincipalStore + TokenStore + SettingsStore + AuditLog + FederationStore + SessionStore> IdentityStore for T {}

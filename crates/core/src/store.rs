@@ -4,6 +4,7 @@
 //! collection, purge, fsck and migration). Implementations live in `berth-storage` and
 //! `berth-meta`; the registry sees only these traits.
 
+use crate::browse::BrowseStore;
 use crate::cache_store::CacheStore;
 use crate::digest::{Digest, Hasher};
 use crate::name::{RepoName, Tag};
@@ -534,7 +535,7 @@ pub trait MaintenanceStore: ContentStore {
 
 /// Repository-scoped metadata, whole: the source of truth for what is visible where. Every
 /// type that is each of its parts ([`ContentStore`], [`UploadStore`], [`MaintenanceStore`],
-/// [`CacheStore`]) is one; callers that need a single part take that part.
-pub trait MetadataStore: ContentStore + UploadStore + MaintenanceStore + CacheStore {}
+/// [`CacheStore`], [`BrowseStore`]) is one; callers that need a single part take that part.
+pub trait MetadataStore: ContentStore + UploadStore + MaintenanceStore + CacheStore + BrowseStore {}
 
-impl<T: ContentStore + UploadStore + MaintenanceStore + CacheStore> MetadataStore for T {}
+impl<T: ContentStore + UploadStore + MaintenanceStore + CacheStore + BrowseStore> MetadataStore for T {}

@@ -8,6 +8,7 @@
 //! trait tests in [`testsuite`].
 
 mod backend;
+mod browse;
 mod cache;
 mod cache_store;
 mod dialect;
@@ -19,6 +20,7 @@ mod pg_gc;
 pub mod postgres;
 mod records;
 mod repos;
+mod sessions;
 mod sql;
 pub mod sqlite;
 mod store;

@@ -21,6 +21,8 @@
 //! Migration 11 holds federated credentials: a principal's trust in one issuer, subject and
 //! audience (unique per principal by name and by issuer and subject; deleted with it), indexed
 //! by issuer and subject for the exchange.
+//! Migration 12 holds the web UI's sessions: the SHA-256 of each cookie's secret, who signed
+//! in with which credential, and when the session ends (indexed, for pruning).
 
 /// A random UUID v4 in SQLite, as text (SQLite has no UUID function); evaluated per row.
 macro_rules! sqlite_uuid_v4 {
@@ -222,6 +224,16 @@ CREATE TABLE federated_credentials (
 ) WITHOUT ROWID;
 CREATE INDEX federated_credentials_by_claims ON federated_credentials(issuer, subject);
 "#,
+    r#"
+CREATE TABLE ui_sessions (
+    id_hash    BLOB PRIMARY KEY,
+    subject    TEXT NOT NULL,
+    credential TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX ui_sessions_by_expiry ON ui_sessions(expires_at);
+"#,
 ];
 
 /// PostgreSQL migrations: the SQLite schema in PostgreSQL types. Names and digests collate
@@ -414,6 +426,16 @@ CREATE TABLE federated_credentials (
     UNIQUE (app_id, issuer, subject)
 );
 CREATE INDEX federated_credentials_by_claims ON federated_credentials(issuer, subject);
+"#,
+    r#"
+CREATE TABLE ui_sessions (
+    id_hash    BYTEA PRIMARY KEY,
+    subject    TEXT NOT NULL,
+    credential TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX ui_sessions_by_expiry ON ui_sessions(expires_at);
 "#,
 ];
 

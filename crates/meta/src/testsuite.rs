@@ -9,8 +9,10 @@ use berth_core::{
 };
 use bytes::Bytes;
 
+mod browse;
 mod cache;
 mod federation;
+mod sessions;
 
 fn repo(s: &str) -> RepoName {
     RepoName::parse(s).unwrap()
@@ -42,6 +44,7 @@ pub async fn run(meta: &dyn MetadataStore) {
     inventory(meta).await;
     digest_locks(meta).await;
     cache::run(meta).await;
+    browse::run(meta).await;
 }
 
 /// The inventory `berth fsck` walks: every manifest of every repository, ordered by
@@ -707,6 +710,7 @@ pub async fn run_identities(ids: &dyn IdentityStore) {
     assert_eq!(ids.prune_audit(10).await.unwrap(), 1);
     assert_eq!(ids.audit_log(10).await.unwrap(), vec![stored]);
     federation::run(ids).await;
+    sessions::run(ids).await;
 }
 
 /// The first principal is created only while there is none, with its credential and role;

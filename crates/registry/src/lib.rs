@@ -3,13 +3,14 @@
 //! [`RegistryService`] implements push, pull, uploads, mount, referrers and deletes on top of
 //! the `BlobStore` and `MetadataStore` traits; [`admin`] administers identities (principals,
 //! credentials, roles, tokens, scope maps, settings); [`cache`] is the pull-through cache;
-//! [`fsck`] checks stored data against itself.
+//! [`fsck`] checks stored data against itself; [`browse`] reads what the web UI shows.
 //!
 //! Dependency rule: depends on `berth-core` only. It never names a concrete store, an HTTP type
 //! or a database driver; `cli` wires the implementations in.
 
 pub mod admin;
 pub mod auth;
+pub mod browse;
 pub mod cache;
 mod claims;
 pub mod clock;

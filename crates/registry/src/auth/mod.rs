@@ -13,9 +13,11 @@ pub mod federated;
 mod federated_login;
 pub mod jwt;
 pub mod secret;
+mod sessions;
 mod tokens;
 
 pub use federated_login::{FEDERATED_PREFIX, FederatedRefusal, Federation};
+pub use sessions::{NewSession, csrf_matches, csrf_token};
 pub use tokens::{ADMIN_USER, NewToken, TokenScope, TokenSecret};
 
 use berth_core::MetaError;
@@ -282,21 +284,29 @@ impl AuthService {
         let claims =
             self.keys.verify(token, &self.service, "refresh_token", now()).map_err(|_| AuthError::BadCredentials)?;
         let credential = claims.credential.ok_or(AuthError::BadCredentials)?;
-        let mut a = if claims.sub == ADMIN_USER {
+        self.revalidate(claims.sub, credential, claims.exp).await
+    }
+
+    /// Checks that `subject` (a principal, a token or the admin user) and its `credential`
+    /// (as [`Authenticated::credential`] names it) are still valid, and answers with its
+    /// permissions now; valid at most until `until`. Refresh tokens and web UI sessions are
+    /// checked so: a reset credential or a deleted principal ends both at once.
+    async fn revalidate(&self, subject: String, credential: String, until: i64) -> Result<Authenticated, AuthError> {
+        let mut a = if subject == ADMIN_USER {
             self.admin_refresh(&credential).await?
         } else if let Some(id) = credential.strip_prefix(FEDERATED_PREFIX) {
-            self.federated_refresh(&claims.sub, id, claims.exp).await?
-        } else if let Some(token) = self.ids.token(&claims.sub).await? {
+            self.federated_refresh(&subject, id, until).await?
+        } else if let Some(token) = self.ids.token(&subject).await? {
             self.token_refresh(&token, &credential).await?
         } else {
             let t = now();
-            let credentials = self.ids.credentials(&claims.sub).await?;
+            let credentials = self.ids.credentials(&subject).await?;
             let found = credentials.iter().find(|c| c.key_id == credential && c.start <= t && t < c.end);
             let valid_until = found.ok_or(AuthError::BadCredentials)?.end;
-            let permissions = self.permissions(&claims.sub).await?;
-            Authenticated { permissions, subject: claims.sub, credential, valid_until }
+            let permissions = self.permissions(&subject).await?;
+            Authenticated { permissions, subject, credential, valid_until }
         };
-        a.valid_until = a.valid_until.min(claims.exp);
+        a.valid_until = a.valid_until.min(until);
         Ok(a)
     }
 
