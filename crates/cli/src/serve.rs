@@ -368,7 +368,11 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
         }
         out.flush()?;
         drop(out);
-        berth_server::serve::serve(listener, berth_server::router(state), opts, shutdown_signal()).await;
+        let ui = config.ui.enabled.then(|| {
+            berth_ui::routes(berth_ui::UiConfig { session_secs: config.ui.session_secs, secure_cookies: tls.is_some() })
+        });
+        let router = berth_server::router_with(state, ui.unwrap_or_default());
+        berth_server::serve::serve(listener, router, opts, shutdown_signal()).await;
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -34,6 +34,8 @@ pub struct Config {
     pub cache: CacheConfig,
     /// Federated tokens (workload identity).
     pub federation: FederationConfig,
+    /// The web UI.
+    pub ui: UiConfig,
 }
 
 /// `[cache]`: the pull-through cache.
@@ -517,7 +519,8 @@ impl Config {
             return fail("limits.max_uploads_per_principal and limits.max_uploads_per_repository must be at least 1");
         }
         self.cache.validate()?;
-        self.federation.validate()
+        self.federation.validate()?;
+        self.ui.validate()
     }
 }
 
@@ -594,3 +597,7 @@ mod tests {
 #[path = "config_federation.rs"]
 mod federation;
 pub use federation::FederationConfig;
+
+#[path = "config_ui.rs"]
+mod ui;
+pub use ui::UiConfig;

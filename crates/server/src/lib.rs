@@ -28,4 +28,4 @@ pub mod tls;
 pub mod zerocopy;
 
 pub use config::Config;
-pub use handlers::{AppState, router};
+pub use handlers::{AppState, router, router_with};

@@ -66,6 +66,12 @@ struct RouteLabel(&'static str);
 
 /// Builds the router with its middleware.
 pub fn router(state: Arc<AppState>) -> Router {
+    router_with(state, Router::new())
+}
+
+/// Builds the router with `extra` routes (the web UI's) beside the registry's, under the same
+/// middleware and fallback.
+pub fn router_with(state: Arc<AppState>, extra: Router<Arc<AppState>>) -> Router {
     Router::new()
         .route("/v2", any(dispatch))
         .route("/v2/", any(dispatch))
@@ -77,6 +83,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(extra)
         .fallback(|| async { ApiError::new(ErrorCode::NameUnknown).detail("no such endpoint") })
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)

@@ -1,0 +1,48 @@
+//! The pages. Each handler finds its viewer, asks the server's authorisation point for the
+//! OCI endpoint the page stands for (so it shows exactly what the registry API would give
+//! that caller), reads through the registry service, and renders a template.
+
+pub mod delete;
+pub mod manifest;
+pub mod repos;
+pub mod tags;
+
+use crate::error::UiError;
+use crate::session::Viewer;
+use berth_core::RepoName;
+use berth_server::AppState;
+use berth_server::auth::{Authorized, Caller, authorize};
+use berth_server::endpoint::Endpoint;
+use http::Uri;
+
+/// The query parameters of a page (the first value of each).
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    /// Parses the query of `uri`.
+    pub fn of(uri: &Uri) -> Self {
+        Params(form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect())
+    }
+
+    /// A parameter's value, if present and not empty.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.iter().find(|(k, v)| k == key && !v.is_empty()).map(|(_, v)| v.as_str())
+    }
+
+    /// The repository named by `name`.
+    pub fn repo(&self) -> Result<RepoName, UiError> {
+        let name = self.get("name").ok_or_else(|| UiError::BadRequest("no repository named".into()))?;
+        RepoName::parse(name).map_err(|_| UiError::BadRequest(format!("{name:?} is not a repository name")))
+    }
+}
+
+/// The one authorisation point, for a page standing for `endpoint`. The API's 401 to a
+/// caller who lacks the scope becomes 403 for someone signed in (signing in again would not
+/// help), and sign-in for an anonymous visitor.
+pub fn allow(st: &AppState, who: &Viewer, endpoint: Endpoint) -> Result<Authorized, UiError> {
+    authorize(who.caller.clone(), endpoint, &st.challenge).map_err(|e| match (UiError::from(e), &who.caller) {
+        (UiError::SignIn, Caller::Anonymous { .. }) => UiError::SignIn,
+        (UiError::SignIn, _) => UiError::Forbidden("your credential does not allow this".into()),
+        (other, _) => other,
+    })
+}
