@@ -7,7 +7,7 @@
 //! action is authorised by the server's one authorisation point
 //! ([`berth_server::auth::authorize`]) as the OCI request it stands for, so the UI shows a
 //! caller exactly what the registry API would let it read. [`security`] sets the headers
-//! (strict CSP, no framing) and refuses cross-site posts; [`pages`] holds the handlers.
+//! (strict CSP, no framing) and refuses cross-site posts; `pages` holds the handlers.
 //!
 //! Dependency rule: sees `berth-server` (its state and authorisation), `berth-registry` and
 //! `berth-core`; never a store.
