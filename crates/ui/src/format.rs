@@ -12,6 +12,9 @@ pub struct Nav {
     pub who: Option<String>,
     /// The CSRF token the page's forms carry (empty without a session).
     pub csrf: String,
+    /// Whether the viewer may manage the registry (Owner at registry scope), so the
+    /// management pages are linked.
+    pub manage: bool,
 }
 
 impl Nav {

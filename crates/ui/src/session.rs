@@ -23,7 +23,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use berth_core::roles::Permissions;
 use berth_registry::auth::{AuthError, csrf_matches, csrf_token, secret};
 use berth_server::AppState;
-use berth_server::auth::{Caller, check_basic};
+use berth_server::admin_endpoint::AdminEndpoint;
+use berth_server::auth::{Caller, authorize_admin, check_basic};
 use berth_server::body::read_to_limit;
 use berth_server::error::ApiError;
 use berth_server::handlers::ClientAddr;
@@ -45,13 +46,15 @@ pub struct Viewer {
     pub caller: Caller,
     /// The session's secret, when signed in.
     session: Option<String>,
+    /// Whether the caller may manage the registry (the admin endpoints' Owner rule).
+    manage: bool,
 }
 
 impl Viewer {
     /// The navigation bar for this viewer.
     pub fn nav(&self) -> Nav {
         match &self.session {
-            Some(s) => Nav { who: Some(self.caller.subject().to_owned()), csrf: csrf_token(s) },
+            Some(s) => Nav { who: Some(self.caller.subject().to_owned()), csrf: csrf_token(s), manage: self.manage },
             None => Nav::none(),
         }
     }
@@ -114,7 +117,11 @@ fn remote(req_headers: &http::Extensions) -> IpAddr {
 pub async fn viewer(st: &AppState, headers: &HeaderMap) -> Result<Viewer, UiError> {
     if let Some(secret) = cookie(headers, SESSION_COOKIE) {
         return match st.auth.session(secret).await {
-            Ok(a) => Ok(Viewer { caller: Caller::Basic(a), session: Some(secret.to_owned()) }),
+            Ok(a) => {
+                let caller = Caller::Basic(a);
+                let manage = authorize_admin(caller.clone(), AdminEndpoint::ListPrincipals, &st.challenge).is_ok();
+                Ok(Viewer { caller, session: Some(secret.to_owned()), manage })
+            }
             Err(AuthError::BadCredentials | AuthError::Disabled | AuthError::Federated(_)) => Err(UiError::SignIn),
             Err(e) => Err(ApiError::store_failure(e).into()),
         };
@@ -123,7 +130,7 @@ pub async fn viewer(st: &AppState, headers: &HeaderMap) -> Result<Viewer, UiErro
     if permissions == Permissions::default() {
         return Err(UiError::SignIn);
     }
-    Ok(Viewer { caller: Caller::Anonymous { permissions }, session: None })
+    Ok(Viewer { caller: Caller::Anonymous { permissions }, session: None, manage: false })
 }
 
 #[derive(Template)]

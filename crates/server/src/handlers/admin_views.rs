@@ -15,7 +15,7 @@ use berth_registry::admin::{NamedAssignment, PrincipalDetail};
 use berth_registry::auth::{ADMIN_USER, NewSecret, TokenSecret};
 
 /// A new secret; `with_name` adds the principal's display name (as create does, reset not).
-pub(super) fn secret(s: &NewSecret, with_name: bool) -> ServicePrincipalSecret {
+pub fn secret(s: &NewSecret, with_name: bool) -> ServicePrincipalSecret {
     ServicePrincipalSecret {
         app_id: s.principal.app_id.clone(),
         display_name: with_name.then(|| s.principal.display_name.clone()),
@@ -24,11 +24,13 @@ pub(super) fn secret(s: &NewSecret, with_name: bool) -> ServicePrincipalSecret {
     }
 }
 
-pub(super) fn summary(p: &Principal) -> ServicePrincipalSummary {
+/// A principal as listed.
+pub fn summary(p: &Principal) -> ServicePrincipalSummary {
     ServicePrincipalSummary { app_id: p.app_id.clone(), display_name: p.display_name.clone() }
 }
 
-pub(super) fn credential(c: &Credential) -> PasswordCredential {
+/// A password credential's metadata (never its secret).
+pub fn credential(c: &Credential) -> PasswordCredential {
     PasswordCredential {
         key_id: c.key_id.clone(),
         display_name: c.display_name.clone(),
@@ -37,7 +39,8 @@ pub(super) fn credential(c: &Credential) -> PasswordCredential {
     }
 }
 
-pub(super) fn federated_credential(fc: &FederatedCredential) -> FederatedCredentialView {
+/// A federated credential.
+pub fn federated_credential(fc: &FederatedCredential) -> FederatedCredentialView {
     FederatedCredentialView {
         id: fc.id.clone(),
         app_id: fc.app_id.clone(),
@@ -50,7 +53,8 @@ pub(super) fn federated_credential(fc: &FederatedCredential) -> FederatedCredent
     }
 }
 
-pub(super) fn assignment(a: &NamedAssignment) -> RoleAssignmentView {
+/// A role assignment with its principal's name.
+pub fn assignment(a: &NamedAssignment) -> RoleAssignmentView {
     role_assignment(&a.assignment, &a.principal_name)
 }
 
@@ -63,7 +67,8 @@ fn role_assignment(a: &RoleAssignment, principal_name: &str) -> RoleAssignmentVi
     }
 }
 
-pub(super) fn detail(d: &PrincipalDetail) -> ServicePrincipalDetail {
+/// A principal with its credentials' metadata and its roles.
+pub fn detail(d: &PrincipalDetail) -> ServicePrincipalDetail {
     let p = &d.principal;
     ServicePrincipalDetail {
         app_id: p.app_id.clone(),
@@ -74,7 +79,7 @@ pub(super) fn detail(d: &PrincipalDetail) -> ServicePrincipalDetail {
 }
 
 /// The admin user's passwords just issued, named by slot.
-pub(super) fn admin_credentials(shown: &[TokenSecret]) -> AdminCredentials {
+pub fn admin_credentials(shown: &[TokenSecret]) -> AdminCredentials {
     let passwords = shown
         .iter()
         .map(|s| NamedPassword {
@@ -86,7 +91,7 @@ pub(super) fn admin_credentials(shown: &[TokenSecret]) -> AdminCredentials {
 }
 
 /// The settings of the registry `login_server`, with the admin user's passwords if just issued.
-pub(super) fn registry(login_server: &str, s: RegistrySettings, shown: &[TokenSecret]) -> RegistryView {
+pub fn registry(login_server: &str, s: RegistrySettings, shown: &[TokenSecret]) -> RegistryView {
     RegistryView {
         login_server: login_server.to_owned(),
         tenant: s.tenant,
@@ -96,7 +101,8 @@ pub(super) fn registry(login_server: &str, s: RegistrySettings, shown: &[TokenSe
     }
 }
 
-pub(super) fn audit(e: &AuditEvent) -> AuditEntry {
+/// An audit event.
+pub fn audit(e: &AuditEvent) -> AuditEntry {
     AuditEntry {
         time: rfc3339(e.at),
         actor: e.actor.clone(),
@@ -106,7 +112,8 @@ pub(super) fn audit(e: &AuditEvent) -> AuditEntry {
     }
 }
 
-pub(super) fn scope_map(m: &ScopeMap) -> ScopeMapView {
+/// A scope map and its rules.
+pub fn scope_map(m: &ScopeMap) -> ScopeMapView {
     ScopeMapView {
         name: m.name.clone(),
         description: m.description.clone(),
@@ -125,13 +132,13 @@ fn password(slot: u8, created: i64, expiry: Option<i64>, value: Option<&str>) ->
 }
 
 /// Passwords just issued for token `name`, in clear.
-pub(super) fn token_passwords(name: &str, shown: &[TokenSecret]) -> TokenCredentials {
+pub fn token_passwords(name: &str, shown: &[TokenSecret]) -> TokenCredentials {
     let passwords = shown.iter().map(|s| password(s.slot, s.created, s.expiry, Some(&s.value))).collect();
     TokenCredentials { username: name.to_owned(), passwords }
 }
 
 /// A token; the value of each of its passwords that is among `shown` (just issued).
-pub(super) fn token(t: &Token, shown: &[TokenSecret]) -> TokenView {
+pub fn token(t: &Token, shown: &[TokenSecret]) -> TokenView {
     let passwords = t
         .passwords
         .iter()

@@ -3,7 +3,7 @@
 //! `POST /ui/delete` (with the page's CSRF token) does it, authorised as the OCI `DELETE`
 //! it stands for and audited as one.
 
-use super::{Params, allow};
+use super::{Params, allow, remote};
 use crate::error::UiError;
 use crate::format::{Nav, render};
 use crate::session::{Form, viewer};
@@ -13,7 +13,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use berth_core::{Digest, Reference, RepoName, Tag};
 use berth_server::AppState;
 use berth_server::endpoint::Endpoint;
-use berth_server::handlers::ClientAddr;
 use std::sync::Arc;
 
 #[derive(Template)]
@@ -81,8 +80,7 @@ pub async fn delete(State(st): State<Arc<AppState>>, req: Request) -> Result<Res
         Reference::Tag(t) => ("tag.delete", format!("{name}:{t}")),
         Reference::Digest(d) => ("manifest.delete", format!("{name}@{d}")),
     };
-    let remote = parts.extensions.get::<ClientAddr>().map_or_else(|| "127.0.0.1".into(), |c| c.0.to_string());
-    st.auth.audit(a.caller().subject(), action, &target, &remote).await;
+    st.auth.audit(a.caller().subject(), action, &target, &remote(&parts.extensions)).await;
     let back: String = form_urlencoded::Serializer::new(String::new()).append_pair("name", name.as_str()).finish();
     Ok(Redirect::to(&format!("/ui/repo?{back}")).into_response())
 }

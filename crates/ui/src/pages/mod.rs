@@ -11,9 +11,11 @@ use crate::error::UiError;
 use crate::session::Viewer;
 use berth_core::RepoName;
 use berth_server::AppState;
-use berth_server::auth::{Authorized, Caller, authorize};
+use berth_server::admin_endpoint::AdminEndpoint;
+use berth_server::auth::{AdminAuthorized, Authorized, Caller, authorize, authorize_admin};
 use berth_server::endpoint::Endpoint;
-use http::Uri;
+use berth_server::handlers::ClientAddr;
+use http::{Extensions, Uri};
 
 /// The query parameters of a page (the first value of each).
 pub struct Params(Vec<(String, String)>);
@@ -40,9 +42,24 @@ impl Params {
 /// caller who lacks the scope becomes 403 for someone signed in (signing in again would not
 /// help), and sign-in for an anonymous visitor.
 pub fn allow(st: &AppState, who: &Viewer, endpoint: Endpoint) -> Result<Authorized, UiError> {
-    authorize(who.caller.clone(), endpoint, &st.challenge).map_err(|e| match (UiError::from(e), &who.caller) {
+    authorize(who.caller.clone(), endpoint, &st.challenge).map_err(|e| refused(who, e.into()))
+}
+
+/// [`allow`] for a management page: the admin endpoint it stands for (Owner at registry
+/// scope, as for `/admin/v1/…`).
+pub fn admin_allow(st: &AppState, who: &Viewer, endpoint: AdminEndpoint) -> Result<AdminAuthorized, UiError> {
+    authorize_admin(who.caller.clone(), endpoint, &st.challenge).map_err(|e| refused(who, e.into()))
+}
+
+fn refused(who: &Viewer, e: UiError) -> UiError {
+    match (e, &who.caller) {
         (UiError::SignIn, Caller::Anonymous { .. }) => UiError::SignIn,
         (UiError::SignIn, _) => UiError::Forbidden("your credential does not allow this".into()),
         (other, _) => other,
-    })
+    }
+}
+
+/// The client's address as the server saw it (for audit records).
+pub fn remote(ext: &Extensions) -> String {
+    ext.get::<ClientAddr>().map_or_else(|| "127.0.0.1".into(), |c| c.0.to_string())
 }
