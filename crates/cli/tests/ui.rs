@@ -96,6 +96,16 @@ async fn sign_in_browse_a_multi_arch_tag_and_sign_out() {
     copy.click().await;
     shot(&b, "tags").await;
 
+    // Lock the tag: the chips say so and the registry refuses its delete; then unlock.
+    row.find("form.lock button").await.click().await;
+    b.wait_text("#tags tr.tag", "write-locked").await;
+    let delete = owner.delete(format!("{}/v2/ui/multi/manifests/v1", s.base)).send().await.unwrap();
+    assert!(!delete.status().is_success(), "a locked tag is not deleted: {}", delete.status());
+    b.find("#tags tr.tag form.lock button").await.click().await;
+    b.wait_text("#tags tr.tag form.lock button", "Lock").await;
+    assert!(!b.find("#tags tr.tag").await.text().await.contains("locked"), "unlocked");
+
+    let row = b.find("#tags tr.tag").await;
     row.find("a.digest").await.click().await;
     b.wait_text("#digest", &index.digest.to_string()).await;
     assert_eq!(b.find_all("#platforms tr.platform").await.len(), 2);

@@ -129,6 +129,35 @@ async fn a_pull_only_principal_sees_its_repository_and_nothing_else() {
     let d = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
     assert_eq!(get(&c, &s, &format!("/ui/manifest?name=team/b&digest={d}"), &me.cookie).await.status(), 403);
     assert_eq!(get(&c, &s, &format!("/ui/delete?name=team/a&digest={d}"), &me.cookie).await.status(), 403);
+    // No management page, link or action.
+    assert!(!html.contains("/ui/identities"), "no management link");
+    for page in ["/ui/identities".to_owned(), "/ui/audit".to_owned(), format!("/ui/principal?key={id}")] {
+        assert_eq!(get(&c, &s, &page, &me.cookie).await.status(), 403, "{page}");
+    }
+    let post = |path: &'static str, fields: Vec<(&'static str, String)>| {
+        let (c, cookie, base) = (c.clone(), me.cookie.clone(), s.base.clone());
+        async move { c.post(format!("{base}{path}")).header("cookie", cookie).form(&fields).send().await.unwrap() }
+    };
+    let csrf = me.csrf.clone();
+    let tries = [
+        ("/ui/principals", vec![("csrf", csrf.clone()), ("name", "sneaky".to_owned())]),
+        ("/ui/principal/reset", vec![("csrf", csrf.clone()), ("key", id.clone())]),
+        ("/ui/principal/delete", vec![("csrf", csrf.clone()), ("key", id.clone())]),
+        ("/ui/settings", vec![("csrf", csrf.clone()), ("anonymous_pull", "on".to_owned())]),
+        (
+            "/ui/roles",
+            vec![("csrf", csrf.clone()), ("assignee", id.clone()), ("role", "owner".into()), ("scope", "/".into())],
+        ),
+    ];
+    for (path, fields) in tries {
+        assert_eq!(post(path, fields).await.status(), 403, "{path}");
+    }
+    let sps = owner.get(format!("{}/admin/v1/service-principals", s.base)).send().await.unwrap();
+    let sps = sps.text().await.unwrap();
+    assert!(!sps.contains("sneaky"), "nothing was created: {sps}");
+    let anon = common::anonymous().get(format!("{}/v2/", s.base)).send().await.unwrap();
+    assert_eq!(anon.status(), 401, "anonymous pull stayed off");
+    assert_eq!(get(&c, &s, "/ui/", &me.cookie).await.status(), 200, "and its session still works");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

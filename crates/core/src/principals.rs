@@ -103,6 +103,17 @@ pub struct AuditEvent {
     pub remote: String,
 }
 
+/// Which audit events to find: every field given must match, ASCII letters in either case.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// The actor, whole.
+    pub actor: Option<String>,
+    /// The action or its beginning (`sp.` finds every service-principal action).
+    pub action: Option<String>,
+    /// Text the target contains.
+    pub target: Option<String>,
+}
+
 /// Characters an audit field keeps at most; longer text is cut and ends with `…`.
 pub const MAX_AUDIT_FIELD: usize = 256;
 
@@ -278,6 +289,9 @@ pub trait AuditLog: Send + Sync + 'static {
 
     /// The newest `limit` audit events, newest first.
     async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEvent>, MetaError>;
+
+    /// The newest `limit` audit events matching `q`, newest first.
+    async fn audit_search(&self, q: &AuditQuery, limit: u32) -> Result<Vec<AuditEvent>, MetaError>;
 
     /// Deletes audit events older than `before` (seconds since the epoch); how many.
     async fn prune_audit(&self, before: i64) -> Result<u64, MetaError>;

@@ -22,15 +22,19 @@ fn params(from: usize, n: usize) -> String {
 }
 
 /// `s` as a LIKE pattern matching itself anywhere, with `\` escaping.
-fn contains_pattern(s: &str) -> String {
-    let mut p = String::from("%");
+pub(crate) fn contains_pattern(s: &str) -> String {
+    format!("%{}%", like_literal(s))
+}
+
+/// `s` as LIKE pattern text matching exactly itself, with `\` escaping.
+pub(crate) fn like_literal(s: &str) -> String {
+    let mut p = String::with_capacity(s.len());
     for c in s.chars() {
         if matches!(c, '%' | '_' | '\\') {
             p.push('\\');
         }
         p.push(c);
     }
-    p.push('%');
     p
 }
 

@@ -3,6 +3,7 @@
 //! same database as the registry metadata.
 
 use crate::backend::{Backend, LockClass, SqlMeta};
+use crate::browse::{contains_pattern, like_literal};
 use crate::records::{
     Columns, admin_password, admin_password_key, admin_password_value, assignment, audit_event, bad, credential, now,
     principal,
@@ -13,7 +14,8 @@ use crate::store::commit;
 use async_trait::async_trait;
 use berth_core::MetaError;
 use berth_core::principals::{
-    AuditEvent, AuditLog, Credential, Flag, Principal, PrincipalStore, RegistrySettings, RoleAssignment, SettingsStore,
+    AuditEvent, AuditLog, AuditQuery, Credential, Flag, Principal, PrincipalStore, RegistrySettings, RoleAssignment,
+    SettingsStore,
 };
 use berth_core::scopemap::TokenPassword;
 
@@ -266,6 +268,24 @@ impl<B: Backend> AuditLog for SqlMeta<B> {
             .bind(i64::from(limit))
             .fetch_all(self.backend.reader())
             .await?;
+        rows.iter().map(audit_event).collect()
+    }
+
+    async fn audit_search(&self, q: &AuditQuery, limit: u32) -> Result<Vec<AuditEvent>, MetaError> {
+        let actor = q.actor.as_deref().map_or_else(|| "%".to_owned(), like_literal);
+        let action = q.action.as_deref().map_or_else(|| "%".to_owned(), |a| format!("{}%", like_literal(a)));
+        let target = q.target.as_deref().map_or_else(|| "%".to_owned(), contains_pattern);
+        let rows = sql::<B::Db>(
+            "SELECT * FROM audit_log WHERE LOWER(actor) LIKE LOWER($1) ESCAPE '\\' \
+             AND LOWER(action) LIKE LOWER($2) ESCAPE '\\' AND LOWER(target) LIKE LOWER($3) ESCAPE '\\' \
+             ORDER BY id DESC LIMIT $4",
+        )
+        .bind(actor)
+        .bind(action)
+        .bind(target)
+        .bind(i64::from(limit))
+        .fetch_all(self.backend.reader())
+        .await?;
         rows.iter().map(audit_event).collect()
     }
 

@@ -9,6 +9,7 @@ use berth_core::{
 };
 use bytes::Bytes;
 
+mod audit;
 mod browse;
 mod cache;
 mod federation;
@@ -709,6 +710,7 @@ pub async fn run_identities(ids: &dyn IdentityStore) {
     // Retention: only what is older than the cut goes.
     assert_eq!(ids.prune_audit(10).await.unwrap(), 1);
     assert_eq!(ids.audit_log(10).await.unwrap(), vec![stored]);
+    audit::run(ids).await;
     federation::run(ids).await;
     sessions::run(ids).await;
 }

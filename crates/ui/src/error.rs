@@ -53,6 +53,12 @@ impl From<berth_registry::RegistryError> for UiError {
     }
 }
 
+impl From<berth_registry::admin::AdminError> for UiError {
+    fn from(e: berth_registry::admin::AdminError) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
 impl IntoResponse for UiError {
     fn into_response(self) -> Response {
         let (status, sentence) = match self {

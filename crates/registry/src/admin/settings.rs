@@ -3,7 +3,7 @@
 use super::{AdminError, IdentityAdmin, invalid};
 use crate::auth::TokenSecret;
 use berth_core::admin_api::{CredentialRenew, RegistryUpdate};
-use berth_core::principals::{AuditEvent, Flag, RegistrySettings};
+use berth_core::principals::{AuditEvent, AuditQuery, Flag, RegistrySettings};
 
 /// The settings after a change, with the admin user's passwords if the change created them.
 #[derive(Debug, Clone)]
@@ -51,5 +51,10 @@ impl IdentityAdmin<'_> {
     /// The newest `limit` audit events, newest first.
     pub async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEvent>, AdminError> {
         Ok(self.auth.identities().audit_log(limit).await?)
+    }
+
+    /// The newest `limit` audit events matching `q`, newest first.
+    pub async fn audit_search(&self, q: &AuditQuery, limit: u32) -> Result<Vec<AuditEvent>, AdminError> {
+        Ok(self.auth.identities().audit_search(q, limit).await?)
     }
 }

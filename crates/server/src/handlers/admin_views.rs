@@ -15,7 +15,7 @@ use berth_registry::admin::{NamedAssignment, PrincipalDetail};
 use berth_registry::auth::{ADMIN_USER, NewSecret, TokenSecret};
 
 /// A new secret; `with_name` adds the principal's display name (as create does, reset not).
-pub fn secret(s: &NewSecret, with_name: bool) -> ServicePrincipalSecret {
+pub(super) fn secret(s: &NewSecret, with_name: bool) -> ServicePrincipalSecret {
     ServicePrincipalSecret {
         app_id: s.principal.app_id.clone(),
         display_name: with_name.then(|| s.principal.display_name.clone()),
@@ -24,13 +24,11 @@ pub fn secret(s: &NewSecret, with_name: bool) -> ServicePrincipalSecret {
     }
 }
 
-/// A principal as listed.
-pub fn summary(p: &Principal) -> ServicePrincipalSummary {
+pub(super) fn summary(p: &Principal) -> ServicePrincipalSummary {
     ServicePrincipalSummary { app_id: p.app_id.clone(), display_name: p.display_name.clone() }
 }
 
-/// A password credential's metadata (never its secret).
-pub fn credential(c: &Credential) -> PasswordCredential {
+pub(super) fn credential(c: &Credential) -> PasswordCredential {
     PasswordCredential {
         key_id: c.key_id.clone(),
         display_name: c.display_name.clone(),
@@ -39,8 +37,7 @@ pub fn credential(c: &Credential) -> PasswordCredential {
     }
 }
 
-/// A federated credential.
-pub fn federated_credential(fc: &FederatedCredential) -> FederatedCredentialView {
+pub(super) fn federated_credential(fc: &FederatedCredential) -> FederatedCredentialView {
     FederatedCredentialView {
         id: fc.id.clone(),
         app_id: fc.app_id.clone(),
@@ -53,8 +50,7 @@ pub fn federated_credential(fc: &FederatedCredential) -> FederatedCredentialView
     }
 }
 
-/// A role assignment with its principal's name.
-pub fn assignment(a: &NamedAssignment) -> RoleAssignmentView {
+pub(super) fn assignment(a: &NamedAssignment) -> RoleAssignmentView {
     role_assignment(&a.assignment, &a.principal_name)
 }
 
@@ -67,8 +63,7 @@ fn role_assignment(a: &RoleAssignment, principal_name: &str) -> RoleAssignmentVi
     }
 }
 
-/// A principal with its credentials' metadata and its roles.
-pub fn detail(d: &PrincipalDetail) -> ServicePrincipalDetail {
+pub(super) fn detail(d: &PrincipalDetail) -> ServicePrincipalDetail {
     let p = &d.principal;
     ServicePrincipalDetail {
         app_id: p.app_id.clone(),
@@ -79,7 +74,7 @@ pub fn detail(d: &PrincipalDetail) -> ServicePrincipalDetail {
 }
 
 /// The admin user's passwords just issued, named by slot.
-pub fn admin_credentials(shown: &[TokenSecret]) -> AdminCredentials {
+pub(super) fn admin_credentials(shown: &[TokenSecret]) -> AdminCredentials {
     let passwords = shown
         .iter()
         .map(|s| NamedPassword {
@@ -91,7 +86,7 @@ pub fn admin_credentials(shown: &[TokenSecret]) -> AdminCredentials {
 }
 
 /// The settings of the registry `login_server`, with the admin user's passwords if just issued.
-pub fn registry(login_server: &str, s: RegistrySettings, shown: &[TokenSecret]) -> RegistryView {
+pub(super) fn registry(login_server: &str, s: RegistrySettings, shown: &[TokenSecret]) -> RegistryView {
     RegistryView {
         login_server: login_server.to_owned(),
         tenant: s.tenant,
@@ -101,8 +96,7 @@ pub fn registry(login_server: &str, s: RegistrySettings, shown: &[TokenSecret]) 
     }
 }
 
-/// An audit event.
-pub fn audit(e: &AuditEvent) -> AuditEntry {
+pub(super) fn audit(e: &AuditEvent) -> AuditEntry {
     AuditEntry {
         time: rfc3339(e.at),
         actor: e.actor.clone(),
@@ -112,8 +106,7 @@ pub fn audit(e: &AuditEvent) -> AuditEntry {
     }
 }
 
-/// A scope map and its rules.
-pub fn scope_map(m: &ScopeMap) -> ScopeMapView {
+pub(super) fn scope_map(m: &ScopeMap) -> ScopeMapView {
     ScopeMapView {
         name: m.name.clone(),
         description: m.description.clone(),
@@ -132,13 +125,13 @@ fn password(slot: u8, created: i64, expiry: Option<i64>, value: Option<&str>) ->
 }
 
 /// Passwords just issued for token `name`, in clear.
-pub fn token_passwords(name: &str, shown: &[TokenSecret]) -> TokenCredentials {
+pub(super) fn token_passwords(name: &str, shown: &[TokenSecret]) -> TokenCredentials {
     let passwords = shown.iter().map(|s| password(s.slot, s.created, s.expiry, Some(&s.value))).collect();
     TokenCredentials { username: name.to_owned(), passwords }
 }
 
 /// A token; the value of each of its passwords that is among `shown` (just issued).
-pub fn token(t: &Token, shown: &[TokenSecret]) -> TokenView {
+pub(super) fn token(t: &Token, shown: &[TokenSecret]) -> TokenView {
     let passwords = t
         .passwords
         .iter()

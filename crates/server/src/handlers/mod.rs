@@ -8,7 +8,7 @@ mod admin;
 mod admin_cache;
 mod admin_import;
 mod admin_tokens;
-pub mod admin_views;
+mod admin_views;
 mod blobs;
 mod discovery;
 mod manifests;

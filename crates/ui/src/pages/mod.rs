@@ -2,9 +2,13 @@
 //! OCI endpoint the page stands for (so it shows exactly what the registry API would give
 //! that caller), reads through the registry service, and renders a template.
 
+pub mod audit;
 pub mod delete;
+pub mod locks;
 pub mod manifest;
+pub mod principals;
 pub mod repos;
+pub mod settings;
 pub mod tags;
 
 use crate::error::UiError;

@@ -38,6 +38,7 @@ struct RepoPage {
     tags: Vec<TagLine>,
     next: Option<String>,
     may_delete: bool,
+    may_lock: bool,
 }
 
 /// The handler.
@@ -68,5 +69,6 @@ pub async fn show(State(st): State<Arc<AppState>>, req: Request) -> Result<Respo
         .collect();
     let probe = berth_core::Reference::Digest(berth_core::Digest::of(berth_core::Algorithm::Sha256, b""));
     let may_delete = allow(&st, &who, Endpoint::DeleteManifest { name: name.clone(), reference: probe }).is_ok();
-    render(&RepoPage { nav: who.nav(), name: name.to_string(), tags, next: listing.next, may_delete })
+    let may_lock = allow(&st, &who, Endpoint::UpdateRepository { name: name.clone() }).is_ok();
+    render(&RepoPage { nav: who.nav(), name: name.to_string(), tags, next: listing.next, may_delete, may_lock })
 }

@@ -1,0 +1,164 @@
+//! Identities in the web UI, in headless Chromium against a real `berth serve`: an Owner
+//! creates a service principal whose name is hostile markup (shown as text, never run), sees
+//! its secret once with a copy button, resets the credential (the new secret works, the old
+//! one stops, and neither appears on any page again), assigns and removes a role, turns
+//! anonymous pull on and off, and filters the audit log. Screenshots go to `artifact_dir()`.
+
+mod common;
+
+use berth_testkit::TestServer;
+use berth_testkit::browser::{Browser, artifact_dir};
+use serde_json::json;
+
+/// A principal name that would inject markup and script if it reached a page unescaped.
+const HOSTILE: &str = "<script>window.pwned=1</script>\"><img src=x onerror=\"window.pwned=1\">";
+
+async fn shot(b: &Browser, name: &str) {
+    b.screenshot(&artifact_dir().join(format!("ui-{name}.png"))).await;
+}
+
+async fn sign_in(b: &Browser, s: &TestServer) {
+    b.goto(&format!("{}/ui/sign-in", s.base)).await;
+    b.find("#username").await.send_keys(&s.owner.0).await;
+    b.find("#password").await.send_keys(&s.owner.1).await;
+    b.find("#sign-in button[type=submit]").await.click().await;
+    b.wait_text("#who", &s.owner.0).await;
+}
+
+/// The status of `GET /v2/` with Basic `user:password`.
+async fn v2_status(s: &TestServer, user: &str, password: &str) -> u16 {
+    let r = common::anonymous().get(format!("{}/v2/", s.base)).basic_auth(user, Some(password)).send().await.unwrap();
+    r.status().as_u16()
+}
+
+/// Whether a visitor without a session may browse (`GET /ui/` answers the list rather than
+/// sending it to sign in) within 5 s: settings are cached for up to 2 s.
+async fn anonymous_browses(s: &TestServer) -> bool {
+    for _ in 0..50 {
+        if common::anonymous().get(format!("{}/ui/", s.base)).send().await.unwrap().status() == 200 {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// The username and password shown on a secret page, after checking their copy buttons.
+async fn shown_secret(b: &Browser) -> (String, String) {
+    let user = b.find("dl.secret code.username").await.text().await;
+    let password = b.find("dl.secret code.password").await.text().await;
+    let buttons = b.find_all("dl.secret button.copy").await;
+    assert_eq!(buttons[1].attr("data-copy").await.as_deref(), Some(password.as_str()), "copy gives the password");
+    assert!(password.len() >= 32, "a real secret: {password:?}");
+    (user, password)
+}
+
+/// Whether `secret` appears on any page the UI shows of identities.
+async fn pages_show(b: &Browser, s: &TestServer, app_id: &str, secret: &str) -> bool {
+    for path in ["/ui/identities".to_owned(), format!("/ui/principal?key={app_id}"), "/ui/audit".to_owned()] {
+        b.goto(&format!("{}{path}", s.base)).await;
+        if b.page_source().await.contains(secret) {
+            return true;
+        }
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_manages_principals_roles_and_settings_and_sees_each_secret_once() {
+    let s = common::server(&[]);
+    let b = Browser::start().await;
+    sign_in(&b, &s).await;
+    b.find("#nav-identities").await.click().await;
+    b.find("#create-principal").await;
+    shot(&b, "identities").await;
+
+    // Create a principal with a hostile name and a pull role on a prefix.
+    b.find("#new-name").await.send_keys(HOSTILE).await;
+    let scope = b.find("#new-scope").await;
+    scope.clear().await;
+    scope.send_keys("repositories/shop/*").await;
+    b.find("#create-principal button[type=submit]").await.click().await;
+    let (app_id, first) = shown_secret(&b).await;
+    shot(&b, "secret").await;
+    assert_eq!(v2_status(&s, &app_id, &first).await, 200, "the shown secret signs in");
+
+    b.find("#done").await.click().await;
+    b.find("#principal-name").await;
+    assert_eq!(b.find("#principal-name").await.text().await, HOSTILE, "the name is shown as text");
+    assert!(b.try_find("main img").await.is_none(), "no element was injected");
+    assert_eq!(b.find_all("#credentials tbody tr").await.len(), 1);
+    assert!(b.find("#roles").await.text().await.contains("repositories/shop/*"));
+    shot(&b, "principal").await;
+
+    // Reset: a new secret, shown once; the old one stops working.
+    b.find("#reset-button").await.click().await;
+    b.accept_alert().await;
+    let (same_id, second) = shown_secret(&b).await;
+    assert_eq!(same_id, app_id);
+    assert_ne!(second, first);
+    assert_eq!(v2_status(&s, &app_id, &second).await, 200, "the new secret signs in");
+    assert_eq!(v2_status(&s, &app_id, &first).await, 401, "the old one no longer does");
+    assert!(!pages_show(&b, &s, &app_id, &second).await, "the secret is never shown again");
+    assert!(!pages_show(&b, &s, &app_id, &first).await);
+
+    // Assign a role, then remove it.
+    b.goto(&format!("{}/ui/principal?key={app_id}", s.base)).await;
+    b.find("#assign-role option[value=AcrPush]").await.click().await;
+    let scope = b.find("#assign-scope").await;
+    scope.clear().await;
+    scope.send_keys("repositories/shop/web").await;
+    b.find("#assign button[type=submit]").await.click().await;
+    b.wait_text("#roles", "AcrPush").await;
+    assert_eq!(b.find_all("#roles tbody tr").await.len(), 2);
+    let pushed = b.find_all("#roles tbody tr").await;
+    let mut removed = false;
+    for row in pushed {
+        if row.text().await.contains("AcrPush") {
+            row.find("button.danger").await.click().await;
+            b.accept_alert().await;
+            removed = true;
+            break;
+        }
+    }
+    assert!(removed);
+    b.find("#principal-name").await;
+    assert_eq!(b.find_all("#roles tbody tr").await.len(), 1, "the push role is gone");
+
+    // Anonymous pull on, then off again.
+    b.goto(&format!("{}/ui/identities", s.base)).await;
+    assert_eq!(b.find("#anonymous-pull").await.text().await, "off");
+    b.find("#toggle-anonymous").await.click().await;
+    b.accept_alert().await;
+    b.wait_text("#anonymous-pull", "on").await;
+    assert!(anonymous_browses(&s).await, "anonymous pull is on (once the settings cache turns over)");
+    b.find("#toggle-anonymous").await.click().await;
+    b.wait_text("#anonymous-pull", "off").await;
+
+    // The hostile name is inert in the list, and nothing ran anywhere.
+    let names: Vec<String> = {
+        let mut v = Vec::new();
+        for e in b.find_all("#principals a.principal-name").await {
+            v.push(e.text().await);
+        }
+        v
+    };
+    assert!(names.iter().any(|n| n == HOSTILE), "listed as text: {names:?}");
+    assert_eq!(b.execute("return typeof window.pwned;", vec![]).await, json!("undefined"));
+
+    // The audit log, filtered.
+    b.goto(&format!("{}/ui/audit?action=sp.", s.base)).await;
+    let rows = b.find_all("#events tr.event").await;
+    let mut actions = Vec::new();
+    for r in &rows {
+        actions.push(r.text().await);
+    }
+    assert!(actions.iter().any(|a| a.contains("sp.create")), "{actions:?}");
+    assert!(actions.iter().any(|a| a.contains("sp.credential.reset")), "{actions:?}");
+    assert!(actions.iter().all(|a| a.contains("sp.")), "only service-principal actions: {actions:?}");
+    shot(&b, "audit").await;
+    b.goto(&format!("{}/ui/audit?action=registry.&actor={}", s.base, s.owner.0)).await;
+    assert!(!b.find_all("#events tr.event").await.is_empty(), "the settings changes are audited");
+    b.goto(&format!("{}/ui/audit?actor=nobody-at-all", s.base)).await;
+    b.find("#empty").await;
+}
