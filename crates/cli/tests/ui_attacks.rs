@@ -131,7 +131,13 @@ async fn a_pull_only_principal_sees_its_repository_and_nothing_else() {
     assert_eq!(get(&c, &s, &format!("/ui/delete?name=team/a&digest={d}"), &me.cookie).await.status(), 403);
     // No management page, link or action.
     assert!(!html.contains("/ui/identities"), "no management link");
-    for page in ["/ui/identities".to_owned(), "/ui/audit".to_owned(), format!("/ui/principal?key={id}")] {
+    let pages = [
+        "/ui/identities".to_owned(),
+        "/ui/audit".to_owned(),
+        "/ui/status".to_owned(),
+        format!("/ui/principal?key={id}"),
+    ];
+    for page in pages {
         assert_eq!(get(&c, &s, &page, &me.cookie).await.status(), 403, "{page}");
     }
     let post = |path: &'static str, fields: Vec<(&'static str, String)>| {

@@ -162,3 +162,38 @@ async fn an_owner_manages_principals_roles_and_settings_and_sees_each_secret_onc
     b.goto(&format!("{}/ui/audit?actor=nobody-at-all", s.base)).await;
     b.find("#empty").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_page_shows_the_stores_storage_maintenance_and_request_rates() {
+    let s = common::server(&[]);
+    let owner = s.client();
+    let img = berth_testkit::image::Image::oci(berth_core::Algorithm::Sha256, 91, &[20_000, 30_000], "amd64");
+    berth_testkit::oci::push_image(&owner, &s.base, "status/app", &img, "v1").await;
+    for (path, body) in [("gc", json!({ "dryRun": false })), ("purge", json!({ "agoSecs": 0 }))] {
+        let r = owner.post(format!("{}/admin/v1/{path}", s.base)).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    let b = Browser::start().await;
+    sign_in(&b, &s).await;
+    b.find("#nav-status").await.click().await;
+    let stores = b.find_all("#stores tr.store").await;
+    assert_eq!(stores.len(), 2);
+    for row in &stores {
+        assert!(row.text().await.contains("ok"), "{}", row.text().await);
+    }
+    let usage = b.find("#usage").await.text().await;
+    assert!(usage.contains("Repositories\n1") || usage.contains("Repositories 1"), "{usage}");
+    let stored: u64 = b.find("#stored").await.attr("title").await.unwrap().trim_end_matches(" bytes").parse().unwrap();
+    assert!(stored >= 50_000, "the layers and config are stored: {stored}");
+    let runs = b.find("#runs").await.text().await;
+    assert!(runs.contains("gc") && runs.contains("purge"), "{runs}");
+    // A second view, after more requests, shows rates over the span between the two.
+    for _ in 0..5 {
+        owner.get(format!("{}/v2/status/app/manifests/v1", s.base)).send().await.unwrap();
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    b.goto(&format!("{}/ui/status", s.base)).await;
+    assert!(b.find("#rate-span").await.text().await.starts_with("Over the last"));
+    assert!(b.find("#routes").await.text().await.contains("manifest"), "the manifest route is counted");
+    shot(&b, "status").await;
+}

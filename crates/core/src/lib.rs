@@ -33,6 +33,7 @@ pub mod sessions;
 pub mod store;
 pub mod upload;
 pub mod upstream;
+pub mod usage;
 
 pub use cache_store::CacheStore;
 pub use digest::{Algorithm, Digest, DigestError, Hasher};

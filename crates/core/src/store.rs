@@ -10,6 +10,7 @@ use crate::digest::{Digest, Hasher};
 use crate::name::{RepoName, Tag};
 use crate::range::ByteRange;
 use crate::upload::{UploadId, UploadSession};
+use crate::usage::UsageStore;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
@@ -535,7 +536,8 @@ pub trait MaintenanceStore: ContentStore {
 
 /// Repository-scoped metadata, whole: the source of truth for what is visible where. Every
 /// type that is each of its parts ([`ContentStore`], [`UploadStore`], [`MaintenanceStore`],
-/// [`CacheStore`], [`BrowseStore`]) is one; callers that need a single part take that part.
-pub trait MetadataStore: ContentStore + UploadStore + MaintenanceStore + CacheStore + BrowseStore {}
+/// [`CacheStore`], [`BrowseStore`], [`UsageStore`]) is one; callers that need a single part take
+/// that part.
+pub trait MetadataStore: ContentStore + UploadStore + MaintenanceStore + CacheStore + BrowseStore + UsageStore {}
 
-impl<T: ContentStore + UploadStore + MaintenanceStore + CacheStore + BrowseStore> MetadataStore for T {}
+impl<T: ContentStore + UploadStore + MaintenanceStore + CacheStore + BrowseStore + UsageStore> MetadataStore for T {}

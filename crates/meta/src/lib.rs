@@ -26,6 +26,7 @@ pub mod sqlite;
 mod store;
 pub mod testsuite;
 mod tokens;
+mod usage;
 
 pub use backend::SqlMeta;
 pub use postgres::{PgCluster, PgMeta};

@@ -14,6 +14,7 @@ mod browse;
 mod cache;
 mod federation;
 mod sessions;
+mod usage;
 
 fn repo(s: &str) -> RepoName {
     RepoName::parse(s).unwrap()
@@ -46,6 +47,7 @@ pub async fn run(meta: &dyn MetadataStore) {
     digest_locks(meta).await;
     cache::run(meta).await;
     browse::run(meta).await;
+    usage::run(meta).await;
 }
 
 /// The inventory `berth fsck` walks: every manifest of every repository, ordered by

@@ -111,6 +111,21 @@ impl RegistryService {
         Ok(())
     }
 
+    /// What the registry holds, counted ([`berth_core::usage::Usage`]).
+    pub async fn usage(&self) -> Result<berth_core::usage::Usage, RegistryError> {
+        Ok(self.meta.usage().await?)
+    }
+
+    /// Each store's answer to a ping, with how long it took: the metadata store's, then the
+    /// blob store's.
+    pub async fn store_health(&self) -> [(&'static str, Result<std::time::Duration, RegistryError>); 2] {
+        let started = std::time::Instant::now();
+        let meta = self.meta.ping().await.map(|()| started.elapsed()).map_err(RegistryError::from);
+        let started = std::time::Instant::now();
+        let blobs = self.blobs.ping().await.map(|()| started.elapsed()).map_err(RegistryError::from);
+        [("metadata", meta), ("blobs", blobs)]
+    }
+
     /// Size of a blob linked into `repo`.
     pub async fn blob_size(&self, repo: &RepoName, digest: &Digest) -> Result<u64, RegistryError> {
         self.meta.repo_blob(repo, digest).await?.ok_or(RegistryError::BlobUnknown)

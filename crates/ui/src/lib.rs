@@ -16,6 +16,7 @@ pub mod assets;
 mod error;
 mod format;
 mod pages;
+pub mod rates;
 pub mod security;
 pub mod session;
 
@@ -57,12 +58,14 @@ pub fn routes(config: UiConfig) -> Router<Arc<AppState>> {
         .route("/ui/roles/remove", post(pages::principals::unassign))
         .route("/ui/settings", post(pages::settings::update))
         .route("/ui/audit", get(pages::audit::show))
+        .route("/ui/status", get(pages::status::show))
         .route("/ui/sign-in", get(session::sign_in_form).post(session::sign_in))
         .route("/ui/sign-out", post(session::sign_out))
         .route("/ui/assets/{name}", get(assets::serve))
         .route("/ui/{*rest}", any(|| async { error::UiError::NotFound("no such page".into()) }))
         .layer(middleware::from_fn(security::guard))
         .layer(Extension(Arc::new(config)))
+        .layer(Extension(Arc::new(rates::RateWindow::default())))
 }
 
 /// `GET /`: a browser (asking for HTML) goes to the UI; any other client gets the registry's

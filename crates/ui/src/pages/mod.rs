@@ -9,6 +9,7 @@ pub mod manifest;
 pub mod principals;
 pub mod repos;
 pub mod settings;
+pub mod status;
 pub mod tags;
 
 use crate::error::UiError;
