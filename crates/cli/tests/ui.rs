@@ -139,3 +139,48 @@ async fn sign_in_browse_a_multi_arch_tag_and_sign_out() {
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], "/ui/sign-in");
 }
+
+/// Every form control a page shows, as the accessibility checks see it: unlabelled or
+/// unfocusable controls, and whether the page is wider than the window.
+const A11Y: &str = "const bad = [];
+for (const c of document.querySelectorAll('input:not([type=hidden]), select, textarea, button, a[href]')) {
+  const named = (c.labels && c.labels.length > 0) || c.getAttribute('aria-label') || c.textContent.trim() !== '';
+  if (!named) { bad.push('unlabelled ' + c.outerHTML); }
+  if (c.tabIndex < 0) { bad.push('unfocusable ' + c.outerHTML); }
+}
+return { bad: bad, scroll: document.documentElement.scrollWidth, inner: window.innerWidth };";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_is_labelled_keyboard_usable_and_fits_a_phone() {
+    let s = common::server(&[]);
+    let owner = s.client();
+    let img = Image::oci(Algorithm::Sha256, 63, &[10_000], "arm64");
+    berth_testkit::oci::push_image(&owner, &s.base, "narrow/app", &img, "v1").await;
+    let (app_id, _) = s.create_sp(&owner, "narrow-pull", Some(("AcrPull", "repositories/narrow/*"))).await;
+    let b = Browser::start().await;
+    b.set_window_size(390, 844).await;
+    b.goto(&format!("{}/ui/sign-in", s.base)).await;
+    // Signing in needs no mouse: type, then Enter submits the form.
+    b.find("#username").await.send_keys(&s.owner.0).await;
+    b.find("#password").await.send_keys(&format!("{}\u{E007}", s.owner.1)).await;
+    b.wait_text("#who", &s.owner.0).await;
+    let pages = [
+        "/ui/sign-in".to_owned(),
+        "/ui/".to_owned(),
+        "/ui/repo?name=narrow/app".to_owned(),
+        format!("/ui/manifest?name=narrow/app&digest={}", img.manifest.digest),
+        "/ui/identities".to_owned(),
+        format!("/ui/principal?key={app_id}"),
+        "/ui/audit".to_owned(),
+        "/ui/status".to_owned(),
+    ];
+    for page in &pages {
+        b.goto(&format!("{}{page}", s.base)).await;
+        b.find("main h1").await;
+        let found = b.execute(A11Y, vec![]).await;
+        assert_eq!(found["bad"], json!([]), "{page}: every control is labelled and focusable");
+        let (scroll, inner) = (found["scroll"].as_u64().unwrap(), found["inner"].as_u64().unwrap());
+        assert!(inner <= 400 && scroll <= inner, "{page} is {scroll}px wide in a {inner}px window");
+    }
+    shot(&b, "narrow-status").await;
+}

@@ -244,6 +244,11 @@ impl Browser {
         self.wire.cmd(Method::DELETE, "/cookie", Value::Null).await;
     }
 
+    /// Resizes the window to `width` × `height` CSS pixels (to check narrow layouts).
+    pub async fn set_window_size(&self, width: u32, height: u32) {
+        self.wire.cmd(Method::POST, "/window/rect", json!({ "width": width, "height": height })).await;
+    }
+
     /// Writes a PNG of the viewport to `path`, creating its parent dirs (see [`artifact_dir`]).
     pub async fn screenshot(&self, path: &Path) {
         let png = string(self.wire.cmd(Method::GET, "/screenshot", Value::Null).await);
