@@ -5,7 +5,8 @@ RAW has one measurement per line, `KEY VALUE`; a key repeated over repetitions i
 to its median. Lines `meta.NAME TEXT...` are copied into the JSON as run information.
 The scenario rows, their ratios and the targets are defined here, per SET: "run" (the
 default: bench/run, issues #2, #3, #4 and 12, in ROWS), "pull-through" (bench/pull-through,
-issue 14, in PULL_THROUGH_ROWS) or "federation" (bench/federation, issue 15, in FEDERATION_ROWS).
+issue 14, in PULL_THROUGH_ROWS), "federation" (bench/federation, issue 15, in FEDERATION_ROWS)
+or "ui" (bench/ui, issue 16, in UI_ROWS).
 """
 import json
 import statistics
@@ -92,6 +93,44 @@ FEDERATION_ROWS = [
     ("ctx switches per exchange", "n", "exchange.ctxsw.berth", None, "abs", None, None),
 ]
 
+# Issue 16: the web UI's pages, on each backend: the client's time to the last byte (median,
+# p95) against 50 ms; beside it the server's own request-duration histogram over the same
+# requests (mean; upper bound of the p95 bucket). The ratios compare the 10,000-tag
+# repository's first page with a small repository's.
+UI_PAGES = [
+    ("list", "GET /ui/ (1,004 repositories, first 100)"),
+    ("search", "GET /ui/?q=r05 (100 matches)"),
+    ("tags10k", "tags, 10,000-tag repo, first page"),
+    ("tags10k_later", "tags, 10,000-tag repo, after=t05000"),
+    ("tags100", "tags, 100-tag repo (same 100 rows)"),
+    ("tags10", "tags, 10-tag repo"),
+]
+UI_ROWS = [
+    row
+    for db in ("sqlite", "postgres")
+    for key, label in UI_PAGES
+    for row in (
+        (f"{db}: {label}, median", "ms", f"{key}.med.{db}", f"{key}.srv.{db}", "abs", "<=", 50.0),
+        (f"{db}: {label}, p95", "ms", f"{key}.p95.{db}", f"{key}.srvp95.{db}", "abs", "<=", 50.0),
+    )
+] + [
+    row
+    for db in ("sqlite", "postgres")
+    for row in (
+        (f"{db}: 10,000-tag first page / 10-tag page", "ms", f"tags10k.med.{db}", f"tags10.med.{db}", "b/r", None, None),
+        (f"{db}: 10,000-tag first page / 100-tag page", "ms", f"tags10k.med.{db}", f"tags100.med.{db}", "b/r", "<=", 1.25),
+        (f"{db}: seeding through the OCI API", "s", f"seed.s.{db}", None, "abs", None, None),
+    )
+]
+
+
+def ui_reference_is(label, rk):
+    if rk is None:
+        return None
+    if ".srv" in rk:
+        return "server's berth_http_request_duration_seconds over the same requests (time to headers): mean; p95 bucket bound"
+    return "the same page of a small repository"
+
 
 def federation_reference_is(label, rk):
     return None if rk is None else "the same provider call with static credentials (--credentials-file, password grant)"
@@ -140,6 +179,7 @@ SETS = {
     "run": (ROWS, reference_is),
     "pull-through": (PULL_THROUGH_ROWS, pull_through_reference_is),
     "federation": (FEDERATION_ROWS, federation_reference_is),
+    "ui": (UI_ROWS, ui_reference_is),
 }
 
 

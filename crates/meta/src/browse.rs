@@ -130,10 +130,15 @@ impl<B: Backend> BrowseStore for SqlMeta<B> {
         limit: u32,
     ) -> Result<Option<Vec<TagRow>>, MetaError> {
         const REPO: &str = concat!("SELECT id FROM repositories r WHERE name = $1 AND ", repo_is_known!());
+        // The page of tags is cut before the join, so a manifest is read for each tag shown
+        // only, whatever plan the database picks for the tags (PostgreSQL, before it has
+        // analysed a repository just pushed, may read its every tag and sort them).
         const SQL: &str = "SELECT t.name, t.digest, t.updated_at, t.write_enabled, t.delete_enabled,
                 m.media_type, m.content
-             FROM tags t JOIN manifests m ON m.repo_id = t.repo_id AND m.digest = t.digest
-             WHERE t.repo_id = $1 AND t.name > $2 ORDER BY t.name LIMIT $3";
+             FROM (SELECT repo_id, name, digest, updated_at, write_enabled, delete_enabled FROM tags
+                   WHERE repo_id = $1 AND name > $2 ORDER BY name LIMIT $3) t
+             JOIN manifests m ON m.repo_id = t.repo_id AND m.digest = t.digest
+             ORDER BY t.name";
         let Some(row) = sql::<B::Db>(REPO).bind(repo.as_str()).fetch_optional(self.backend.reader()).await? else {
             return Ok(None);
         };

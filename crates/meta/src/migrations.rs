@@ -23,6 +23,9 @@
 //! by issuer and subject for the exchange.
 //! Migration 12 holds the web UI's sessions: the SHA-256 of each cookie's secret, who signed
 //! in with which credential, and when the session ends (indexed, for pruning).
+//! Migration 13 indexes manifests by repository and creation time, and tags by repository
+//! and update time, so the web UI's repository summary finds a repository's last push in one
+//! index step however many manifests and tags it holds (it read every one of them before).
 
 /// A random UUID v4 in SQLite, as text (SQLite has no UUID function); evaluated per row.
 macro_rules! sqlite_uuid_v4 {
@@ -234,6 +237,10 @@ CREATE TABLE ui_sessions (
 ) WITHOUT ROWID;
 CREATE INDEX ui_sessions_by_expiry ON ui_sessions(expires_at);
 "#,
+    r#"
+CREATE INDEX manifests_by_created ON manifests(repo_id, created_at);
+CREATE INDEX tags_by_updated ON tags(repo_id, updated_at);
+"#,
 ];
 
 /// PostgreSQL migrations: the SQLite schema in PostgreSQL types. Names and digests collate
@@ -437,6 +444,10 @@ CREATE TABLE ui_sessions (
 );
 CREATE INDEX ui_sessions_by_expiry ON ui_sessions(expires_at);
 "#,
+    r#"
+CREATE INDEX manifests_by_created ON manifests(repo_id, created_at);
+CREATE INDEX tags_by_updated ON tags(repo_id, updated_at);
+"#,
 ];
 
 #[cfg(test)]
@@ -486,5 +497,23 @@ mod tests {
         let id = berth_core::UploadId::parse("8a3c0a4e-5a4b-4e0e-9f7e-2b0c1d2e3f40").unwrap();
         assert_eq!(meta.upload(&id).await.unwrap().unwrap().owner, "");
         assert!(meta.claim_upload(&id, 0, "replica", 70, 10).await.unwrap(), "and unclaimed after migration 9");
+    }
+
+    /// After migration 13 a repository's last push (as the web UI's summary asks for it) is
+    /// one index search, not a read of its every manifest and tag.
+    #[tokio::test]
+    async fn the_last_push_is_an_index_search() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.db");
+        SqliteMeta::open(&path).await.unwrap();
+        let pool = sqlx::SqlitePool::connect_with(SqliteConnectOptions::new().filename(&path)).await.unwrap();
+        for (q, index) in [
+            ("SELECT MAX(m.created_at) FROM manifests m WHERE m.repo_id = 1", "manifests_by_created"),
+            ("SELECT MAX(t.updated_at) FROM tags t WHERE t.repo_id = 1", "tags_by_updated"),
+        ] {
+            let plan: Vec<(i64, i64, i64, String)> =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {q}"))).fetch_all(&pool).await.unwrap();
+            assert!(plan.iter().any(|p| p.3.contains(index)), "{q}: {plan:?}");
+        }
     }
 }

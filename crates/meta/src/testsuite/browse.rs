@@ -59,4 +59,37 @@ pub(super) async fn run(meta: &dyn MetadataStore) {
     for r in [&a, &b, &c] {
         meta.delete_repository(r).await.unwrap();
     }
+    pages(meta).await;
+}
+
+/// A repository of more tags than a page, over three manifests: pages of 7 walk every tag
+/// once, in byte order, each with its own manifest, the last page short; the summary counts
+/// them all and its last push is the latest.
+async fn pages(meta: &dyn MetadataStore) {
+    let r = repo("browse/paged");
+    let ms: Vec<_> = (0..3).map(|i| record(&format!("{{\"paged\":{i}}}"), None, "application/vnd.browse")).collect();
+    let mut want = Vec::new();
+    for i in 0..30 {
+        let tag = format!("{}{i:02}", if i % 2 == 0 { "a" } else { "B" });
+        let m = &ms[i % 3];
+        meta.put_manifest(&r, m, &ManifestRefs::default(), &[Tag::parse(&tag).unwrap()]).await.unwrap();
+        want.push((tag, m.digest.clone(), m.bytes.clone()));
+    }
+    want.sort();
+    let (mut seen, mut after, mut sizes) = (Vec::new(), None::<String>, Vec::new());
+    loop {
+        let page = meta.tag_rows(&r, after.as_deref(), 7).await.unwrap().unwrap();
+        sizes.push(page.len());
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().map(|t| t.tag.clone());
+        seen.extend(page.into_iter().map(|t| (t.tag, t.digest, t.manifest)));
+    }
+    assert_eq!(seen, want, "every tag once, in byte order (B.. before a..), with its manifest");
+    assert_eq!(sizes, [7, 7, 7, 7, 2, 0]);
+    let sum = meta.repo_summaries(&["browse/paged".into()]).await.unwrap().pop().unwrap();
+    assert_eq!((sum.tag_count, sum.manifest_count), (30, 3));
+    assert!(sum.last_push.is_some_and(|t| t >= sum.created_at));
+    meta.delete_repository(&r).await.unwrap();
 }
