@@ -173,6 +173,8 @@ async fn every_page_is_labelled_keyboard_usable_and_fits_a_phone() {
         format!("/ui/principal?key={app_id}"),
         "/ui/audit".to_owned(),
         "/ui/status".to_owned(),
+        "/ui/connect".to_owned(),
+        "/ui/doctor".to_owned(),
     ];
     for page in &pages {
         b.goto(&format!("{}{page}", s.base)).await;

@@ -11,13 +11,15 @@
 //! [`kubelet`]: the pull itself, through a runtime's CRI image service ([`cri`]) or into an
 //! OCI layout with Berth's client. [`provider`]: the kubelet credential-provider plugin's
 //! request and response; [`workload`]: the objects a cluster needs for its pods to pull with
-//! their service-account tokens. [`doctor`]: why a pull would fail, asking the registry
+//! their service-account tokens; [`connect`]: those for pods that pull with a secret.
+//! [`doctor`]: why a pull would fail, asking the registry
 //! ([`probe`]) with each credential, and why a service-account token is refused
 //! ([`federated_doctor`]). [`jwt`]: a token's claims, read without verifying.
 //!
 //! Dependency rule: depends on `berth-core` and `berth-client` only; never on the server side.
 #![deny(missing_docs)]
 
+pub mod connect;
 pub mod cri;
 pub mod dockercfg;
 pub mod doctor;

@@ -29,6 +29,29 @@ pub struct WorkloadIdentity {
     pub registry: String,
 }
 
+/// The name `berth kube connect --workload-identity` gives the federated credential trusting
+/// service account `ns`/`sa`: `kube-NS-SA` (a character other than an ASCII letter, digit or
+/// `-` written `-`, at most 110 characters), or the first of `…-2`, `…-3`, … not `taken`
+/// (names are unique per principal, and one account may be trusted from several issuers).
+pub fn federated_credential_name(ns: &str, sa: &str, taken: impl Fn(&str) -> bool) -> String {
+    let base: String = format!("kube-{ns}-{sa}")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+        .take(110)
+        .collect();
+    std::iter::once(base.clone()).chain((2..).map(|i| format!("{base}-{i}"))).find(|n| !taken(n)).unwrap_or(base)
+}
+
+/// The description of that federated credential.
+pub fn federated_credential_description(ns: &str, sa: &str) -> String {
+    format!("pods of service account {ns}/{sa}, by berth kube connect --workload-identity")
+}
+
+/// The subject of service account `ns`/`sa`'s tokens.
+pub fn service_account_subject(ns: &str, sa: &str) -> String {
+    format!("system:serviceaccount:{ns}:{sa}")
+}
+
 /// `- item` lines, at `indent` spaces, for a list of scalars.
 fn list(indent: usize, items: &[&str]) -> String {
     items.iter().map(|i| format!("{:indent$}- {}\n", "", yaml_scalar(i))).collect()

@@ -9,8 +9,10 @@
 //! caller exactly what the registry API would let it read. [`security`] sets the headers
 //! (strict CSP, no framing) and refuses cross-site posts; `pages` holds the handlers.
 //!
-//! Dependency rule: sees `berth-server` (its state and authorisation), `berth-registry` and
-//! `berth-core`; never a store.
+//! Dependency rule: sees `berth-server` (its state and authorisation), `berth-registry`,
+//! `berth-kube` (the text `berth kube connect` prints and the checks of `berth kube doctor`,
+//! so the UI's are the same) with the `berth-client` it rests on, and `berth-core`; never a
+//! store.
 
 pub mod assets;
 mod error;
@@ -59,6 +61,8 @@ pub fn routes(config: UiConfig) -> Router<Arc<AppState>> {
         .route("/ui/settings", post(pages::settings::update))
         .route("/ui/audit", get(pages::audit::show))
         .route("/ui/status", get(pages::status::show))
+        .route("/ui/connect", get(pages::connect::form).post(pages::connect::connect))
+        .route("/ui/doctor", get(pages::doctor::form).post(pages::doctor::check))
         .route("/ui/sign-in", get(session::sign_in_form).post(session::sign_in))
         .route("/ui/sign-out", post(session::sign_out))
         .route("/ui/assets/{name}", get(assets::serve))

@@ -74,7 +74,12 @@ pub struct Form(HashMap<String, String>);
 impl Form {
     /// Reads an `application/x-www-form-urlencoded` body of at most 16 KiB.
     pub async fn read(body: Body) -> Result<Form, UiError> {
-        let bytes = read_to_limit(body, MAX_FORM, MAX_FORM)
+        Self::read_limited(body, MAX_FORM).await
+    }
+
+    /// [`Form::read`] for forms that carry pasted documents: at most `max` bytes.
+    pub async fn read_limited(body: Body, max: usize) -> Result<Form, UiError> {
+        let bytes = read_to_limit(body, max, max)
             .await
             .map_err(|_| UiError::BadRequest("the form is too large or was cut off".into()))?;
         let mut fields = HashMap::new();

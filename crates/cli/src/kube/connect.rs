@@ -6,9 +6,10 @@
 use crate::admin::{RegistryArg, call, enc};
 use crate::login;
 use anyhow::{Context, Result};
-use berth_kube::gostr::yaml_scalar;
-use berth_kube::secret::DockerRegistrySecret;
-use berth_kube::workload::WorkloadIdentity;
+use berth_kube::connect::PullConnection;
+use berth_kube::workload::{
+    WorkloadIdentity, federated_credential_description, federated_credential_name, service_account_subject,
+};
 use clap::Args;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -65,22 +66,15 @@ pub fn run(args: ConnectArgs) -> Result<()> {
     let created = call(&args.registry, Method::POST, "service-principals", Some(body))?;
     let app_id = created["appId"].as_str().context("the registry answered no appId")?;
     let password = created["password"].as_str().context("the registry answered no password")?;
-    let secret = DockerRegistrySecret {
-        name: args.secret_name.clone(),
-        namespace: Some(args.namespace.clone()),
-        server: host.clone(),
+    let connection = PullConnection {
+        namespace: args.namespace.clone(),
+        service_account: args.service_account.clone(),
+        secret_name: args.secret_name.clone(),
+        registry: host.clone(),
         username: app_id.to_owned(),
         password: password.to_owned(),
-        email: None,
     };
-    print!("{}", secret.to_yaml()?);
-    println!("---");
-    print!(
-        "apiVersion: v1\nimagePullSecrets:\n- name: {}\nkind: ServiceAccount\nmetadata:\n  name: {}\n  namespace: {}\n",
-        yaml_scalar(&args.secret_name),
-        yaml_scalar(&args.service_account),
-        yaml_scalar(&args.namespace)
-    );
+    print!("{}", connection.to_yaml()?);
     eprintln!(
         "berth: service principal {} ({app_id}) holds {} on {} of {host}; apply with: kubectl apply -f -",
         name, args.role, args.scopes
@@ -118,7 +112,7 @@ fn workload_identity(args: &ConnectArgs, host: String) -> Result<()> {
     let (ns, sa) = (&args.namespace, &args.service_account);
     let name = args.name.clone().unwrap_or_else(|| format!("{ns}-{sa}"));
     let audience = args.audience.clone().unwrap_or_else(|| host.clone());
-    let subject = format!("system:serviceaccount:{ns}:{sa}");
+    let subject = service_account_subject(ns, sa);
     let app_id = principal_without_secret(args, &name)?;
     let path = format!("service-principals/{}/federated-credentials", enc(&app_id));
     let listed = call(&args.registry, Method::GET, &path, None)?;
@@ -128,23 +122,14 @@ fn workload_identity(args: &ConnectArgs, host: String) -> Result<()> {
             && f["audiences"].as_array().is_some_and(|a| a.iter().any(|x| x == audience.as_str()))
     });
     if !known {
-        // Unique per principal: another issuer for the same account gets the next free suffix.
-        let base: String = format!("kube-{ns}-{sa}")
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
-            .take(110)
-            .collect();
         let taken = |n: &str| listed.as_array().into_iter().flatten().any(|f| f["name"] == n);
-        let fc_name = std::iter::once(base.clone())
-            .chain((2..).map(|i| format!("{base}-{i}")))
-            .find(|n| !taken(n))
-            .unwrap_or(base);
+        let fc_name = federated_credential_name(ns, sa, taken);
         let body = berth_core::admin_api::CreateFederatedCredential {
             name: fc_name,
             issuer: issuer.clone(),
             subject: subject.clone(),
             audience: audience.clone(),
-            description: Some(format!("pods of service account {ns}/{sa}, by berth kube connect --workload-identity")),
+            description: Some(federated_credential_description(ns, sa)),
         };
         call(&args.registry, Method::POST, &path, Some(serde_json::to_value(body)?))?;
     }

@@ -3,8 +3,7 @@
 //! `PATCH /acr/v1/<name>/_tags/<tag>` it stands for and audited as `repository.lock`, as
 //! `berth repository update` is.
 
-use super::principals::posted;
-use super::{allow, remote};
+use super::{allow, posted, remote};
 use crate::error::UiError;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Redirect, Response};

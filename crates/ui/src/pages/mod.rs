@@ -3,7 +3,9 @@
 //! that caller), reads through the registry service, and renders a template.
 
 pub mod audit;
+pub mod connect;
 pub mod delete;
+pub mod doctor;
 pub mod locks;
 pub mod manifest;
 pub mod principals;
@@ -13,13 +15,15 @@ pub mod status;
 pub mod tags;
 
 use crate::error::UiError;
-use crate::session::Viewer;
+use crate::session::{Form, Viewer, viewer};
+use axum::extract::Request;
 use berth_core::RepoName;
 use berth_server::AppState;
 use berth_server::admin_endpoint::AdminEndpoint;
 use berth_server::auth::{AdminAuthorized, Authorized, Caller, authorize, authorize_admin};
 use berth_server::endpoint::Endpoint;
 use berth_server::handlers::ClientAddr;
+use http::request::Parts;
 use http::{Extensions, Uri};
 
 /// The query parameters of a page (the first value of each).
@@ -62,6 +66,34 @@ fn refused(who: &Viewer, e: UiError) -> UiError {
         (UiError::SignIn, _) => UiError::Forbidden("your credential does not allow this".into()),
         (other, _) => other,
     }
+}
+
+/// A posted form (at most `max` bytes; [`Form::read`]'s 16 KiB when `None`), its viewer with
+/// the form's CSRF token checked, and the client's address.
+pub async fn posted_with(
+    st: &AppState,
+    req: Request,
+    max: Option<usize>,
+) -> Result<(Parts, Form, Viewer, String), UiError> {
+    let (parts, body) = req.into_parts();
+    let form = match max {
+        Some(max) => Form::read_limited(body, max).await?,
+        None => Form::read(body).await?,
+    };
+    let who = viewer(st, &parts.headers).await?;
+    who.check_csrf(&form)?;
+    let at = remote(&parts.extensions);
+    Ok((parts, form, who, at))
+}
+
+/// [`posted_with`] for an ordinary form.
+pub async fn posted(st: &AppState, req: Request) -> Result<(Parts, Form, Viewer, String), UiError> {
+    posted_with(st, req, None).await
+}
+
+/// A form field's value, trimmed, if not empty.
+pub fn field(form: &Form, key: &str) -> Option<String> {
+    form.get(key).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
 }
 
 /// The client's address as the server saw it (for audit records).

@@ -13,7 +13,7 @@
 //! A secret is on the one response to the post that made it (served `no-store`); no page
 //! shows it again, since only its hash is kept.
 
-use super::{admin_allow, remote};
+use super::{admin_allow, field, posted, remote};
 use crate::error::UiError;
 use crate::format::{Nav, render, time};
 use crate::session::{Form, Viewer, viewer};
@@ -26,7 +26,6 @@ use berth_registry::admin::IdentityAdmin;
 use berth_registry::auth::{Lifetime, NewSecret};
 use berth_server::AppState;
 use berth_server::admin_endpoint::{AdminEndpoint, TokenEndpoint};
-use http::request::Parts;
 use std::sync::Arc;
 
 /// A principal as listed.
@@ -225,20 +224,6 @@ pub async fn list(State(st): State<Arc<AppState>>, req: Request) -> Result<Respo
         admin_enabled: settings.admin_enabled,
         roles: role_names(),
     })
-}
-
-/// A posted form, its viewer (CSRF checked) and the client's address.
-pub async fn posted(st: &AppState, req: Request) -> Result<(Parts, Form, Viewer, String), UiError> {
-    let (parts, body) = req.into_parts();
-    let form = Form::read(body).await?;
-    let who = viewer(st, &parts.headers).await?;
-    who.check_csrf(&form)?;
-    let at = remote(&parts.extensions);
-    Ok((parts, form, who, at))
-}
-
-fn field(form: &Form, key: &str) -> Option<String> {
-    form.get(key).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
 }
 
 fn years(form: &Form) -> Result<Option<u32>, UiError> {

@@ -2,7 +2,8 @@
 //! as `PATCH /admin/v1/registry` and carried out by the identity service, which audits them.
 //! Turning the admin user on issues its passwords, shown once on the answer.
 
-use super::principals::{SecretPage, Shown, posted};
+use super::posted;
+use super::principals::{SecretPage, Shown};
 use crate::error::UiError;
 use crate::format::{render, time};
 use crate::session::Form;
