@@ -151,6 +151,7 @@ async fn a_pull_only_principal_sees_its_repository_and_nothing_else() {
         ("/ui/principal/delete", vec![("csrf", csrf.clone()), ("key", id.clone())]),
         ("/ui/settings", vec![("csrf", csrf.clone()), ("anonymous_pull", "on".to_owned())]),
         ("/ui/connect", vec![("csrf", csrf.clone()), ("namespace", "sneaky".to_owned())]),
+        ("/ui/tokens", vec![("csrf", csrf.clone()), ("name", "sneaky-token".to_owned())]),
         (
             "/ui/roles",
             vec![("csrf", csrf.clone()), ("assignee", id.clone()), ("role", "owner".into()), ("scope", "/".into())],

@@ -197,3 +197,54 @@ async fn the_status_page_shows_the_stores_storage_maintenance_and_request_rates(
     assert!(b.find("#routes").await.text().await.contains("manifest"), "the manifest route is counted");
     shot(&b, "status").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_manages_repository_tokens_and_scope_maps() {
+    let s = common::server(&[]);
+    let b = Browser::start().await;
+    sign_in(&b, &s).await;
+    b.goto(&format!("{}/ui/identities", s.base)).await;
+    b.find("#map-name").await.send_keys("shop-read").await;
+    b.find("#map-actions").await.send_keys("repositories/shop/*/content/read").await;
+    b.find("#create-scope-map button[type=submit]").await.click().await;
+    b.wait_text("#scope-maps", "shop-read").await;
+
+    b.find("#token-name").await.send_keys("ci-reader").await;
+    b.find("#token-map option[value=shop-read]").await.click().await;
+    b.find("#create-token button[type=submit]").await.click().await;
+    let shown = b.find_all("dl.secret code.password").await;
+    assert_eq!(shown.len(), 2, "both passwords, once");
+    let first = shown[0].text().await;
+    assert_eq!(b.find("dl.secret code.username").await.text().await, "ci-reader");
+    assert_eq!(v2_status(&s, "ci-reader", &first).await, 200, "the token signs in");
+    shot(&b, "token-secret").await;
+
+    // A new password1: the old one stops, and the page shows it once.
+    b.goto(&format!("{}/ui/identities", s.base)).await;
+    b.find("#tokens tr.token button.new-password").await.click().await;
+    b.accept_alert().await;
+    let renewed = b.find("dl.secret code.password").await.text().await;
+    assert_ne!(renewed, first);
+    assert_eq!(v2_status(&s, "ci-reader", &first).await, 401);
+    assert_eq!(v2_status(&s, "ci-reader", &renewed).await, 200);
+    b.goto(&format!("{}/ui/identities", s.base)).await;
+    assert!(!b.page_source().await.contains(&renewed), "never shown again");
+
+    // Disabled: refused; then deleted with its map.
+    b.find("#tokens tr.token button.token-toggle").await.click().await;
+    b.wait_text("#tokens tr.token .token-status", "disabled").await;
+    assert_ne!(v2_status(&s, "ci-reader", &renewed).await, 200, "a disabled token is refused");
+    b.find("#tokens tr.token button.danger").await.click().await;
+    b.accept_alert().await;
+    b.find("#create-token").await;
+    assert!(b.try_find("#tokens tr.token").await.is_none(), "the token is gone");
+    for row in b.find_all("#scope-maps tr.scope-map").await {
+        if row.text().await.contains("shop-read") {
+            row.find("button.danger").await.click().await;
+            b.accept_alert().await;
+            break;
+        }
+    }
+    b.find("#create-scope-map").await;
+    assert!(!b.find("#scope-maps").await.text().await.contains("shop-read"), "the scope map is gone");
+}

@@ -13,6 +13,7 @@ pub mod repos;
 pub mod settings;
 pub mod status;
 pub mod tags;
+pub mod tokens;
 
 use crate::error::UiError;
 use crate::session::{Form, Viewer, viewer};
