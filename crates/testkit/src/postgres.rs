@@ -143,7 +143,17 @@ impl Postgres {
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             // runuser forwards signals only on its own terms: kill the whole session's server.
-            let _ = Command::new("pkill").args(["-KILL", "-f", &format!("postgres -D .* -p {} ", self.port)]).status();
+            // The postmaster's backends outlive a SIGKILL of it, serving their connections
+            // until they notice: stop it (no new backends), kill its children, then it.
+            let postmaster = format!("postgres -D .* -p {} ", self.port);
+            let _ = Command::new("pkill").args(["-STOP", "-f", &postmaster]).status();
+            let pid = std::fs::read_to_string(self.dir.path().join("data/postmaster.pid"))
+                .ok()
+                .and_then(|s| s.lines().next().map(|l| l.trim().to_owned()));
+            if let Some(pid) = pid {
+                let _ = Command::new("pkill").args(["-KILL", "-P", &pid]).status();
+            }
+            let _ = Command::new("pkill").args(["-KILL", "-f", &postmaster]).status();
             let _ = c.kill();
             let _ = c.wait();
         }
