@@ -31,6 +31,18 @@ async fn v2_status(s: &TestServer, user: &str, password: &str) -> u16 {
     r.status().as_u16()
 }
 
+/// Waits up to 5 s for `css` to match exactly `n` elements (a page a click or a confirmed
+/// dialog navigated to may not have replaced the old one yet).
+async fn until_count(b: &Browser, css: &str, n: usize) {
+    for _ in 0..50 {
+        if b.find_all(css).await.len() == n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{css} never matched {n} elements; it matches {}", b.find_all(css).await.len());
+}
+
 /// Whether a visitor without a session may browse (`GET /ui/` answers the list rather than
 /// sending it to sign in) within 5 s: settings are cached for up to 2 s.
 async fn anonymous_browses(s: &TestServer) -> bool {
@@ -122,8 +134,7 @@ async fn an_owner_manages_principals_roles_and_settings_and_sees_each_secret_onc
         }
     }
     assert!(removed);
-    b.find("#principal-name").await;
-    assert_eq!(b.find_all("#roles tbody tr").await.len(), 1, "the push role is gone");
+    until_count(&b, "#roles tbody tr", 1).await;
 
     // Anonymous pull on, then off again.
     b.goto(&format!("{}/ui/identities", s.base)).await;
@@ -176,6 +187,7 @@ async fn the_status_page_shows_the_stores_storage_maintenance_and_request_rates(
     let b = Browser::start().await;
     sign_in(&b, &s).await;
     b.find("#nav-status").await.click().await;
+    b.find("#stores tr.store").await;
     let stores = b.find_all("#stores tr.store").await;
     assert_eq!(stores.len(), 2);
     for row in &stores {
@@ -204,6 +216,7 @@ async fn an_owner_manages_repository_tokens_and_scope_maps() {
     let b = Browser::start().await;
     sign_in(&b, &s).await;
     b.goto(&format!("{}/ui/identities", s.base)).await;
+    let system_maps = b.find_all("#scope-maps tr.scope-map").await.len();
     b.find("#map-name").await.send_keys("shop-read").await;
     b.find("#map-actions").await.send_keys("repositories/shop/*/content/read").await;
     b.find("#create-scope-map button[type=submit]").await.click().await;
@@ -212,6 +225,7 @@ async fn an_owner_manages_repository_tokens_and_scope_maps() {
     b.find("#token-name").await.send_keys("ci-reader").await;
     b.find("#token-map option[value=shop-read]").await.click().await;
     b.find("#create-token button[type=submit]").await.click().await;
+    b.find("dl.secret code.password").await;
     let shown = b.find_all("dl.secret code.password").await;
     assert_eq!(shown.len(), 2, "both passwords, once");
     let first = shown[0].text().await;
@@ -236,8 +250,7 @@ async fn an_owner_manages_repository_tokens_and_scope_maps() {
     assert_ne!(v2_status(&s, "ci-reader", &renewed).await, 200, "a disabled token is refused");
     b.find("#tokens tr.token button.danger").await.click().await;
     b.accept_alert().await;
-    b.find("#create-token").await;
-    assert!(b.try_find("#tokens tr.token").await.is_none(), "the token is gone");
+    until_count(&b, "#tokens tr.token", 0).await;
     for row in b.find_all("#scope-maps tr.scope-map").await {
         if row.text().await.contains("shop-read") {
             row.find("button.danger").await.click().await;
@@ -245,6 +258,6 @@ async fn an_owner_manages_repository_tokens_and_scope_maps() {
             break;
         }
     }
-    b.find("#create-scope-map").await;
+    until_count(&b, "#scope-maps tr.scope-map", system_maps).await;
     assert!(!b.find("#scope-maps").await.text().await.contains("shop-read"), "the scope map is gone");
 }
