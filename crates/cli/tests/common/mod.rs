@@ -127,8 +127,18 @@ pub fn berth_home_env(home: &Path, args: &[&str], stdin: Option<&str>, env: &[(&
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    feed(&mut child, stdin.unwrap_or(""));
     child.wait_with_output().unwrap()
+}
+
+/// Writes `text` to the child's stdin and closes it. A child that exits without reading (a
+/// flag refused before it looks at stdin) closes the pipe first: that broken pipe is no
+/// failure, its output says what happened.
+fn feed(child: &mut std::process::Child, text: &str) {
+    match child.stdin.take().unwrap().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("cannot write the child's stdin: {e}"),
+        _ => {}
+    }
 }
 
 /// `berth login` to `s` as `user` under `home`.
@@ -182,7 +192,6 @@ impl CacheCli {
 
 /// `berth kube credential-provider ARGS` with `stdin`.
 pub fn provider(args: &[&str], stdin: &str) -> Output {
-    use std::io::Write;
     let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
         .args(["kube", "credential-provider"])
         .args(args)
@@ -191,7 +200,7 @@ pub fn provider(args: &[&str], stdin: &str) -> Output {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    feed(&mut child, stdin);
     child.wait_with_output().unwrap()
 }
 
