@@ -1,7 +1,8 @@
 //! The web UI under attack, over plain HTTP against a real `berth serve`: cross-site and
 //! token-less posts refused (sign-in included), a pull-only principal seeing only its
 //! repository and refused everything else, sessions refused after sign-out and after expiry,
-//! wrong credentials refused without a session, and the security headers on every page.
+//! wrong credentials refused without a session, the security headers on every page, and a
+//! repository token and the admin user signing in to see what they may pull.
 
 mod common;
 
@@ -216,4 +217,37 @@ async fn sessions_end_at_sign_out_and_expiry_and_wrong_credentials_open_none() {
     assert_eq!(api.status(), 404);
     let browser = c.get(format!("{}/", s.base)).header("accept", "text/html").send().await.unwrap();
     assert_eq!(browser.headers()["location"], "/ui/");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repository_token_and_the_admin_user_sign_in_and_see_what_they_may_pull() {
+    let s = common::server(&[]);
+    let owner = s.client();
+    for (i, repo) in ["team/a", "team/b"].iter().enumerate() {
+        let img = Image::oci(Algorithm::Sha256, 85 + i as u64, &[500], "amd64");
+        berth_testkit::oci::push_image(&owner, &s.base, repo, &img, "v1").await;
+    }
+    let actions = ["repositories/team/a/content/read", "repositories/team/a/metadata/read"];
+    let body = serde_json::json!({ "name": "ci-reader", "actions": actions });
+    let r = owner.post(format!("{}/admin/v1/tokens", s.base)).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let v: serde_json::Value = r.json().await.unwrap();
+    let token_password = v["credentials"]["passwords"][0]["value"].as_str().unwrap().to_owned();
+    let c = common::anonymous();
+    let me = sign_in(&s, "ci-reader", &token_password).await.expect("a repository token signs in");
+    let html = get(&c, &s, "/ui/repo?name=team/a", &me.cookie).await.text().await.unwrap();
+    assert!(html.contains("v1"), "its repository's tags: {html}");
+    assert_eq!(get(&c, &s, "/ui/repo?name=team/b", &me.cookie).await.status(), 403, "no other repository");
+    assert_eq!(get(&c, &s, "/ui/identities", &me.cookie).await.status(), 403);
+
+    let on = serde_json::json!({ "adminUserEnabled": true });
+    let r = owner.patch(format!("{}/admin/v1/registry", s.base)).json(&on).send().await.unwrap();
+    let v: serde_json::Value = r.json().await.unwrap();
+    let admin_password = v["credentials"]["passwords"][0]["value"].as_str().unwrap().to_owned();
+    let admin = sign_in(&s, "admin", &admin_password).await.expect("the admin user signs in");
+    for repo in ["team/a", "team/b"] {
+        let page = get(&c, &s, &format!("/ui/repo?name={repo}"), &admin.cookie).await;
+        assert_eq!(page.status(), 200, "the admin user pulls everything: {repo}");
+    }
+    assert!(sign_in(&s, "ci-reader", "berth_wrong").await.is_err(), "a wrong token password opens nothing");
 }
