@@ -10,18 +10,15 @@
 mod common;
 
 use berth_core::Algorithm;
-use berth_testkit::browser::{Browser, artifact_dir};
+use berth_testkit::browser::Browser;
 use berth_testkit::image::{self, Blob, Image};
+use common::ui::shot;
 use serde_json::json;
 use std::process::Command;
 
 /// Text that would run if it reached the page unescaped.
 const SCRIPT: &str = "<script>window.pwned=1</script>";
 const IMG: &str = "\"><img src=x onerror=\"window.pwned=1\">";
-
-async fn shot(b: &Browser, name: &str) {
-    b.screenshot(&artifact_dir().join(format!("ui-{name}.png"))).await;
-}
 
 /// An amd64 image whose config carries hostile labels, an entrypoint and history.
 fn hostile_image() -> Image {

@@ -12,18 +12,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use berth_core::Algorithm;
 use berth_testkit::TestServer;
-use berth_testkit::browser::{Browser, artifact_dir};
+use berth_testkit::browser::Browser;
 use berth_testkit::image::Image;
+use common::ui::{shot, sign_in, v2_status};
 use common::{berth_home, login_home, ok};
 use std::path::Path;
-
-async fn sign_in(b: &Browser, s: &TestServer) {
-    b.goto(&format!("{}/ui/sign-in", s.base)).await;
-    b.find("#username").await.send_keys(&s.owner.0).await;
-    b.find("#password").await.send_keys(&s.owner.1).await;
-    b.find("#sign-in button[type=submit]").await.click().await;
-    b.wait_text("#who", &s.owner.0).await;
-}
 
 /// The exact text a block of the Connect result holds (its copy button's).
 async fn block(b: &Browser, id: &str) -> String {
@@ -43,11 +36,6 @@ fn connect_cli(home: &Path, s: &TestServer, extra: &[&str]) -> String {
     let out = berth_home(home, &args, None);
     assert!(out.status.success(), "berth kube connect: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
-}
-
-async fn v2_status(s: &TestServer, user: &str, password: &str) -> u16 {
-    let r = common::anonymous().get(format!("{}/v2/", s.base)).basic_auth(user, Some(password)).send().await.unwrap();
-    r.status().as_u16()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,7 +64,7 @@ async fn the_connect_page_prints_what_berth_kube_connect_prints() {
     assert!(kubectl.starts_with("kubectl create secret docker-registry berth-pull --namespace shop"), "{kubectl}");
     let provider = block(&b, "connect-provider").await;
     assert!(provider.contains("kind: CredentialProviderConfig") && provider.contains(&s.addr), "{provider}");
-    b.screenshot(&artifact_dir().join("ui-connect.png")).await;
+    shot(&b, "connect").await;
 
     let (ui_blob, ui_cfg) = docker_config(&ui);
     let entry = &ui_cfg["auths"][s.addr.as_str()];
@@ -176,7 +164,7 @@ async fn the_doctor_page_explains_a_pull_and_dials_no_other_registry() {
     assert_eq!(wrong.len(), 1);
     assert!(wrong[0].starts_with("would FAIL"), "{}", wrong[0]);
     assert!(wrong[0].contains("berth-pull"), "the secret is named: {}", wrong[0]);
-    b.screenshot(&artifact_dir().join("ui-doctor.png")).await;
+    shot(&b, "doctor").await;
 
     let right = run_doctor(&b, &s, &pod(&image), &secret(&s.addr, &id, &password)).await;
     assert!(right[0].starts_with("would pull"), "{}", right[0]);

@@ -7,29 +7,12 @@
 mod common;
 
 use berth_testkit::TestServer;
-use berth_testkit::browser::{Browser, artifact_dir};
+use berth_testkit::browser::Browser;
+use common::ui::{shot, sign_in, v2_status};
 use serde_json::json;
 
 /// A principal name that would inject markup and script if it reached a page unescaped.
 const HOSTILE: &str = "<script>window.pwned=1</script>\"><img src=x onerror=\"window.pwned=1\">";
-
-async fn shot(b: &Browser, name: &str) {
-    b.screenshot(&artifact_dir().join(format!("ui-{name}.png"))).await;
-}
-
-async fn sign_in(b: &Browser, s: &TestServer) {
-    b.goto(&format!("{}/ui/sign-in", s.base)).await;
-    b.find("#username").await.send_keys(&s.owner.0).await;
-    b.find("#password").await.send_keys(&s.owner.1).await;
-    b.find("#sign-in button[type=submit]").await.click().await;
-    b.wait_text("#who", &s.owner.0).await;
-}
-
-/// The status of `GET /v2/` with Basic `user:password`.
-async fn v2_status(s: &TestServer, user: &str, password: &str) -> u16 {
-    let r = common::anonymous().get(format!("{}/v2/", s.base)).basic_auth(user, Some(password)).send().await.unwrap();
-    r.status().as_u16()
-}
 
 /// Waits up to 5 s for `css` to match exactly `n` elements (a page a click or a confirmed
 /// dialog navigated to may not have replaced the old one yet).

@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod replica;
+pub mod ui;
 
 use berth_testkit::TestServer;
 use std::io::{Read, Write};

@@ -19,6 +19,7 @@ use crate::error::UiError;
 use crate::session::{Form, Viewer, viewer};
 use axum::extract::Request;
 use berth_core::RepoName;
+use berth_registry::admin::IdentityAdmin;
 use berth_server::AppState;
 use berth_server::admin_endpoint::AdminEndpoint;
 use berth_server::auth::{AdminAuthorized, Authorized, Caller, authorize, authorize_admin};
@@ -59,6 +60,17 @@ pub fn allow(st: &AppState, who: &Viewer, endpoint: Endpoint) -> Result<Authoriz
 /// scope, as for `/admin/v1/…`).
 pub fn admin_allow(st: &AppState, who: &Viewer, endpoint: AdminEndpoint) -> Result<AdminAuthorized, UiError> {
     authorize_admin(who.caller.clone(), endpoint, &st.challenge).map_err(|e| refused(who, e.into()))
+}
+
+/// The identity service acting for the viewer, once `endpoint` is authorised.
+pub fn admin_for<'a>(
+    st: &'a AppState,
+    who: &'a Viewer,
+    endpoint: AdminEndpoint,
+    remote: &'a str,
+) -> Result<IdentityAdmin<'a>, UiError> {
+    admin_allow(st, who, endpoint)?;
+    Ok(st.auth.admin(who.caller.subject(), remote))
 }
 
 fn refused(who: &Viewer, e: UiError) -> UiError {

@@ -13,7 +13,7 @@
 //! A secret is on the one response to the post that made it (served `no-store`); no page
 //! shows it again, since only its hash is kept.
 
-use super::{admin_allow, field, posted, remote};
+use super::{admin_allow, admin_for, field, posted, remote};
 use crate::error::UiError;
 use crate::format::{Nav, render, time};
 use crate::session::{Form, Viewer, viewer};
@@ -22,7 +22,6 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use berth_core::admin_api::{CreateRoleAssignment, CreateServicePrincipal};
 use berth_core::roles::Role;
-use berth_registry::admin::IdentityAdmin;
 use berth_registry::auth::{Lifetime, NewSecret};
 use berth_server::AppState;
 use berth_server::admin_endpoint::{AdminEndpoint, TokenEndpoint};
@@ -141,17 +140,6 @@ fn role_line(a: &berth_registry::admin::NamedAssignment) -> RoleLine {
         role: a.assignment.role.to_string(),
         scope: a.assignment.scope.to_string(),
     }
-}
-
-/// The identity service acting for the viewer, once `endpoint` is authorised.
-fn admin_for<'a>(
-    st: &'a AppState,
-    who: &'a Viewer,
-    endpoint: AdminEndpoint,
-    remote: &'a str,
-) -> Result<IdentityAdmin<'a>, UiError> {
-    admin_allow(st, who, endpoint)?;
-    Ok(st.auth.admin(who.caller.subject(), remote))
 }
 
 /// `GET /ui/identities`.

@@ -28,12 +28,12 @@ fn switch(form: &Form, key: &str) -> Result<Option<bool>, UiError> {
 /// The handler.
 pub async fn update(State(st): State<Arc<AppState>>, req: Request) -> Result<Response, UiError> {
     let (_, form, who, at) = posted(&st, req).await?;
-    super::admin_allow(&st, &who, AdminEndpoint::UpdateRegistry)?;
+    let admin = super::admin_for(&st, &who, AdminEndpoint::UpdateRegistry, &at)?;
     let update = RegistryUpdate {
         anonymous_pull_enabled: switch(&form, "anonymous_pull")?,
         admin_user_enabled: switch(&form, "admin_user")?,
     };
-    let change = st.auth.admin(who.caller.subject(), &at).update_settings(&update).await?;
+    let change = admin.update_settings(&update).await?;
     if change.admin_passwords.is_empty() {
         return Ok(Redirect::to("/ui/identities").into_response());
     }

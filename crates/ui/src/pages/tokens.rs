@@ -4,7 +4,7 @@
 //! `berth scope-map`. New token passwords are shown once ([`super::principals::SecretPage`]).
 
 use super::principals::{SecretPage, Shown};
-use super::{admin_allow, field, posted};
+use super::{admin_for, field, posted};
 use crate::error::UiError;
 use crate::format::{render, time};
 use crate::session::Form;
@@ -54,7 +54,7 @@ fn back() -> Response {
 /// `POST /ui/tokens`: a token holding an existing scope map or a new one of `actions`.
 pub async fn create(State(st): State<Arc<AppState>>, req: Request) -> Result<Response, UiError> {
     let (_, form, who, at) = posted(&st, req).await?;
-    admin_allow(&st, &who, AdminEndpoint::Tokens(TokenEndpoint::CreateToken))?;
+    let admin = admin_for(&st, &who, AdminEndpoint::Tokens(TokenEndpoint::CreateToken), &at)?;
     let name = name_of(&form)?;
     let req = TokenRequest {
         name: Some(name.clone()),
@@ -64,7 +64,7 @@ pub async fn create(State(st): State<Arc<AppState>>, req: Request) -> Result<Res
         no_passwords: false,
         expiration_in_days: None,
     };
-    let made = st.auth.admin(who.caller.subject(), &at).create_token(&req).await?;
+    let made = admin.create_token(&req).await?;
     shown(&st, who.nav(), &name, &made.passwords)
 }
 
@@ -72,14 +72,15 @@ pub async fn create(State(st): State<Arc<AppState>>, req: Request) -> Result<Res
 pub async fn passwords(State(st): State<Arc<AppState>>, req: Request) -> Result<Response, UiError> {
     let (_, form, who, at) = posted(&st, req).await?;
     let name = name_of(&form)?;
-    admin_allow(&st, &who, AdminEndpoint::Tokens(TokenEndpoint::GenerateTokenPasswords { name: name.clone() }))?;
+    let admin =
+        admin_for(&st, &who, AdminEndpoint::Tokens(TokenEndpoint::GenerateTokenPasswords { name: name.clone() }), &at)?;
     let slot = form.get("slot");
     let req =
         TokenCredentialRequest { password1: slot == Some("1"), password2: slot == Some("2"), expiration_in_days: None };
     if !req.password1 && !req.password2 {
         return Err(UiError::BadRequest("slot must be 1 or 2".into()));
     }
-    let made = st.auth.admin(who.caller.subject(), &at).generate_token_passwords(&name, &req).await?;
+    let made = admin.generate_token_passwords(&name, &req).await?;
     shown(&st, who.nav(), &name, &made)
 }
 
@@ -87,7 +88,7 @@ pub async fn passwords(State(st): State<Arc<AppState>>, req: Request) -> Result<
 pub async fn status(State(st): State<Arc<AppState>>, req: Request) -> Result<Response, UiError> {
     let (_, form, who, at) = posted(&st, req).await?;
     let name = name_of(&form)?;
-    admin_allow(&st, &who, AdminEndpoint::Tokens(TokenEndpoint::UpdateToken { name: name.clone() }))?;
+    let admin = admin_for(&st, &who, AdminEndpoint::Tokens(TokenEndpoint::UpdateToken { name: name.clone() }), &at)?;
     let req = TokenRequest {
         name: None,
         scope_map: None,
@@ -96,7 +97,7 @@ pub async fn status(State(st): State<Arc<AppState>>, req: Request) -> Result<Res
         no_passwords: false,
         expiration_in_days: None,
     };
-    st.auth.admin(who.caller.subject(), &at).update_token(&name, &req).await?;
+    admin.update_token(&name, &req).await?;
     Ok(back())
 }
 
@@ -104,15 +105,15 @@ pub async fn status(State(st): State<Arc<AppState>>, req: Request) -> Result<Res
 pub async fn delete(State(st): State<Arc<AppState>>, req: Request) -> Result<Response, UiError> {
     let (_, form, who, at) = posted(&st, req).await?;
     let name = name_of(&form)?;
-    admin_allow(&st, &who, AdminEndpoint::Tokens(TokenEndpoint::DeleteToken { name: name.clone() }))?;
-    st.auth.admin(who.caller.subject(), &at).delete_token(&name).await?;
+    let admin = admin_for(&st, &who, AdminEndpoint::Tokens(TokenEndpoint::DeleteToken { name: name.clone() }), &at)?;
+    admin.delete_token(&name).await?;
     Ok(back())
 }
 
 /// `POST /ui/scope-maps`: a scope map of `actions` (one a line).
 pub async fn create_map(State(st): State<Arc<AppState>>, req: Request) -> Result<Response, UiError> {
     let (_, form, who, at) = posted(&st, req).await?;
-    admin_allow(&st, &who, AdminEndpoint::Tokens(TokenEndpoint::CreateScopeMap))?;
+    let admin = admin_for(&st, &who, AdminEndpoint::Tokens(TokenEndpoint::CreateScopeMap), &at)?;
     let req = ScopeMapRequest {
         name: Some(name_of(&form)?),
         description: field(&form, "description"),
@@ -120,7 +121,7 @@ pub async fn create_map(State(st): State<Arc<AppState>>, req: Request) -> Result
         add_actions: Vec::new(),
         remove_actions: Vec::new(),
     };
-    st.auth.admin(who.caller.subject(), &at).create_scope_map(&req).await?;
+    admin.create_scope_map(&req).await?;
     Ok(Redirect::to("/ui/identities#scope-maps-heading").into_response())
 }
 
@@ -128,7 +129,7 @@ pub async fn create_map(State(st): State<Arc<AppState>>, req: Request) -> Result
 pub async fn delete_map(State(st): State<Arc<AppState>>, req: Request) -> Result<Response, UiError> {
     let (_, form, who, at) = posted(&st, req).await?;
     let name = name_of(&form)?;
-    admin_allow(&st, &who, AdminEndpoint::Tokens(TokenEndpoint::DeleteScopeMap { name: name.clone() }))?;
-    st.auth.admin(who.caller.subject(), &at).delete_scope_map(&name).await?;
+    let admin = admin_for(&st, &who, AdminEndpoint::Tokens(TokenEndpoint::DeleteScopeMap { name: name.clone() }), &at)?;
+    admin.delete_scope_map(&name).await?;
     Ok(Redirect::to("/ui/identities#scope-maps-heading").into_response())
 }
